@@ -1,0 +1,46 @@
+// Parsers for CLI flags: each names the flag and what was expected.
+
+import { InvalidArgumentError, type Command } from 'commander';
+import { LOG_LEVELS, createLogger, type Logger } from '../log.js';
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`Expected an integer port between 0 and 65535 but received "${value}".`);
+  return n;
+}
+
+export function parseSize(value: string): number {
+  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`Expected a size such as 65536, 512k or 64m but received "${value}".`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Number(m[1]) * mult;
+}
+
+export function parsePositiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError(`Expected a positive integer for ${name} but received "${value}".`);
+    return n;
+  };
+}
+
+/** host:port[,host:port…]; a missing port means 4730. */
+export function parseServers(value: string): string[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new InvalidArgumentError(`Expected host:port[,host:port…] but received "${value}".`);
+  for (const s of list) {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(s);
+    if (!m || (m[2] !== undefined && Number(m[2]) > 65535)) throw new InvalidArgumentError(`Expected host:port but received "${s}".`);
+  }
+  return list;
+}
+
+/** The logger for a command, from the global --log-level. */
+export function commandLogger(cmd: Command, name: string): Logger {
+  const level = String(cmd.optsWithGlobals().logLevel ?? 'info');
+  if (!LOG_LEVELS.includes(level as never)) {
+    throw new InvalidArgumentError(`Expected one of ${LOG_LEVELS.join(', ')} for --log-level but received "${level}".`);
+  }
+  return createLogger({ level, name });
+}

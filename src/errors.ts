@@ -1,0 +1,77 @@
+// Every error geartrain raises on purpose, from one table: a stable code, a message template,
+// the Gearman ERROR code it is sent as, the HTTP status, and the CLI exit code.
+// test/unit/errors.test.ts checks that each code is documented in the README.
+
+interface ErrorDef {
+  /** Message template; `%s` placeholders are filled in order. */
+  readonly message: string;
+  /** Code sent in a Gearman ERROR packet (gearmand's spelling where it has one). */
+  readonly gearman: string;
+  readonly http: number;
+  readonly exit: number;
+}
+
+export const ERRORS = {
+  GT_INVALID_ARGUMENT: { message: 'Expected %s for %s but received %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2 },
+  GT_BAD_MAGIC: { message: '%s', gearman: 'INVALID_MAGIC', http: 400, exit: 3 },
+  GT_UNKNOWN_COMMAND: { message: '%s', gearman: 'INVALID_COMMAND', http: 400, exit: 3 },
+  GT_COMMAND_NOT_EXPECTED: { message: 'Command not expected', gearman: 'INVALID_COMMAND', http: 400, exit: 3 },
+  GT_BAD_ARGUMENTS: { message: '%s', gearman: 'INVALID_PACKET', http: 400, exit: 3 },
+  GT_PACKET_TOO_LARGE: { message: '%s', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
+  GT_TEXT_LINE_TOO_LONG: { message: '%s', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
+  GT_UNIQUE_TOO_LONG: { message: 'Unique id of %s bytes exceeds the limit of 64 bytes', gearman: 'ARGUMENT_TOO_LARGE', http: 400, exit: 3 },
+  GT_FUNCTION_NAME_INVALID: { message: 'Function name %s', gearman: 'INVALID_FUNCTION_NAME', http: 400, exit: 3 },
+  GT_QUEUE_FULL: { message: 'Job queue is full', gearman: 'QUEUE_ERROR', http: 503, exit: 4 },
+  GT_SHUTTING_DOWN: { message: 'Server is shutting down', gearman: 'SHUTDOWN', http: 503, exit: 4 },
+  GT_JOB_NOT_FOUND: { message: '%s', gearman: 'JOB_NOT_FOUND', http: 404, exit: 5 },
+  GT_UNKNOWN_OPTION: { message: 'Server does not recognize given option', gearman: 'UNKNOWN_OPTION', http: 400, exit: 3 },
+  GT_CONNECTION_FAILED: { message: 'Could not connect to %s: %s', gearman: 'COULD_NOT_CONNECT', http: 502, exit: 6 },
+  GT_CONNECTION_LOST: { message: 'Connection to %s lost', gearman: 'LOST_CONNECTION', http: 502, exit: 6 },
+  GT_NO_SERVERS: { message: 'No job server reachable (tried %s)', gearman: 'NO_SERVERS', http: 502, exit: 6 },
+  GT_SERVER_ERROR: { message: 'Job server answered %s: %s', gearman: 'SERVER_ERROR', http: 502, exit: 7 },
+  GT_JOB_FAILED: { message: 'Job %s failed', gearman: 'WORK_FAIL', http: 500, exit: 1 },
+  GT_JOB_EXCEPTION: { message: 'Job %s raised: %s', gearman: 'WORK_EXCEPTION', http: 500, exit: 1 },
+  GT_TIMEOUT: { message: '%s timed out after %s ms', gearman: 'TIMEOUT', http: 504, exit: 8 },
+  GT_CLOSED: { message: '%s is closed', gearman: 'SHUTDOWN', http: 503, exit: 4 },
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GeartrainError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GeartrainError';
+    this.code = code;
+  }
+  get gearmanCode(): string {
+    return ERRORS[this.code].gearman;
+  }
+  get httpStatus(): number {
+    return ERRORS[this.code].http;
+  }
+  get exitCode(): number {
+    return ERRORS[this.code].exit;
+  }
+}
+
+/** Build an error from its code and the template's values. */
+export function gtError(code: ErrorCode, ...values: (string | number)[]): GeartrainError {
+  let i = 0;
+  const message = ERRORS[code].message.replace(/%s/g, () => String(values[i++] ?? ''));
+  return new GeartrainError(code, message);
+}
+
+/** Describe a received value for a validation message: `spoons of type string`. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  const shown = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const short = shown.length > 40 ? `${shown.slice(0, 37)}...` : shown;
+  return `${short} of type ${Array.isArray(v) ? 'array' : typeof v}`;
+}
+
+/** `Expected positive integer for timeout but received -1 of type number` */
+export function invalidArgument(expected: string, name: string, received: unknown): GeartrainError {
+  return gtError('GT_INVALID_ARGUMENT', expected, name, describeValue(received));
+}

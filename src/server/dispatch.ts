@@ -1,0 +1,225 @@
+// Binary command dispatch: one thin handler per request type, the rules live in JobRegistry.
+// The switch is exhaustive over the command table; anything a client may not send ends in
+// gearmand's "Command not expected".
+
+import { Cmd, GEARMAN_MAX_UNIQUE_SIZE, type CommandName } from '../protocol/commands.js';
+import { res, type Packet } from '../protocol/codec.js';
+import { GeartrainError, gtError } from '../errors.js';
+import { HIGH, LOW, NORMAL, type JobRegistry, type Priority, type Job } from './registry.js';
+import type { Connection } from './connection.js';
+
+export interface DispatchContext {
+  readonly registry: JobRegistry;
+  /** False while shutting down: submissions are refused with GT_SHUTTING_DOWN. */
+  accepting(): boolean;
+  /** Durability hook: called for a new background job before JOB_CREATED is sent. */
+  onCreated?(job: Job): void;
+}
+
+const str = (b: Buffer | undefined): string => (b === undefined ? '' : b.toString('latin1'));
+
+/** Send an ERROR packet: gearmand's code spelling plus our message. */
+export function sendError(conn: Connection, err: GeartrainError): void {
+  conn.send(res(Cmd.ERROR, err.gearmanCode, err.message));
+}
+
+const SUBMIT: Partial<Record<number, [Priority, boolean]>> = {
+  [Cmd.SUBMIT_JOB]: [NORMAL, false],
+  [Cmd.SUBMIT_JOB_BG]: [NORMAL, true],
+  [Cmd.SUBMIT_JOB_HIGH]: [HIGH, false],
+  [Cmd.SUBMIT_JOB_HIGH_BG]: [HIGH, true],
+  [Cmd.SUBMIT_JOB_LOW]: [LOW, false],
+  [Cmd.SUBMIT_JOB_LOW_BG]: [LOW, true],
+  [Cmd.SUBMIT_JOB_EPOCH]: [NORMAL, true],
+};
+
+export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): void {
+  if (p.magic !== 'req') throw gtError('GT_BAD_MAGIC', 'Request magic expected');
+  const { registry } = ctx;
+  const a = p.args;
+  const name = commandNameOf(p.type);
+  switch (name) {
+    case 'ECHO_REQ':
+      conn.send(res(Cmd.ECHO_RES, a[0] ?? Buffer.alloc(0)));
+      return;
+
+    case 'SUBMIT_JOB':
+    case 'SUBMIT_JOB_BG':
+    case 'SUBMIT_JOB_HIGH':
+    case 'SUBMIT_JOB_HIGH_BG':
+    case 'SUBMIT_JOB_LOW':
+    case 'SUBMIT_JOB_LOW_BG':
+    case 'SUBMIT_JOB_EPOCH': {
+      if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
+      const [priority, background] = SUBMIT[p.type]!;
+      const fn = str(a[0]);
+      if (fn.length === 0) throw gtError('GT_FUNCTION_NAME_INVALID', 'is empty');
+      if (a[1]!.length > GEARMAN_MAX_UNIQUE_SIZE) throw gtError('GT_UNIQUE_TOO_LONG', a[1]!.length);
+      const epoch = name === 'SUBMIT_JOB_EPOCH' ? parseEpoch(str(a[2])) : 0;
+      const data = a[a.length - 1]!;
+      const before = registry.jobs.size;
+      const job = registry.submit(conn, { fn, unique: str(a[1]), data, priority, background, when: epoch });
+      if (registry.jobs.size > before && background) ctx.onCreated?.(job);
+      conn.send(res(Cmd.JOB_CREATED, job.handle));
+      return;
+    }
+
+    case 'GET_STATUS': {
+      const handle = str(a[0]);
+      const job = registry.jobs.get(handle);
+      if (!job) conn.send(res(Cmd.STATUS_RES, handle, '0', '0', '0', '0'));
+      else conn.send(res(Cmd.STATUS_RES, handle, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator)));
+      return;
+    }
+
+    case 'GET_STATUS_UNIQUE': {
+      const unique = str(a[0]);
+      const job = registry.findByUnique(unique);
+      if (!job) conn.send(res(Cmd.STATUS_RES_UNIQUE, unique, '0', '0', '0', '0', '0'));
+      else
+        conn.send(
+          res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clients.length)),
+        );
+      return;
+    }
+
+    case 'OPTION_REQ': {
+      const option = str(a[0]);
+      if (option.toLowerCase() !== 'exceptions') throw gtError('GT_UNKNOWN_OPTION');
+      conn.exceptions = true;
+      conn.send(res(Cmd.OPTION_RES, a[0]!));
+      return;
+    }
+
+    case 'SET_CLIENT_ID':
+      // gearmand shows "-" for no id; spaces would break the `workers` listing.
+      conn.clientId = str(a[0]).replace(/[\s]/g, '_') || '-';
+      return;
+
+    case 'CAN_DO':
+      registry.canDo(conn, requireFunction(a[0]), 0);
+      return;
+
+    case 'CAN_DO_TIMEOUT': {
+      const timeout = Number.parseInt(str(a[1]), 10);
+      if (!Number.isFinite(timeout)) throw gtError('GT_BAD_ARGUMENTS', `CAN_DO_TIMEOUT expects a timeout in milliseconds, received "${str(a[1])}"`);
+      registry.canDo(conn, requireFunction(a[0]), Math.max(0, timeout));
+      return;
+    }
+
+    case 'CANT_DO':
+      registry.cantDo(conn, str(a[0]));
+      return;
+
+    case 'RESET_ABILITIES':
+      registry.resetAbilities(conn);
+      return;
+
+    case 'PRE_SLEEP':
+      registry.preSleep(conn);
+      return;
+
+    case 'GRAB_JOB':
+    case 'GRAB_JOB_UNIQ':
+    case 'GRAB_JOB_ALL': {
+      const job = registry.grab(conn);
+      if (!job) conn.send(NO_JOB);
+      else if (name === 'GRAB_JOB') conn.send(res(Cmd.JOB_ASSIGN, job.handle, job.fn.name, job.data));
+      else conn.send(res(Cmd.JOB_ASSIGN_UNIQ, job.handle, job.fn.name, job.unique, job.data));
+      return;
+    }
+
+    case 'WORK_DATA':
+    case 'WORK_WARNING': {
+      const job = heldJob(ctx, conn, a[0]);
+      if (job) registry.forward(job, p.type, a);
+      return;
+    }
+
+    case 'WORK_STATUS': {
+      const job = heldJob(ctx, conn, a[0]);
+      if (!job) return;
+      registry.status(job, toUint(a[1]), toUint(a[2]));
+      registry.forward(job, p.type, a);
+      return;
+    }
+
+    case 'WORK_COMPLETE':
+    case 'WORK_FAIL':
+    case 'WORK_EXCEPTION': {
+      const job = heldJob(ctx, conn, a[0]);
+      if (!job) return;
+      registry.forward(job, p.type, a);
+      registry.finish(job);
+      return;
+    }
+
+    case 'ALL_YOURS':
+      // Accepted and ignored, as gearmand does.
+      return;
+
+    case 'TEXT':
+    case 'UNUSED':
+    case 'NOOP':
+    case 'JOB_CREATED':
+    case 'NO_JOB':
+    case 'JOB_ASSIGN':
+    case 'ECHO_RES':
+    case 'ERROR':
+    case 'STATUS_RES':
+    case 'OPTION_RES':
+    case 'JOB_ASSIGN_UNIQ':
+    case 'JOB_ASSIGN_ALL':
+    case 'STATUS_RES_UNIQUE':
+    case 'SUBMIT_JOB_SCHED':
+    case 'SUBMIT_REDUCE_JOB':
+    case 'SUBMIT_REDUCE_JOB_BACKGROUND':
+      throw gtError('GT_COMMAND_NOT_EXPECTED');
+    default:
+      return assertNever(name);
+  }
+}
+
+const NO_JOB = res(Cmd.NO_JOB);
+
+function commandNameOf(type: number): CommandName {
+  // The decoder only emits types present in the table.
+  return COMMAND_NAMES[type]!;
+}
+const COMMAND_NAMES: CommandName[] = [];
+for (const [k, v] of Object.entries(Cmd)) COMMAND_NAMES[v] = k as CommandName;
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled command ${String(x)}`);
+}
+
+function requireFunction(b: Buffer | undefined): string {
+  const name = str(b);
+  if (name.length === 0) throw gtError('GT_FUNCTION_NAME_INVALID', 'is empty');
+  if (name.length > 512) throw gtError('GT_FUNCTION_NAME_INVALID', `is ${name.length} bytes; the limit is 512`);
+  return name;
+}
+
+/**
+ * The job a WORK_* packet names, if this worker holds it. Results for a job cancelled by an
+ * operator go nowhere (it has no clients left); anything else gets gearmand's JOB_NOT_FOUND.
+ */
+function heldJob(ctx: DispatchContext, conn: Connection, handleArg: Buffer | undefined): Job | undefined {
+  const handle = str(handleArg);
+  const job = ctx.registry.held(conn, handle);
+  if (job) return job;
+  // A job an operator cancelled while it ran is no longer listed, but its worker still holds it.
+  for (const j of conn.held) if (j.handle === handle && j.cancelled) return j;
+  throw gtError('GT_JOB_NOT_FOUND', 'Job given in work result not found');
+}
+
+function toUint(b: Buffer | undefined): number {
+  const n = Number.parseInt(str(b), 10);
+  return Number.isFinite(n) && n >= 0 ? Math.min(n, 0xffffffff) : 0;
+}
+
+function parseEpoch(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw gtError('GT_BAD_ARGUMENTS', `SUBMIT_JOB_EPOCH expects a Unix time in seconds, received "${s}"`);
+  return n;
+}

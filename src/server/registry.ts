@@ -1,0 +1,430 @@
+// The job registry: jobs by handle and by unique id, per-function priority queues, the
+// workers that can run each function, and who to wake when work arrives. No sockets here:
+// peers are reached through the small `Peer` interface, so the rules can be tested alone.
+
+import { randomUUID } from 'node:crypto';
+import { Cmd } from '../protocol/commands.js';
+import { res } from '../protocol/codec.js';
+import { gtError } from '../errors.js';
+import { Fifo, type Linked } from './fifo.js';
+
+export type Priority = 0 | 1 | 2;
+export const HIGH: Priority = 0;
+export const NORMAL: Priority = 1;
+export const LOW: Priority = 2;
+export const PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
+
+const AWAKE = 0;
+const SLEEPING = 1;
+const WOKEN = 2;
+type WakeState = typeof AWAKE | typeof SLEEPING | typeof WOKEN;
+
+/** A connection as the registry sees it: something to send packets to, plus its role state. */
+export interface Peer {
+  readonly id: number;
+  readonly host: string;
+  clientId: string;
+  /** Client asked for WORK_EXCEPTION packets (OPTION_REQ exceptions). */
+  exceptions: boolean;
+  /** Functions this worker can run, with the per-job timeout in ms (0: none). */
+  readonly abilities: Map<FunctionEntry, number>;
+  wakeState: WakeState;
+  /** Jobs this worker holds. */
+  readonly held: Set<Job>;
+  /** Foreground jobs this client waits on. */
+  readonly attached: Set<Job>;
+  send(packet: Buffer): void;
+}
+
+export function newPeerState(): Pick<Peer, 'clientId' | 'exceptions' | 'abilities' | 'wakeState' | 'held' | 'attached'> {
+  return { clientId: '-', exceptions: false, abilities: new Map(), wakeState: AWAKE, held: new Set(), attached: new Set() };
+}
+
+export class Job implements Linked<Job> {
+  prev: Job | null = null;
+  next: Job | null = null;
+  clients: Peer[] = [];
+  worker: Peer | null = null;
+  numerator = 0;
+  denominator = 0;
+  retries = 0;
+  queued = false;
+  cancelled = false;
+  timer: NodeJS.Timeout | null = null;
+  constructor(
+    readonly handle: string,
+    readonly fn: FunctionEntry,
+    readonly unique: string,
+    readonly uniqueKey: string,
+    readonly data: Buffer,
+    readonly priority: Priority,
+    readonly background: boolean,
+    /** Unix time in seconds at which the job becomes runnable; 0 for now. */
+    readonly when: number,
+  ) {}
+}
+
+export class FunctionEntry {
+  readonly queues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
+  running = 0;
+  /** Epoch jobs not yet due. */
+  scheduled = 0;
+  readonly workers = new Set<Peer>();
+  readonly sleepers = new Set<Peer>();
+  /** Workers sent a NOOP for this function that have not grabbed yet. */
+  awake = 0;
+  /** Per-priority queue limits; 0 means unlimited. */
+  maxQueue: [number, number, number] = [0, 0, 0];
+  constructor(readonly name: string) {}
+  get queued(): number {
+    return this.queues[0].size + this.queues[1].size + this.queues[2].size;
+  }
+  /** gearmand's job_total: queued plus running. */
+  get total(): number {
+    return this.queued + this.running;
+  }
+}
+
+export interface SubmitRequest {
+  fn: string;
+  unique: string;
+  data: Buffer;
+  priority: Priority;
+  background: boolean;
+  when?: number;
+}
+
+export interface RegistryOptions {
+  /** Prefix of job handles, gearmand style `H:host`. */
+  handlePrefix: string;
+  now?: () => number;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class JobRegistry {
+  readonly functions = new Map<string, FunctionEntry>();
+  readonly jobs = new Map<string, Job>();
+  private readonly byUnique = new Map<string, Job>();
+  private seq = 0;
+  private readonly handlePrefix: string;
+
+  constructor(opts: RegistryOptions) {
+    this.handlePrefix = opts.handlePrefix;
+  }
+
+  fn(name: string): FunctionEntry {
+    let f = this.functions.get(name);
+    if (!f) {
+      f = new FunctionEntry(name);
+      this.functions.set(name, f);
+    }
+    return f;
+  }
+
+  // ---- clients ---------------------------------------------------------------------------
+
+  /** Create a job or attach to the one with the same function and unique id. */
+  submit(client: Peer | null, r: SubmitRequest): Job {
+    const fn = this.fn(r.fn);
+    let unique = r.unique;
+    let uniqueKey: string;
+    if (unique === '') {
+      unique = randomUUID();
+      uniqueKey = `${r.fn}\0${unique}`;
+    } else if (unique === '-') {
+      // gearmand: a unique of "-" means "coalesce on the payload".
+      uniqueKey = `${r.fn}\0-\0${r.data.toString('latin1')}`;
+    } else {
+      uniqueKey = `${r.fn}\0${unique}`;
+      if (unique.length > 64) throw gtError('GT_UNIQUE_TOO_LONG', unique.length);
+    }
+    const existing = this.byUnique.get(uniqueKey);
+    if (existing && !existing.cancelled) {
+      if (client && !r.background) this.attach(existing, client);
+      return existing;
+    }
+    const limit = fn.maxQueue[r.priority];
+    if (limit > 0 && fn.total >= limit) throw gtError('GT_QUEUE_FULL');
+
+    const handle = `${this.handlePrefix}:${++this.seq}`;
+    // Copy the payload: the decoder hands out views of a shared receive buffer.
+    const job = new Job(handle, fn, unique, uniqueKey, Buffer.from(r.data), r.priority, r.background, r.when ?? 0);
+    this.jobs.set(handle, job);
+    this.byUnique.set(uniqueKey, job);
+    if (client && !r.background) this.attach(job, client);
+    this.schedule(job);
+    return job;
+  }
+
+  private attach(job: Job, client: Peer): void {
+    job.clients.push(client);
+    client.attached.add(job);
+  }
+
+  private schedule(job: Job): void {
+    const delay = job.when * 1000 - Date.now();
+    if (delay <= 0) return this.enqueue(job, false);
+    job.fn.scheduled++;
+    job.timer = setTimeout(() => {
+      job.timer = null;
+      job.fn.scheduled--;
+      this.schedule(job);
+    }, Math.min(delay, MAX_TIMER_MS));
+  }
+
+  private enqueue(job: Job, atHead: boolean): void {
+    const q = job.fn.queues[job.priority];
+    if (atHead) q.unshift(job);
+    else q.push(job);
+    job.queued = true;
+    this.wake(job.fn);
+  }
+
+  /** A client went away: forget it, and drop foreground jobs nobody waits for any more. */
+  clientGone(client: Peer): void {
+    for (const job of client.attached) {
+      job.clients = job.clients.filter((c) => c !== client);
+      if (job.clients.length === 0 && !job.background && job.worker === null) this.remove(job);
+    }
+    client.attached.clear();
+  }
+
+  // ---- workers ---------------------------------------------------------------------------
+
+  canDo(worker: Peer, name: string, timeoutMs: number): void {
+    const fn = this.fn(name);
+    const had = worker.abilities.has(fn);
+    worker.abilities.set(fn, timeoutMs);
+    if (had) return;
+    fn.workers.add(worker);
+    if (worker.wakeState === WOKEN) fn.awake++;
+    else if (worker.wakeState === SLEEPING) {
+      fn.sleepers.add(worker);
+      this.wake(fn);
+    }
+  }
+
+  cantDo(worker: Peer, name: string): void {
+    const fn = this.functions.get(name);
+    if (fn && worker.abilities.delete(fn)) this.dropAbility(worker, fn);
+  }
+
+  resetAbilities(worker: Peer): void {
+    for (const fn of worker.abilities.keys()) this.dropAbility(worker, fn);
+    worker.abilities.clear();
+  }
+
+  private dropAbility(worker: Peer, fn: FunctionEntry): void {
+    fn.workers.delete(worker);
+    fn.sleepers.delete(worker);
+    if (worker.wakeState === WOKEN) fn.awake--;
+  }
+
+  /** PRE_SLEEP: answer NOOP at once if work is waiting (the race gearmand also covers). */
+  preSleep(worker: Peer): void {
+    this.settle(worker);
+    if (this.peek(worker)) {
+      worker.send(NOOP);
+      return;
+    }
+    worker.wakeState = SLEEPING;
+    for (const fn of worker.abilities.keys()) fn.sleepers.add(worker);
+  }
+
+  /**
+   * Wake sleepers of `fn` until every queued job has one woken worker on its way. Only as
+   * many NOOPs as there are jobs: a thousand idle workers are not stampeded for one job.
+   */
+  private wake(fn: FunctionEntry): void {
+    while (fn.sleepers.size > 0 && fn.queued > fn.awake) {
+      const worker = fn.sleepers.values().next().value as Peer;
+      for (const f of worker.abilities.keys()) {
+        f.sleepers.delete(worker);
+        f.awake++;
+      }
+      worker.wakeState = WOKEN;
+      worker.send(NOOP);
+    }
+  }
+
+  /** The worker spoke up (grab or sleep): it no longer counts as asleep or as woken. */
+  private settle(worker: Peer): void {
+    if (worker.wakeState === AWAKE) return;
+    const was = worker.wakeState;
+    worker.wakeState = AWAKE;
+    for (const f of worker.abilities.keys()) {
+      if (was === WOKEN) f.awake--;
+      else f.sleepers.delete(worker);
+    }
+    // This worker's wake-up may have been meant for another function's job: pass it on.
+    if (was === WOKEN) for (const f of worker.abilities.keys()) this.wake(f);
+  }
+
+  private peek(worker: Peer): boolean {
+    for (const fn of worker.abilities.keys()) if (fn.queued > 0) return true;
+    return false;
+  }
+
+  /** GRAB_JOB*: the oldest job of the highest priority among the worker's functions. */
+  grab(worker: Peer): Job | null {
+    let job: Job | null = null;
+    for (let p = 0; p < 3 && job === null; p++) {
+      for (const fn of worker.abilities.keys()) {
+        job = fn.queues[p as Priority].shift();
+        if (job) break;
+      }
+    }
+    if (job) {
+      job.queued = false;
+      job.worker = worker;
+      job.fn.running++;
+      worker.held.add(job);
+      const timeout = worker.abilities.get(job.fn) ?? 0;
+      if (timeout > 0) {
+        // gearmand: timeouts under one second are raised to one second; on expiry, requeue.
+        job.timer = setTimeout(() => {
+          job.timer = null;
+          if (job.worker === worker) this.requeue(job);
+        }, Math.max(timeout, 1000));
+      }
+    }
+    this.settle(worker);
+    return job;
+  }
+
+  /** The job `handle` if this worker holds it. */
+  held(worker: Peer, handle: string): Job | undefined {
+    const job = this.jobs.get(handle);
+    return job && job.worker === worker ? job : undefined;
+  }
+
+  /** Put a running job back at the head of its queue (worker gone or timed out). */
+  requeue(job: Job): void {
+    if (job.worker) {
+      job.worker.held.delete(job);
+      job.worker = null;
+      job.fn.running--;
+    }
+    if (job.timer) {
+      clearTimeout(job.timer);
+      job.timer = null;
+    }
+    job.retries++;
+    job.numerator = job.denominator = 0;
+    if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
+    this.enqueue(job, true);
+  }
+
+  workerGone(worker: Peer): void {
+    this.settle(worker);
+    this.resetAbilities(worker);
+    for (const job of [...worker.held]) this.requeue(job);
+  }
+
+  // ---- results ---------------------------------------------------------------------------
+
+  /** Forward a WORK_* packet to every client waiting on the job. */
+  forward(job: Job, type: number, args: readonly Buffer[]): void {
+    if (job.clients.length === 0) return;
+    let packet: Buffer | null = null;
+    let failPacket: Buffer | null = null;
+    for (const c of job.clients) {
+      if (type === Cmd.WORK_EXCEPTION && !c.exceptions) {
+        c.send((failPacket ??= res(Cmd.WORK_FAIL, job.handle)));
+      } else {
+        c.send((packet ??= res(type, ...args)));
+      }
+    }
+  }
+
+  status(job: Job, numerator: number, denominator: number): void {
+    job.numerator = numerator;
+    job.denominator = denominator;
+  }
+
+  /** The job ended (complete, fail, exception): forget it. */
+  finish(job: Job): void {
+    this.remove(job);
+  }
+
+  remove(job: Job): void {
+    if (job.queued) {
+      job.fn.queues[job.priority].remove(job);
+      job.queued = false;
+    }
+    if (job.timer) {
+      clearTimeout(job.timer);
+      job.timer = null;
+      if (job.worker === null) job.fn.scheduled--;
+    }
+    if (job.worker) {
+      job.worker.held.delete(job);
+      job.worker = null;
+      job.fn.running--;
+    }
+    for (const c of job.clients) c.attached.delete(job);
+    job.clients = [];
+    this.jobs.delete(job.handle);
+    if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
+  }
+
+  /**
+   * Admin `cancel job`: waiting clients get WORK_FAIL and the job is really gone: out of the
+   * queue and the counts (gearmand 1.1.20 answers OK but keeps it queued and counted).
+   * A running job is detached; its worker's later results are ignored.
+   */
+  cancel(handle: string): boolean {
+    const job = this.jobs.get(handle);
+    if (!job) return false;
+    this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
+    const worker = job.worker;
+    if (worker) {
+      job.cancelled = true;
+      for (const c of job.clients) c.attached.delete(job);
+      job.clients = [];
+      this.jobs.delete(job.handle);
+      if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
+    } else {
+      this.remove(job);
+    }
+    return true;
+  }
+
+  findByUnique(unique: string): Job | undefined {
+    for (const job of this.byUnique.values()) if (job.unique === unique) return job;
+    return undefined;
+  }
+
+  // ---- admin -----------------------------------------------------------------------------
+
+  setMaxQueue(name: string, limits: [number, number, number]): void {
+    const fn = this.functions.get(name);
+    if (fn) fn.maxQueue = limits;
+  }
+
+  /** `drop function`: only an idle function (no workers, nothing running) may go. */
+  dropFunction(name: string): 'ok' | 'busy' | 'missing' {
+    let found: FunctionEntry | undefined;
+    for (const f of this.functions.values()) if (f.name.toLowerCase() === name.toLowerCase()) found = f;
+    if (!found) return 'missing';
+    if (found.workers.size > 0 || found.running > 0) return 'busy';
+    for (const q of found.queues) for (let j = q.head; j; j = q.head) this.cancel(j.handle);
+    this.functions.delete(found.name);
+    return 'ok';
+  }
+
+  /** Remove everything (server close): timers stopped so the process can exit. */
+  clear(): void {
+    for (const job of this.jobs.values()) if (job.timer) clearTimeout(job.timer);
+    this.jobs.clear();
+    this.byUnique.clear();
+    this.functions.clear();
+  }
+
+  get uniques(): IterableIterator<Job> {
+    return this.byUnique.values();
+  }
+}
+
+const NOOP = res(Cmd.NOOP);

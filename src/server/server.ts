@@ -1,0 +1,206 @@
+// The job server: accepts connections, routes packets to dispatch and text lines to admin,
+// and owns the registry, the store and every timer. `close()` is idempotent.
+
+import net from 'node:net';
+import os from 'node:os';
+import { EventEmitter } from 'node:events';
+import { Cmd } from '../protocol/commands.js';
+import { DEFAULT_MAX_PACKET_SIZE, res, type DecodeError, type Packet } from '../protocol/codec.js';
+import { GeartrainError, gtError, invalidArgument } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { MemoryStore } from '../store/memory.js';
+import type { JobStore } from '../store/types.js';
+import { VERSION } from '../version.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import { dispatch, sendError, type DispatchContext } from './dispatch.js';
+import { runAdmin, type AdminContext } from './admin.js';
+import { JobRegistry, type Job } from './registry.js';
+
+export interface ServerOptions {
+  /** Address to listen on. @defaultValue '127.0.0.1' */
+  host?: string;
+  /** TCP port; 0 picks a free one. @defaultValue 4730 */
+  port?: number;
+  /** Largest packet body accepted, in bytes; larger ones close the connection. @defaultValue 64 MiB */
+  maxPacketSize?: number;
+  /**
+   * Bytes queued for one peer that does not read before it is disconnected. It must exceed
+   * maxPacketSize so one large result can always be delivered. @defaultValue 2 × maxPacketSize
+   */
+  maxOutputBuffer?: number;
+  /** Where background jobs are kept. @defaultValue an in-memory store */
+  store?: JobStore;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+  /** Longest wait for running jobs in a graceful shutdown, in ms. @defaultValue 30000 */
+  shutdownGraceMs?: number;
+}
+
+export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext {
+  readonly registry: JobRegistry;
+  readonly maxPacketSize: number;
+  readonly maxOutputBuffer: number;
+  readonly version = VERSION;
+  readonly store: JobStore;
+  readonly log: Logger;
+  private readonly opts: Required<Pick<ServerOptions, 'host' | 'port' | 'shutdownGraceMs'>>;
+  private readonly conns = new Map<number, Connection>();
+  private readonly tcp: net.Server;
+  private nextId = 1;
+  private isAccepting = true;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: ServerOptions = {}) {
+    super();
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 4730;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('integer port between 0 and 65535', 'port', port);
+    this.maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    if (!Number.isInteger(this.maxPacketSize) || this.maxPacketSize < 1024) {
+      throw invalidArgument('integer of at least 1024 bytes', 'maxPacketSize', options.maxPacketSize);
+    }
+    this.maxOutputBuffer = options.maxOutputBuffer ?? 2 * this.maxPacketSize;
+    this.opts = { host, port, shutdownGraceMs: options.shutdownGraceMs ?? 30_000 };
+    this.store = options.store ?? new MemoryStore();
+    this.log = options.logger ?? silentLogger;
+    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}` });
+    this.tcp = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** Start listening; resolves with the bound address. */
+  async listen(): Promise<{ host: string; port: number }> {
+    for (const job of await this.store.load()) {
+      this.registry.submit(null, { fn: job.fn, unique: job.unique, data: job.data, priority: job.priority, background: true, when: job.when });
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.opts.port, this.opts.host, () => {
+        this.tcp.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.address();
+    this.log.info({ host: addr.host, port: addr.port, store: this.store.name, version: VERSION }, 'listening');
+    return addr;
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.tcp.address();
+    if (a === null || typeof a === 'string') throw gtError('GT_CLOSED', 'server');
+    return { host: a.address, port: a.port };
+  }
+
+  get verbose(): string {
+    return this.log.level.toUpperCase();
+  }
+
+  accepting(): boolean {
+    return this.isAccepting;
+  }
+
+  connections(): Iterable<Connection> {
+    return this.conns.values();
+  }
+
+  private accept(socket: net.Socket): void {
+    if (!this.isAccepting) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(this.nextId++, socket, this, this.log);
+    this.conns.set(conn.id, conn);
+    conn.log.debug('connected');
+  }
+
+  // ---- ConnectionHost --------------------------------------------------------------------
+
+  onPacket(conn: Connection, p: Packet): void {
+    try {
+      dispatch(this, conn, p);
+    } catch (err) {
+      // A handler that throws answers that one peer with ERROR; the server goes on.
+      if (err instanceof GeartrainError) {
+        conn.log.debug({ code: err.code, err: err.message }, 'request refused');
+        sendError(conn, err);
+      } else {
+        conn.log.error({ err }, 'internal error handling packet');
+        conn.send(res(Cmd.ERROR, 'UNKNOWN_ERROR', 'Internal server error'));
+      }
+    }
+  }
+
+  onText(conn: Connection, words: string[]): void {
+    try {
+      conn.send(runAdmin(this, words));
+    } catch (err) {
+      conn.log.error({ err }, 'internal error in admin command');
+      conn.send('ERR UNKNOWN_ERROR\r\n');
+    }
+  }
+
+  onDecodeError(conn: Connection, e: DecodeError): void {
+    conn.log.warn({ code: e.code, err: e.message }, e.fatal ? 'bad packet; closing connection' : 'bad packet');
+    const err = gtError(e.code, e.message);
+    const packet = res(Cmd.ERROR, err.gearmanCode, err.message);
+    if (e.fatal) conn.end(packet);
+    else conn.send(packet);
+  }
+
+  onClose(conn: Connection): void {
+    this.conns.delete(conn.id);
+    this.registry.clientGone(conn);
+    this.registry.workerGone(conn);
+    conn.log.debug('disconnected');
+    if (this.conns.size === 0) this.emit('idle');
+  }
+
+  // ---- DispatchContext -------------------------------------------------------------------
+
+  onCreated(job: Job): void {
+    const r = this.store.add({ fn: job.fn.name, unique: job.unique, priority: job.priority, when: job.when, data: job.data });
+    if (r) r.catch((err: unknown) => this.log.error({ err, job: job.handle }, 'store write failed'));
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  /** Admin `shutdown [graceful]`: graceful waits for running jobs (up to shutdownGraceMs). */
+  shutdown(graceful: boolean): void {
+    this.log.info({ graceful }, 'shutdown requested');
+    this.close({ graceful }).then(
+      () => this.emit('shutdown'),
+      (err: unknown) => this.log.error({ err }, 'shutdown failed'),
+    );
+  }
+
+  /**
+   * Stop accepting connections and submissions, optionally wait for running jobs, then close
+   * every connection and the store. Every caller gets the same promise.
+   */
+  close(opts: { graceful?: boolean } = {}): Promise<void> {
+    this.closing ??= this.doClose(opts.graceful ?? false);
+    return this.closing;
+  }
+
+  private async doClose(graceful: boolean): Promise<void> {
+    this.isAccepting = false;
+    const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    if (graceful) await this.drainRunning();
+    for (const c of this.conns.values()) c.destroy();
+    await stopped;
+    this.registry.clear();
+    await this.store.close();
+    this.log.info('closed');
+  }
+
+  private async drainRunning(): Promise<void> {
+    const deadline = Date.now() + this.opts.shutdownGraceMs;
+    const running = (): number => {
+      let n = 0;
+      for (const f of this.registry.functions.values()) n += f.running;
+      return n;
+    };
+    while (running() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (running() > 0) this.log.warn({ running: running() }, 'grace period over; closing with jobs still running');
+  }
+}
+
