@@ -5,6 +5,9 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { GeartrainError } from '../errors.js';
 import { registerServer } from './server.js';
+import { registerSubmit } from './submit.js';
+import { registerExec } from './exec.js';
+import { registerAdmin } from './admin.js';
 
 const program = new Command();
 program
@@ -12,9 +15,14 @@ program
   .description('geartrain: a Gearman-compatible job server, media workers and pipelines')
   .version(VERSION)
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', process.env.GEARTRAIN_LOG_LEVEL ?? 'info')
-  .showHelpAfterError();
+  .showHelpAfterError('(run with --help for usage)')
+  // A bad flag or argument exits 2, like GT_INVALID_ARGUMENT; --help and --version exit 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 registerServer(program);
+registerSubmit(program);
+registerExec(program);
+registerAdmin(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof GeartrainError) {
