@@ -171,6 +171,12 @@ export class PacketDecoder {
       }
       return -1;
     }
+    // The same limit when the newline is already here: otherwise a long line would pass or
+    // fail depending on how TCP split it (gearmand refuses it either way).
+    if (nl - off > MAX_TEXT_LINE) {
+      this.fail({ code: 'GT_TEXT_LINE_TOO_LONG', message: `Text command longer than ${MAX_TEXT_LINE} bytes`, fatal: true });
+      return chunk.length;
+    }
     let end = nl;
     if (end > off && chunk[end - 1] === 0x0d) end--;
     const line = chunk.toString('latin1', off, end);

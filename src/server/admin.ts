@@ -20,7 +20,7 @@ const errUnknown = (cmd: string): string => `ERR UNKNOWN_COMMAND Unknown+server+
 export function runAdmin(ctx: AdminContext, words: string[]): string {
   const { registry } = ctx;
   const cmd = words[0];
-  if (cmd === undefined) return errUnknown('NULL');
+  if (cmd === undefined) return errUnknown(''); // gearmand 1.1.20 names nothing here
   const argc = words.length;
   switch (cmd.toLowerCase()) {
     case 'workers': {

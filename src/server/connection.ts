@@ -28,6 +28,7 @@ export class Connection implements Peer {
   private readonly decoder: PacketDecoder;
   private corked = false;
   private pausedForOutput = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly id: number,
@@ -98,8 +99,9 @@ export class Connection implements Peer {
     if (last !== undefined) this.socket.write(last);
     this.socket.end();
     this.closed = true;
-    // A peer that never reads would keep a half-closed socket forever.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    // A peer that never reads would keep a half-closed socket forever. Cleared on close, or
+    // a flood of bad connections would each stay in memory for the full two seconds.
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
   destroy(): void {
@@ -108,6 +110,7 @@ export class Connection implements Peer {
   }
 
   private onClosed(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.closed = true;
     this.server.onClose(this);
   }

@@ -52,8 +52,7 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
     case 'SUBMIT_JOB_EPOCH': {
       if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
       const [priority, background] = SUBMIT[p.type]!;
-      const fn = str(a[0]);
-      if (fn.length === 0) throw gtError('GT_FUNCTION_NAME_INVALID', 'is empty');
+      const fn = requireFunction(a[0]);
       if (a[1]!.length > GEARMAN_MAX_UNIQUE_SIZE) throw gtError('GT_UNIQUE_TOO_LONG', a[1]!.length);
       const epoch = name === 'SUBMIT_JOB_EPOCH' ? parseEpoch(str(a[2])) : 0;
       const data = a[a.length - 1]!;
@@ -220,6 +219,6 @@ function toUint(b: Buffer | undefined): number {
 
 function parseEpoch(s: string): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw gtError('GT_BAD_ARGUMENTS', `SUBMIT_JOB_EPOCH expects a Unix time in seconds, received "${s}"`);
+  if (!/^\d{1,12}$/.test(s) || !Number.isSafeInteger(n)) throw gtError('GT_BAD_ARGUMENTS', `SUBMIT_JOB_EPOCH expects a Unix time in seconds, received "${s}"`);
   return n;
 }

@@ -58,7 +58,8 @@ export class Job implements Linked<Job> {
     readonly uniqueKey: string,
     readonly data: Buffer,
     readonly priority: Priority,
-    readonly background: boolean,
+    /** Becomes true when a background submission joins a foreground job: someone was promised it runs. */
+    public background: boolean,
     /** Unix time in seconds at which the job becomes runnable; 0 for now. */
     readonly when: number,
   ) {}
@@ -142,6 +143,9 @@ export class JobRegistry {
     const existing = this.byUnique.get(uniqueKey);
     if (existing && !existing.cancelled) {
       if (client && !r.background) this.attach(existing, client);
+      // A background submission was acknowledged with this job's handle: it must run even if
+      // every foreground client leaves (gearmand would drop it with them).
+      if (r.background) existing.background = true;
       return existing;
     }
     const limit = fn.maxQueue[r.priority];
@@ -218,7 +222,11 @@ export class JobRegistry {
   private dropAbility(worker: Peer, fn: FunctionEntry): void {
     fn.workers.delete(worker);
     fn.sleepers.delete(worker);
-    if (worker.wakeState === WOKEN) fn.awake--;
+    if (worker.wakeState === WOKEN) {
+      fn.awake--;
+      // It was woken, maybe for this function's job, and will not take it now: pass it on.
+      this.wake(fn);
+    }
   }
 
   /** PRE_SLEEP: answer NOOP at once if work is waiting (the race gearmand also covers). */
@@ -283,10 +291,11 @@ export class JobRegistry {
       const timeout = worker.abilities.get(job.fn) ?? 0;
       if (timeout > 0) {
         // gearmand: timeouts under one second are raised to one second; on expiry, requeue.
+        // Clamped: setTimeout turns a delay over 2^31-1 ms into 1 ms (an instant requeue).
         job.timer = setTimeout(() => {
           job.timer = null;
           if (job.worker === worker) this.requeue(job);
-        }, Math.max(timeout, 1000));
+        }, Math.min(Math.max(timeout, 1000), MAX_TIMER_MS));
       }
     }
     this.settle(worker);
@@ -410,6 +419,9 @@ export class JobRegistry {
     if (!found) return 'missing';
     if (found.workers.size > 0 || found.running > 0) return 'busy';
     for (const q of found.queues) for (let j = q.head; j; j = q.head) this.cancel(j.handle);
+    // Epoch jobs not yet due are in no queue; left alone they would later run into a
+    // function that no longer exists and hold their unique id forever.
+    if (found.scheduled > 0) for (const j of [...this.jobs.values()]) if (j.fn === found) this.cancel(j.handle);
     this.functions.delete(found.name);
     return 'ok';
   }
