@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import { PacketDecoder, type DecodeError, type Packet } from '../protocol/codec.js';
 import { newPeerState, type Peer } from './registry.js';
 
+/** A packet this large is written at once, not copied into the tick's combined buffer. */
+const COALESCE_MAX = 64 * 1024;
+
 export interface ConnectionHost {
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
@@ -26,7 +29,9 @@ export class Connection implements Peer {
   readonly attached: Peer['attached'];
   closed = false;
   private readonly decoder: PacketDecoder;
-  private corked = false;
+  /** Packets sent this tick, written together by flush(). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private pausedForOutput = false;
   private lingerTimer: NodeJS.Timeout | null = null;
 
@@ -64,38 +69,57 @@ export class Connection implements Peer {
   }
 
   /**
-   * Queue a packet. Writes made in one tick are corked into one syscall. When this peer stops
-   * reading, we stop reading its requests (so its own replies stop growing), and past
-   * maxOutputBuffer (forwarded results it never reads) the connection is dropped.
+   * Queue a packet. Packets sent in one tick leave as one buffer in one write: a burst of
+   * pipelined submits answered with hundreds of JOB_CREATED costs one Buffer.concat, where
+   * cork() + a stream write per packet cost a Writable entry each and a writev of hundreds of
+   * iovecs (bench/background-noop.ts, 2 cores: end to end +20%, server CPU 34 → 30 µs a job).
+   * When this peer stops reading, we stop reading its requests (so its own replies stop
+   * growing), and past maxOutputBuffer (forwarded results it never reads) it is dropped.
    */
   send(packet: Buffer | string): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    if (!this.socket.write(packet)) {
-      if (this.socket.writableLength > this.server.maxOutputBuffer) {
-        this.log.warn({ buffered: this.socket.writableLength }, 'peer is not reading its replies; closing');
-        this.destroy();
-        return;
-      }
-      if (!this.pausedForOutput) {
-        this.pausedForOutput = true;
-        this.socket.pause();
-      }
-    }
+    // Admin replies are strings; socket.write(string) sent them as UTF-8, and so does this.
+    const b = typeof packet === 'string' ? Buffer.from(packet) : packet;
+    const large = b.length >= COALESCE_MAX;
+    if (this.pending.length === 0 && !large) process.nextTick(this.flush);
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    // A large packet (a forwarded result) goes out now, behind what is pending: a copy would
+    // gain nothing, and the output limit is checked as it is queued, not a tick later.
+    if (large) this.flush();
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  private readonly flush = (): void => {
+    const list = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.closed || list.length === 0) return;
+    let ok = true;
+    if (list.length === 1) ok = this.socket.write(list[0]!);
+    else if (list[list.length - 1]!.length < COALESCE_MAX) ok = this.socket.write(Buffer.concat(list, bytes));
+    else {
+      // Small packets, then the large one that flushed them: no copy of it; one writev.
+      this.socket.cork();
+      for (const b of list) ok = this.socket.write(b);
+      this.socket.uncork();
+    }
+    if (ok) return;
+    if (this.socket.writableLength > this.server.maxOutputBuffer) {
+      this.log.warn({ buffered: this.socket.writableLength }, 'peer is not reading its replies; closing');
+      this.destroy();
+      return;
+    }
+    if (!this.pausedForOutput) {
+      this.pausedForOutput = true;
+      this.socket.pause();
+    }
   };
 
   /** Send a last packet, then close. */
   end(last?: Buffer | string): void {
     if (this.closed) return;
+    this.flush();
     if (last !== undefined) this.socket.write(last);
     this.socket.end();
     this.closed = true;

@@ -2,11 +2,11 @@
 // workers that can run each function, and who to wake when work arrives. No sockets here:
 // peers are reached through the small `Peer` interface, so the rules can be tested alone.
 
-import { randomUUID } from 'node:crypto';
 import { Cmd } from '../protocol/commands.js';
 import { res } from '../protocol/codec.js';
 import { gtError } from '../errors.js';
 import { Fifo, type Linked } from './fifo.js';
+import { newUuid } from './uuid.js';
 
 export type Priority = 0 | 1 | 2;
 export const HIGH: Priority = 0;
@@ -107,6 +107,8 @@ export class JobRegistry {
   readonly functions = new Map<string, FunctionEntry>();
   readonly jobs = new Map<string, Job>();
   private readonly byUnique = new Map<string, Job>();
+  /** GET_STATUS_UNIQUE names only the unique id (no function): the latest job holding it. */
+  private readonly byBareUnique = new Map<string, Job>();
   private seq = 0;
   private readonly handlePrefix: string;
 
@@ -131,7 +133,7 @@ export class JobRegistry {
     let unique = r.unique;
     let uniqueKey: string;
     if (unique === '') {
-      unique = randomUUID();
+      unique = newUuid();
       uniqueKey = `${r.fn}\0${unique}`;
     } else if (unique === '-') {
       // gearmand: a unique of "-" means "coalesce on the payload".
@@ -156,6 +158,7 @@ export class JobRegistry {
     const job = new Job(handle, fn, unique, uniqueKey, Buffer.from(r.data), r.priority, r.background, r.when ?? 0);
     this.jobs.set(handle, job);
     this.byUnique.set(uniqueKey, job);
+    this.byBareUnique.set(unique, job);
     if (client && !r.background) this.attach(job, client);
     this.schedule(job);
     return job;
@@ -198,9 +201,18 @@ export class JobRegistry {
 
   canDo(worker: Peer, name: string, timeoutMs: number): void {
     const fn = this.fn(name);
-    const had = worker.abilities.has(fn);
+    if (worker.abilities.has(fn)) {
+      worker.abilities.set(fn, timeoutMs);
+      return;
+    }
+    // gearmand keeps a worker's functions most recently registered first: `workers` lists them
+    // in that order and GRAB_JOB tries them in that order. libgearman sends CAN_DO in reverse
+    // addFunction() order, so this is what makes a PHP worker prefer its first function.
+    // Rebuilding the map costs O(functions) per CAN_DO, which only happens at registration.
+    const earlier = [...worker.abilities];
+    worker.abilities.clear();
     worker.abilities.set(fn, timeoutMs);
-    if (had) return;
+    for (const [f, t] of earlier) worker.abilities.set(f, t);
     fn.workers.add(worker);
     if (worker.wakeState === WOKEN) fn.awake++;
     else if (worker.wakeState === SLEEPING) {
@@ -274,7 +286,11 @@ export class JobRegistry {
     return false;
   }
 
-  /** GRAB_JOB*: the oldest job of the highest priority among the worker's functions. */
+  /**
+   * GRAB_JOB*: the highest priority among the worker's functions, then the worker's most
+   * recently registered function, then FIFO. (gearmand picks the function first and only then
+   * the priority; a high job waiting behind another function's normal ones is not starved here.)
+   */
   grab(worker: Peer): Job | null {
     let job: Job | null = null;
     for (let p = 0; p < 3 && job === null; p++) {
@@ -375,7 +391,7 @@ export class JobRegistry {
     for (const c of job.clients) c.attached.delete(job);
     job.clients = [];
     this.jobs.delete(job.handle);
-    if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
+    this.forgetUnique(job);
   }
 
   /**
@@ -393,16 +409,20 @@ export class JobRegistry {
       for (const c of job.clients) c.attached.delete(job);
       job.clients = [];
       this.jobs.delete(job.handle);
-      if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
+      this.forgetUnique(job);
     } else {
       this.remove(job);
     }
     return true;
   }
 
+  private forgetUnique(job: Job): void {
+    if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
+    if (this.byBareUnique.get(job.unique) === job) this.byBareUnique.delete(job.unique);
+  }
+
   findByUnique(unique: string): Job | undefined {
-    for (const job of this.byUnique.values()) if (job.unique === unique) return job;
-    return undefined;
+    return this.byBareUnique.get(unique);
   }
 
   // ---- admin -----------------------------------------------------------------------------
@@ -431,6 +451,7 @@ export class JobRegistry {
     for (const job of this.jobs.values()) if (job.timer) clearTimeout(job.timer);
     this.jobs.clear();
     this.byUnique.clear();
+    this.byBareUnique.clear();
     this.functions.clear();
   }
 

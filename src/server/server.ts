@@ -36,6 +36,18 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
 }
 
+// gearmand_verbose_name() knows FATAL ALERT CRITICAL ERROR WARNING NOTICE INFO DEBUG; pino's
+// warn, trace and silent have no name there, so they map to the nearest one.
+const VERBOSE_NAMES: Record<string, string> = {
+  fatal: 'FATAL',
+  error: 'ERROR',
+  warn: 'WARNING',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'DEBUG',
+  silent: 'FATAL',
+};
+
 export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext {
   readonly registry: JobRegistry;
   readonly maxPacketSize: number;
@@ -90,8 +102,9 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     return { host: a.address, port: a.port };
   }
 
+  /** The log level under gearmand's verbose names (`verbose`, `gearadmin --server-verbose`). */
   get verbose(): string {
-    return this.log.level.toUpperCase();
+    return VERBOSE_NAMES[this.log.level] ?? 'INFO';
   }
 
   accepting(): boolean {

@@ -311,8 +311,9 @@ describe('wake-ups', () => {
 
   test('a woken worker that grabs another function\'s job passes its wake-up on', () => {
     const r = newRegistry();
-    // w1 can do both; b is registered first, so a grab prefers b's job.
-    const w1 = sleeper(r, 'pass_b', 'pass_a');
+    // w1 can do both; b is registered last, and (as in gearmand) the most recently
+    // registered function is tried first, so a grab prefers b's job.
+    const w1 = sleeper(r, 'pass_a', 'pass_b');
     const w2 = sleeper(r, 'pass_a');
     const ja = bg(r, 'pass_a', '', 'job-a');
     assert.equal(w1.count(Cmd.NOOP), 1, 'w1 slept first, so it is woken for job-a');
