@@ -32,6 +32,8 @@ export const ERRORS = {
   GT_JOB_FAILED: { message: 'Job %s failed', gearman: 'WORK_FAIL', http: 500, exit: 1 },
   GT_JOB_EXCEPTION: { message: 'Job %s raised: %s', gearman: 'WORK_EXCEPTION', http: 500, exit: 1 },
   GT_TIMEOUT: { message: '%s timed out after %s ms', gearman: 'TIMEOUT', http: 504, exit: 8 },
+  GT_STORE_URL_INVALID: { message: 'Expected a store URL (sqlite:PATH, memory:, mysql://…, postgres://…, redis://…) but received "%s"', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2 },
+  GT_STORE_UNAVAILABLE: { message: '%s', gearman: 'QUEUE_ERROR', http: 503, exit: 9 },
   GT_CLOSED: { message: '%s is closed', gearman: 'SHUTDOWN', http: 503, exit: 4 },
 } as const satisfies Record<string, ErrorDef>;
 

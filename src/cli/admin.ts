@@ -2,7 +2,7 @@
 // (or --json), summed over every server given with --server.
 
 import type { Command } from 'commander';
-import { adminJobs, adminPriorityStatus, adminStatus, adminWorkers } from '../client/admin.js';
+import { adminPriorityStatus, adminStatus, adminWorkers } from '../client/admin.js';
 import { parseServer } from '../client/index.js';
 import { parseServers } from './options.js';
 import { table } from './table.js';
@@ -12,13 +12,13 @@ interface AdminOpts {
   json?: boolean;
 }
 
-function addCommon(cmd: Command): Command {
+export function addCommon(cmd: Command): Command {
   return cmd
     .option('-s, --server <host:port,...>', 'job servers to ask', parseServers, ['127.0.0.1:4730'])
     .option('--json', 'print JSON for scripts');
 }
 
-async function eachServer<T>(servers: string[], fn: (host: string, port: number) => Promise<T[]>): Promise<(T & { server: string })[]> {
+export async function eachServer<T>(servers: string[], fn: (host: string, port: number) => Promise<T[]>): Promise<(T & { server: string })[]> {
   const out: (T & { server: string })[] = [];
   for (const s of servers) {
     const { host, port } = parseServer(s);
@@ -50,9 +50,4 @@ export function registerAdmin(program: Command): void {
     process.stdout.write(table(['SERVER', 'FD', 'HOST', 'CLIENT-ID', 'FUNCTIONS'], rows.map((w) => [w.server, w.fd, w.host, w.clientId, w.functions.join(',')])));
   });
 
-  addCommon(program.command('jobs').description('jobs the servers hold (gearadmin --show-jobs)')).action(async (opts: AdminOpts) => {
-    const rows = await eachServer(opts.server, adminJobs);
-    if (opts.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    process.stdout.write(table(['SERVER', 'HANDLE', 'RETRIES', 'BACKGROUND'], rows.map((j) => [j.server, j.handle, j.retries, j.background ? 'yes' : 'no'])));
-  });
 }

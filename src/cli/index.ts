@@ -8,6 +8,7 @@ import { registerServer } from './server.js';
 import { registerSubmit } from './submit.js';
 import { registerExec } from './exec.js';
 import { registerAdmin } from './admin.js';
+import { registerJobs } from './jobs.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerServer(program);
 registerSubmit(program);
 registerExec(program);
 registerAdmin(program);
+registerJobs(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof GeartrainError) {

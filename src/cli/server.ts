@@ -1,8 +1,29 @@
-// `pipeline server`: run the job server in the foreground until SIGINT/SIGTERM.
+// `pipeline server`: run the job server in the foreground until SIGINT/SIGTERM (graceful:
+// running jobs finish within the grace period, nothing queued is lost).
 
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { GearmanServer } from '../server/server.js';
-import { commandLogger, parsePort, parseSize } from './options.js';
+import { backoffPolicy } from '../server/registry.js';
+import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
+import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
+
+interface ServerOpts {
+  host: string;
+  port: number;
+  maxPacketSize: number;
+  store?: string;
+  maxAttempts: number;
+  retryDelay: number;
+  retentionDays: number;
+  leaseMs: number;
+  serverId?: string;
+  graceMs: number;
+}
+
+/** Redact the password of a URL for logs and messages. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+}
 
 export function registerServer(program: Command): void {
   program
@@ -10,11 +31,36 @@ export function registerServer(program: Command): void {
     .description('run the Gearman-compatible job server')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', parsePort, 4730)
+    .option('--store <url>', `job store: sqlite:PATH, memory:, mysql://…, postgres://…, redis://… (env GEARTRAIN_STORE; default ${DEFAULT_STORE_URL})`)
+    .option('--max-attempts <n>', 'attempts per background job before it is dead', parsePositiveInt('--max-attempts'), 3)
+    .option('--retry-delay <ms>', 'first retry delay; doubles per attempt, with jitter', parsePositiveInt('--retry-delay'), 1000)
+    .option('--retention-days <n>', 'prune done and cancelled jobs after this many days (0 keeps them)', (v) => parseNonNegative('--retention-days', v), 7)
+    .option('--lease-ms <ms>', "how long a dead server's jobs wait before another server sharing the store runs them", parsePositiveInt('--lease-ms'), 30_000)
+    .option('--server-id <id>', 'name in the job log (default host:port); a restart under the same name reclaims its jobs at once')
+    .option('--grace-ms <ms>', 'on SIGTERM, how long running jobs may take to finish', parsePositiveInt('--grace-ms'), 30_000)
     .option('--max-packet-size <bytes>', 'largest packet accepted, e.g. 64m', parseSize, 64 * 1024 * 1024)
-    .action(async (opts: { host: string; port: number; maxPacketSize: number }, cmd: Command) => {
+    .action(async (opts: ServerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'server');
-      const server = new GearmanServer({ host: opts.host, port: opts.port, maxPacketSize: opts.maxPacketSize, logger: log });
-      await server.listen();
+      const url = opts.store ?? process.env.GEARTRAIN_STORE ?? DEFAULT_STORE_URL;
+      const store = await createStore(url);
+      const server = new GearmanServer({
+        host: opts.host,
+        port: opts.port,
+        maxPacketSize: opts.maxPacketSize,
+        logger: log,
+        store,
+        serverId: opts.serverId,
+        leaseMs: opts.leaseMs,
+        retentionMs: opts.retentionDays * 24 * 3600_000,
+        shutdownGraceMs: opts.graceMs,
+        retry: backoffPolicy({ maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryDelay }),
+      });
+      try {
+        await server.listen();
+      } catch (err) {
+        await server.close().catch(() => {});
+        throw err;
+      }
       let signals = 0;
       const stop = (signal: string): void => {
         signals++;
@@ -22,11 +68,17 @@ export function registerServer(program: Command): void {
           log.warn({ signal }, 'second signal: exiting now');
           process.exit(1);
         }
-        log.info({ signal }, 'stopping');
+        log.info({ signal }, 'stopping: finishing running jobs');
         void server.close({ graceful: true }).then(() => process.exit(0));
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       server.on('shutdown', () => process.exit(0));
     });
+}
+
+function parseNonNegative(name: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`Expected a non-negative integer for ${name} but received "${v}".`);
+  return n;
 }

@@ -34,7 +34,7 @@ export interface JobInfo {
   background: boolean;
 }
 
-const LIST_COMMANDS = /^(status|workers|prioritystatus|show\b)/i;
+const LIST_COMMANDS = /^(status|workers|prioritystatus|show\b|jobs (list|show|retry|retry-dead)\b)/i;
 
 /** Send one admin command to host:port and return the raw reply text. */
 export function adminCommand(host: string, port: number, command: string, timeoutMs = 5000): Promise<string> {

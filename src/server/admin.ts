@@ -2,6 +2,8 @@
 // tab-separated rows ending in a line holding ".", "OK"/"ERR ..." lines ending in CRLF.
 
 import type { JobRegistry } from './registry.js';
+import type { JobLog } from './joblog.js';
+import { runJobsCommand } from './admin-joblog.js';
 import type { Connection } from './connection.js';
 
 export interface AdminContext {
@@ -10,6 +12,7 @@ export interface AdminContext {
   readonly version: string;
   readonly verbose: string;
   shutdown(graceful: boolean): void;
+  readonly joblog: JobLog | null;
 }
 
 const OK = 'OK\r\n';
@@ -17,7 +20,7 @@ const errArgs = (cmd: string): string => `ERR INVALID_ARGUMENTS An+incomplete+se
 const errUnknown = (cmd: string): string => `ERR UNKNOWN_COMMAND Unknown+server+command${cmd}\r\n`;
 
 /** Run one admin line; returns the exact reply text. */
-export function runAdmin(ctx: AdminContext, words: string[]): string {
+export function runAdmin(ctx: AdminContext, words: string[]): string | Promise<string> {
   const { registry } = ctx;
   const cmd = words[0];
   if (cmd === undefined) return errUnknown(''); // gearmand 1.1.20 names nothing here
@@ -91,6 +94,8 @@ export function runAdmin(ctx: AdminContext, words: string[]): string {
       registry.setMaxQueue(words[1]!, limits);
       return OK;
     }
+    case 'jobs':
+      return runJobsCommand(ctx.joblog, words);
     case 'getpid':
       return `OK ${process.pid}\n`;
     case 'verbose':

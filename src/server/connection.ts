@@ -9,6 +9,10 @@ import { newPeerState, type Peer } from './registry.js';
 /** A packet this large is written at once, not copied into the tick's combined buffer. */
 const COALESCE_MAX = 64 * 1024;
 
+interface HeldReply {
+  packet: Buffer | string | null;
+}
+
 export interface ConnectionHost {
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
@@ -31,6 +35,9 @@ export class Connection implements Peer {
   private readonly decoder: PacketDecoder;
   /** Packets sent this tick, written together by flush(). */
   private pending: Buffer[] = [];
+  /** Replies waiting behind a sendAfter(), in order; null when nothing waits. */
+  private waiting: HeldReply[] | null = null;
+  private waitHead = 0;
   private pendingBytes = 0;
   private pausedForOutput = false;
   private lingerTimer: NodeJS.Timeout | null = null;
@@ -77,6 +84,44 @@ export class Connection implements Peer {
    * growing), and past maxOutputBuffer (forwarded results it never reads) it is dropped.
    */
   send(packet: Buffer | string): void {
+    if (this.closed) return;
+    if (this.waiting !== null) {
+      this.waiting.push({ packet });
+      return;
+    }
+    this.write(packet);
+  }
+
+  /**
+   * Send a reply that must wait for `until` (JOB_CREATED waits for the job to be durable).
+   * Everything sent to this peer after it waits behind it, so replies keep request order.
+   */
+  sendAfter(until: Promise<unknown>, ok: () => Buffer, failed: (err: unknown) => Buffer): void {
+    if (this.closed) return;
+    const slot: HeldReply = { packet: null };
+    (this.waiting ??= []).push(slot);
+    until.then(
+      () => (slot.packet = ok()),
+      (err: unknown) => (slot.packet = failed(err)),
+    ).finally(() => this.release());
+  }
+
+  private release(): void {
+    const waiting = this.waiting;
+    if (waiting === null) return;
+    // A head index, not shift(): a batch of a thousand pipelined submits settles slot by slot.
+    let i = this.waitHead;
+    while (i < waiting.length && waiting[i]!.packet !== null) this.write(waiting[i++]!.packet!);
+    if (i === waiting.length) {
+      this.waiting = null;
+      this.waitHead = 0;
+    } else if (i > 1024) {
+      waiting.splice(0, i);
+      this.waitHead = 0;
+    } else this.waitHead = i;
+  }
+
+  private write(packet: Buffer | string): void {
     if (this.closed) return;
     // Admin replies are strings; socket.write(string) sent them as UTF-8, and so does this.
     const b = typeof packet === 'string' ? Buffer.from(packet) : packet;

@@ -12,15 +12,20 @@ export interface DispatchContext {
   readonly registry: JobRegistry;
   /** False while shutting down: submissions are refused with GT_SHUTTING_DOWN. */
   accepting(): boolean;
-  /** Durability hook: called for a new background job before JOB_CREATED is sent. */
-  onCreated?(job: Job): void;
+  /** Write a new background job to the job log; JOB_CREATED waits for the promise. */
+  record(job: Job): Promise<void>;
 }
 
 const str = (b: Buffer | undefined): string => (b === undefined ? '' : b.toString('latin1'));
 
 /** Send an ERROR packet: gearmand's code spelling plus our message. */
 export function sendError(conn: Connection, err: GeartrainError): void {
-  conn.send(res(Cmd.ERROR, err.gearmanCode, err.message));
+  conn.send(errorPacket(err));
+}
+
+export function errorPacket(err: unknown): Buffer {
+  if (err instanceof GeartrainError) return res(Cmd.ERROR, err.gearmanCode, err.message);
+  return res(Cmd.ERROR, 'QUEUE_ERROR', err instanceof Error ? err.message : String(err));
 }
 
 const SUBMIT: Partial<Record<number, [Priority, boolean]>> = {
@@ -56,10 +61,22 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       if (a[1]!.length > GEARMAN_MAX_UNIQUE_SIZE) throw gtError('GT_UNIQUE_TOO_LONG', a[1]!.length);
       const epoch = name === 'SUBMIT_JOB_EPOCH' ? parseEpoch(str(a[2])) : 0;
       const data = a[a.length - 1]!;
-      const before = registry.jobs.size;
-      const job = registry.submit(conn, { fn, unique: str(a[1]), data, priority, background, when: epoch });
-      if (registry.jobs.size > before && background) ctx.onCreated?.(job);
-      conn.send(res(Cmd.JOB_CREATED, job.handle));
+      const job = registry.submit(conn, { fn, unique: str(a[1]), data, priority, background, when: epoch, defer: background });
+      // A background job is logged before JOB_CREATED leaves: a new one, or a foreground job
+      // this submission joined (it must now outlive its foreground clients).
+      if (background && job.id === '') {
+        registry.logJob(job);
+        const committed = ctx.record(job);
+        job.committed = committed;
+        committed.then(
+          () => registry.activate(job),
+          () => registry.abandon(job),
+        );
+      }
+      if (job.committed) {
+        const handle = job.handle;
+        conn.sendAfter(job.committed, () => res(Cmd.JOB_CREATED, handle), (err) => errorPacket(err));
+      } else conn.send(res(Cmd.JOB_CREATED, job.handle));
       return;
     }
 
@@ -143,13 +160,20 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       return;
     }
 
-    case 'WORK_COMPLETE':
+    case 'WORK_COMPLETE': {
+      const job = heldJob(ctx, conn, a[0]);
+      if (!job) return;
+      registry.forward(job, p.type, a);
+      registry.complete(job, a[1]!);
+      return;
+    }
+
     case 'WORK_FAIL':
     case 'WORK_EXCEPTION': {
       const job = heldJob(ctx, conn, a[0]);
       if (!job) return;
       registry.forward(job, p.type, a);
-      registry.finish(job);
+      registry.attemptFailed(job, name === 'WORK_FAIL' ? 'WORK_FAIL' : `WORK_EXCEPTION: ${a[1]!.toString('utf8', 0, Math.min(a[1]!.length, 2000))}`);
       return;
     }
 

@@ -47,7 +47,16 @@ export class Job implements Linked<Job> {
   worker: Peer | null = null;
   numerator = 0;
   denominator = 0;
+  /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
   retries = 0;
+  /** Attempts allowed before a logged job is dead. */
+  maxAttempts = 1;
+  /** Job log id; '' for a job not in the log (foreground jobs). */
+  id = '';
+  /** Settles when the job's log entry is committed; null once it is (or for unlogged jobs). */
+  committed: Promise<void> | null = null;
+  /** When the job may run, in ms since the epoch. */
+  runAt: number;
   queued = false;
   cancelled = false;
   timer: NodeJS.Timeout | null = null;
@@ -62,7 +71,9 @@ export class Job implements Linked<Job> {
     public background: boolean,
     /** Unix time in seconds at which the job becomes runnable; 0 for now. */
     readonly when: number,
-  ) {}
+  ) {
+    this.runAt = when * 1000;
+  }
 }
 
 export class FunctionEntry {
@@ -98,7 +109,52 @@ export interface SubmitRequest {
 export interface RegistryOptions {
   /** Prefix of job handles, gearmand style `H:host`. */
   handlePrefix: string;
-  now?: () => number;
+  /** Told about every change to a logged job, to keep the job log. */
+  listener?: JobListener;
+  /** How logged jobs are retried. @defaultValue DEFAULT_RETRY */
+  retry?: RetryPolicy;
+}
+
+/** What the job log needs to hear from the registry. Only logged jobs (id !== '') are reported. */
+export interface JobListener {
+  started(job: Job, worker: Peer): void;
+  completed(job: Job, result: Buffer): void;
+  /** An attempt failed: retried at `retryAt` (ms), or dead when it is null. */
+  failed(job: Job, reason: string, retryAt: number | null): void;
+  cancelled(job: Job): void;
+}
+
+export interface RetryPolicy {
+  /** Attempts per job, first run included; per function. */
+  maxAttempts(fn: string): number;
+  /** Delay before attempt `attempt + 1`, after `attempt` failures. */
+  delayMs(attempt: number): number;
+}
+
+/** Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 minutes, 3 attempts. */
+export function backoffPolicy(opts: { maxAttempts?: number | ((fn: string) => number); baseDelayMs?: number; maxDelayMs?: number } = {}): RetryPolicy {
+  const max = opts.maxAttempts ?? 3;
+  const base = opts.baseDelayMs ?? 1000;
+  const cap = opts.maxDelayMs ?? 300_000;
+  return {
+    maxAttempts: typeof max === 'function' ? max : () => max,
+    delayMs: (attempt) => {
+      const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+      // Half fixed, half random: retries of many jobs that failed together spread out.
+      return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    },
+  };
+}
+
+export interface RestoredJob {
+  id: string;
+  fn: string;
+  unique: string;
+  priority: Priority;
+  data: Buffer;
+  attempts: number;
+  maxAttempts: number;
+  runAt: number;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -110,10 +166,44 @@ export class JobRegistry {
   /** GET_STATUS_UNIQUE names only the unique id (no function): the latest job holding it. */
   private readonly byBareUnique = new Map<string, Job>();
   private seq = 0;
+  /** Logged jobs by job log id. */
+  private readonly byId = new Map<string, Job>();
+  private logSeq = 0;
   private readonly handlePrefix: string;
+  private readonly listener: JobListener | undefined;
+  readonly retry: RetryPolicy;
+  /** Makes job log ids unique across restarts and across servers sharing a store. */
+  private readonly bootId = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
 
   constructor(opts: RegistryOptions) {
     this.handlePrefix = opts.handlePrefix;
+    this.listener = opts.listener;
+    this.retry = opts.retry ?? backoffPolicy();
+  }
+
+  /** Give a job a log id (new background jobs, or a foreground job a background submission joined). */
+  logJob(job: Job): void {
+    job.id = `${this.bootId}-${++this.logSeq}`;
+    this.byId.set(job.id, job);
+    job.maxAttempts = Math.max(1, this.retry.maxAttempts(job.fn.name));
+  }
+
+  /** Put a job from the job log back in the queue (start-up, or an operator's retry). */
+  restore(r: RestoredJob): Job {
+    const fn = this.fn(r.fn);
+    const handle = `${this.handlePrefix}:${++this.seq}`;
+    const uniqueKey = `${r.fn}\0${r.unique}`;
+    const job = new Job(handle, fn, r.unique, uniqueKey, r.data, r.priority, true, 0);
+    job.id = r.id;
+    this.byId.set(job.id, job);
+    job.retries = r.attempts;
+    job.maxAttempts = r.maxAttempts;
+    job.runAt = r.runAt;
+    this.jobs.set(handle, job);
+    if (!this.byUnique.has(uniqueKey)) this.byUnique.set(uniqueKey, job);
+    this.byBareUnique.set(r.unique, job);
+    this.schedule(job);
+    return job;
   }
 
   fn(name: string): FunctionEntry {
@@ -128,7 +218,7 @@ export class JobRegistry {
   // ---- clients ---------------------------------------------------------------------------
 
   /** Create a job or attach to the one with the same function and unique id. */
-  submit(client: Peer | null, r: SubmitRequest): Job {
+  submit(client: Peer | null, r: SubmitRequest & { defer?: boolean }): Job {
     const fn = this.fn(r.fn);
     let unique = r.unique;
     let uniqueKey: string;
@@ -160,8 +250,23 @@ export class JobRegistry {
     this.byUnique.set(uniqueKey, job);
     this.byBareUnique.set(unique, job);
     if (client && !r.background) this.attach(job, client);
-    this.schedule(job);
+    // A deferred job waits for activate(): a background job runs only once it is durable.
+    if (!r.defer) this.schedule(job);
     return job;
+  }
+
+  /** The job's log entry is committed: let it run. */
+  activate(job: Job): void {
+    job.committed = null;
+    if (this.jobs.get(job.handle) === job && !job.queued && job.timer === null && job.worker === null) this.schedule(job);
+  }
+
+  /** The job could not be logged: waiting clients are failed and it is forgotten. */
+  abandon(job: Job): void {
+    job.committed = null;
+    if (this.jobs.get(job.handle) !== job) return;
+    this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
+    this.remove(job);
   }
 
   private attach(job: Job, client: Peer): void {
@@ -170,7 +275,7 @@ export class JobRegistry {
   }
 
   private schedule(job: Job): void {
-    const delay = job.when * 1000 - Date.now();
+    const delay = job.runAt - Date.now();
     if (delay <= 0) return this.enqueue(job, false);
     job.fn.scheduled++;
     job.timer = setTimeout(() => {
@@ -304,13 +409,14 @@ export class JobRegistry {
       job.worker = worker;
       job.fn.running++;
       worker.held.add(job);
+      if (job.id !== '') this.listener?.started(job, worker);
       const timeout = worker.abilities.get(job.fn) ?? 0;
       if (timeout > 0) {
         // gearmand: timeouts under one second are raised to one second; on expiry, requeue.
         // Clamped: setTimeout turns a delay over 2^31-1 ms into 1 ms (an instant requeue).
         job.timer = setTimeout(() => {
           job.timer = null;
-          if (job.worker === worker) this.requeue(job);
+          if (job.worker === worker) this.requeue(job, `timed out after ${timeout} ms`);
         }, Math.min(Math.max(timeout, 1000), MAX_TIMER_MS));
       }
     }
@@ -325,7 +431,30 @@ export class JobRegistry {
   }
 
   /** Put a running job back at the head of its queue (worker gone or timed out). */
-  requeue(job: Job): void {
+  requeue(job: Job, reason = 'worker lost'): void {
+    if (job.worker) {
+      job.worker.held.delete(job);
+      job.worker = null;
+      job.fn.running--;
+    }
+    if (job.timer) {
+      clearTimeout(job.timer);
+      job.timer = null;
+    }
+    job.numerator = job.denominator = 0;
+    if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
+    // A logged job counts the lost attempt and is retried with backoff, or dies.
+    if (job.id !== '') return this.attemptFailed(job, reason, true);
+    job.retries++;
+    this.enqueue(job, true);
+  }
+
+  /**
+   * One attempt of a job failed. A logged job is retried after a backoff delay until it has
+   * used its attempts, then it is dead (kept in the log, gone from the queue). Foreground
+   * waiters already saw the failure unless `keepClients` (the worker was lost, not the job).
+   */
+  attemptFailed(job: Job, reason: string, keepClients = false): void {
     if (job.worker) {
       job.worker.held.delete(job);
       job.worker = null;
@@ -337,8 +466,19 @@ export class JobRegistry {
     }
     job.retries++;
     job.numerator = job.denominator = 0;
-    if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
-    this.enqueue(job, true);
+    if (job.cancelled || job.id === '') return this.remove(job);
+    if (!keepClients) {
+      for (const c of job.clients) c.attached.delete(job);
+      job.clients = [];
+    }
+    if (job.retries < job.maxAttempts) {
+      job.runAt = Date.now() + this.retry.delayMs(job.retries);
+      this.listener?.failed(job, reason, job.runAt);
+      this.schedule(job);
+    } else {
+      this.listener?.failed(job, reason, null);
+      this.remove(job);
+    }
   }
 
   workerGone(worker: Peer): void {
@@ -368,8 +508,9 @@ export class JobRegistry {
     job.denominator = denominator;
   }
 
-  /** The job ended (complete, fail, exception): forget it. */
-  finish(job: Job): void {
+  /** WORK_COMPLETE: the job is done. */
+  complete(job: Job, result: Buffer): void {
+    if (job.id !== '' && !job.cancelled) this.listener?.completed(job, result);
     this.remove(job);
   }
 
@@ -392,6 +533,7 @@ export class JobRegistry {
     job.clients = [];
     this.jobs.delete(job.handle);
     this.forgetUnique(job);
+    if (job.id !== '') this.byId.delete(job.id);
   }
 
   /**
@@ -403,6 +545,7 @@ export class JobRegistry {
     const job = this.jobs.get(handle);
     if (!job) return false;
     this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
+    if (job.id !== '') this.listener?.cancelled(job);
     const worker = job.worker;
     if (worker) {
       job.cancelled = true;
@@ -419,6 +562,11 @@ export class JobRegistry {
   private forgetUnique(job: Job): void {
     if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
     if (this.byBareUnique.get(job.unique) === job) this.byBareUnique.delete(job.unique);
+  }
+
+  /** The job with this log id, if this server holds it. */
+  findById(id: string): Job | undefined {
+    return this.byId.get(id);
   }
 
   findByUnique(unique: string): Job | undefined {
@@ -452,6 +600,7 @@ export class JobRegistry {
     this.jobs.clear();
     this.byUnique.clear();
     this.byBareUnique.clear();
+    this.byId.clear();
     this.functions.clear();
   }
 

@@ -14,7 +14,8 @@ import { VERSION } from '../version.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
-import { JobRegistry, type Job } from './registry.js';
+import { JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
+import { JobLog } from './joblog.js';
 
 export interface ServerOptions {
   /** Address to listen on. @defaultValue '127.0.0.1' */
@@ -28,8 +29,21 @@ export interface ServerOptions {
    * maxPacketSize so one large result can always be delivered. @defaultValue 2 × maxPacketSize
    */
   maxOutputBuffer?: number;
-  /** Where background jobs are kept. @defaultValue an in-memory store */
+  /** The job log where background jobs are kept. @defaultValue an in-memory store (the CLI defaults to SQLite) */
   store?: JobStore;
+  /**
+   * This server's name in the job log. Jobs it held are reclaimed at once when a server of the
+   * same name starts; another server's only when its lease expires. @defaultValue `host:port`
+   */
+  serverId?: string;
+  /** Lease on claimed jobs, ms: how long before a dead server's jobs run elsewhere. @defaultValue 30000 */
+  leaseMs?: number;
+  /** How often the lease is renewed and the store checked for jobs to claim, ms. @defaultValue 1000 */
+  pollMs?: number;
+  /** Done and cancelled jobs are pruned from the log after this long, ms; 0 keeps them. @defaultValue 7 days */
+  retentionMs?: number;
+  /** Retries of failed background jobs. @defaultValue backoffPolicy(): 3 attempts, 1 s doubling, jitter */
+  retry?: RetryPolicy;
   /** @defaultValue a silent logger */
   logger?: Logger;
   /** Longest wait for running jobs in a graceful shutdown, in ms. @defaultValue 30000 */
@@ -48,7 +62,7 @@ const VERBOSE_NAMES: Record<string, string> = {
   silent: 'FATAL',
 };
 
-export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext {
+export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext, JobListener {
   readonly registry: JobRegistry;
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
@@ -61,6 +75,9 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
   private nextId = 1;
   private isAccepting = true;
   private closing: Promise<void> | null = null;
+  private readonly options: ServerOptions;
+  private jobLog: JobLog | null = null;
+  private tearingDown = false;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -75,15 +92,14 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     this.opts = { host, port, shutdownGraceMs: options.shutdownGraceMs ?? 30_000 };
     this.store = options.store ?? new MemoryStore();
     this.log = options.logger ?? silentLogger;
-    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}` });
+    this.options = options;
+    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}`, listener: this, retry: options.retry });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
 
   /** Start listening; resolves with the bound address. */
   async listen(): Promise<{ host: string; port: number }> {
-    for (const job of await this.store.load()) {
-      this.registry.submit(null, { fn: job.fn, unique: job.unique, data: job.data, priority: job.priority, background: true, when: job.when });
-    }
+    await this.store.open();
     await new Promise<void>((resolve, reject) => {
       this.tcp.once('error', reject);
       this.tcp.listen(this.opts.port, this.opts.host, () => {
@@ -92,6 +108,14 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
       });
     });
     const addr = this.address();
+    this.jobLog = new JobLog(this.store, this.log, {
+      owner: this.options.serverId ?? `${os.hostname()}:${addr.port}`,
+      leaseMs: this.options.leaseMs,
+      pollMs: this.options.pollMs,
+      retentionMs: this.options.retentionMs,
+    });
+    const reloaded = await this.jobLog.start(this.registry);
+    if (reloaded > 0) this.log.info({ jobs: reloaded }, 'reloaded pending jobs');
     this.log.info({ host: addr.host, port: addr.port, store: this.store.name, version: VERSION }, 'listening');
     return addr;
   }
@@ -143,8 +167,20 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
   }
 
   onText(conn: Connection, words: string[]): void {
+    let answer = '';
     try {
-      conn.send(runAdmin(this, words));
+      const reply = runAdmin(this, words);
+      if (typeof reply === 'string') conn.send(reply);
+      else {
+        conn.sendAfter(
+          reply.then((text) => (answer = text)),
+          () => Buffer.from(answer),
+          (err) => {
+            conn.log.error({ err }, 'admin command failed');
+            return Buffer.from(`ERR UNKNOWN_ERROR ${String((err as Error).message ?? err).replace(/\s/g, '+')}\r\n`);
+          },
+        );
+      }
     } catch (err) {
       conn.log.error({ err }, 'internal error in admin command');
       conn.send('ERR UNKNOWN_ERROR\r\n');
@@ -161,6 +197,9 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   onClose(conn: Connection): void {
     this.conns.delete(conn.id);
+    // Closing down: what workers held stays "running" in the job log and is reloaded on
+    // start; requeueing it here would count a failed attempt and start retry timers.
+    if (this.tearingDown) return;
     this.registry.clientGone(conn);
     this.registry.workerGone(conn);
     conn.log.debug('disconnected');
@@ -169,9 +208,29 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   // ---- DispatchContext -------------------------------------------------------------------
 
-  onCreated(job: Job): void {
-    const r = this.store.add({ fn: job.fn.name, unique: job.unique, priority: job.priority, when: job.when, data: job.data });
-    if (r) r.catch((err: unknown) => this.log.error({ err, job: job.handle }, 'store write failed'));
+  record(job: Job): Promise<void> {
+    if (!this.jobLog) return Promise.reject(gtError('GT_CLOSED', 'server'));
+    return this.jobLog.record(job);
+  }
+
+  // ---- JobListener: the registry reports logged jobs' changes to the job log ----------------
+
+  started(job: Job, worker: Peer): void {
+    this.jobLog?.started(job, worker);
+  }
+  completed(job: Job, result: Buffer): void {
+    this.jobLog?.completed(job, result);
+  }
+  failed(job: Job, reason: string, retryAt: number | null): void {
+    this.jobLog?.failed(job, reason, retryAt);
+  }
+  cancelled(job: Job): void {
+    this.jobLog?.cancelled(job);
+  }
+
+  /** The job log, for `jobs` admin commands; null before listen(). */
+  get joblog(): JobLog | null {
+    return this.jobLog;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -198,9 +257,11 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     this.isAccepting = false;
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     if (graceful) await this.drainRunning();
+    this.tearingDown = true;
     for (const c of this.conns.values()) c.destroy();
     await stopped;
     this.registry.clear();
+    await this.jobLog?.close();
     await this.store.close();
     this.log.info('closed');
   }

@@ -1,14 +1,69 @@
-// The in-memory store: nothing survives the process. Fast, and honest about it (durable=false).
+// The in-memory store: the same job log as the durable stores, in a Map. Nothing survives the
+// process (durable = false); `pipeline server --store memory:` is for tests and benchmarks.
 
-import type { JobStore, StoredJob } from './types.js';
+import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
+import { isPending, matches } from './filter.js';
 
 export class MemoryStore implements JobStore {
   readonly name = 'memory';
   readonly durable = false;
-  add(_job: StoredJob): void {}
-  remove(_fn: string, _unique: string): void {}
-  async load(): Promise<StoredJob[]> {
-    return [];
+  private readonly jobs = new Map<string, JobRecord>();
+
+  async open(): Promise<void> {}
+
+  async write(changes: readonly JobChange[]): Promise<void> {
+    for (const c of changes) {
+      if (c.op === 'insert') this.jobs.set(c.job.id, { ...c.job });
+      else {
+        const j = this.jobs.get(c.id);
+        if (j) Object.assign(j, c.set);
+      }
+    }
   }
+
+  async claim(owner: string, leaseUntil: number, limit: number, includeOwn = false): Promise<JobRecord[]> {
+    const now = Date.now();
+    const out: JobRecord[] = [];
+    for (const j of this.jobs.values()) {
+      if (out.length >= limit) break;
+      if (isPending(j.state) && ((includeOwn && j.owner === owner) || j.owner === null || (j.owner !== owner && j.leaseUntil < now))) {
+        j.owner = owner;
+        j.leaseUntil = leaseUntil;
+        out.push({ ...j });
+      }
+    }
+    return out;
+  }
+
+  async renew(owner: string, leaseUntil: number): Promise<void> {
+    for (const j of this.jobs.values()) if (j.owner === owner && isPending(j.state)) j.leaseUntil = leaseUntil;
+  }
+
+  async release(owner: string): Promise<void> {
+    for (const j of this.jobs.values()) if (j.owner === owner && isPending(j.state)) j.leaseUntil = 0;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const j = this.jobs.get(id);
+    return j ? { ...j } : null;
+  }
+
+  async list(filter: JobFilter): Promise<JobRecord[]> {
+    const out = [...this.jobs.values()].filter((j) => matches(j, filter));
+    out.sort((a, b) => b.updatedAt - a.updatedAt);
+    return out.slice(0, filter.limit ?? 100).map((j) => ({ ...j }));
+  }
+
+  async prune(before: number): Promise<number> {
+    let n = 0;
+    for (const [id, j] of this.jobs) {
+      if ((j.state === 'done' || j.state === 'cancelled') && j.updatedAt < before) {
+        this.jobs.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
   async close(): Promise<void> {}
 }

@@ -1,27 +1,82 @@
-// The JobStore interface: where background jobs are kept so that a restart loses none.
-// The server calls it around the job's life; the in-memory registry stays the source of
-// truth for scheduling, the store is the source of truth for recovery.
+// The JobStore interface: the job log that makes background jobs durable and visible.
+//
+// The server's in-memory registry schedules; the store is the record. Every background job is
+// a row from submission to its end (done, dead, cancelled) and kept until pruned, so any
+// failure can be seen and run again. Rows carry an owner and a lease: a server holds the jobs
+// it has claimed while it renews its lease, and when a server dies its lease runs out and
+// another server sharing the store claims its jobs. On one server with its own SQLite file the
+// owner never changes and a restart reclaims its own jobs at once.
 
-/** What a store keeps of one background job. */
-export interface StoredJob {
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'dead' | 'cancelled';
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'dead', 'cancelled'];
+/** States a job can still leave: the ones a server must hold in its registry. */
+export const PENDING_STATES: readonly JobState[] = ['queued', 'running', 'failed'];
+
+export interface JobRecord {
+  /** The Gearman job handle; stable across restarts. */
+  id: string;
   fn: string;
   unique: string;
   priority: 0 | 1 | 2;
-  /** Unix time in seconds at which the job may run; 0 for now. */
-  when: number;
-  data: Buffer;
+  /** The payload: kept while pending and for dead jobs, dropped (null) when done. */
+  data: Buffer | null;
+  /**
+   * queued: waiting (maybe until runAt); running: a worker holds it; failed: its last attempt
+   * failed and a retry is scheduled at runAt; dead: out of attempts; done; cancelled.
+   */
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  /** Milliseconds since the epoch at which the job may run (epoch jobs, retry backoff). */
+  runAt: number;
+  /** The worker that ran it last: "host client-id". */
+  worker: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** The result of a done job, or the error text of the last failure (truncated). */
+  result: string | null;
+  /** The server holding the job, and until when (ms). */
+  owner: string | null;
+  leaseUntil: number;
+}
+
+/** A change to the log. Updates name only the fields they change. */
+export type JobChange =
+  | { op: 'insert'; job: JobRecord }
+  | { op: 'update'; id: string; set: Partial<Omit<JobRecord, 'id'>> };
+
+export interface JobFilter {
+  state?: JobState;
+  fn?: string;
+  /** Only jobs updated at or after this time (ms). */
+  since?: number;
+  /** @defaultValue 100 */
+  limit?: number;
 }
 
 export interface JobStore {
-  /** A short name for logs: `memory`, `sqlite:/path`, … */
+  /** For logs and `status`: `memory`, `sqlite:/path/jobs.db`, `postgres://host/db`, … */
   readonly name: string;
   /** Whether an acknowledged job survives a crash of the server process. */
   readonly durable: boolean;
-  /** Record a new background job; the server sends JOB_CREATED only after this settles. */
-  add(job: StoredJob): void | Promise<void>;
-  /** The job ended (done, failed, cancelled): forget it. */
-  remove(fn: string, unique: string): void | Promise<void>;
-  /** Everything still pending, to requeue on start. */
-  load(): Promise<StoredJob[]>;
+  /** Connect and create or migrate the schema. Fails with one clear message. */
+  open(): Promise<void>;
+  /** Apply changes atomically (one transaction): the server groups a tick's changes into one call. */
+  write(changes: readonly JobChange[]): Promise<void>;
+  /**
+   * Lease pending jobs (queued, running, failed) to `owner` until `leaseUntil`: unowned ones,
+   * ones whose lease ran out, and (with `includeOwn`, at start-up) the ones it already owns.
+   * Returns them as now stored. Atomic: two servers never claim the same job.
+   */
+  claim(owner: string, leaseUntil: number, limit: number, includeOwn?: boolean): Promise<JobRecord[]>;
+  /** Extend the lease of every pending job owned by `owner`. */
+  renew(owner: string, leaseUntil: number): Promise<void>;
+  /** Give up the lease of every pending job owned by `owner` (clean shutdown). */
+  release(owner: string): Promise<void>;
+  get(id: string): Promise<JobRecord | null>;
+  /** Newest first. */
+  list(filter: JobFilter): Promise<JobRecord[]>;
+  /** Delete done and cancelled jobs last updated before `before` (ms); returns how many. */
+  prune(before: number): Promise<number>;
   close(): Promise<void>;
 }

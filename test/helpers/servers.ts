@@ -30,7 +30,10 @@ export async function startInProcess(opts: ServerOptions = {}): Promise<ServerUn
 
 /** Start `pipeline server` from dist/ as a child process (run `npm run build` first). */
 export async function startCli(args: string[] = []): Promise<ServerUnderTest & { child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, '--log-level', 'info', 'server', '--port', '0', ...args], {
+  // Each server gets its own job log: in memory unless the test names a store, never the
+  // default .geartrain/jobs.db of the working directory (jobs would leak between tests).
+  const store = args.includes('--store') ? [] : ['--store', 'memory:'];
+  const child = spawn(process.execPath, [CLI, '--log-level', 'info', 'server', '--port', '0', ...store, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const port = await new Promise<number>((resolve, reject) => {

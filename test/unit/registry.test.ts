@@ -122,7 +122,7 @@ describe('queues', () => {
     assert.equal(r.held(new FakePeer(), job.handle), undefined, 'another worker does not hold it');
     assert.equal(r.fn('grab_fn').running, 1);
     assert.equal(r.fn('grab_fn').total, 1);
-    r.finish(job);
+    r.complete(job, Buffer.alloc(0));
     assert.equal(r.fn('grab_fn').running, 0);
     assert.equal(r.jobs.has(job.handle), false);
     assert.equal(w.held.size, 0);
@@ -153,7 +153,7 @@ describe('unique ids', () => {
     const w = worker(r, 'uniq_fn');
     assert.equal(r.grab(w), a);
     r.forward(a, Cmd.WORK_COMPLETE, [Buffer.from(a.handle), Buffer.from('result')]);
-    r.finish(a);
+    r.complete(a, Buffer.alloc(0));
     for (const c of [c1, c2]) {
       assert.deepEqual(c.names(), ['WORK_COMPLETE']);
       assert.equal(c.sent[0]!.args[1]!.toString(), 'result');
@@ -169,7 +169,7 @@ describe('unique ids', () => {
     r.grab(w);
     const c2 = new FakePeer();
     assert.equal(fg(r, c2, 'uniq_run_fn', 'u1'), job, 'attached to the running job');
-    r.finish(job);
+    r.complete(job, Buffer.alloc(0));
     const again = fg(r, c2, 'uniq_run_fn', 'u1');
     assert.notEqual(again, job, 'a new job once the first is done');
   });
@@ -492,7 +492,7 @@ describe('worker and client departure', () => {
     r.clientGone(c);
     assert.ok(r.jobs.has(job.handle));
     r.forward(job, Cmd.WORK_COMPLETE, [Buffer.from(job.handle), Buffer.from('late')]);
-    r.finish(job);
+    r.complete(job, Buffer.alloc(0));
     assert.deepEqual(c.sent, []);
     assert.equal(r.fn('gone_running_fn').running, 0);
   });
@@ -538,7 +538,7 @@ describe('timeouts (CAN_DO_TIMEOUT)', () => {
     assert.equal(r.grab(w), job);
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.equal(job.worker, w, 'still held');
-    r.finish(job);
+    r.complete(job, Buffer.alloc(0));
   });
 });
 
@@ -573,7 +573,7 @@ describe('cancel', () => {
     assert.deepEqual(c.names(), ['WORK_FAIL']);
     assert.ok(w.held.has(job));
     r.forward(job, Cmd.WORK_COMPLETE, [Buffer.from(job.handle), Buffer.from('ignored')]);
-    r.finish(job);
+    r.complete(job, Buffer.alloc(0));
     assert.deepEqual(c.names(), ['WORK_FAIL'], 'no result after the cancel');
     assert.equal(r.fn('cancel_run_fn').running, 0);
     assert.equal(w.held.size, 0);
@@ -606,7 +606,7 @@ describe('maxqueue', () => {
     const w = worker(r, 'maxq_fn');
     r.grab(w);
     assert.throws(() => bg(r, 'maxq_fn', 'c'), full, 'a running job still counts (gearmand job_total)');
-    r.finish(r.grab(w)!);
+    r.complete(r.grab(w)!, Buffer.alloc(0));
     assert.ok(bg(r, 'maxq_fn', 'c'));
     assert.equal(r.jobs.size, 2);
   });
@@ -749,7 +749,7 @@ function simulate(seed: number): void {
       } else w.next = 'sleep';
     } else if (w.next === 'complete') {
       log.push(`w${w.id} complete ${w.job!.handle}`);
-      r.finish(w.job!);
+      r.complete(w.job!, Buffer.alloc(0));
       w.job = null;
       w.next = 'grab';
     } else if (w.next === 'sleep') {

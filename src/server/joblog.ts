@@ -1,0 +1,201 @@
+// The server's side of the job log: turns registry events into store changes (through the
+// group-committing Journal), reloads pending jobs on start, holds the lease on this server's
+// jobs, and claims the jobs of servers that died (or that an operator re-queued).
+
+import type { Logger } from 'pino';
+import { gtError } from '../errors.js';
+import type { JobRecord, JobStore } from '../store/types.js';
+import { Journal } from './journal.js';
+import type { Job, JobListener, JobRegistry, Peer } from './registry.js';
+
+export interface JobLogOptions {
+  /** This server's name in the store's owner column. Stable across restarts of one server. */
+  owner: string;
+  /** How long a claim lasts without renewal, ms. @defaultValue 30000 */
+  leaseMs?: number;
+  /** How often to renew the lease and look for jobs to claim, ms. @defaultValue 1000 */
+  pollMs?: number;
+  /** Done and cancelled jobs older than this are pruned, ms; 0 keeps them. @defaultValue 7 days */
+  retentionMs?: number;
+}
+
+/** Longest result or error text kept in the log. */
+const MAX_RESULT_TEXT = 4000;
+
+export class JobLog implements JobListener {
+  readonly journal: Journal;
+  private registry!: JobRegistry;
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private lastPrune = 0;
+  readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly retentionMs: number;
+
+  constructor(
+    readonly store: JobStore,
+    private readonly log: Logger,
+    private readonly opts: JobLogOptions,
+  ) {
+    this.journal = new Journal(store, log);
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
+  }
+
+  get owner(): string {
+    return this.opts.owner;
+  }
+
+  /** Reload this server's pending jobs (and expired ones), then keep the lease alive. */
+  async start(registry: JobRegistry): Promise<number> {
+    this.registry = registry;
+    const n = await this.claim(true);
+    this.timer = setInterval(() => void this.tick(), this.pollMs);
+    this.timer.unref();
+    return n;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await this.store.renew(this.owner, Date.now() + this.leaseMs);
+      await this.claim();
+      if (this.retentionMs > 0 && Date.now() - this.lastPrune > 60_000) {
+        this.lastPrune = Date.now();
+        const pruned = await this.store.prune(Date.now() - this.retentionMs);
+        if (pruned > 0) this.log.info({ pruned }, 'pruned finished jobs from the job log');
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, store: this.store.name }, 'job log upkeep failed; will retry');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Claim pending jobs this server does not hold yet and queue them. */
+  private async claim(includeOwn = false): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await this.store.claim(this.owner, Date.now() + this.leaseMs, 10_000, includeOwn);
+      let added = 0;
+      for (const r of batch) if (this.adopt(r)) added++;
+      total += added;
+      if (batch.length < 10_000 || added === 0) break;
+    }
+    if (total > 0) this.log.info({ jobs: total }, 'claimed jobs from the job log');
+    return total;
+  }
+
+  /** Queue a stored job unless this server already holds it. What was running runs again. */
+  private adopt(r: JobRecord): boolean {
+    if (this.registry.findById(r.id)) return false;
+    if (r.data === null) return false;
+    const job = this.registry.restore({
+      id: r.id,
+      fn: r.fn,
+      unique: r.unique,
+      priority: r.priority,
+      data: r.data,
+      attempts: r.attempts,
+      maxAttempts: r.maxAttempts,
+      runAt: r.runAt,
+    });
+    if (r.state === 'running') this.journal.update(r.id, { state: 'queued', updatedAt: Date.now() });
+    return job !== undefined;
+  }
+
+  // ---- JobListener -----------------------------------------------------------------------
+
+  /** A new background job: resolves when it is committed. */
+  record(job: Job): Promise<void> {
+    const now = Date.now();
+    return this.journal.insert({
+      id: job.id,
+      fn: job.fn.name,
+      unique: job.unique,
+      priority: job.priority,
+      data: job.data,
+      state: 'queued',
+      attempts: job.retries,
+      maxAttempts: job.maxAttempts,
+      runAt: job.runAt || now,
+      worker: null,
+      createdAt: now,
+      updatedAt: now,
+      result: null,
+      owner: this.owner,
+      leaseUntil: now + this.leaseMs,
+    });
+  }
+
+  started(job: Job, worker: Peer): void {
+    this.journal.update(job.id, { state: 'running', worker: `${worker.host} ${worker.clientId}`, updatedAt: Date.now() });
+  }
+
+  completed(job: Job, result: Buffer): void {
+    this.journal.update(job.id, {
+      state: 'done',
+      attempts: job.retries + 1,
+      result: result.toString('utf8', 0, Math.min(result.length, MAX_RESULT_TEXT)),
+      data: null,
+      updatedAt: Date.now(),
+    });
+  }
+
+  failed(job: Job, reason: string, retryAt: number | null): void {
+    const text = reason.slice(0, MAX_RESULT_TEXT);
+    if (retryAt === null) this.log.warn({ job: job.id, fn: job.fn.name, attempts: job.retries, reason: text }, 'job is dead');
+    this.journal.update(job.id, {
+      state: retryAt === null ? 'dead' : 'failed',
+      attempts: job.retries,
+      runAt: retryAt ?? job.runAt,
+      result: text,
+      updatedAt: Date.now(),
+    });
+  }
+
+  cancelled(job: Job): void {
+    this.journal.update(job.id, { state: 'cancelled', data: null, updatedAt: Date.now() });
+  }
+
+  // ---- operator actions --------------------------------------------------------------------
+
+  /** Run a failed, dead or cancelled job again, with fresh attempts. */
+  async retry(id: string): Promise<JobRecord> {
+    const r = await this.store.get(id);
+    if (!r) throw gtError('GT_JOB_NOT_FOUND', `No job ${id} in the job log`);
+    if (r.state === 'queued' || r.state === 'running') throw gtError('GT_JOB_NOT_FOUND', `Job ${id} is ${r.state}; only failed, dead or cancelled jobs can be retried`);
+    if (r.data === null) throw gtError('GT_JOB_NOT_FOUND', `Job ${id} has no payload left to run (it is ${r.state})`);
+    const existing = this.registry.findById(id);
+    if (existing) this.registry.remove(existing);
+    const now = Date.now();
+    const set = { state: 'queued' as const, attempts: 0, runAt: now, owner: this.owner, leaseUntil: now + this.leaseMs, updatedAt: now };
+    await this.store.write([{ op: 'update', id, set }]);
+    this.registry.restore({ id, fn: r.fn, unique: r.unique, priority: r.priority, data: r.data, attempts: 0, maxAttempts: r.maxAttempts, runAt: now });
+    return { ...r, ...set };
+  }
+
+  /** Cancel a pending job by its log id. */
+  async cancel(id: string): Promise<void> {
+    const job = this.registry.findById(id);
+    if (job) {
+      this.registry.cancel(job.handle);
+      return;
+    }
+    const r = await this.store.get(id);
+    if (!r) throw gtError('GT_JOB_NOT_FOUND', `No job ${id} in the job log`);
+    if (r.state === 'done' || r.state === 'cancelled') throw gtError('GT_JOB_NOT_FOUND', `Job ${id} is already ${r.state}`);
+    await this.store.write([{ op: 'update', id, set: { state: 'cancelled', data: null, updatedAt: Date.now() } }]);
+  }
+
+  /** Stop the lease upkeep, write what is pending, and give the lease up (clean stop). */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    while (this.polling) await new Promise((r) => setTimeout(r, 10));
+    await this.journal.close();
+    await this.store.release(this.owner).catch((err: Error) => this.log.warn({ err: err.message }, 'could not release the job lease'));
+  }
+}

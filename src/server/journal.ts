@@ -1,0 +1,127 @@
+// Group commit in front of the JobStore. Changes made in one tick go to the store as one
+// write() (one transaction); while a write is in flight the next batch gathers, so under load
+// each transaction carries many jobs and durability costs little per job.
+//
+// Inserts are what JOB_CREATED waits for: their promise settles when the batch commits, and a
+// failed batch rejects them (the client gets ERROR). Updates are write-behind: a failed batch
+// of updates is kept and tried again with backoff, so a store restart loses no state change.
+
+import type { Logger } from 'pino';
+import { GeartrainError } from '../errors.js';
+import type { JobChange, JobRecord, JobStore } from '../store/types.js';
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export interface JournalOptions {
+  /** Most updates held while the store is down, before the oldest are dropped (and logged). @defaultValue 1_000_000 */
+  maxBacklog?: number;
+  /** Called with each write's duration in ms (for metrics). */
+  onWrite?(ms: number, changes: number): void;
+}
+
+export class Journal {
+  private batch: JobChange[] = [];
+  private waiters: Waiter[] = [];
+  private backlog: JobChange[] = [];
+  private writing: Promise<void> | null = null;
+  private scheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelay = 100;
+  private healthy = true;
+  private closed = false;
+  private readonly maxBacklog: number;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly log: Logger,
+    private readonly opts: JournalOptions = {},
+  ) {
+    this.maxBacklog = opts.maxBacklog ?? 1_000_000;
+  }
+
+  /** Whether the last write succeeded. While false, submissions fail fast. */
+  get ok(): boolean {
+    return this.healthy;
+  }
+
+  /** Record a new job; resolves once it is committed. */
+  insert(job: JobRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new GeartrainError('GT_SHUTTING_DOWN', 'Server is shutting down'));
+    this.batch.push({ op: 'insert', job });
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.schedule();
+    return p;
+  }
+
+  /** Record a state change; written behind, retried until the store takes it. */
+  update(id: string, set: Partial<Omit<JobRecord, 'id'>>): void {
+    this.batch.push({ op: 'update', id, set });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing || this.retryTimer) return;
+    if (this.batch.length === 0 && this.backlog.length === 0) return;
+    const changes = this.backlog.length > 0 ? [...this.backlog, ...this.batch] : this.batch;
+    const waiters = this.waiters;
+    this.batch = [];
+    this.waiters = [];
+    this.backlog = [];
+    const started = performance.now();
+    this.writing = this.store.write(changes);
+    try {
+      await this.writing;
+      this.opts.onWrite?.(performance.now() - started, changes.length);
+      if (!this.healthy) this.log.info({ store: this.store.name }, 'job store is back');
+      this.healthy = true;
+      this.retryDelay = 100;
+      for (const w of waiters) w.resolve();
+    } catch (cause) {
+      const err =
+        cause instanceof GeartrainError ? cause : new GeartrainError('GT_STORE_UNAVAILABLE', `Job store ${this.store.name} write failed: ${(cause as Error).message}`, { cause });
+      if (this.healthy) this.log.error({ store: this.store.name, err: err.message }, 'job store write failed; submissions refused until it is back');
+      this.healthy = false;
+      for (const w of waiters) w.reject(err);
+      // Keep the updates (their jobs exist in the registry); the failed inserts were refused.
+      this.backlog = changes.filter((c) => c.op === 'update');
+      if (this.backlog.length > this.maxBacklog) {
+        this.log.warn({ dropped: this.backlog.length - this.maxBacklog }, 'job store backlog full; oldest state changes dropped');
+        this.backlog = this.backlog.slice(-this.maxBacklog);
+      }
+      if (!this.closed) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          void this.flush();
+        }, this.retryDelay);
+        this.retryDelay = Math.min(this.retryDelay * 2, 5000);
+      }
+    } finally {
+      this.writing = null;
+    }
+    if (this.batch.length > 0 && !this.retryTimer) this.schedule();
+  }
+
+  /** Write what is pending (one last try), then stop. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    while (this.writing) await this.writing.catch(() => {});
+    if (this.batch.length > 0 || this.backlog.length > 0) await this.flush();
+    if (this.backlog.length > 0) this.log.error({ lost: this.backlog.length }, 'job store unavailable at shutdown; some state changes were not written');
+  }
+}

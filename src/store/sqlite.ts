@@ -1,0 +1,217 @@
+// The SQLite store, geartrain's embedded default (better-sqlite3 12.x; 13.x needs Node 22).
+//
+// WAL with synchronous=NORMAL: a committed transaction is in the WAL file before the call
+// returns, so killing the server process at any moment loses nothing committed; only a power
+// loss can drop the last transactions (synchronous=FULL closes that too, at several times the
+// cost per commit). The server groups a tick's submissions into one transaction, so the
+// commit cost is shared by every job of the batch.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { GeartrainError } from '../errors.js';
+import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
+
+/** Each entry migrates the schema from version i to i + 1. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     fn TEXT NOT NULL,
+     uniq TEXT NOT NULL,
+     priority INTEGER NOT NULL,
+     data BLOB,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     max_attempts INTEGER NOT NULL,
+     run_at INTEGER NOT NULL,
+     worker TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     result TEXT,
+     owner TEXT,
+     lease_until INTEGER NOT NULL
+   );
+   CREATE INDEX jobs_state_updated ON jobs (state, updated_at);
+   CREATE INDEX jobs_pending_owner ON jobs (owner, lease_until) WHERE state IN ('queued', 'running', 'failed');`,
+];
+
+/** Record field → column. */
+const COLUMNS: Record<keyof JobRecord, string> = {
+  id: 'id',
+  fn: 'fn',
+  unique: 'uniq',
+  priority: 'priority',
+  data: 'data',
+  state: 'state',
+  attempts: 'attempts',
+  maxAttempts: 'max_attempts',
+  runAt: 'run_at',
+  worker: 'worker',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  result: 'result',
+  owner: 'owner',
+  leaseUntil: 'lease_until',
+};
+const FIELDS = Object.keys(COLUMNS) as (keyof JobRecord)[];
+
+interface Row {
+  id: string;
+  fn: string;
+  uniq: string;
+  priority: number;
+  data: Buffer | null;
+  state: string;
+  attempts: number;
+  max_attempts: number;
+  run_at: number;
+  worker: string | null;
+  created_at: number;
+  updated_at: number;
+  result: string | null;
+  owner: string | null;
+  lease_until: number;
+}
+
+function fromRow(r: Row): JobRecord {
+  return {
+    id: r.id,
+    fn: r.fn,
+    unique: r.uniq,
+    priority: r.priority as 0 | 1 | 2,
+    data: r.data,
+    state: r.state as JobRecord['state'],
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAt: r.run_at,
+    worker: r.worker,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    result: r.result,
+    owner: r.owner,
+    leaseUntil: r.lease_until,
+  };
+}
+
+const PENDING = `state IN ('queued', 'running', 'failed')`;
+
+export class SqliteStore implements JobStore {
+  readonly durable = true;
+  readonly name: string;
+  private db: Database.Database | null = null;
+  private readonly updates = new Map<string, Database.Statement>();
+  private insertStmt!: Database.Statement;
+  private applyTx!: (changes: readonly JobChange[]) => void;
+
+  constructor(readonly file: string) {
+    this.name = `sqlite:${file}`;
+  }
+
+  async open(): Promise<void> {
+    try {
+      if (this.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+      const db = new Database(this.file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      this.db = db;
+      this.migrate(db);
+    } catch (err) {
+      throw new GeartrainError('GT_STORE_UNAVAILABLE', `Could not open the SQLite store ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+    const db = this.db;
+    this.insertStmt = db.prepare(`INSERT OR REPLACE INTO jobs (${FIELDS.map((f) => COLUMNS[f]).join(', ')}) VALUES (${FIELDS.map((f) => `@${f}`).join(', ')})`);
+    this.applyTx = db.transaction((changes: readonly JobChange[]) => {
+      for (const c of changes) {
+        if (c.op === 'insert') this.insertStmt.run(c.job);
+        else this.updateStmt(Object.keys(c.set)).run({ ...c.set, id: c.id });
+      }
+    });
+  }
+
+  private migrate(db: Database.Database): void {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`schema version ${version} is newer than this geartrain understands (${MIGRATIONS.length}); upgrade geartrain`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** One prepared statement per set of changed fields, built once. */
+  private updateStmt(keys: string[]): Database.Statement {
+    const sig = keys.join(',');
+    let s = this.updates.get(sig);
+    if (!s) {
+      s = this.handle.prepare(`UPDATE jobs SET ${keys.map((k) => `${COLUMNS[k as keyof JobRecord]} = @${k}`).join(', ')} WHERE id = @id`);
+      this.updates.set(sig, s);
+    }
+    return s;
+  }
+
+  private get handle(): Database.Database {
+    if (!this.db) throw new GeartrainError('GT_STORE_UNAVAILABLE', `The SQLite store ${this.file} is not open`);
+    return this.db;
+  }
+
+  async write(changes: readonly JobChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    this.handle;
+    this.applyTx(changes);
+  }
+
+  async claim(owner: string, leaseUntil: number, limit: number, includeOwn = false): Promise<JobRecord[]> {
+    const db = this.handle;
+    const now = Date.now();
+    return db.transaction(() => {
+      const rows = db
+        .prepare(
+          `SELECT * FROM jobs WHERE ${PENDING} AND ((? AND owner = ?) OR owner IS NULL OR (owner <> ? AND lease_until < ?)) ORDER BY created_at LIMIT ?`,
+        )
+        .all(includeOwn ? 1 : 0, owner, owner, now, limit) as Row[];
+      const take = db.prepare('UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?');
+      for (const r of rows) {
+        take.run(owner, leaseUntil, r.id);
+        r.owner = owner;
+        r.lease_until = leaseUntil;
+      }
+      return rows.map(fromRow);
+    })();
+  }
+
+  async renew(owner: string, leaseUntil: number): Promise<void> {
+    this.handle.prepare(`UPDATE jobs SET lease_until = ? WHERE owner = ? AND ${PENDING}`).run(leaseUntil, owner);
+  }
+
+  async release(owner: string): Promise<void> {
+    this.handle.prepare(`UPDATE jobs SET lease_until = 0 WHERE owner = ? AND ${PENDING}`).run(owner);
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const r = this.handle.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return r ? fromRow(r) : null;
+  }
+
+  async list(f: JobFilter): Promise<JobRecord[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.state !== undefined) (where.push('state = ?'), args.push(f.state));
+    if (f.fn !== undefined) (where.push('fn = ?'), args.push(f.fn));
+    if (f.since !== undefined) (where.push('updated_at >= ?'), args.push(f.since));
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ?`;
+    return (this.handle.prepare(sql).all(...args, f.limit ?? 100) as Row[]).map(fromRow);
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.handle.prepare(`DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND updated_at < ?`).run(before).changes;
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = null;
+  }
+}
