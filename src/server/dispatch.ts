@@ -13,7 +13,7 @@ export interface DispatchContext {
   /** False while shutting down: submissions are refused with GT_SHUTTING_DOWN. */
   accepting(): boolean;
   /** Write a new background job to the job log; JOB_CREATED waits for the promise. */
-  record(job: Job): Promise<void>;
+  record(job: Job): Promise<void> | null;
 }
 
 const str = (b: Buffer | undefined): string => (b === undefined ? '' : b.toString('latin1'));
@@ -67,11 +67,14 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       if (background && job.id === '') {
         registry.logJob(job);
         const committed = ctx.record(job);
-        job.committed = committed;
-        committed.then(
-          () => registry.activate(job),
-          () => registry.abandon(job),
-        );
+        if (committed === null) registry.activate(job);
+        else {
+          job.committed = committed;
+          committed.then(
+            () => registry.activate(job),
+            () => registry.abandon(job),
+          );
+        }
       }
       if (job.committed) {
         const handle = job.handle;

@@ -108,10 +108,10 @@ export class JobLog implements JobListener {
 
   // ---- JobListener -----------------------------------------------------------------------
 
-  /** A new background job: resolves when it is committed. */
-  record(job: Job): Promise<void> {
+  /** A new background job: resolves when it is committed; null when the store is not durable (nothing to wait for). */
+  record(job: Job): Promise<void> | null {
     const now = Date.now();
-    return this.journal.insert({
+    const row: JobRecord = {
       id: job.id,
       fn: job.fn.name,
       unique: job.unique,
@@ -127,7 +127,12 @@ export class JobLog implements JobListener {
       result: null,
       owner: this.owner,
       leaseUntil: now + this.leaseMs,
-    });
+    };
+    if (!this.store.durable) {
+      this.journal.insertBehind(row);
+      return null;
+    }
+    return this.journal.insert(row);
   }
 
   started(job: Job, worker: Peer): void {

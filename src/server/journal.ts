@@ -24,6 +24,8 @@ export interface JournalOptions {
 
 export class Journal {
   private batch: JobChange[] = [];
+  /** The batch's change for each job: a job's later changes in the same batch merge into it. */
+  private byId = new Map<string, JobChange>();
   private waiters: Waiter[] = [];
   private backlog: JobChange[] = [];
   private writing: Promise<void> | null = null;
@@ -50,15 +52,33 @@ export class Journal {
   /** Record a new job; resolves once it is committed. */
   insert(job: JobRecord): Promise<void> {
     if (this.closed) return Promise.reject(new GeartrainError('GT_SHUTTING_DOWN', 'Server is shutting down'));
-    this.batch.push({ op: 'insert', job });
+    this.add({ op: 'insert', job });
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.schedule();
     return p;
   }
 
+  /** Record a new job without waiting for it (a store that is not durable). */
+  insertBehind(job: JobRecord): void {
+    this.add({ op: 'insert', job });
+    this.schedule();
+  }
+
+  private add(c: JobChange): void {
+    const id = c.op === 'insert' ? c.job.id : c.id;
+    const prev = this.byId.get(id);
+    if (prev && c.op === 'update') {
+      // A job submitted, started and finished within one batch costs one row write.
+      Object.assign(prev.op === 'insert' ? prev.job : prev.set, c.set);
+      return;
+    }
+    this.batch.push(c);
+    this.byId.set(id, c);
+  }
+
   /** Record a state change; written behind, retried until the store takes it. */
   update(id: string, set: Partial<Omit<JobRecord, 'id'>>): void {
-    this.batch.push({ op: 'update', id, set });
+    this.add({ op: 'update', id, set });
     this.schedule();
   }
 
@@ -77,6 +97,7 @@ export class Journal {
     const changes = this.backlog.length > 0 ? [...this.backlog, ...this.batch] : this.batch;
     const waiters = this.waiters;
     this.batch = [];
+    this.byId = new Map();
     this.waiters = [];
     this.backlog = [];
     const started = performance.now();

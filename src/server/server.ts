@@ -208,7 +208,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   // ---- DispatchContext -------------------------------------------------------------------
 
-  record(job: Job): Promise<void> {
+  record(job: Job): Promise<void> | null {
     if (!this.jobLog) return Promise.reject(gtError('GT_CLOSED', 'server'));
     return this.jobLog.record(job);
   }

@@ -1,0 +1,236 @@
+// Runs the benchmark scenarios (every bench/*.ts that exports `scenario`, or those named on the
+// command line), each case on geartrain and on gearmand, and prints one table of medians with
+// the ratio against the DESIGN.md target. Results go to bench/results/latest.json.
+//
+//   npm run bench                                   all scenarios, 3 runs per server
+//   npm run bench -- background-noop --reps 1       one scenario, one run
+//   npm run bench -- --profile background-noop      also --cpu-prof the geartrain server
+//
+// Every measurement starts a fresh server child and a fresh load-generator child (see
+// bench/lib/harness.ts for the setup); runs alternate which server goes first, so drift on the
+// machine (thermal, page cache, a noisy neighbour) does not always favour the same one.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  BENCH_DIR,
+  BUSY_MACHINE_CORES,
+  GEARTRAIN_STORE,
+  fmt,
+  killAll,
+  machine,
+  median,
+  setProfileDir,
+  startServer,
+  stopServer,
+  type Case,
+  type Metric,
+  type Sample,
+  type Scenario,
+  type ServerKind,
+} from './lib/harness.js';
+import { hotSpots } from './lib/profile.js';
+
+const NOT_SCENARIOS = new Set(['run.ts', 'load.ts']);
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+
+interface Row {
+  scenario: string;
+  case: string;
+  metric: Metric;
+  geartrain: number;
+  gearmand: number;
+  ratio: number;
+  verdict: 'pass' | 'FAIL' | 'info' | 'error';
+  runs: Record<ServerKind, number[]>;
+  /** Runs (either server) during which other processes were busy. */
+  disturbed: number;
+  error?: string;
+}
+
+interface Args {
+  names: string[];
+  reps: number;
+  profile: boolean;
+  /** Measure one server only (while working on it); no ratios then. */
+  only: ServerKind | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const names: string[] = [];
+  let reps = 3;
+  let profile = false;
+  let only: ServerKind | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--reps') {
+      reps = Number(argv[++i]);
+      if (!Number.isInteger(reps) || reps < 1) throw new Error(`Expected a positive integer for --reps but received "${argv[i]}"`);
+    } else if (a === '--profile') profile = true;
+    else if (a === '--only') {
+      const v = argv[++i];
+      if (v !== 'geartrain' && v !== 'gearmand') throw new Error(`Expected geartrain or gearmand for --only but received "${v}"`);
+      only = v;
+    } else if (a.startsWith('-')) throw new Error(`Unknown option ${a} (known: --reps N, --profile, --only geartrain|gearmand)`);
+    else names.push(a.replace(/^bench\//, '').replace(/\.ts$/, ''));
+  }
+  return { names, reps, profile, only };
+}
+
+async function loadScenarios(names: string[]): Promise<Scenario[]> {
+  const files = readdirSync(BENCH_DIR)
+    .filter((f) => f.endsWith('.ts') && !NOT_SCENARIOS.has(f))
+    .sort();
+  const known = files.map((f) => f.slice(0, -3));
+  for (const n of names) if (!known.includes(n)) throw new Error(`No scenario "${n}" in bench/ (have: ${known.join(', ')})`);
+  const out: Scenario[] = [];
+  for (const f of files) {
+    if (names.length > 0 && !names.includes(f.slice(0, -3))) continue;
+    const mod = (await import(pathToFileURL(path.join(BENCH_DIR, f)).href)) as { scenario?: Scenario };
+    if (mod.scenario) out.push(mod.scenario);
+  }
+  return out;
+}
+
+async function measureOnce(c: Case, kind: ServerKind, profiling: boolean): Promise<Sample> {
+  const server = await startServer(kind);
+  try {
+    return await c.measure(server);
+  } finally {
+    await stopServer(server);
+    if (profiling && kind === 'geartrain') printProfile(server.pid!);
+  }
+}
+
+function printProfile(pid: number): void {
+  const dir = path.join(RESULTS_DIR, 'profiles');
+  const file = readdirSync(dir).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  if (!file) return console.log(`      (no profile written by pid ${pid})`);
+  console.log(`      geartrain server profile ${path.join('bench/results/profiles', file)}, self time:`);
+  for (const h of hotSpots(path.join(dir, file), 12)) console.log(`      ${h.selfPct.toFixed(1).padStart(5)}%  ${h.fn}  ${h.where}`);
+}
+
+async function runCase(s: Scenario, c: Case, { reps, profile: profiling, only }: Args): Promise<Row[]> {
+  const runs: Record<ServerKind, Sample[]> = { geartrain: [], gearmand: [] };
+  console.log(`\n${s.name}: ${c.name}`);
+  for (let rep = 0; rep < reps; rep++) {
+    const order: ServerKind[] = rep % 2 === 0 ? ['geartrain', 'gearmand'] : ['gearmand', 'geartrain'];
+    for (const kind of order) {
+      if (only !== null && kind !== only) continue;
+      const sample = await measureOnce(c, kind, profiling);
+      runs[kind].push(sample);
+      console.log(`  run ${rep + 1}/${reps} ${kind.padEnd(9)} ${sample.note}`);
+    }
+  }
+  return c.metrics.map((m) => {
+    const g = runs.geartrain.map((r) => r.values[m.key]!);
+    const d = runs.gearmand.map((r) => r.values[m.key]!);
+    const geartrain = median(g);
+    const gearmand = median(d);
+    const ratio = geartrain / gearmand;
+    let verdict: Row['verdict'] = 'info';
+    if (m.target !== undefined && Number.isFinite(ratio)) verdict = (m.better === 'higher' ? ratio >= m.target : ratio <= m.target) ? 'pass' : 'FAIL';
+    const disturbed = [...runs.geartrain, ...runs.gearmand].filter((r) => r.otherCpu > BUSY_MACHINE_CORES).length;
+    return { scenario: s.name, case: c.name, metric: m, geartrain, gearmand, ratio, verdict, runs: { geartrain: g, gearmand: d }, disturbed };
+  });
+}
+
+function targetText(m: Metric): string {
+  if (m.target === undefined) return '—';
+  return `${m.better === 'higher' ? '≥' : '≤'} ${m.target}×`;
+}
+
+/** A ratio within rounding of its target gets a third decimal, so "1.00× FAIL" cannot appear. */
+const nearTarget = (r: Row): boolean => r.metric.target !== undefined && Math.abs(r.ratio - r.metric.target) < 0.005;
+
+function printTable(rows: Row[]): void {
+  const head = ['scenario', 'metric', 'geartrain', 'gearmand', 'ratio', 'target', 'result'];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.metric.label,
+    r.verdict === 'error' ? 'error' : fmt(r.geartrain, r.metric.unit),
+    r.verdict === 'error' ? 'error' : fmt(r.gearmand, r.metric.unit),
+    Number.isFinite(r.ratio) ? `${r.ratio.toFixed(nearTarget(r) ? 3 : 2)}×` : '—',
+    targetText(r.metric),
+    r.verdict,
+  ]);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ');
+  console.log(`\n${line(head)}`);
+  console.log(width.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+function gitRevision(): string {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${rev}+dirty` : rev;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const args = parseArgs(process.argv.slice(2));
+  const { names, reps, profile } = args;
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  if (profile) {
+    const dir = path.join(RESULTS_DIR, 'profiles');
+    mkdirSync(dir, { recursive: true });
+    setProfileDir(dir);
+  }
+  const m = machine();
+  console.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}; node ${m.node}; ${m.gearmand}`);
+  console.log(`setup: server and load generator in separate child processes, unpinned; gearmand -t 2; geartrain \`pipeline server\` (store ${GEARTRAIN_STORE}); median of ${reps} runs per server, order alternating`);
+
+  const scenarios = await loadScenarios(names);
+  const rows: Row[] = [];
+  for (const s of scenarios) {
+    for (const c of s.cases) {
+      try {
+        rows.push(...(await runCase(s, c, args)));
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        console.log(`  error: ${msg}`);
+        killAll();
+        for (const metric of c.metrics) {
+          rows.push({ scenario: s.name, case: c.name, metric, geartrain: NaN, gearmand: NaN, ratio: NaN, verdict: 'error', runs: { geartrain: [], gearmand: [] }, disturbed: 0, error: msg });
+        }
+      }
+    }
+  }
+
+  printTable(rows);
+  const judged = rows.filter((r) => r.verdict === 'pass' || r.verdict === 'FAIL');
+  const failed = judged.filter((r) => r.verdict === 'FAIL').length;
+  const errors = rows.filter((r) => r.verdict === 'error').length;
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`\n${judged.length - failed} of ${judged.length} targets met${errors ? `, ${errors} figures missing (errors)` : ''}; ${seconds.toFixed(0)} s`);
+  const disturbed = new Set(rows.filter((r) => r.disturbed > 0).map((r) => r.case));
+  if (disturbed.size > 0) {
+    console.log(`warning: other processes used over ${BUSY_MACHINE_CORES * 100}% of a core during some runs of: ${[...disturbed].join('; ')}. Rerun on a quiet machine.`);
+  }
+
+  const file = path.join(RESULTS_DIR, 'latest.json');
+  const cases = scenarios.flatMap((s) => s.cases.map((c) => ({ scenario: s.name, case: c.name, config: c.config })));
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), revision: gitRevision(), machine: m, geartrainStore: GEARTRAIN_STORE, reps, seconds, cases, rows }, null, 2)}\n`);
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
+  return errors > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    killAll();
+    process.exit(code);
+  },
+  (err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    killAll();
+    process.exit(1);
+  },
+);
