@@ -51,20 +51,37 @@ export function registerExec(program: Command): void {
     .option('--client-id <id>', 'id shown by `pipeline workers`')
     .action(async (command: string[], opts: ExecOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'exec');
-      const worker = new Worker({ servers: opts.server, concurrency: opts.concurrency, clientId: opts.clientId, logger: log });
-      let done = 0;
-      const finished = new Promise<void>((resolve) => {
-        worker.on('job', (info: { fn: string; handle: string; ms: number; outcome: string }) => {
-          log.info(info, 'job');
-          if (opts.count !== undefined && ++done >= opts.count) resolve();
-        });
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
-      for (const fn of opts.function) worker.addFunction(fn, (job) => runCommand(command, job), opts.timeout ? { timeout: opts.timeout } : {});
-      await worker.start();
+      const count = opts.count;
+      // No point holding more grabs than jobs left to run.
+      const concurrency = count === undefined ? opts.concurrency : Math.min(opts.concurrency, count);
+      const worker = new Worker({ servers: opts.server, concurrency, clientId: opts.clientId, logger: log });
+      let stopping: Promise<void> | null = null;
+      let stopped!: () => void;
+      const finished = new Promise<void>((resolve) => (stopped = resolve));
+      const stop = (closeOpts?: { timeoutMs: number }): void => {
+        stopping ??= worker.close(closeOpts);
+        stopped();
+      };
+      worker.on('job', (info: { fn: string; handle: string; ms: number; outcome: string }) => log.info(info, 'job'));
+      process.once('SIGINT', () => stop());
+      process.once('SIGTERM', () => stop());
+      let started = 0;
+      const handler = (job: WorkerJob): Promise<Buffer> => {
+        const run = runCommand(command, job);
+        // Stop grabbing as the last job starts, not once it ends: the worker grabs again as soon
+        // as a job is assigned, and a job grabbed past the count would be released by the
+        // disconnect, costing it a retry (gearmand --job-retries drops it). Jobs already running
+        // finish; --timeout bounds each, so the close waits for them without a deadline.
+        if (count !== undefined && ++started === count) stop({ timeoutMs: MAX_TIMER_MS });
+        return run;
+      };
+      for (const fn of opts.function) worker.addFunction(fn, handler, opts.timeout ? { timeout: opts.timeout } : {});
+      if (stopping === null) await worker.start();
       log.info({ functions: opts.function, command }, 'worker ready');
       await finished;
-      await worker.close();
+      await stopping;
     });
 }
+
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -9,13 +9,14 @@ import { registerSubmit } from './submit.js';
 import { registerExec } from './exec.js';
 import { registerAdmin } from './admin.js';
 import { registerJobs } from './jobs.js';
+import { parseLogLevel } from './options.js';
 
 const program = new Command();
 program
   .name('pipeline')
   .description('geartrain: a Gearman-compatible job server, media workers and pipelines')
   .version(VERSION)
-  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', process.env.GEARTRAIN_LOG_LEVEL ?? 'info')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', parseLogLevel, process.env.GEARTRAIN_LOG_LEVEL ?? 'info')
   .showHelpAfterError('(run with --help for usage)')
   // A bad flag or argument exits 2, like GT_INVALID_ARGUMENT; --help and --version exit 0.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));

@@ -35,6 +35,8 @@ export function parseSince(v: string): number {
 
 interface Row {
   id: string;
+  /** The Gearman handle while a server holds the job. */
+  handle?: string | null;
   fn: string;
   state: string;
   attempts: number;
@@ -94,7 +96,7 @@ export function registerJobs(program: Command): void {
           // gearmand has no job log: show what it holds in memory instead.
           if (!(err instanceof Error && /UNKNOWN_COMMAND/.test(err.message))) throw err;
           const live = await eachServer([server], (h, p) => adminJobs(h, p));
-          for (const j of live) rows.push({ id: j.handle, fn: '?', state: 'queued', attempts: j.retries, maxAttempts: 0, updatedAt: Date.now(), result: null, server });
+          for (const j of live) rows.push({ id: j.handle, handle: j.handle, fn: '?', state: 'queued', attempts: j.retries, maxAttempts: 0, updatedAt: Date.now(), result: null, server });
         }
       }
       if (opts.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

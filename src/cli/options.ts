@@ -1,6 +1,7 @@
 // Parsers for CLI flags: each names the flag and what was expected.
 
 import { InvalidArgumentError, type Command } from 'commander';
+import { GeartrainError } from '../errors.js';
 import { LOG_LEVELS, createLogger, type Logger } from '../log.js';
 
 export function parsePort(value: string): number {
@@ -36,11 +37,23 @@ export function parseServers(value: string): string[] {
   return list;
 }
 
-/** The logger for a command, from the global --log-level. */
+function logLevelMessage(name: string, value: string): string {
+  return `Expected one of ${LOG_LEVELS.join(', ')} for ${name} but received "${value}".`;
+}
+
+export function parseLogLevel(value: string): string {
+  if (!LOG_LEVELS.includes(value as never)) throw new InvalidArgumentError(logLevelMessage('--log-level', value));
+  return value;
+}
+
+/**
+ * The logger for a command, from the global --log-level. A flag was checked while parsing; the
+ * default comes from GEARTRAIN_LOG_LEVEL, which is checked here and, like a bad flag, exits 2.
+ */
 export function commandLogger(cmd: Command, name: string): Logger {
   const level = String(cmd.optsWithGlobals().logLevel ?? 'info');
   if (!LOG_LEVELS.includes(level as never)) {
-    throw new InvalidArgumentError(`Expected one of ${LOG_LEVELS.join(', ')} for --log-level but received "${level}".`);
+    throw new GeartrainError('GT_INVALID_ARGUMENT', logLevelMessage('GEARTRAIN_LOG_LEVEL', level));
   }
   return createLogger({ level, name });
 }

@@ -9,12 +9,13 @@
 import { GeartrainError } from '../errors.js';
 import { JOB_STATES, type JobFilter, type JobRecord, type JobState } from '../store/types.js';
 import type { JobLog } from './joblog.js';
+import type { JobRegistry } from './registry.js';
 
 /** A record for display: the payload as text (it is JSON for geartrain's workers) or its size. */
-export function recordJson(r: JobRecord): Record<string, unknown> {
+export function recordJson(r: JobRecord, handle: string | null = null): Record<string, unknown> {
   const { data, ...rest } = r;
   const text = data && data.length <= 4096 ? data.toString('utf8') : null;
-  return { ...rest, payload: text, payloadBytes: data?.length ?? 0 };
+  return { ...rest, handle, payload: text, payloadBytes: data?.length ?? 0 };
 }
 
 const lines = (records: unknown[]): string => `${records.map((r) => JSON.stringify(r)).join('\n')}${records.length ? '\n' : ''}.\n`;
@@ -38,36 +39,40 @@ function parseFilter(words: string[]): JobFilter | string {
   return f;
 }
 
-export async function runJobsCommand(joblog: JobLog | null, words: string[]): Promise<string> {
+export async function runJobsCommand(joblog: JobLog | null, registry: JobRegistry, words: string[]): Promise<string> {
   if (!joblog) return 'ERR UNKNOWN_ERROR\r\n';
   const [, sub, ...rest] = words;
+  // Handles live while this server holds the job (gearmand gives new ones after a restart);
+  // the log id is for ever. Show the handle beside the id, and accept either.
+  const json = (r: JobRecord): Record<string, unknown> => recordJson(r, registry.findById(r.id)?.handle ?? null);
+  const idOf = (w: string): string => registry.jobs.get(w)?.id || w;
   try {
     switch (sub?.toLowerCase()) {
       case 'list': {
         const f = parseFilter(rest);
         if (typeof f === 'string') return err(f);
-        return lines((await joblog.store.list(f)).map(recordJson));
+        return lines((await joblog.store.list(f)).map(json));
       }
       case 'show': {
         if (rest.length !== 1) return err('Expected jobs show ID');
-        const r = await joblog.store.get(rest[0]!);
-        return r ? lines([recordJson(r)]) : 'ERR UNKNOWN_JOB\r\n';
+        const r = await joblog.store.get(idOf(rest[0]!));
+        return r ? lines([json(r)]) : 'ERR UNKNOWN_JOB\r\n';
       }
       case 'retry': {
         if (rest.length !== 1) return err('Expected jobs retry ID');
-        return lines([recordJson(await joblog.retry(rest[0]!))]);
+        return lines([json(await joblog.retry(idOf(rest[0]!)))]);
       }
       case 'retry-dead': {
         const f = parseFilter(rest);
         if (typeof f === 'string') return err(f);
         const dead = await joblog.store.list({ ...f, state: 'dead', limit: f.limit ?? 100_000 });
         const out: unknown[] = [];
-        for (const r of dead) out.push(recordJson(await joblog.retry(r.id)));
+        for (const r of dead) out.push(json(await joblog.retry(r.id)));
         return lines(out);
       }
       case 'cancel': {
         if (rest.length !== 1) return err('Expected jobs cancel ID');
-        await joblog.cancel(rest[0]!);
+        await joblog.cancel(idOf(rest[0]!));
         return 'OK\r\n';
       }
       default:

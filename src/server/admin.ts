@@ -95,7 +95,7 @@ export function runAdmin(ctx: AdminContext, words: string[]): string | Promise<s
       return OK;
     }
     case 'jobs':
-      return runJobsCommand(ctx.joblog, words);
+      return runJobsCommand(ctx.joblog, registry, words);
     case 'getpid':
       return `OK ${process.pid}\n`;
     case 'verbose':

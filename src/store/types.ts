@@ -13,7 +13,10 @@ export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'fa
 export const PENDING_STATES: readonly JobState[] = ['queued', 'running', 'failed'];
 
 export interface JobRecord {
-  /** The Gearman job handle; stable across restarts. */
+  /**
+   * The job log id, unique across restarts and servers. Not the Gearman handle: handles are
+   * per server process (as in gearmand), so a reloaded job gets a new one.
+   */
   id: string;
   fn: string;
   unique: string;
