@@ -36,6 +36,11 @@ export interface LoadConfig {
   warmupMs: number;
   measureMs: number;
   fn: string;
+  /**
+   * Submit-only: stop after this many jobs, and end the measured window early once all of them
+   * have their JOB_CREATED (bench/memory.ts fills a queue to an exact size). Default: no limit.
+   */
+  maxJobs?: number;
 }
 
 export interface LatencySummary {
@@ -118,6 +123,9 @@ class Load {
   private readonly submitFg: Buffer;
   /** `window` SUBMIT_JOB_BG packets back to back: a top-up of n jobs is one subarray, one write. */
   private readonly submitBatch: Buffer;
+  /** Settles when maxJobs jobs are created (never without maxJobs). */
+  private readonly allCreated: Promise<void>;
+  private onAllCreated: () => void = () => {};
 
   constructor(private readonly cfg: LoadConfig) {
     const payload = Buffer.alloc(cfg.payloadBytes, 'x');
@@ -125,6 +133,7 @@ class Load {
     this.submitBg = req(Cmd.SUBMIT_JOB_BG, cfg.fn, '', payload);
     this.submitFg = req(Cmd.SUBMIT_JOB, cfg.fn, '', payload);
     this.submitBatch = Buffer.concat(Array.from({ length: Math.max(1, cfg.window) }, () => this.submitBg));
+    this.allCreated = new Promise((resolve) => (this.onAllCreated = resolve));
   }
 
   async run(): Promise<LoadResult> {
@@ -144,7 +153,7 @@ class Load {
     this.measuring = true;
     this.measureStart = performance.now();
     send({ kind: 'mark', phase: 'start' });
-    await sleep(cfg.measureMs);
+    await Promise.race([sleep(cfg.measureMs), this.allCreated]);
     this.measureEnd = performance.now();
     this.measuring = false;
     const cpu = process.cpuUsage(c0.cpu);
@@ -213,12 +222,13 @@ class Load {
   }
 
   private startBackgroundClient(s: net.Socket): void {
-    const { window, maxBacklog, mode } = this.cfg;
+    const { window, maxBacklog, mode, maxJobs } = this.cfg;
     const capped = mode === 'background';
     let outstanding = 0;
     const topUp = (): void => {
       let n = window - outstanding;
       if (capped) n = Math.min(n, maxBacklog - (this.submitted - this.completed));
+      if (maxJobs !== undefined) n = Math.min(n, maxJobs - this.submitted);
       if (n <= 0) {
         if (capped && outstanding < window) this.blocked.add(topUp);
         return;
@@ -231,6 +241,7 @@ class Load {
       if (type === Cmd.JOB_CREATED) {
         outstanding--;
         this.created++;
+        if (this.created === maxJobs) this.onAllCreated();
       } else if (type === Cmd.ERROR) {
         outstanding--;
         this.onError(body);

@@ -95,12 +95,16 @@ async function loadScenarios(names: string[]): Promise<Scenario[]> {
 }
 
 async function measureOnce(c: Case, kind: ServerKind, profiling: boolean): Promise<Sample> {
-  const server = await startServer(kind);
   try {
-    return await c.measure(server);
+    const server = await startServer(kind, c.serverArgs);
+    try {
+      return await c.measure(server);
+    } finally {
+      await stopServer(server);
+      if (profiling && kind === 'geartrain') printProfile(server.pid!);
+    }
   } finally {
-    await stopServer(server);
-    if (profiling && kind === 'geartrain') printProfile(server.pid!);
+    c.cleanup?.();
   }
 }
 
@@ -115,13 +119,14 @@ function printProfile(pid: number): void {
 async function runCase(s: Scenario, c: Case, { reps, profile: profiling, only }: Args): Promise<Row[]> {
   const runs: Record<ServerKind, Sample[]> = { geartrain: [], gearmand: [] };
   console.log(`\n${s.name}: ${c.name}`);
-  for (let rep = 0; rep < reps; rep++) {
+  const n = Math.min(reps, c.maxReps ?? reps);
+  for (let rep = 0; rep < n; rep++) {
     const order: ServerKind[] = rep % 2 === 0 ? ['geartrain', 'gearmand'] : ['gearmand', 'geartrain'];
     for (const kind of order) {
       if (only !== null && kind !== only) continue;
       const sample = await measureOnce(c, kind, profiling);
       runs[kind].push(sample);
-      console.log(`  run ${rep + 1}/${reps} ${kind.padEnd(9)} ${sample.note}`);
+      console.log(`  run ${rep + 1}/${n} ${kind.padEnd(9)} ${sample.note}`);
     }
   }
   return c.metrics.map((m) => {

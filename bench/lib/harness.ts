@@ -63,14 +63,25 @@ export function setProfileDir(dir: string | null): void {
  */
 export const GEARTRAIN_STORE = 'memory:';
 
-export async function startServer(kind: ServerKind): Promise<RunningServer> {
-  if (kind === 'gearmand') return trackServer(startGearmand(2));
-  if (profileDir !== null) return startProfiledCli(profileDir);
+/**
+ * Extra command-line arguments for one case's servers (bench/durable.ts: a store per server).
+ * Called once per server start, so a case can hand each run a fresh file.
+ */
+export interface ServerArgs {
+  geartrain?: () => string[];
+  gearmand?: () => string[];
+}
+
+export async function startServer(kind: ServerKind, args: ServerArgs = {}): Promise<RunningServer> {
+  if (kind === 'gearmand') return trackServer(startGearmand(2, args.gearmand?.() ?? []));
+  const extra = args.geartrain?.() ?? [];
+  if (profileDir !== null) return startProfiledCli(profileDir, extra);
   // startCli() spawns synchronously, before its first await, so only the server child sees this.
   const saved = process.env.GEARTRAIN_STORE;
   process.env.GEARTRAIN_STORE = GEARTRAIN_STORE;
   try {
-    return trackServer(startCli());
+    // startCli() adds `--store memory:` only when `extra` names no store.
+    return trackServer(startCli(extra));
   } finally {
     if (saved === undefined) delete process.env.GEARTRAIN_STORE;
     else process.env.GEARTRAIN_STORE = saved;
@@ -78,10 +89,10 @@ export async function startServer(kind: ServerKind): Promise<RunningServer> {
 }
 
 /** `pipeline server` as startCli() runs it, under `node --cpu-prof` (not allowed in NODE_OPTIONS). */
-async function startProfiledCli(dir: string): Promise<RunningServer> {
+async function startProfiledCli(dir: string, extra: string[]): Promise<RunningServer> {
   const port = await freePort();
   const child = track(
-    spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--log-level', 'warn', 'server', '--port', String(port)], {
+    spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--log-level', 'warn', 'server', '--port', String(port), ...extra], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, GEARTRAIN_STORE },
     }),
@@ -224,6 +235,12 @@ export interface Case {
   metrics: Metric[];
   /** The load, for the record in latest.json. */
   config: Record<string, unknown>;
+  /** Extra server arguments for this case; default: geartrain on GEARTRAIN_STORE, gearmand in memory. */
+  serverArgs?: ServerArgs;
+  /** At most this many runs per server, whatever --reps says (bench/memory.ts: long, steady runs). */
+  maxReps?: number;
+  /** Runs after each server stopped (bench/durable.ts deletes its store files here). */
+  cleanup?(): void;
   measure(server: RunningServer): Promise<Sample>;
 }
 

@@ -41,6 +41,8 @@ function parseFilter(words: string[]): JobFilter | string {
 
 export async function runJobsCommand(joblog: JobLog | null, registry: JobRegistry, words: string[]): Promise<string> {
   if (!joblog) return 'ERR UNKNOWN_ERROR\r\n';
+  // The journal writes updates behind (a few ms): what the operator reads includes them.
+  await joblog.sync();
   const [, sub, ...rest] = words;
   // Handles live while this server holds the job (gearmand gives new ones after a restart);
   // the log id is for ever. Show the handle beside the id, and accept either.

@@ -167,8 +167,14 @@ export class JobLog implements JobListener {
 
   // ---- operator actions --------------------------------------------------------------------
 
+  /** Write pending changes so that reads of the store see them (the journal writes behind). */
+  sync(): Promise<void> {
+    return this.journal.sync();
+  }
+
   /** Run a failed, dead or cancelled job again, with fresh attempts. */
   async retry(id: string): Promise<JobRecord> {
+    await this.sync();
     const r = await this.store.get(id);
     if (!r) throw gtError('GT_JOB_NOT_FOUND', `No job ${id} in the job log`);
     if (r.state === 'queued' || r.state === 'running') throw gtError('GT_JOB_NOT_FOUND', `Job ${id} is ${r.state}; only failed, dead or cancelled jobs can be retried`);
@@ -189,6 +195,7 @@ export class JobLog implements JobListener {
       this.registry.cancel(job.handle);
       return;
     }
+    await this.sync();
     const r = await this.store.get(id);
     if (!r) throw gtError('GT_JOB_NOT_FOUND', `No job ${id} in the job log`);
     if (r.state === 'done' || r.state === 'cancelled') throw gtError('GT_JOB_NOT_FOUND', `Job ${id} is already ${r.state}`);

@@ -22,6 +22,13 @@ export interface JournalOptions {
   onWrite?(ms: number, changes: number): void;
 }
 
+/** Least time from the end of one write to the start of the next under load, ms. */
+const COMMIT_GAP_MS = 4;
+/** Longest a write-behind change waits for company before it is written, ms. */
+const LAZY_FLUSH_MS = 20;
+/** A batch this large is written as soon as the commit gap allows, waiters or not. */
+const LAZY_MAX_CHANGES = 1000;
+
 export class Journal {
   private batch: JobChange[] = [];
   /** The batch's change for each job: a job's later changes in the same batch merge into it. */
@@ -30,6 +37,11 @@ export class Journal {
   private backlog: JobChange[] = [];
   private writing: Promise<void> | null = null;
   private scheduled = false;
+  /** A flush waiting for its time (see schedule()), and when it is due (performance.now()). */
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushDue = 0;
+  /** When the last write finished (performance.now()). */
+  private lastWrite = -Infinity;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = 100;
   private healthy = true;
@@ -84,11 +96,35 @@ export class Journal {
 
   private schedule(): void {
     if (this.scheduled || this.writing) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
+    // Group commit over time, not per tick. The SQLite store writes synchronously, so "the
+    // next batch gathers while a write is in flight" never happened: under load every tick
+    // was its own transaction (about 1,000 a second of ~12 changes each in bench/durable.ts,
+    // end to end 3,500–6,800 jobs/s at 150–230 µs server CPU a job; the same rows cost 45 µs a
+    // job written 1000 to a transaction). So: after a write, the next one waits until
+    // COMMIT_GAP_MS have passed (an idle server still writes at once: no added latency), and a
+    // batch of write-behind updates only, which nobody waits on, waits LAZY_FLUSH_MS for company.
+    const now = performance.now();
+    let due: number;
+    if (this.waiters.length > 0 || this.batch.length >= LAZY_MAX_CHANGES) due = Math.max(now, this.lastWrite + COMMIT_GAP_MS);
+    else due = now + LAZY_FLUSH_MS;
+    if (this.flushTimer !== null) {
+      if (this.flushDue <= due) return;
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    if (due <= now) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush();
+      });
+      return;
+    }
+    this.flushDue = due;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      if (!this.scheduled) void this.flush();
+    }, due - now);
   }
 
   private async flush(): Promise<void> {
@@ -130,13 +166,31 @@ export class Journal {
       }
     } finally {
       this.writing = null;
+      this.lastWrite = performance.now();
     }
     if (this.batch.length > 0 && !this.retryTimer) this.schedule();
+  }
+
+  /**
+   * Write what is pending now, and wait for it: a reader of the store (admin `jobs list`) sees
+   * every change made before the call, although updates are otherwise written a little later.
+   */
+  async sync(): Promise<void> {
+    while (this.writing) await this.writing.catch(() => {});
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    if (this.batch.length > 0 && !this.retryTimer) await this.flush();
   }
 
   /** Write what is pending (one last try), then stop. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
     if (this.retryTimer) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;

@@ -93,6 +93,11 @@ function fromRow(r: Row): JobRecord {
   };
 }
 
+/** A record as the insert statement's positional parameters, in FIELDS order. */
+function insertArgs(j: JobRecord): unknown[] {
+  return [j.id, j.fn, j.unique, j.priority, j.data, j.state, j.attempts, j.maxAttempts, j.runAt, j.worker, j.createdAt, j.updatedAt, j.result, j.owner, j.leaseUntil];
+}
+
 const PENDING = `state IN ('queued', 'running', 'failed')`;
 
 export class SqliteStore implements JobStore {
@@ -114,16 +119,22 @@ export class SqliteStore implements JobStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
+      // 16 MB page cache instead of SQLite's 2 MB: the queue's hot pages (the table's tail and
+      // three indexes) stay cached. Insert + update of 60k jobs, 40 a transaction: 35.4 → 30.7 µs
+      // a job with named parameters (one run, 2-core bench machine).
+      db.pragma('cache_size = -16000');
       this.db = db;
       this.migrate(db);
     } catch (err) {
       throw new GeartrainError('GT_STORE_UNAVAILABLE', `Could not open the SQLite store ${this.file}: ${(err as Error).message}`, { cause: err });
     }
     const db = this.db;
-    this.insertStmt = db.prepare(`INSERT OR REPLACE INTO jobs (${FIELDS.map((f) => COLUMNS[f]).join(', ')}) VALUES (${FIELDS.map((f) => `@${f}`).join(', ')})`);
+    // Positional parameters: binding 15 named ones looks each up on the object. Same 60k-job
+    // run: insert 15.5 → 13.3 µs a job.
+    this.insertStmt = db.prepare(`INSERT OR REPLACE INTO jobs (${FIELDS.map((f) => COLUMNS[f]).join(', ')}) VALUES (${FIELDS.map(() => '?').join(', ')})`);
     this.applyTx = db.transaction((changes: readonly JobChange[]) => {
       for (const c of changes) {
-        if (c.op === 'insert') this.insertStmt.run(c.job);
+        if (c.op === 'insert') this.insertStmt.run(insertArgs(c.job));
         else this.updateStmt(Object.keys(c.set)).run({ ...c.set, id: c.id });
       }
     });
@@ -168,11 +179,19 @@ export class SqliteStore implements JobStore {
     const db = this.handle;
     const now = Date.now();
     return db.transaction(() => {
+      // One OR over (own, unowned, expired) made SQLite read every pending row and sort them,
+      // every poll (1 s): with 300k jobs queued that was most of the server's time and the
+      // fill rate fell from 25k to under 5k jobs/s. As a UNION each arm is a range of the
+      // partial index (owner, lease_until), and a server's own live rows are never read.
+      const own = includeOwn ? `SELECT * FROM jobs WHERE ${PENDING} AND owner = @owner UNION ALL ` : '';
       const rows = db
         .prepare(
-          `SELECT * FROM jobs WHERE ${PENDING} AND ((? AND owner = ?) OR owner IS NULL OR (owner <> ? AND lease_until < ?)) ORDER BY created_at LIMIT ?`,
+          `SELECT * FROM (${own}SELECT * FROM jobs WHERE ${PENDING} AND owner IS NULL
+             UNION ALL SELECT * FROM jobs INDEXED BY jobs_pending_owner WHERE ${PENDING} AND owner < @owner AND lease_until < @now
+             UNION ALL SELECT * FROM jobs INDEXED BY jobs_pending_owner WHERE ${PENDING} AND owner > @owner AND lease_until < @now)
+           ORDER BY created_at LIMIT @limit`,
         )
-        .all(includeOwn ? 1 : 0, owner, owner, now, limit) as Row[];
+        .all({ owner, now, limit }) as Row[];
       const take = db.prepare('UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?');
       for (const r of rows) {
         take.run(owner, leaseUntil, r.id);
@@ -184,7 +203,13 @@ export class SqliteStore implements JobStore {
   }
 
   async renew(owner: string, leaseUntil: number): Promise<void> {
-    this.handle.prepare(`UPDATE jobs SET lease_until = ? WHERE owner = ? AND ${PENDING}`).run(leaseUntil, owner);
+    // Only rows with less than half of a lease left: renewing every pending row every poll
+    // rewrote each queued job once a second (20k row updates/s behind a 20k backlog, about 13%
+    // of the server's CPU in bench/durable.ts). A row is still never less than half a lease
+    // from expiry while its owner polls, so no other server can take it.
+    const now = Date.now();
+    const halfway = now + Math.floor((leaseUntil - now) / 2);
+    this.handle.prepare(`UPDATE jobs SET lease_until = ? WHERE owner = ? AND lease_until < ? AND ${PENDING}`).run(leaseUntil, owner, halfway);
   }
 
   async release(owner: string): Promise<void> {
