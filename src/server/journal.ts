@@ -56,10 +56,6 @@ export class Journal {
     this.maxBacklog = opts.maxBacklog ?? 1_000_000;
   }
 
-  /** Whether the last write succeeded. While false, submissions fail fast. */
-  get ok(): boolean {
-    return this.healthy;
-  }
 
   /** Record a new job; resolves once it is committed. */
   insert(job: JobRecord): Promise<void> {

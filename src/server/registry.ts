@@ -435,8 +435,8 @@ export class JobRegistry {
     return job && job.worker === worker ? job : undefined;
   }
 
-  /** Put a running job back at the head of its queue (worker gone or timed out). */
-  requeue(job: Job, reason = 'worker lost'): void {
+  /** A running job leaves its worker: counts, the worker's held set, its timeout timer. */
+  private releaseWorker(job: Job): void {
     if (job.worker) {
       job.worker.held.delete(job);
       job.worker = null;
@@ -446,6 +446,11 @@ export class JobRegistry {
       clearTimeout(job.timer);
       job.timer = null;
     }
+  }
+
+  /** Put a running job back at the head of its queue (worker gone or timed out). */
+  requeue(job: Job, reason = 'worker lost'): void {
+    this.releaseWorker(job);
     job.numerator = job.denominator = 0;
     if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
     // A logged job counts the lost attempt and is retried with backoff, or dies.
@@ -460,15 +465,7 @@ export class JobRegistry {
    * waiters already saw the failure unless `keepClients` (the worker was lost, not the job).
    */
   attemptFailed(job: Job, reason: string, keepClients = false): void {
-    if (job.worker) {
-      job.worker.held.delete(job);
-      job.worker = null;
-      job.fn.running--;
-    }
-    if (job.timer) {
-      clearTimeout(job.timer);
-      job.timer = null;
-    }
+    this.releaseWorker(job);
     job.retries++;
     job.numerator = job.denominator = 0;
     if (job.cancelled || job.id === '') return this.remove(job);

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GeartrainError } from '../errors.js';
+import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
 /** Each entry migrates the schema from version i to i + 1. */
@@ -35,70 +36,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_pending_owner ON jobs (owner, lease_until) WHERE state IN ('queued', 'running', 'failed');`,
 ];
 
-/** Record field → column. */
-const COLUMNS: Record<keyof JobRecord, string> = {
-  id: 'id',
-  fn: 'fn',
-  unique: 'uniq',
-  priority: 'priority',
-  data: 'data',
-  state: 'state',
-  attempts: 'attempts',
-  maxAttempts: 'max_attempts',
-  runAt: 'run_at',
-  worker: 'worker',
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  result: 'result',
-  owner: 'owner',
-  leaseUntil: 'lease_until',
-};
-const FIELDS = Object.keys(COLUMNS) as (keyof JobRecord)[];
-
-interface Row {
-  id: string;
-  fn: string;
-  uniq: string;
-  priority: number;
-  data: Buffer | null;
-  state: string;
-  attempts: number;
-  max_attempts: number;
-  run_at: number;
-  worker: string | null;
-  created_at: number;
-  updated_at: number;
-  result: string | null;
-  owner: string | null;
-  lease_until: number;
-}
-
-function fromRow(r: Row): JobRecord {
-  return {
-    id: r.id,
-    fn: r.fn,
-    unique: r.uniq,
-    priority: r.priority as 0 | 1 | 2,
-    data: r.data,
-    state: r.state as JobRecord['state'],
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    runAt: r.run_at,
-    worker: r.worker,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    result: r.result,
-    owner: r.owner,
-    leaseUntil: r.lease_until,
-  };
-}
-
 /** A record as the insert statement's positional parameters, in FIELDS order. */
 function insertArgs(j: JobRecord): unknown[] {
   return [j.id, j.fn, j.unique, j.priority, j.data, j.state, j.attempts, j.maxAttempts, j.runAt, j.worker, j.createdAt, j.updatedAt, j.result, j.owner, j.leaseUntil];
 }
 
-const PENDING = `state IN ('queued', 'running', 'failed')`;
+const PENDING = `state IN ${PENDING_SQL}`;
 
 export class SqliteStore implements JobStore {
   readonly durable = true;
