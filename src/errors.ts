@@ -9,6 +9,11 @@ interface ErrorDef {
   readonly gearman: string;
   readonly http: number;
   readonly exit: number;
+  /**
+   * False when running the job again cannot help (a corrupt file, a bad payload): a background
+   * job that fails with this code is dead at once instead of being retried. @defaultValue true
+   */
+  readonly retry?: boolean;
 }
 
 export const ERRORS = {
@@ -35,6 +40,16 @@ export const ERRORS = {
   GT_STORE_URL_INVALID: { message: 'Expected a store URL (sqlite:PATH, memory:, mysql://…, postgres://…, redis://…) but received "%s"', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2 },
   GT_STORE_UNAVAILABLE: { message: '%s', gearman: 'QUEUE_ERROR', http: 503, exit: 9 },
   GT_CLOSED: { message: '%s is closed', gearman: 'SHUTDOWN', http: 503, exit: 4 },
+  GT_PAYLOAD_INVALID: { message: 'Expected %s for %s but received %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2, retry: false },
+  GT_INPUT_NOT_FOUND: { message: 'Input %s: %s', gearman: 'WORK_EXCEPTION', http: 404, exit: 10, retry: false },
+  GT_MEDIA_INVALID: { message: '%s is not a valid %s: %s', gearman: 'WORK_EXCEPTION', http: 422, exit: 10, retry: false },
+  GT_MEDIA_TOO_LARGE: { message: '%s is too large: %s exceeds the limit of %s', gearman: 'WORK_EXCEPTION', http: 413, exit: 10, retry: false },
+  GT_PATH_NOT_ALLOWED: { message: '%s %s is not allowed: %s', gearman: 'WORK_EXCEPTION', http: 403, exit: 10, retry: false },
+  GT_FFMPEG_FAILED: { message: 'ffmpeg failed on %s: %s', gearman: 'WORK_EXCEPTION', http: 500, exit: 10 },
+  GT_FFMPEG_NOT_FOUND: { message: 'No %s found: install ffmpeg (apt-get install ffmpeg) or the optional npm packages @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe', gearman: 'WORK_EXCEPTION', http: 500, exit: 10, retry: false },
+  GT_EMAIL_INVALID: { message: '%s', gearman: 'WORK_EXCEPTION', http: 400, exit: 10, retry: false },
+  GT_EMAIL_FAILED: { message: 'Sending mail to %s failed: %s', gearman: 'WORK_EXCEPTION', http: 502, exit: 10 },
+  GT_URL_NOT_ALLOWED: { message: 'URL %s is not allowed: %s', gearman: 'WORK_EXCEPTION', http: 403, exit: 10, retry: false },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -57,6 +72,27 @@ export class GeartrainError extends Error {
   }
 }
 
+/** Whether running a job again could help after it failed with this error code. */
+export function isRetryable(code: string): boolean {
+  const def: ErrorDef | undefined = (ERRORS as Record<string, ErrorDef>)[code];
+  return def?.retry !== false;
+}
+
+/**
+ * The WORK_EXCEPTION text for an error: `CODE: message` for geartrain's own errors, so the
+ * server can tell a permanent failure from one worth retrying and clients can show the code.
+ */
+export function exceptionText(err: unknown): string {
+  if (err instanceof GeartrainError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The error code at the start of a WORK_EXCEPTION text, if it carries one. */
+export function exceptionCode(text: string): ErrorCode | undefined {
+  const m = /^(GT_[A-Z_]+): /.exec(text);
+  return m && m[1]! in ERRORS ? (m[1] as ErrorCode) : undefined;
+}
+
 /** Build an error from its code and the template's values. */
 export function gtError(code: ErrorCode, ...values: (string | number)[]): GeartrainError {
   let i = 0;
@@ -74,6 +110,11 @@ export function describeValue(v: unknown): string {
 }
 
 /** `Expected positive integer for timeout but received -1 of type number` */
+/** `Expected positive integer for thumbnail.sizes[0].width but received 0 of type number` */
+export function invalidPayload(expected: string, field: string, received: unknown): GeartrainError {
+  return gtError('GT_PAYLOAD_INVALID', expected, field, describeValue(received));
+}
+
 export function invalidArgument(expected: string, name: string, received: unknown): GeartrainError {
   return gtError('GT_INVALID_ARGUMENT', expected, name, describeValue(received));
 }

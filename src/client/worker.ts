@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Cmd } from '../protocol/commands.js';
 import { req, type Packet } from '../protocol/codec.js';
-import { gtError, invalidArgument, type GeartrainError } from '../errors.js';
+import { exceptionText, gtError, invalidArgument, type GeartrainError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { parseServer, type ServerAddress } from './address.js';
 import type { ReconnectOptions } from './backoff.js';
@@ -201,7 +201,7 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
       outcome = 'complete';
     } catch (err) {
       // WORK_FAIL carries no text, so the reason is logged here for the operator.
-      const text = err instanceof Error ? err.message : String(err);
+      const text = exceptionText(err);
       if (err instanceof WorkFail) {
         packet = req(Cmd.WORK_FAIL, job.handle);
         outcome = 'fail';

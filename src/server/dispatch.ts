@@ -4,7 +4,7 @@
 
 import { Cmd, GEARMAN_MAX_UNIQUE_SIZE, type CommandName } from '../protocol/commands.js';
 import { res, type Packet } from '../protocol/codec.js';
-import { GeartrainError, gtError } from '../errors.js';
+import { GeartrainError, exceptionCode, gtError, isRetryable } from '../errors.js';
 import { HIGH, LOW, NORMAL, type JobRegistry, type Priority, type Job } from './registry.js';
 import type { Connection } from './connection.js';
 
@@ -176,7 +176,11 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       const job = heldJob(ctx, conn, a[0]);
       if (!job) return;
       registry.forward(job, p.type, a);
-      registry.attemptFailed(job, name === 'WORK_FAIL' ? 'WORK_FAIL' : `WORK_EXCEPTION: ${a[1]!.toString('utf8', 0, Math.min(a[1]!.length, 2000))}`);
+      if (name === 'WORK_FAIL') return registry.attemptFailed(job, 'WORK_FAIL');
+      // `GT_CODE: message` from a geartrain worker says whether another attempt could help.
+      const text = a[1]!.toString('utf8', 0, Math.min(a[1]!.length, 2000));
+      const code = exceptionCode(text);
+      registry.attemptFailed(job, `WORK_EXCEPTION: ${text}`, false, code !== undefined && !isRetryable(code));
       return;
     }
 

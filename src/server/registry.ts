@@ -461,10 +461,11 @@ export class JobRegistry {
 
   /**
    * One attempt of a job failed. A logged job is retried after a backoff delay until it has
-   * used its attempts, then it is dead (kept in the log, gone from the queue). Foreground
+   * used its attempts, or at once when the failure is `permanent` (the worker said another
+   * attempt cannot help), then it is dead (kept in the log, gone from the queue). Foreground
    * waiters already saw the failure unless `keepClients` (the worker was lost, not the job).
    */
-  attemptFailed(job: Job, reason: string, keepClients = false): void {
+  attemptFailed(job: Job, reason: string, keepClients = false, permanent = false): void {
     this.releaseWorker(job);
     job.retries++;
     job.numerator = job.denominator = 0;
@@ -473,7 +474,7 @@ export class JobRegistry {
       for (const c of job.clients) c.attached.delete(job);
       job.clients = [];
     }
-    if (job.retries < job.maxAttempts) {
+    if (job.retries < job.maxAttempts && !permanent) {
       job.runAt = Date.now() + this.retry.delayMs(job.retries);
       this.listener?.failed(job, reason, job.runAt);
       this.schedule(job);
