@@ -41,7 +41,9 @@ interface Row {
   case: string;
   metric: Metric;
   geartrain: number;
+  /** The other side's figure: gearmand, or the case's `versus.baseline`. */
   gearmand: number;
+  baseline: string;
   ratio: number;
   verdict: 'pass' | 'FAIL' | 'info' | 'error';
   runs: Record<ServerKind, number[]>;
@@ -96,6 +98,7 @@ async function loadScenarios(names: string[]): Promise<Scenario[]> {
 
 async function measureOnce(c: Case, kind: ServerKind, profiling: boolean): Promise<Sample> {
   try {
+    if (c.versus) return await c.versus.measure(kind);
     const server = await startServer(kind, c.serverArgs);
     try {
       return await c.measure(server);
@@ -126,7 +129,7 @@ async function runCase(s: Scenario, c: Case, { reps, profile: profiling, only }:
       if (only !== null && kind !== only) continue;
       const sample = await measureOnce(c, kind, profiling);
       runs[kind].push(sample);
-      console.log(`  run ${rep + 1}/${n} ${kind.padEnd(9)} ${sample.note}`);
+      console.log(`  run ${rep + 1}/${n} ${(kind === 'gearmand' && c.versus ? c.versus.baseline : kind).padEnd(9)} ${sample.note}`);
     }
   }
   return c.metrics.map((m) => {
@@ -138,7 +141,8 @@ async function runCase(s: Scenario, c: Case, { reps, profile: profiling, only }:
     let verdict: Row['verdict'] = 'info';
     if (m.target !== undefined && Number.isFinite(ratio)) verdict = (m.better === 'higher' ? ratio >= m.target : ratio <= m.target) ? 'pass' : 'FAIL';
     const disturbed = [...runs.geartrain, ...runs.gearmand].filter((r) => r.otherCpu > BUSY_MACHINE_CORES).length;
-    return { scenario: s.name, case: c.name, metric: m, geartrain, gearmand, ratio, verdict, runs: { geartrain: g, gearmand: d }, disturbed };
+    const baseline = c.versus?.baseline ?? 'gearmand';
+    return { scenario: s.name, case: c.name, metric: m, geartrain, gearmand, baseline, ratio, verdict, runs: { geartrain: g, gearmand: d }, disturbed };
   });
 }
 
@@ -151,11 +155,12 @@ function targetText(m: Metric): string {
 const nearTarget = (r: Row): boolean => r.metric.target !== undefined && Math.abs(r.ratio - r.metric.target) < 0.005;
 
 function printTable(rows: Row[]): void {
-  const head = ['scenario', 'metric', 'geartrain', 'gearmand', 'ratio', 'target', 'result'];
+  const head = ['scenario', 'metric', 'geartrain', 'compared with', '', 'ratio', 'target', 'result'];
   const body = rows.map((r) => [
     r.scenario,
     r.metric.label,
     r.verdict === 'error' ? 'error' : fmt(r.geartrain, r.metric.unit),
+    r.baseline,
     r.verdict === 'error' ? 'error' : fmt(r.gearmand, r.metric.unit),
     Number.isFinite(r.ratio) ? `${r.ratio.toFixed(nearTarget(r) ? 3 : 2)}×` : '—',
     targetText(r.metric),
@@ -163,7 +168,7 @@ function printTable(rows: Row[]): void {
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ');
+    cells.map((c, i) => (i === 2 || i === 4 || i === 5 ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ');
   console.log(`\n${line(head)}`);
   console.log(width.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
@@ -204,7 +209,7 @@ async function main(): Promise<number> {
         console.log(`  error: ${msg}`);
         killAll();
         for (const metric of c.metrics) {
-          rows.push({ scenario: s.name, case: c.name, metric, geartrain: NaN, gearmand: NaN, ratio: NaN, verdict: 'error', runs: { geartrain: [], gearmand: [] }, disturbed: 0, error: msg });
+          rows.push({ scenario: s.name, case: c.name, metric, geartrain: NaN, gearmand: NaN, baseline: c.versus?.baseline ?? 'gearmand', ratio: NaN, verdict: 'error', runs: { geartrain: [], gearmand: [] }, disturbed: 0, error: msg });
         }
       }
     }

@@ -242,6 +242,12 @@ export interface Case {
   /** Runs after each server stopped (bench/durable.ts deletes its store files here). */
   cleanup?(): void;
   measure(server: RunningServer): Promise<Sample>;
+  /**
+   * Compare geartrain with something other than a gearmand server (a plain sharp loop, the
+   * ffmpeg command line): `measure(side)` then runs each side itself, no server is started,
+   * and `baseline` names the other side in the table. Metrics' targets are geartrain / baseline.
+   */
+  versus?: { baseline: string; measure(side: ServerKind): Promise<Sample> };
 }
 
 /** A scenario file's export: a name and the cases it runs. */
