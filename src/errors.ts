@@ -49,6 +49,9 @@ export const ERRORS = {
   GT_FFMPEG_NOT_FOUND: { message: 'No %s found: install ffmpeg (apt-get install ffmpeg) or the optional npm packages @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe', gearman: 'WORK_EXCEPTION', http: 500, exit: 10, retry: false },
   GT_EMAIL_INVALID: { message: '%s', gearman: 'WORK_EXCEPTION', http: 400, exit: 10, retry: false },
   GT_EMAIL_FAILED: { message: 'Sending mail to %s failed: %s', gearman: 'WORK_EXCEPTION', http: 502, exit: 10 },
+  GT_PIPELINE_INVALID: { message: 'Pipeline %s: %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2, retry: false },
+  GT_PIPELINE_NOT_FOUND: { message: 'No pipeline %s (known: %s)', gearman: 'INVALID_ARGUMENT', http: 404, exit: 2, retry: false },
+  GT_RUN_FAILED: { message: 'Run %s: %s', gearman: 'WORK_FAIL', http: 500, exit: 1 },
   GT_URL_NOT_ALLOWED: { message: 'URL %s is not allowed: %s', gearman: 'WORK_EXCEPTION', http: 403, exit: 10, retry: false },
 } as const satisfies Record<string, ErrorDef>;
 

@@ -3,7 +3,6 @@
 
 import { Worker } from '../client/worker.js';
 import type { WorkerJob } from '../client/worker-job.js';
-import type { ServerAddress } from '../client/address.js';
 import { GeartrainError, invalidPayload } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext, WorkerSettings } from './types.js';
@@ -18,7 +17,7 @@ export interface ServedType {
 
 export interface ServeOptions {
   /** @defaultValue ['127.0.0.1:4730'] */
-  servers?: (string | ServerAddress)[];
+  servers?: string[];
   types: ServedType[];
   settings?: WorkerSettings;
   /** @defaultValue a silent logger */
@@ -55,7 +54,7 @@ export async function runJob(dw: DomainWorker, job: WorkerJob, log: Logger): Pro
 /** Connect one Worker per type and serve its function until close(). */
 export async function serveDomainWorkers(opts: ServeOptions): Promise<ServedWorkers> {
   const log = opts.logger ?? silentLogger;
-  const settings = opts.settings ?? {};
+  const settings: WorkerSettings = { ...opts.settings, servers: opts.servers ?? ['127.0.0.1:4730'] };
   const workers = new Map<string, Worker>();
   const done = new Map<string, number>();
   const domain: DomainWorker[] = [];

@@ -5,6 +5,8 @@ import type { Logger } from '../log.js';
 
 /** Settings shared by the domain workers: from CLI flags, environment and config file. */
 export interface WorkerSettings {
+  /** The job servers this process serves (set by serveDomainWorkers): pipeline workers submit their steps there. */
+  servers?: string[];
   /**
    * Folders a job may read inputs from and write outputs to. A path outside all of them fails
    * with GT_PATH_NOT_ALLOWED. @defaultValue [] (any path the process can reach)

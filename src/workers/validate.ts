@@ -46,6 +46,11 @@ export class Fields {
     return this.obj[field];
   }
 
+  /** A field's value unchecked (the caller checks it), counted as read for done(). */
+  raw(field: string): unknown {
+    return this.take(field);
+  }
+
   has(field: string): boolean {
     return this.obj[field] !== undefined;
   }

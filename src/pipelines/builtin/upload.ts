@@ -1,0 +1,80 @@
+// The upload flow: one file → probe → an image gets thumbnails; a video gets a transcode (low
+// priority) and a poster (high priority) in parallel → the outputs' URLs are warmed → the owner
+// gets an email. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
+
+import path from 'node:path';
+import { pipeline } from '../define.js';
+import type { StepScope } from '../types.js';
+import { DEFAULT_SIZES } from './thumbnails.js';
+
+interface Output {
+  path: string;
+}
+
+/** Every output file the media steps made, as URLs under options.baseUrl. */
+function outputUrls(s: StepScope): string[] {
+  const base = String(s.options.baseUrl).replace(/\/+$/, '');
+  const files: string[] = [];
+  for (const id of ['thumbnails', 'transcode', 'poster']) {
+    const r = s.steps[id]?.result as { outputs?: Output[]; poster?: Output } | undefined;
+    for (const o of r?.outputs ?? []) files.push(o.path);
+    if (r?.poster) files.push(r.poster.path);
+  }
+  return files.map((f) => `${base}/${path.relative(s.run.out, f).split(path.sep).map(encodeURIComponent).join('/')}`);
+}
+
+const isKind = (kind: string) => (s: StepScope): boolean => s.steps.probe?.result?.kind === kind;
+
+export const upload = pipeline('upload', {
+  description: 'one file → probe → image: thumbnails | video: transcode + poster in parallel → cache-warm → email the owner',
+  input: 'file',
+  options: {
+    sizes: { description: 'thumbnail sizes for an image', default: DEFAULT_SIZES },
+    profiles: { description: 'transcode profiles for a video', default: ['mp4-720p', 'mp4-480p'] },
+    baseUrl: { description: 'URL the output folder is served at; set to warm the outputs in the cache' },
+    owner: { description: 'email address told when the outputs are ready' },
+  },
+})
+  .step('probe', { fn: 'probe', priority: 'high', payload: (s) => ({ input: s.input.path }) })
+  .step('thumbnails', {
+    fn: 'thumbnail',
+    needs: ['probe'],
+    when: isKind('image'),
+    priority: 'high',
+    payload: (s) => ({ input: s.input.path, outDir: s.run.out, sizes: s.options.sizes }),
+  })
+  .step('transcode', {
+    fn: 'transcode',
+    needs: ['probe'],
+    when: isKind('video'),
+    priority: 'low',
+    payload: (s) => ({ input: s.input.path, outDir: s.run.out, profiles: s.options.profiles }),
+  })
+  .step('poster', {
+    fn: 'transcode',
+    needs: ['probe'],
+    when: isKind('video'),
+    priority: 'high',
+    payload: (s) => ({ input: s.input.path, outDir: s.run.out, profiles: [], poster: true }),
+  })
+  .step('warm', {
+    fn: 'cache-warm',
+    needs: ['thumbnails', 'transcode', 'poster'],
+    when: (s) => typeof s.options.baseUrl === 'string' && outputUrls(s).length > 0,
+    payload: (s) => ({ urls: outputUrls(s) }),
+  })
+  .step('notify', {
+    fn: 'email',
+    needs: ['warm'],
+    when: (s) => typeof s.options.owner === 'string',
+    payload: (s) => ({
+      to: s.options.owner,
+      template: 'upload-ready',
+      vars: { file: s.input.name + s.input.ext, kind: s.steps.probe?.result?.kind ?? 'file', outputs: outputUrls0(s).length, outDir: s.run.out, runId: s.run.id },
+    }),
+  })
+  .build();
+
+function outputUrls0(s: StepScope): unknown[] {
+  return s.options.baseUrl ? outputUrls(s) : ['thumbnails', 'transcode', 'poster'].flatMap((id) => (s.steps[id]?.result as { outputs?: unknown[] } | undefined)?.outputs ?? []);
+}

@@ -1,0 +1,81 @@
+// A pipeline as a Gearman function, `pipeline:NAME`: a background job with {input, out,
+// options?, runId?} is driven by whichever pipeline worker grabs it. The run record lives in
+// OUT/.geartrain/runs, so when that worker dies the server hands the job to another, which
+// resumes the run without redoing finished steps.
+
+import path from 'node:path';
+import { Client } from '../client/client.js';
+import { gtError, invalidPayload } from '../errors.js';
+import { Fields } from '../workers/validate.js';
+import { checkAllowed, fingerprint } from '../workers/files.js';
+import type { DomainWorker, DomainWorkerFactory } from '../workers/types.js';
+import { resolveInput } from './input.js';
+import { runPipeline, summarize, type RunSummary } from './runner.js';
+import { FileRunStore } from './state.js';
+import type { PipelineDef } from './types.js';
+
+export interface PipelineJob {
+  input: string;
+  out: string;
+  options?: Record<string, unknown>;
+  runId?: string;
+}
+
+export const pipelineFunction = (def: PipelineDef): string => `pipeline:${def.name}`;
+
+/** Where a run's record lives: beside its outputs, so any worker on the same files finds it. */
+export const runStoreFor = (out: string): FileRunStore => new FileRunStore(path.join(path.resolve(out), '.geartrain', 'runs'));
+
+/** The id a run gets from what it works on: the same pipeline, input and output resume one run. */
+export function runIdFor(def: PipelineDef, inputSpec: unknown, out: string): string {
+  return `${def.name}-${fingerprint({ input: inputSpec, out: path.resolve(out) })}`;
+}
+
+export function pipelineWorker(def: PipelineDef): DomainWorkerFactory {
+  return (settings, log): DomainWorker<PipelineJob, RunSummary> => ({
+    name: pipelineFunction(def),
+    timeoutMs: 24 * 3600_000,
+    parse(raw) {
+      const f = Fields.of(raw, pipelineFunction(def));
+      const job: PipelineJob = { input: f.string('input'), out: f.string('out') };
+      const options = f.raw('options');
+      if (options !== undefined) {
+        if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidPayload('a JSON object', f.name('options'), options);
+        job.options = options as Record<string, unknown>;
+      }
+      const runId = f.optString('runId', { maxLength: 64 });
+      if (runId !== undefined) job.runId = runId;
+      f.done();
+      return job;
+    },
+    async run(job, ctx) {
+      checkAllowed('Output folder', job.out, settings.allowPaths);
+      const resolved = await resolveInput(def, job.input, job.out);
+      const id = job.runId ?? runIdFor(def, resolved.spec, job.out);
+      const client = new Client({ servers: settings.servers, logger: log });
+      let total = 0;
+      let done = 0;
+      try {
+        const record = await runPipeline(
+          def,
+          { id, input: resolved.value, inputSpec: resolved.spec, out: path.resolve(job.out), options: job.options ?? {}, skippedInput: resolved.skipped },
+          {
+            client,
+            store: runStoreFor(job.out),
+            signal: ctx.signal,
+            onEvent: (e) => {
+              if (e.type === 'step-start') total += e.total;
+              else if (e.type === 'item-done' || e.type === 'item-failed') done++;
+              else return;
+              ctx.progress(done, total);
+            },
+          },
+        );
+        if (record.status === 'cancelled') throw gtError('GT_RUN_FAILED', id, 'stopped before it finished');
+        return summarize(def, record);
+      } finally {
+        await client.close();
+      }
+    },
+  });
+}

@@ -1,0 +1,98 @@
+// Pipeline definitions: expressions, the checks run before anything starts (each error names
+// the step and the field), and the same structure loaded from JSON and YAML.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { checkPipeline, loadPipelineFile, pipeline } from '../../src/pipelines/define.js';
+import { compile, render } from '../../src/pipelines/expr.js';
+import { ROOT } from '../helpers/servers.js';
+
+const scope = { input: { files: [{ path: '/a.jpg' }, { path: '/b.jpg' }] }, steps: { probe: { result: { kind: 'image', width: 640 } } }, options: { n: 3 }, run: { id: 'r1', out: '/out' } };
+
+test('expressions: paths, literals, comparisons, logic', () => {
+  assert.equal(compile("steps.probe.result.kind == 'image'")(scope), true);
+  assert.equal(compile("steps.probe.result.kind != 'image' || options.n >= 3")(scope), true);
+  assert.equal(compile('!(steps.probe.result.width > 1000) && true')(scope), true);
+  assert.equal(compile('input.files[1].path')(scope), '/b.jpg');
+  assert.equal(compile('input.files.length')(scope), 2);
+  assert.equal(compile('input.files.constructor')(scope), undefined, 'only own properties, nothing from prototypes');
+  assert.equal(compile('steps.nothing.result.kind')(scope), undefined);
+  assert.throws(() => compile('a ='), /unexpected "="/);
+  assert.throws(() => compile("'open"), /unterminated string/);
+});
+
+test('templates keep the type of a whole expression and interpolate inside text', () => {
+  const out = render({ list: '${{ input.files }}', text: 'run ${{ run.id }} to ${{ run.out }}/x', n: '${{ options.n }}', fixed: [1, true] }, scope) as Record<string, unknown>;
+  assert.deepEqual(out.list, scope.input.files);
+  assert.equal(out.text, 'run r1 to /out/x');
+  assert.equal(out.n, 3);
+  assert.deepEqual(out.fixed, [1, true]);
+});
+
+const base = { name: 'p', input: 'json' };
+
+test('needs default to the step before; explicit needs make parallel branches', () => {
+  const def = checkPipeline({ ...base, steps: [{ id: 'a', fn: 'f', payload: {} }, { id: 'b', fn: 'f', payload: {} }, { id: 'c', fn: 'f', needs: ['a'], payload: {} }] });
+  assert.deepEqual(def.steps.map((s) => s.needs), [[], ['a'], ['a']]);
+});
+
+test('invalid definitions give errors naming the step and the field', () => {
+  const cases: [unknown, string][] = [
+    [{ ...base, steps: [{ id: 'a', fn: 'f', needs: ['zz'], payload: {} }] }, 'Pipeline p: steps[0] (a).needs[0]: unknown step "zz" (steps: a)'],
+    [
+      { ...base, steps: [{ id: 'a', fn: 'f', needs: ['b'], payload: {} }, { id: 'b', fn: 'f', needs: ['a'], payload: {} }] },
+      'Pipeline p: steps a → b → a form a cycle',
+    ],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', priority: 'urgent', payload: {} }] }, 'Pipeline p: Expected one of high, normal, low for p.steps[0].priority but received urgent of type string'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', retry: -1, payload: {} }] }, 'Pipeline p: Expected integer between 0 and 10 for p.steps[0].retry but received -1 of type number'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {}, colour: 'red' }] }, 'Pipeline p: Expected one of the fields id, fn, payload for p.steps[0].colour but received red of type string'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ steps.b.result }}' } }, { id: 'b', fn: 'f', payload: {} }] }, 'Pipeline p: steps[0] (a).payload: refers to step "b", which is not one it needs (directly or through others)'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ item.path }}' } }] }, 'Pipeline p: steps[0] (a).payload: "item" is only defined in a step with forEach'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', when: 'env.HOME', payload: {} }] }, 'Pipeline p: steps[0] (a).when: unknown name "env" in "env.HOME" (known: input, options, run, steps, item, index)'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', when: '${{ a == }}', payload: {} }] }, 'Pipeline p: steps[0] (a).when: cannot parse "${{ a == }}": unexpected end'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {} }, { id: 'a', fn: 'g', payload: {} }] }, 'Pipeline p: p.steps[1].id "a" is used by two steps'],
+    [{ ...base, steps: [] }, 'Pipeline p: Expected array of 1 to 200 items for p.steps but received [] of type array'],
+    [{ ...base, input: 'stdin', steps: [{ id: 'a', fn: 'f', payload: {} }] }, 'Pipeline p: Expected one of folder, file, json for p.input but received stdin of type string'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f' }] }, 'Pipeline p: steps[0] (a).payload: missing (a JSON template or a function)'],
+  ];
+  for (const [def, message] of cases) {
+    assert.throws(() => checkPipeline(def), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GT_PIPELINE_INVALID');
+      assert.equal(err.message, message);
+      return true;
+    });
+  }
+});
+
+test('the builder checks the definition when it is built', () => {
+  const b = pipeline('bad', { input: 'file' }).step('a', { fn: 'f', needs: ['missing'], payload: () => ({}) });
+  assert.throws(() => b.build(), /unknown step "missing"/);
+  const ok = pipeline('good', { input: 'file' })
+    .step('a', { fn: 'f', payload: (s) => ({ p: s.input.path }) })
+    .step('b', { fn: 'g', forEach: (s) => [s.steps.a?.result], payload: '${{ item }}', priority: 'low' })
+    .build();
+  assert.equal(ok.steps[1]!.priority, 'low');
+});
+
+test('the same pipeline loads from JSON and from YAML', async () => {
+  const dir = path.join(ROOT, 'fixtures/pipelines');
+  const fromJson = await loadPipelineFile(path.join(dir, 'resize-and-report.json'));
+  const fromYaml = await loadPipelineFile(path.join(dir, 'resize-and-report.yaml'));
+  assert.deepEqual(fromYaml, fromJson);
+  assert.equal(fromJson.steps[0]!.priority, 'high');
+  assert.deepEqual(fromJson.steps[1]!.needs, ['thumbs']);
+});
+
+test('a broken file names the file and what is wrong', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-def-'));
+  try {
+    await writeFile(path.join(dir, 'broken.yaml'), 'name: x\nsteps: [\n');
+    await assert.rejects(loadPipelineFile(path.join(dir, 'broken.yaml')), (err: Error & { code?: string }) => err.code === 'GT_PIPELINE_INVALID' && err.message.startsWith('Pipeline broken.yaml: not valid YAML'));
+    await assert.rejects(loadPipelineFile(path.join(dir, 'missing.json')), (err: Error & { code?: string }) => err.code === 'GT_PIPELINE_NOT_FOUND' && /missing\.json/.test(err.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
