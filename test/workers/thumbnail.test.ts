@@ -1,0 +1,163 @@
+// The thumbnail worker through a real job server, outputs read back with sharp: sizes, formats,
+// orientation, metadata, alpha, animation, fits, no upscaling, up-to-date outputs not made
+// again, and every bad input failing alone with a message naming the file.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { thumbnailWorker } from '../../src/workers/thumbnail.js';
+import { ROOT } from '../helpers/servers.js';
+import { withWorkers } from '../helpers/workers.js';
+
+const IMG = (f: string) => path.join(ROOT, 'fixtures/images', f);
+const BAD = (f: string) => path.join(ROOT, 'fixtures/bad', f);
+
+async function tmp(t: import('node:test').TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-thumb-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('several sizes and formats from one job, read back with sharp', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker, concurrency: 2 }]);
+  const statuses: number[] = [];
+  const r = await call(
+    'thumbnail',
+    { input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 320, format: 'webp' }, { width: 640, format: 'jpeg', quality: 70 }, { width: 200, format: 'avif' }, { width: 100, format: 'png' }] },
+    (n) => statuses.push(n),
+  );
+  assert.deepEqual([r.width, r.height, r.format], [1600, 1067, 'jpeg']);
+  assert.deepEqual(r.outputs.map((o: { path: string }) => path.basename(o.path)), ['photo-landscape-320w.webp', 'photo-landscape-640w.jpg', 'photo-landscape-200w.avif', 'photo-landscape-100w.png']);
+  const expect = [[320, 213, 'webp'], [640, 427, 'jpeg'], [200, 133, 'heif'], [100, 67, 'png']];
+  for (const [i, o] of r.outputs.entries()) {
+    const m = await sharp(o.path).metadata();
+    assert.deepEqual([m.width, m.height, m.format], expect[i], o.path);
+    assert.deepEqual([o.width, o.height, o.bytes], [m.width, m.height, (await stat(o.path)).size]);
+    assert.equal(m.space, 'srgb');
+  }
+  assert.deepEqual(statuses, [1, 2, 3, 4], 'progress after each output');
+  assert.deepEqual((await readdir(out)).sort(), ['.geartrain', 'photo-landscape-100w.png', 'photo-landscape-200w.avif', 'photo-landscape-320w.webp', 'photo-landscape-640w.jpg']);
+});
+
+test('EXIF orientation is applied and metadata stripped; keepable on request', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const src = await sharp(IMG('photo-portrait-exif6.jpg')).metadata();
+  assert.deepEqual([src.width, src.height, src.orientation], [1200, 800, 6], 'the fixture is stored landscape with orientation 6');
+  const r = await call('thumbnail', { input: IMG('photo-portrait-exif6.jpg'), outDir: out, sizes: [{ width: 400, format: 'jpeg' }] });
+  assert.deepEqual([r.width, r.height], [800, 1200], 'the source as displayed');
+  const m = await sharp(r.outputs[0].path).metadata();
+  assert.deepEqual([m.width, m.height], [400, 600], 'portrait, as the photo is displayed');
+  assert.equal(m.orientation, undefined);
+  assert.equal(m.exif, undefined, 'EXIF stripped');
+  const kept = await call('thumbnail', { input: IMG('photo-portrait-exif6.jpg'), outDir: out, name: 'kept', stripMetadata: false, sizes: [{ width: 400, format: 'jpeg' }] });
+  const km = await sharp(kept.outputs[0].path).metadata();
+  assert.ok(km.exif, 'EXIF kept when asked');
+  assert.deepEqual([km.width, km.height], [400, 600]);
+  assert.ok(km.orientation === undefined || km.orientation === 1, 'and still upright');
+});
+
+test('fit inside, cover and contain; never upscaled', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const sizes = [{ width: 300, height: 300, format: 'png' }];
+  const dims = async (fit: string) => {
+    const r = await call('thumbnail', { input: IMG('photo-landscape.jpg'), outDir: path.join(out, fit), fit, sizes });
+    const m = await sharp(r.outputs[0].path).metadata();
+    return [m.width, m.height, path.basename(r.outputs[0].path)];
+  };
+  assert.deepEqual(await dims('inside'), [300, 200, 'photo-landscape-300x300.png']);
+  assert.deepEqual(await dims('cover'), [300, 300, 'photo-landscape-300x300.png']);
+  assert.deepEqual(await dims('contain'), [300, 300, 'photo-landscape-300x300.png']);
+  const big = await call('thumbnail', { input: IMG('alpha.png'), outDir: out, sizes: [{ width: 4000, format: 'webp' }] });
+  const m = await sharp(big.outputs[0].path).metadata();
+  assert.deepEqual([m.width, m.height], [640, 480], 'not enlarged past the source');
+});
+
+test('alpha is kept in PNG and WebP and flattened on white in JPEG', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const r = await call('thumbnail', { input: IMG('alpha.png'), outDir: out, sizes: [{ width: 320, format: 'png' }, { width: 320, format: 'webp' }, { width: 320, format: 'jpeg' }] });
+  for (const o of r.outputs.slice(0, 2)) {
+    const m = await sharp(o.path).metadata();
+    assert.equal(m.hasAlpha, true, o.path);
+    const corner = await sharp(o.path).extract({ left: 0, top: 0, width: 1, height: 1 }).ensureAlpha().raw().toBuffer();
+    assert.equal(corner[3], 0, 'the transparent corner stays transparent');
+  }
+  const corner = await sharp(r.outputs[2].path).extract({ left: 0, top: 0, width: 1, height: 1 }).raw().toBuffer();
+  assert.ok(corner[0]! > 240 && corner[1]! > 240 && corner[2]! > 240, `white, not black (${[...corner]})`);
+});
+
+test('an animated GIF stays animated in WebP and gives its first frame otherwise', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const r = await call('thumbnail', { input: IMG('animated.gif'), outDir: out, sizes: [{ width: 100, format: 'webp' }, { width: 100, format: 'png' }] });
+  const webp = await sharp(r.outputs[0].path, { animated: true }).metadata();
+  assert.equal(webp.pages, 6);
+  assert.deepEqual([webp.width, webp.pageHeight], [100, 75]);
+  assert.equal(r.outputs[0].animated, true);
+  assert.equal(r.outputs[0].height, 75);
+  const png = await sharp(r.outputs[1].path).metadata();
+  assert.deepEqual([png.width, png.height, png.pages], [100, 75, undefined]);
+});
+
+test('an output already up to date is not made again; a changed option or input makes it again', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const payload = { input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 160, format: 'webp' }, { width: 200, format: 'jpeg' }] };
+  const first = await call('thumbnail', payload);
+  const mtime = (await stat(first.outputs[0].path)).mtimeMs;
+  await new Promise((r) => setTimeout(r, 20));
+  const second = await call('thumbnail', payload);
+  assert.deepEqual(second.outputs.map((o: { skipped?: boolean }) => o.skipped), [true, true]);
+  assert.deepEqual(second.outputs.map((o: { width: number }) => o.width), [160, 200]);
+  assert.equal((await stat(first.outputs[0].path)).mtimeMs, mtime, 'not written again');
+  const third = await call('thumbnail', { ...payload, sizes: [{ width: 160, format: 'webp', quality: 40 }, { width: 200, format: 'jpeg' }] });
+  assert.deepEqual(third.outputs.map((o: { skipped?: boolean }) => o.skipped ?? false), [false, true], 'the changed size is made again, the other is not');
+  // An output touched by someone else is made again.
+  await utimes(first.outputs[1].path, new Date(), new Date(Date.now() - 60_000));
+  const fourth = await call('thumbnail', { ...payload, sizes: [{ width: 200, format: 'jpeg' }] });
+  assert.equal(fourth.outputs[0].skipped, undefined);
+});
+
+test('every bad input fails alone with a message naming the file; nothing half-written; the worker goes on', async (t) => {
+  const out = await tmp(t);
+  const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxFileBytes: 1_000_000 } });
+  const sizes = [{ width: 100, format: 'jpeg' }];
+  assert.equal(await failure('thumbnail', { input: BAD('corrupt.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('corrupt.jpg')} is not a valid image: VipsJpeg: Bogus marker length`);
+  assert.match(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }), new RegExp(`^GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: .*premature end of JPEG`));
+  assert.match(await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }), new RegExp(`^GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: .*unsupported image format`));
+  assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels`);
+  assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes`);
+  assert.equal(await failure('thumbnail', { input: '/nope/missing.jpg', outDir: out, sizes }), 'GT_INPUT_NOT_FOUND: Input /nope/missing.jpg: no such file');
+  assert.deepEqual(await readdir(out), [], 'no output, no temp file');
+  const ok = await call('thumbnail', { input: IMG('photo-landscape.jpg'), outDir: out, sizes });
+  assert.equal(ok.outputs[0].width, 100);
+});
+
+test('payloads are checked at the boundary, naming the field', async (t) => {
+  const { failure } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const base = { input: IMG('alpha.png'), outDir: '/tmp/x' };
+  const cases: [unknown, string][] = [
+    [{ ...base, sizes: [{ width: 0, format: 'webp' }] }, 'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 0 of type number'],
+    [{ ...base, sizes: [{ width: 10, format: 'bmp' }] }, 'Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received bmp of type string'],
+    [{ ...base, sizes: [] }, 'Expected array of 1 to 32 items for thumbnail.sizes but received [] of type array'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], fit: 'stretch' }, 'Expected one of inside, cover, contain for thumbnail.fit but received stretch of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] }, 'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number'],
+    [{ outDir: '/tmp', sizes: [] }, 'Expected non-empty string of at most 4096 characters for thumbnail.input but received undefined'],
+  ];
+  for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
+});
+
+test('allowed folders are enforced', async (t) => {
+  const out = await tmp(t);
+  const { failure } = await withWorkers(t, [{ factory: thumbnailWorker }], { allowPaths: [out] });
+  assert.equal(
+    await failure('thumbnail', { input: IMG('alpha.png'), outDir: out, sizes: [{ width: 10, format: 'png' }] }),
+    `GT_PATH_NOT_ALLOWED: Input ${IMG('alpha.png')} is not allowed: it is outside the allowed folders (${out})`,
+  );
+});
