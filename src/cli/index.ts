@@ -9,6 +9,8 @@ import { registerSubmit } from './submit.js';
 import { registerExec } from './exec.js';
 import { registerAdmin } from './admin.js';
 import { registerJobs } from './jobs.js';
+import { registerWorker } from './worker.js';
+import { registerRun } from './run.js';
 import { parseLogLevel } from './options.js';
 
 const program = new Command();
@@ -26,6 +28,8 @@ registerSubmit(program);
 registerExec(program);
 registerAdmin(program);
 registerJobs(program);
+registerWorker(program);
+registerRun(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof GeartrainError) {

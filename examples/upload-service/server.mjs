@@ -1,0 +1,122 @@
+// A small upload service, the way a web application hands slow work to geartrain:
+//
+//   POST /uploads?name=photo.jpg[&owner=me@example.com]   body = the file's bytes
+//     → the file is stored under UPLOAD_DIR, the `upload` pipeline is enqueued as a background
+//       job (any pipeline worker drives it), and the answer is 202 {runId, status}.
+//   GET /uploads/RUN_ID   → the run's progress, per step, and its outputs as URLs.
+//   GET /media/…          → the outputs themselves (what cache-warm requests).
+//
+// Environment: PORT (8080), GEARTRAIN_SERVERS (127.0.0.1:4730), DATA_DIR (./upload-data),
+// PUBLIC_URL (http://127.0.0.1:PORT, where /media is reachable: cache-warm requests it),
+// MAX_UPLOAD_BYTES (200 MiB).
+//
+//   pipeline server &
+//   pipeline worker thumbnail transcode email cache-warm probe pipeline &
+//   node examples/upload-service/server.mjs
+//   curl --data-binary @photo.jpg 'http://127.0.0.1:8080/uploads?name=photo.jpg&owner=me@example.com'
+
+import http from 'node:http';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { pipeline as pump } from 'node:stream/promises';
+import { Client, BUILTIN_PIPELINES, pipelineFunction, runIdFor, runStoreFor } from '../../dist/index.js';
+
+const port = Number(process.env.PORT ?? 8080);
+const servers = (process.env.GEARTRAIN_SERVERS ?? '127.0.0.1:4730').split(',');
+const dataDir = path.resolve(process.env.DATA_DIR ?? 'upload-data');
+const maxBytes = Number(process.env.MAX_UPLOAD_BYTES ?? 200 * 1024 * 1024);
+const upload = BUILTIN_PIPELINES.get('upload');
+const client = new Client({ servers });
+
+const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4' };
+
+function send(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+/** The run id is the directory name under media/: one upload, one run. */
+const mediaDir = (uploadId) => path.join(dataDir, 'media', uploadId);
+
+async function receive(req, res, url, publicUrl) {
+  const name = url.searchParams.get('name') ?? '';
+  if (!/^[\w.-]{1,200}$/.test(name) || name.startsWith('.')) {
+    return send(res, 400, { error: { code: 'GT_INVALID_ARGUMENT', message: 'Expected ?name=FILE (letters, digits, . _ -) for name' } });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return send(res, 413, { error: { code: 'GT_BODY_TOO_LARGE', message: `Upload of ${declared} bytes exceeds ${maxBytes}` } });
+  const uploadId = randomUUID();
+  const dir = path.join(dataDir, 'uploads', uploadId);
+  await mkdir(dir, { recursive: true });
+  const final = path.join(dir, name);
+  const tmp = path.join(dir, `.${name}.part`);
+  let bytes = 0;
+  req.on('data', (c) => {
+    bytes += c.length;
+    if (bytes > maxBytes) req.destroy(new Error('too large'));
+  });
+  try {
+    await pump(req, createWriteStream(tmp));
+    await rename(tmp, final); // a file is either whole at its final path or absent
+  } catch {
+    await rm(dir, { recursive: true, force: true });
+    return send(res, bytes > maxBytes ? 413 : 400, { error: { code: 'GT_BODY_TOO_LARGE', message: 'Upload failed or too large' } });
+  }
+  const out = mediaDir(uploadId);
+  const owner = url.searchParams.get('owner');
+  const options = { baseUrl: `${publicUrl}/media/${uploadId}`, ...(owner ? { owner } : {}) };
+  const runId = runIdFor(upload, final, out);
+  await client.submitBackground(pipelineFunction(upload), JSON.stringify({ input: final, out, options, runId }), { unique: runId });
+  send(res, 202, { runId, uploadId, status: `/uploads/${uploadId}` });
+}
+
+async function status(res, uploadId) {
+  if (!/^[0-9a-f-]{36}$/.test(uploadId)) return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: `No upload ${uploadId}` } });
+  const [record] = await runStoreFor(mediaDir(uploadId)).list(1);
+  if (!record) return send(res, 200, { uploadId, status: 'queued', steps: {} });
+  const steps = Object.fromEntries(
+    Object.entries(record.steps).map(([id, s]) => [id, { status: s.status, ...(s.reason ? { reason: s.reason } : {}), done: Object.values(s.items).filter((i) => i.status === 'done').length, total: s.total }]),
+  );
+  const outputs = [];
+  for (const id of ['thumbnails', 'transcode', 'poster']) {
+    const r = record.steps[id]?.items['-']?.result;
+    for (const o of [...(r?.outputs ?? []), ...(r?.poster ? [r.poster] : [])]) outputs.push(`/media/${uploadId}/${path.relative(mediaDir(uploadId), o.path)}`);
+  }
+  const errors = Object.values(record.steps).flatMap((s) => Object.values(s.items).filter((i) => i.status === 'failed').map((i) => i.error));
+  send(res, 200, { uploadId, runId: record.id, status: record.status, steps, outputs, errors });
+}
+
+async function media(res, rel) {
+  const file = path.join(dataDir, 'media', rel);
+  if (!file.startsWith(path.join(dataDir, 'media') + path.sep) || rel.split('/').some((p) => p.startsWith('.'))) return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: 'No such file' } });
+  try {
+    const st = await stat(file);
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': st.size });
+    createReadStream(file).pipe(res);
+  } catch {
+    send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: 'No such file' } });
+  }
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://localhost');
+  const publicUrl = process.env.PUBLIC_URL ?? `http://127.0.0.1:${server.address().port}`;
+  const handle = async () => {
+    if (req.method === 'POST' && url.pathname === '/uploads') return receive(req, res, url, publicUrl);
+    const m = /^\/uploads\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && m) return status(res, m[1]);
+    if ((req.method === 'GET' || req.method === 'HEAD') && url.pathname.startsWith('/media/')) return media(res, decodeURIComponent(url.pathname.slice(7)));
+    send(res, 404, { error: { code: 'GT_NOT_FOUND', message: `No route ${req.method} ${url.pathname}` } });
+  };
+  handle().catch((err) => send(res, 500, { error: { code: 'GT_INTERNAL', message: err.message } }));
+});
+
+server.listen(port, '127.0.0.1', () => {
+  process.stderr.write(`upload service on http://127.0.0.1:${server.address().port} (job servers ${servers.join(',')})\n`);
+});
+
+const stop = () => server.close(() => client.close().then(() => process.exit(0)));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

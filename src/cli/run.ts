@@ -1,0 +1,259 @@
+// `pipeline run NAME|FILE INPUT`: the command people use most. Without --server it starts an
+// embedded job server and in-process workers; with --server it uses running servers and their
+// workers. Progress on stderr (a bar on a terminal, plain lines otherwise), the summary on stdout.
+// Also `pipeline list`, `pipeline enqueue` (a run as a background job) and `pipeline runs`.
+
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { Client } from '../client/index.js';
+import { gtError, invalidArgument } from '../errors.js';
+import { silentLogger } from '../log.js';
+import { startEmbedded, type Embedded } from '../pipelines/embedded.js';
+import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, resolveInput, runPipeline, summarize, type RunSummary } from '../pipelines/index.js';
+import { pipelineFunction, runIdFor, runStoreFor } from '../pipelines/worker.js';
+import type { PipelineDef, RunEvent } from '../pipelines/types.js';
+import { commandLogger, parsePositiveInt, parseServers } from './options.js';
+import { table } from './table.js';
+
+interface RunOpts {
+  out?: string;
+  server?: string[];
+  concurrency?: number;
+  json?: boolean;
+  set: Record<string, unknown>;
+  notify?: string;
+  force?: boolean;
+}
+
+/** `--set key=value`: the value is JSON when it parses as JSON, else a string. */
+function parseSet(v: string, prev: Record<string, unknown> = {}): Record<string, unknown> {
+  const eq = v.indexOf('=');
+  if (eq < 1) throw invalidArgument('key=value', '--set', v);
+  const raw = v.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    /* a plain string */
+  }
+  return { ...prev, [v.slice(0, eq)]: value };
+}
+
+function checkOptions(def: PipelineDef, options: Record<string, unknown>): void {
+  const known = Object.keys(def.options ?? {});
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw invalidArgument(known.length ? `one of ${known.join(', ')}` : 'no options', `--set ${k} (pipeline ${def.name})`, options[k]);
+  }
+}
+
+/** Progress on stderr: a bar on a terminal, one line per item otherwise, nothing with --json. */
+function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent): void; stop(): void } {
+  let total = 0;
+  let done = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  const bar =
+    mode === 'bar'
+      ? new cliProgress.SingleBar(
+          { format: '{bar} {value}/{total} | {failed} failed | {rate}/s | ETA {eta_formatted}', hideCursor: true, clearOnComplete: false, stream: process.stderr, etaBuffer: 20 },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+  bar?.start(0, 0, { failed: 0, rate: '0.0' });
+  const rate = (): string => (done / ((performance.now() - t0) / 1000)).toFixed(1);
+  return {
+    onEvent(e) {
+      switch (e.type) {
+        case 'step-start':
+          total += e.total;
+          bar?.setTotal(total);
+          if (mode === 'lines') process.stderr.write(`step ${e.step}: ${e.total} items${e.reused ? ` (${e.reused} done by an earlier run)` : ''}\n`);
+          return;
+        case 'item-done':
+          done++;
+          if (mode === 'lines' && !e.reused) process.stderr.write(`done  ${e.step}  ${e.label}  ${e.ms} ms\n`);
+          break;
+        case 'item-failed':
+          done++;
+          failed++;
+          if (mode === 'lines') process.stderr.write(`FAIL  ${e.step}  ${e.label}  ${e.error}\n`);
+          break;
+        case 'step-end':
+          if (mode === 'lines' && e.status === 'skipped') process.stderr.write(`step ${e.step}: skipped (${e.reason})\n`);
+          return;
+        default:
+          return;
+      }
+      bar?.update(done, { failed, rate: rate() });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+function printSummary(s: RunSummary, out: string, seconds: number): void {
+  const items = s.steps.reduce((n, st) => n + st.total, 0);
+  const failed = s.failures.length;
+  process.stdout.write(`\nrun ${s.id} (${s.pipeline}): ${s.status}, ${items} items, ${failed} failed, ${seconds.toFixed(1)} s\n\n`);
+  process.stdout.write(
+    table(
+      ['step', 'function', 'status', 'done', 'failed', 'reused', 'note'],
+      s.steps.map((st) => [st.id, st.fn, st.status, st.done, st.failed, st.reused, st.reason ?? '']),
+    ),
+  );
+  if (s.failures.length > 0) {
+    process.stdout.write(`\nfailed:\n`);
+    for (const f of s.failures) process.stdout.write(`  ${f.step}  ${f.item}  ${f.error}\n`);
+  }
+  const skippedInput = s.skipped.filter((x) => x.step === undefined);
+  if (skippedInput.length > 0) {
+    process.stdout.write(`\nskipped:\n`);
+    for (const x of skippedInput) process.stdout.write(`  ${x.item}  ${x.reason}\n`);
+  }
+  process.stdout.write(`\noutputs in ${out}\n`);
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a pipeline (built-in name or .json/.yaml file) on INPUT; embedded server and workers unless --server')
+    .argument('<pipeline>', `built-in (${[...BUILTIN_PIPELINES.keys()].join(', ')}), a file, or a file's name in ./pipelines`)
+    .argument('<input>', 'a folder, a file or JSON, as the pipeline takes')
+    .option('-o, --out <dir>', 'output folder (default ./NAME, e.g. ./thumbnails)')
+    .option('-s, --server <host:port,...>', 'use running job servers and their workers instead of embedded ones', parseServers)
+    .option('-c, --concurrency <n>', 'media jobs at once (embedded workers) and tasks in flight per step', parsePositiveInt('--concurrency'))
+    .option('--set <key=value>', 'a pipeline option; JSON values allowed (repeatable)', parseSet, {})
+    .option('--notify <address>', 'email the summary to this address (pipelines with a notify option)')
+    .option('--force', 'ignore what an earlier run of the same input recorded')
+    .option('--json', 'print the summary as JSON on stdout, no progress')
+    .action(async (name: string, input: string, opts: RunOpts, cmd: Command) => {
+      const def = await findPipeline(name);
+      const options = { ...opts.set, ...(opts.notify !== undefined ? { notify: opts.notify } : {}) };
+      checkOptions(def, options);
+      const out = path.resolve(opts.out ?? def.name);
+      const resolved = await resolveInput(def, input, out);
+      const id = runIdFor(def, resolved.spec, out);
+      const explicitLevel = cmd.optsWithGlobals().logLevel !== undefined && process.argv.some((a) => a.startsWith('--log-level'));
+      const log = explicitLevel ? commandLogger(cmd, 'run') : silentLogger;
+
+      let embedded: Embedded | null = null;
+      if (!opts.server) {
+        const inputRoot = def.input === 'json' ? [] : [def.input === 'folder' ? String(resolved.spec) : path.dirname(String(resolved.spec))];
+        embedded = await startEmbedded(def, {
+          ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+          logger: log,
+          // Embedded workers touch nothing but the input and --out: even the outbox of
+          // unsent mail (no SMTP configured) lives under --out.
+          settings: {
+            allowPaths: [...inputRoot, out, path.resolve('fixtures')],
+            email: { outboxDir: path.join(out, '.geartrain', 'outbox'), smtpUrl: process.env.GEARTRAIN_SMTP_URL, from: process.env.GEARTRAIN_MAIL_FROM },
+          },
+        });
+      }
+      const client = new Client({ servers: opts.server ?? embedded!.servers, logger: log });
+      const abort = new AbortController();
+      let interrupted = 0;
+      const onSigint = (): void => {
+        if (++interrupted > 1) process.exit(130);
+        process.stderr.write('\nstopping: waiting for running jobs is skipped; run the same command again to resume (Ctrl-C again to quit now)\n');
+        abort.abort(gtError('GT_CLOSED', 'Run'));
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const mode = opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines';
+      const progress = progressReporter(mode);
+      const t0 = performance.now();
+      let summary: RunSummary;
+      try {
+        const record = await runPipeline(
+          def,
+          { id, input: resolved.value, inputSpec: resolved.spec, out, options, skippedInput: resolved.skipped },
+          {
+            client,
+            store: runStoreFor(out),
+            signal: abort.signal,
+            concurrency: (opts.concurrency ?? 2) * 2,
+            force: opts.force === true,
+            onEvent: progress.onEvent,
+          },
+        );
+        summary = summarize(def, record);
+      } finally {
+        progress.stop();
+        await client.close();
+        await embedded?.close();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...summary, out, seconds: Math.round(seconds * 1000) / 1000 })}\n`);
+      else printSummary(summary, path.relative(process.cwd(), out) || '.', seconds);
+      if (summary.status === 'cancelled') process.exitCode = 130;
+      else if (summary.status !== 'done') process.exitCode = 1;
+    });
+
+  program
+    .command('list')
+    .description('list the pipelines: built-in and files in ./pipelines (GEARTRAIN_PIPELINES)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { json?: boolean }) => {
+      const rows: { name: string; source: string; input: string; steps: string; description: string }[] = [];
+      for (const def of BUILTIN_PIPELINES.values()) rows.push({ name: def.name, source: 'built-in', input: def.input, steps: def.steps.map((s) => s.id).join(' '), description: def.description ?? '' });
+      for (const file of await pipelineFiles()) {
+        try {
+          const def = await findPipeline(file);
+          rows.push({ name: def.name, source: file, input: def.input, steps: def.steps.map((s) => s.id).join(' '), description: def.description ?? '' });
+        } catch (err) {
+          rows.push({ name: path.basename(file), source: file, input: '-', steps: '-', description: `invalid: ${(err as Error).message}` });
+        }
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+      else process.stdout.write(table(['name', 'source', 'input', 'steps', 'description'], rows.map((r) => [r.name, r.source, r.input, r.steps, r.description])));
+    });
+
+  program
+    .command('enqueue')
+    .description('submit a pipeline run as a background job, driven by a pipeline worker (`pipeline worker pipeline`)')
+    .argument('<pipeline>', 'pipeline name')
+    .argument('<input>', 'a folder, a file or JSON, as the pipeline takes (a path must be readable by the workers)')
+    .option('-o, --out <dir>', 'output folder (default ./NAME)')
+    .option('-s, --server <host:port,...>', 'job servers', parseServers, ['127.0.0.1:4730'])
+    .option('--set <key=value>', 'a pipeline option; JSON values allowed (repeatable)', parseSet, {})
+    .option('--json', 'print {runId, handle, server} as JSON')
+    .action(async (name: string, input: string, opts: RunOpts & { server: string[] }) => {
+      const def = await findPipeline(name);
+      checkOptions(def, opts.set);
+      const out = path.resolve(opts.out ?? def.name);
+      const spec = def.input === 'json' ? input : path.resolve(input);
+      const runId = runIdFor(def, spec, out);
+      const client = new Client({ servers: opts.server });
+      try {
+        const ref = await client.submitBackground(pipelineFunction(def), JSON.stringify({ input: spec, out, options: opts.set, runId }), { unique: runId });
+        if (opts.json) process.stdout.write(`${JSON.stringify({ runId, out, ...ref })}\n`);
+        else process.stdout.write(`${runId}\n`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('runs')
+    .description('show pipeline runs recorded under an output folder')
+    .argument('[id]', 'one run in full')
+    .option('-o, --out <dir>', 'output folder the runs wrote to', '.')
+    .option('--json', 'JSON output')
+    .action(async (id: string | undefined, opts: { out: string; json?: boolean }) => {
+      const store = runStoreFor(opts.out);
+      if (id !== undefined) {
+        const rec = await store.load(id);
+        if (!rec) throw gtError('GT_JOB_NOT_FOUND', `No run ${id} under ${opts.out}`);
+        process.stdout.write(`${JSON.stringify(rec, null, opts.json ? 0 : 2)}\n`);
+        return;
+      }
+      const runs = await store.list();
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(runs.map((r) => ({ id: r.id, pipeline: r.pipeline, status: r.status, updatedAt: r.updatedAt })))}\n`);
+      process.stdout.write(table(['id', 'pipeline', 'status', 'updated'], runs.map((r) => [r.id, r.pipeline, r.status, r.updatedAt])));
+    });
+}

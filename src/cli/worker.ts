@@ -1,0 +1,104 @@
+// `pipeline worker [TYPE[=N]…]`: serve domain workers (thumbnail, transcode, email, cache-warm)
+// to the job servers, each type with its own concurrency. SIGTERM/SIGINT finish running jobs.
+
+import type { Command } from 'commander';
+import { invalidArgument } from '../errors.js';
+import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
+import { BUILTIN_PIPELINES, findPipeline, pipelineFiles } from '../pipelines/index.js';
+import { pipelineWorker } from '../pipelines/worker.js';
+import { commandLogger, parsePositiveInt, parseServers, parseSize } from './options.js';
+
+interface WorkerOpts {
+  server: string[];
+  concurrency: number;
+  allowPath?: string[];
+  maxPixels?: number;
+  maxFileSize?: number;
+  ffmpegTimeout?: number;
+  smtp?: string;
+  mailFrom?: string;
+  templates?: string;
+  outbox?: string;
+  allowedHosts?: string;
+}
+
+export interface TypeCount {
+  type: string;
+  count: number | undefined;
+}
+
+/** `thumbnail=2` → {type: 'thumbnail', count: 2}; checks the type against the known workers. */
+export function parseTypeCount(arg: string): TypeCount {
+  const m = /^([a-z][a-z0-9-]*)(?:=(\d+))?$/.exec(arg);
+  if (!m) throw invalidArgument('TYPE or TYPE=N (e.g. thumbnail=2)', 'worker type', arg);
+  const count = m[2] === undefined ? undefined : Number(m[2]);
+  if (count !== undefined && count < 1) throw invalidArgument('positive integer', `${m[1]}'s concurrency`, count);
+  return { type: m[1]!, count };
+}
+
+/** Worker settings from flags, falling back to the environment. */
+export function settingsFrom(opts: WorkerOpts, env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    allowPaths: opts.allowPath ?? list(env.GEARTRAIN_ALLOW_PATHS),
+    thumbnail: { maxPixels: opts.maxPixels, maxFileBytes: opts.maxFileSize },
+    transcode: { timeoutMs: opts.ffmpegTimeout },
+    email: {
+      smtpUrl: opts.smtp ?? env.GEARTRAIN_SMTP_URL,
+      from: opts.mailFrom ?? env.GEARTRAIN_MAIL_FROM,
+      templatesDir: opts.templates,
+      outboxDir: opts.outbox,
+    },
+    cacheWarm: { allowedHosts: list(opts.allowedHosts ?? env.GEARTRAIN_ALLOWED_HOSTS) },
+  };
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(`serve domain workers: ${DOMAIN_WORKER_NAMES.join(', ')} (all when none is named), and \`pipeline\` (drives enqueued pipeline runs)`)
+    .argument('[types...]', 'worker types, each optionally TYPE=N for its own concurrency; `pipeline` serves pipeline:NAME for every built-in and ./pipelines file')
+    .option('-s, --server <host:port,...>', 'job servers (each worker connects to every one)', parseServers, process.env.GEARTRAIN_SERVERS ? parseServers(process.env.GEARTRAIN_SERVERS) : ['127.0.0.1:4730'])
+    .option('-c, --concurrency <n>', 'jobs run at once per type, unless TYPE=N says otherwise', parsePositiveInt('--concurrency'), 1)
+    .option('--allow-path <dir...>', 'only read and write media under these folders (GEARTRAIN_ALLOW_PATHS)')
+    .option('--max-pixels <n>', 'thumbnail: largest input in pixels (default 50000000)', parsePositiveInt('--max-pixels'))
+    .option('--max-file-size <size>', 'thumbnail: largest input file, e.g. 100m (default 100m)', parseSize)
+    .option('--ffmpeg-timeout <ms>', 'transcode: kill ffmpeg after this long (default 3600000)', parsePositiveInt('--ffmpeg-timeout'))
+    .option('--smtp <url>', 'email: smtp://user:pass@host:port (GEARTRAIN_SMTP_URL); without it mail goes to the outbox')
+    .option('--mail-from <address>', 'email: default From address (GEARTRAIN_MAIL_FROM)')
+    .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')
+    .option('--outbox <dir>', 'email: folder for .eml files when no SMTP is set (default .geartrain/outbox)')
+    .option('--allowed-hosts <list>', 'cache-warm: comma-separated hosts URLs may point at (GEARTRAIN_ALLOWED_HOSTS)')
+    .action(async (args: string[], opts: WorkerOpts, cmd: Command) => {
+      const log = commandLogger(cmd, 'worker');
+      const wanted = args.length === 0 ? DOMAIN_WORKER_NAMES.map((type) => ({ type, count: undefined })) : args.map(parseTypeCount);
+      const types: ServedType[] = [];
+      const seen = new Set<string>();
+      for (const { type, count } of wanted) {
+        if (type === 'pipeline') {
+          if (seen.has(type)) throw invalidArgument('each worker type once', 'worker types', args.join(' '));
+          seen.add(type);
+          const defs = [...BUILTIN_PIPELINES.values()];
+          for (const f of await pipelineFiles()) defs.push(await findPipeline(f));
+          for (const def of defs) types.push({ factory: pipelineWorker(def), concurrency: count ?? Math.max(opts.concurrency, 4) });
+          continue;
+        }
+        if (!isDomainWorkerName(type)) throw invalidArgument(`one of ${[...DOMAIN_WORKER_NAMES, 'pipeline'].join(', ')}`, 'worker type', type);
+        if (seen.has(type)) throw invalidArgument('each worker type once', 'worker types', args.join(' '));
+        seen.add(type);
+        types.push({ factory: DOMAIN_WORKERS[type], concurrency: count ?? opts.concurrency });
+      }
+      const served = await serveDomainWorkers({ servers: opts.server, types, settings: settingsFrom(opts), logger: log });
+      log.info({ functions: [...served.workers.keys()], servers: opts.server }, 'worker ready');
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          log.info({ signal }, 'stopping: finishing running jobs');
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await served.close();
+      log.info('worker stopped');
+    });
+}

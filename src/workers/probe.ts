@@ -1,0 +1,65 @@
+// `probe` {input} → {kind: image|video|audio, format, width?, height?, durationSeconds?, …}:
+// what a file is, so a pipeline can choose what to make of it. sharp answers for images
+// (a header read, no decode); ffprobe for video and audio.
+
+import sharp from 'sharp';
+import { gtError } from '../errors.js';
+import { checkAllowed, inputFile } from './files.js';
+import { probeMedia } from './ffmpeg.js';
+import type { DomainWorker, DomainWorkerFactory } from './types.js';
+import { Fields } from './validate.js';
+
+export interface ProbePayload {
+  input: string;
+}
+
+export interface ProbeResult {
+  kind: 'image' | 'video' | 'audio';
+  format: string;
+  bytes: number;
+  width?: number;
+  height?: number;
+  /** Frames of an animated image. */
+  pages?: number;
+  durationSeconds?: number;
+  videoCodec?: string;
+  audioCodec?: string;
+}
+
+/** Formats sharp reads that are stills (or animations) rather than video. */
+const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff', 'svg', 'jp2', 'jxl']);
+
+export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePayload, ProbeResult> => ({
+  name: 'probe',
+  timeoutMs: 60_000,
+  parse(raw) {
+    const f = Fields.of(raw, 'probe');
+    const input = f.string('input');
+    f.done();
+    return { input };
+  },
+  async run({ input }, ctx) {
+    checkAllowed('Input', input, settings.allowPaths);
+    const st = await inputFile(input);
+    try {
+      const m = await sharp(input).metadata();
+      if (m.format && IMAGE_FORMATS.has(m.format) && m.width && m.height) {
+        const pages = m.pages ?? 1;
+        return { kind: 'image', format: m.format, bytes: st.size, width: m.autoOrient?.width ?? m.width, height: m.autoOrient?.height ?? (m.pageHeight ?? m.height), ...(pages > 1 ? { pages } : {}) };
+      }
+    } catch {
+      // not an image sharp knows: ask ffprobe
+    }
+    const p = await probeMedia(input, ctx.signal, settings);
+    if (!p.videoCodec && !p.audioCodec) throw gtError('GT_MEDIA_INVALID', input, 'image, video or audio file', 'no image, video or audio stream found');
+    return {
+      kind: p.videoCodec ? 'video' : 'audio',
+      format: p.format,
+      bytes: st.size,
+      ...(p.width ? { width: p.width, height: p.height } : {}),
+      durationSeconds: p.durationSeconds,
+      ...(p.videoCodec ? { videoCodec: p.videoCodec } : {}),
+      ...(p.audioCodec ? { audioCodec: p.audioCodec } : {}),
+    };
+  },
+});

@@ -1,0 +1,206 @@
+// `pipeline run thumbnails DIR` as a user runs it: the built CLI as a child process, embedded
+// server and workers, real sharp on the fixtures. Then the same pipeline as a background job
+// driven by a pipeline worker that is killed mid-run and replaced.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
+
+const IMAGES = path.join(ROOT, 'fixtures/images');
+const BAD = path.join(ROOT, 'fixtures/bad');
+const SIZES = [
+  { width: 320, format: 'webp', ext: 'webp' },
+  { width: 640, format: 'webp', ext: 'webp' },
+  { width: 1280, format: 'jpeg', ext: 'jpg' },
+];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Every file under `dir`, relative, sorted (hidden state folders left out unless asked). */
+async function tree(dir: string, hidden = false): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (!hidden && e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.push(path.relative(dir, p));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/** An input folder: good photos (one in a subfolder), a corrupt JPEG, and a text file. */
+async function makeInput(root: string): Promise<{ input: string; good: string[] }> {
+  const input = path.join(root, 'photos');
+  await mkdir(path.join(input, 'trip'), { recursive: true });
+  await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'landscape.jpg'));
+  await copyFile(path.join(IMAGES, 'photo-portrait-exif6.jpg'), path.join(input, 'trip', 'portrait.jpg'));
+  await copyFile(path.join(IMAGES, 'alpha.png'), path.join(input, 'trip', 'alpha.png'));
+  await copyFile(path.join(BAD, 'corrupt.jpg'), path.join(input, 'corrupt.jpg'));
+  await writeFile(path.join(input, 'notes.txt'), 'not an image');
+  return { input, good: ['landscape', 'trip/portrait', 'trip/alpha'] };
+}
+
+function expectedOutputs(good: string[]): string[] {
+  return good.flatMap((g) => SIZES.map((s) => `${g}-${s.width}w.${s.ext}`)).sort();
+}
+
+describe('pipeline run thumbnails (embedded server and workers)', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-e2e-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('makes every good image\'s thumbnails, reports the corrupt one by name, exits 1; a second run does no work', async () => {
+    const { input, good } = await makeInput(root);
+    const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs'], root);
+    assert.equal(r.code, 1, `exit 1 when an item failed\n${r.stdout}\n${r.stderr}`);
+    const out = path.join(root, 'thumbs');
+    assert.deepEqual(await tree(out), expectedOutputs(good));
+    for (const g of good) {
+      const srcMeta = await sharp(path.join(input, `${g}${g.endsWith('alpha') ? '.png' : '.jpg'}`)).rotate().toBuffer({ resolveWithObject: true });
+      const aspect = srcMeta.info.width / srcMeta.info.height;
+      for (const s of SIZES) {
+        const m = await sharp(path.join(out, `${g}-${s.width}w.${s.ext}`)).metadata();
+        assert.equal(m.format, s.format);
+        const w = Math.min(s.width, srcMeta.info.width);
+        assert.equal(m.width, w, `${g} ${s.width}w width`);
+        assert.ok(Math.abs(m.height! - w / aspect) <= 1, `${g} ${s.width}w keeps the aspect ratio (${m.width}×${m.height})`);
+      }
+    }
+    assert.match(r.stdout, /failed:\n\s+thumbnail\s+corrupt\.jpg\s+GT_MEDIA_INVALID: .*corrupt\.jpg/);
+    assert.match(r.stdout, /skipped:\n\s+notes\.txt\s+not media this pipeline takes/);
+    assert.match(r.stdout, /^thumbnail\s+thumbnail\s+partial\s+3\s+1\s+0/m);
+    assert.match(r.stderr, /^FAIL  thumbnail  corrupt\.jpg  GT_MEDIA_INVALID/m, 'not a terminal: plain progress lines');
+
+    const before = await Promise.all(expectedOutputs(good).map(async (f) => (await stat(path.join(out, f))).mtimeMs));
+    const again = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs', '--json'], root);
+    assert.equal(again.code, 1);
+    const summary = JSON.parse(again.stdout) as { steps: { id: string; done: number; failed: number; reused: number }[]; failures: { item: string }[] };
+    assert.deepEqual(summary.steps[0], { ...summary.steps[0], id: 'thumbnail', done: 3, failed: 1, reused: 3 });
+    assert.deepEqual(summary.failures.map((f) => f.item), ['corrupt.jpg']);
+    const afterRun = await Promise.all(expectedOutputs(good).map(async (f) => (await stat(path.join(out, f))).mtimeMs));
+    assert.deepEqual(afterRun, before, 'no output was written again');
+    assert.equal(again.stderr, '', '--json prints no progress');
+
+    // Nothing was written outside --out: the input folder holds what it held.
+    assert.deepEqual(await tree(input, true), ['corrupt.jpg', 'landscape.jpg', 'notes.txt', 'trip/alpha.png', 'trip/portrait.jpg']);
+    assert.deepEqual((await readdir(root)).sort(), ['photos', 'thumbs']);
+  });
+
+  it('bad input: a clear message each, nothing written', async () => {
+    const dir = await mkdtemp(path.join(root, 'bad-'));
+    await mkdir(path.join(dir, 'empty'));
+    await mkdir(path.join(dir, 'text'));
+    await writeFile(path.join(dir, 'text', 'a.txt'), 'x');
+    const missing = await cli(['run', 'thumbnails', 'nope'], dir);
+    assert.equal(missing.code, 10);
+    assert.equal(missing.stderr, 'pipeline: Input nope: no such folder (GT_INPUT_NOT_FOUND)\n');
+    const empty = await cli(['run', 'thumbnails', 'empty'], dir);
+    assert.equal(empty.code, 10);
+    assert.match(empty.stderr, /^pipeline: Input empty: no files ending in \.jpg .* \(GT_INPUT_NOT_FOUND\)\n$/);
+    const text = await cli(['run', 'thumbnails', 'text'], dir);
+    assert.match(text.stderr, /Input text: no files ending in .*\(1 other files skipped\)/);
+    const inside = await cli(['run', 'thumbnails', 'text', '--out', 'text/thumbs'], dir);
+    assert.equal(inside.code, 10);
+    assert.match(inside.stderr, /Output folder text\/thumbs is not allowed: it is inside the input folder text; choose an --out outside it \(GT_PATH_NOT_ALLOWED\)/);
+    const unknown = await cli(['run', 'thumbnailz', 'text'], dir);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /No pipeline "thumbnailz" \(known: thumbnails, upload\)/);
+    const badSet = await cli(['run', 'thumbnails', 'text', '--set', 'colour=red'], dir);
+    assert.equal(badSet.code, 2);
+    assert.match(badSet.stderr, /Expected one of sizes, fit, notify for --set colour \(pipeline thumbnails\)/);
+    assert.deepEqual((await readdir(dir)).sort(), ['empty', 'text'], 'no output folder was created');
+  });
+
+  it('pipeline list shows the built-ins and files in ./pipelines', async () => {
+    const dir = await mkdtemp(path.join(root, 'list-'));
+    await mkdir(path.join(dir, 'pipelines'));
+    await copyFile(path.join(ROOT, 'fixtures/pipelines/resize-and-report.yaml'), path.join(dir, 'pipelines', 'resize-and-report.yaml'));
+    const r = await cli(['list', '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { name: string; source: string }[];
+    assert.deepEqual(rows.map((x) => [x.name, x.source]), [['thumbnails', 'built-in'], ['upload', 'built-in'], ['resize-and-report', 'pipelines/resize-and-report.yaml']]);
+  });
+});
+
+describe('a pipeline run as a background job survives its pipeline worker', () => {
+  const children: ChildProcess[] = [];
+  let root: string;
+  after(async () => {
+    await Promise.all(children.map((c) => stopChild(c)));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  function worker(args: string[], cwd: string): ChildProcess {
+    const child = spawn(process.execPath, [CLI, '--log-level', 'warn', 'worker', ...args], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(child);
+    return child;
+  }
+
+  it('killing the pipeline worker mid-run and starting another finishes the run with no duplicate outputs', async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-bg-'));
+    const input = path.join(root, 'many');
+    await mkdir(input);
+    // Enough images that the run is still going when its driver is killed.
+    for (let i = 0; i < 24; i++) await copyFile(path.join(IMAGES, i % 2 ? 'photo-landscape.jpg' : 'alpha.png'), path.join(input, `img${String(i).padStart(2, '0')}${i % 2 ? '.jpg' : '.png'}`));
+    const server = await startCli();
+    children.push(server.child);
+    worker(['thumbnail=1', '--server', server.address], root);
+    const driver1 = worker(['pipeline', '--server', server.address], root);
+    const enq = await cli(['enqueue', 'thumbnails', 'many', '--out', 'out', '--server', server.address, '--json'], root);
+    assert.equal(enq.code, 0, enq.stderr);
+    const { runId } = JSON.parse(enq.stdout) as { runId: string };
+    const recordFile = path.join(root, 'out', '.geartrain', 'runs', `${runId}.json`);
+    const doneItems = async (): Promise<{ done: number; status: string }> => {
+      try {
+        const rec = JSON.parse(await readFile(recordFile, 'utf8')) as { status: string; steps: Record<string, { items: Record<string, { status: string }> }> };
+        return { done: Object.values(rec.steps.thumbnail?.items ?? {}).filter((i) => i.status === 'done').length, status: rec.status };
+      } catch {
+        return { done: 0, status: 'none' };
+      }
+    };
+    for (let i = 0; i < 600 && (await doneItems()).done < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    const mid = await doneItems();
+    assert.ok(mid.done >= 4 && mid.done < 24, `killed mid-run (${mid.done} of 24 done)`);
+    driver1.kill('SIGKILL');
+    worker(['pipeline', '--server', server.address], root);
+    let last = mid;
+    for (let i = 0; i < 1200 && last.status !== 'done'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = await doneItems();
+    }
+    assert.equal(last.status, 'done', 'the second pipeline worker finished the run');
+    const files = await tree(path.join(root, 'out'));
+    const names = (await readdir(input)).map((f) => path.basename(f, path.extname(f))).sort();
+    assert.deepEqual(files, names.flatMap((n) => SIZES.map((s) => `${n}-${s.width}w.${s.ext}`)).sort(), 'each output exactly once, no temp files');
+    const hidden = (await tree(path.join(root, 'out'), true)).filter((f) => f.includes('.tmp'));
+    assert.deepEqual(hidden, []);
+  });
+});

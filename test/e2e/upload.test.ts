@@ -1,0 +1,114 @@
+// The upload flow end to end, as deployed: `pipeline server`, `pipeline worker … pipeline` and
+// examples/upload-service as separate processes. POST a video and an image → thumbnails,
+// transcode and poster on disk, cache-warm requests seen by a local HTTP "CDN", and an email
+// per upload received by a real SMTP server.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
+
+describe('upload service → upload pipeline → media, cache-warm, email', () => {
+  const children: ChildProcess[] = [];
+  const mails: ParsedMail[] = [];
+  const cdnHits: string[] = [];
+  let smtp: SMTPServer;
+  let cdn: http.Server;
+  let dir: string;
+  let service: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gt-upload-'));
+    smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData: (stream, _s, cb) => void simpleParser(stream).then((m) => (mails.push(m), cb()), cb),
+    });
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    cdn = http.createServer((req, res) => {
+      cdnHits.push(req.url!);
+      res.end('cached');
+    });
+    await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
+    const server = await startCli();
+    children.push(server.child);
+    const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+    const worker = spawn(process.execPath, [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'pipeline', '--server', server.address, '--smtp', smtpUrl], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(worker);
+    const svc = spawn(process.execPath, [path.join(ROOT, 'examples/upload-service/server.mjs')], {
+      cwd: dir,
+      env: { ...process.env, PORT: '0', GEARTRAIN_SERVERS: server.address, DATA_DIR: path.join(dir, 'data'), PUBLIC_URL: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(svc);
+    service = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      svc.stderr!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /upload service on (http:\/\/[\d.:]+)/.exec(buf);
+        if (m) resolve(m[1]!);
+      });
+      svc.once('exit', (code) => reject(new Error(`upload service exited ${code}: ${buf}`)));
+    });
+  });
+
+  after(async () => {
+    await Promise.all(children.map((c) => stopChild(c)));
+    await new Promise<void>((r) => smtp.close(() => r()));
+    cdn.closeAllConnections();
+    await new Promise<void>((r) => cdn.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function uploadAndWait(file: string, name: string): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
+    const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com`, { method: 'POST', body: await readFile(file) });
+    assert.equal(res.status, 202);
+    const { uploadId, status } = (await res.json()) as { uploadId: string; status: string };
+    for (let i = 0; i < 1200; i++) {
+      const s = (await (await fetch(`${service}${status}`)).json()) as { status: string; outputs: string[]; steps: Record<string, { status: string }> };
+      if (s.status === 'done' || s.status === 'failed') return { ...s, uploadId };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`upload ${name} did not finish`);
+  }
+
+  it('an image gets thumbnails; a video gets a transcode and a poster; outputs are warmed; the owner is told', async () => {
+    const image = await uploadAndWait(path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), 'photo.jpg');
+    assert.equal(image.status, 'done', JSON.stringify(image));
+    assert.deepEqual(image.outputs.map((o) => path.basename(o)).sort(), ['photo-1280w.jpg', 'photo-320w.webp', 'photo-640w.webp']);
+    assert.equal(image.steps.transcode!.status, 'skipped');
+
+    const video = await uploadAndWait(path.join(ROOT, 'fixtures/video/clip.mp4'), 'clip.mp4');
+    assert.equal(video.status, 'done', JSON.stringify(video));
+    assert.equal(video.steps.thumbnails!.status, 'skipped');
+    const names = video.outputs.map((o) => path.basename(o)).sort();
+    assert.ok(names.includes('clip-poster.jpg'), names.join());
+    assert.ok(names.some((n) => n.endsWith('.mp4')), names.join());
+
+    for (const o of [...image.outputs, ...video.outputs]) {
+      const st = await stat(path.join(dir, 'data', o.replace(/^\/media\//, 'media/')));
+      assert.ok(st.size > 0, `${o} on disk`);
+      assert.ok(cdnHits.includes(o), `${o} was warmed (CDN saw ${cdnHits.join(', ')})`);
+    }
+    assert.equal(mails.length, 2);
+    assert.deepEqual(mails.map((m) => m.subject).sort(), ['Your image photo.jpg is ready', 'Your video clip.mp4 is ready']);
+    assert.equal((mails[0]!.to as { text: string }).text, 'owner@example.com');
+  });
+
+  it('rejects a bad upload name with a JSON error', async () => {
+    const res = await fetch(`${service}/uploads?name=../../etc/passwd`, { method: 'POST', body: 'x' });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'GT_INVALID_ARGUMENT');
+  });
+});
