@@ -67,11 +67,12 @@ test('bad inputs fail with their codes, the timeout kills ffmpeg, and the worker
   const out = await tmp(t);
   const text = path.join(out, 'notes.mp4');
   await writeFile(text, 'not a video');
-  const { call, failure } = await withWorkers(t, [{ factory: transcodeWorker, timeoutMs: 60_000 }], { transcode: { timeoutMs: 100 } });
+  const { call, failure } = await withWorkers(t, [{ factory: transcodeWorker }]);
+  const impatient = await withWorkers(t, [{ factory: transcodeWorker, timeoutMs: 60_000 }], { transcode: { timeoutMs: 100 } });
   const truncated = path.join(ROOT, 'fixtures/bad/truncated.mp4');
   assert.equal(await failure('transcode', { input: truncated, outDir: out, profiles: ['mp4-480p'] }), `GT_MEDIA_INVALID: ${truncated} is not a valid video or audio file: Invalid data found when processing input`);
   assert.equal(await failure('transcode', { input: text, outDir: out, profiles: ['mp4-480p'] }), `GT_MEDIA_INVALID: ${text} is not a valid video or audio file: Invalid data found when processing input`);
-  assert.equal(await failure('transcode', { input: CLIP, outDir: out, profiles: ['webm-720p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: killed after the 100 ms timeout`);
+  assert.equal(await impatient.failure('transcode', { input: CLIP, outDir: out, profiles: ['webm-720p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: killed after the 100 ms timeout`);
   assert.deepEqual((await readdir(out)).sort(), ['notes.mp4'], 'no partial output left');
   assert.equal(await failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-4k'] }), 'GT_PAYLOAD_INVALID: Expected one of mp4-1080p, mp4-720p, mp4-480p, webm-720p, audio-m4a for transcode.profiles[0] but received mp4-4k of type string');
   assert.equal(await failure('transcode', { input: CLIP, outDir: out, profiles: [] }), 'GT_PAYLOAD_INVALID: Expected at least one profile, or a poster for transcode.profiles but received [] of type array');
