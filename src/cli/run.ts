@@ -133,7 +133,7 @@ export function registerRun(program: Command): void {
       const options = { ...opts.set, ...(opts.notify !== undefined ? { notify: opts.notify } : {}) };
       checkOptions(def, options);
       const out = path.resolve(opts.out ?? def.name);
-      const resolved = await resolveInput(def, input, out);
+      const resolved = await resolveInput(def, input, opts.out ?? def.name);
       const id = runIdFor(def, resolved.spec, out);
       const explicitLevel = cmd.optsWithGlobals().logLevel !== undefined && process.argv.some((a) => a.startsWith('--log-level'));
       const log = explicitLevel ? commandLogger(cmd, 'run') : silentLogger;
