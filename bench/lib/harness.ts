@@ -268,6 +268,7 @@ export function median(xs: number[]): number {
 export function fmt(n: number, unit: string): string {
   if (!Number.isFinite(n)) return '—';
   if (unit === 'ms') return `${n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1)} ms`;
+  if (n < 100) return `${n.toFixed(2)} ${unit}`;
   return `${Math.round(n).toLocaleString('en-US')} ${unit}`;
 }
 

@@ -114,6 +114,37 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
     assert.deepEqual((await readdir(root)).sort(), ['photos', 'thumbs']);
   });
 
+  it('Ctrl-C stops cleanly with exit 130; the same command resumes and skips what was done', async () => {
+    const dir = await mkdtemp(path.join(root, 'sigint-'));
+    const input = path.join(dir, 'in');
+    await mkdir(input);
+    for (let i = 0; i < 16; i++) await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, `p${String(i).padStart(2, '0')}.jpg`));
+    const child = spawn(process.execPath, [CLI, 'run', 'thumbnails', 'in', '--out', 'out'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const interrupted = new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if ((stderr.match(/^done /gm) ?? []).length >= 2 && !child.killed) {
+          child.kill('SIGINT');
+          resolve();
+        }
+      });
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    await interrupted;
+    assert.equal(code, 130, `${stdout}\n${stderr}`);
+    assert.match(stdout, /: cancelled,/);
+    const again = await cli(['run', 'thumbnails', 'in', '--out', 'out', '--json'], dir);
+    assert.equal(again.code, 0, again.stderr);
+    const summary = JSON.parse(again.stdout) as { status: string; steps: { done: number; reused: number }[] };
+    assert.equal(summary.status, 'done');
+    assert.equal(summary.steps[0]!.done, 16);
+    assert.ok(summary.steps[0]!.reused >= 2, `resumed: ${summary.steps[0]!.reused} reused`);
+    assert.deepEqual((await tree(path.join(dir, 'out'))).length, 48);
+  });
+
   it('bad input: a clear message each, nothing written', async () => {
     const dir = await mkdtemp(path.join(root, 'bad-'));
     await mkdir(path.join(dir, 'empty'));

@@ -348,7 +348,7 @@ for (const target of targets()) {
       await assert.rejects(client({ exceptions: false }).submit(boomFn), rejectsWith('GT_JOB_FAILED'));
       await assert.rejects(
         c.submit(jsonFn, 'not json'),
-        rejectsWith('GT_JOB_EXCEPTION', new RegExp(`raised: Expected a JSON payload for function ${jsonFn} but received not json of type string$`)),
+        rejectsWith('GT_JOB_EXCEPTION', new RegExp(`raised: GT_INVALID_ARGUMENT: Expected a JSON payload for function ${jsonFn} but received not json of type string$`)),
       );
       assert.deepEqual(outcomes, ['fail:fail', 'boom:exception', 'boom:exception', 'json:exception']);
     });
