@@ -4,10 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { silentLogger } from '../../src/log.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
@@ -105,6 +106,21 @@ test('an animated GIF stays animated in WebP and gives its first frame otherwise
   assert.deepEqual([png.width, png.height, png.pages], [100, 75, undefined]);
 });
 
+test('the pixel limit applies to one frame of an animation, not to all frames together', async (t) => {
+  const out = await tmp(t);
+  // 6 frames of 200×150 = 30,000 pixels each, 180,000 in all.
+  const roomy = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 40_000 } });
+  const r = await roomy.call('thumbnail', { input: IMG('animated.gif'), outDir: out, sizes: [{ width: 100, format: 'webp' }, { width: 100, format: 'jpeg' }] });
+  assert.equal((await sharp(r.outputs[0].path, { animated: true }).metadata()).pages, 6);
+  assert.deepEqual([r.outputs[1].width, r.outputs[1].height], [100, 75]);
+  const tight = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 20_000 } });
+  // Another folder: the outputs above are up to date and would be returned without a look at the input.
+  assert.equal(
+    await tight.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tight'), sizes: [{ width: 100, format: 'webp' }] }),
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 = 30000 pixels exceeds the limit of 20000 pixels`,
+  );
+});
+
 test('an output already up to date is not made again; a changed option or input makes it again', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
@@ -129,14 +145,64 @@ test('every bad input fails alone with a message naming the file; nothing half-w
   const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxFileBytes: 1_000_000 } });
   const sizes = [{ width: 100, format: 'jpeg' }];
   assert.equal(await failure('thumbnail', { input: BAD('corrupt.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('corrupt.jpg')} is not a valid image: VipsJpeg: Bogus marker length`);
-  assert.match(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }), new RegExp(`^GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: .*premature end of JPEG`));
-  assert.match(await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }), new RegExp(`^GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: .*unsupported image format`));
+  assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
+  assert.equal(await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: unsupported image format`);
   assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels`);
   assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes`);
   assert.equal(await failure('thumbnail', { input: '/nope/missing.jpg', outDir: out, sizes }), 'GT_INPUT_NOT_FOUND: Input /nope/missing.jpg: no such file');
+  // With metadata kept, each output decodes the input itself: the failure comes per output.
+  assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, stripMetadata: false, sizes: [...sizes, { width: 50, format: 'webp' }] }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
   assert.deepEqual(await readdir(out), [], 'no output, no temp file');
   const ok = await call('thumbnail', { input: IMG('photo-landscape.jpg'), outDir: out, sizes });
   assert.equal(ok.outputs[0].width, 100);
+  assert.deepEqual(await readdir(out), ['.geartrain', 'photo-landscape-100w.jpg']);
+});
+
+test('a worker error reaches the client as GT_JOB_EXCEPTION carrying the code and message', async (t) => {
+  const out = await tmp(t);
+  const { client } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const err = await client.submit('thumbnail', JSON.stringify({ input: BAD('not-an-image.jpg'), outDir: out, sizes: [{ width: 10, format: 'png' }] })).then(
+    () => assert.fail('the job must fail'),
+    (e: { code: string; exception: string }) => e,
+  );
+  assert.equal(err.code, 'GT_JOB_EXCEPTION');
+  assert.equal(err.exception, `GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: unsupported image format`);
+});
+
+test('an output that cannot be written is not blamed on the image', async (t) => {
+  const out = await tmp(t);
+  const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const notADir = path.join(out, 'file');
+  await writeFile(notADir, 'x');
+  const text = await failure('thumbnail', { input: IMG('alpha.png'), outDir: path.join(notADir, 'thumbs'), sizes: [{ width: 10, format: 'png' }] });
+  assert.match(text, /^ENOTDIR: not a directory/);
+  assert.ok(text.includes(notADir), text);
+  assert.deepEqual(await readdir(out), ['file']);
+  const ok = await call('thumbnail', { input: IMG('alpha.png'), outDir: out, sizes: [{ width: 10, format: 'png' }] });
+  assert.equal(ok.outputs[0].width, 10);
+});
+
+test('an aborted job starts no further output', async (t) => {
+  const out = await tmp(t);
+  const dw = thumbnailWorker({}, silentLogger);
+  const ac = new AbortController();
+  const done: number[] = [];
+  const payload = dw.parse({ input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 64, format: 'png' }, { width: 32, format: 'png' }, { width: 16, format: 'png' }] });
+  const run = dw.run(payload, {
+    progress: (n: number) => {
+      done.push(n);
+      if (n === 1) ac.abort(new Error('job timed out'));
+    },
+    signal: ac.signal,
+    log: silentLogger,
+  });
+  await assert.rejects(run, /job timed out/);
+  // Two outputs are encoded at once: the second may finish, the third never starts.
+  assert.equal(done[0], 1);
+  const files = await readdir(out);
+  assert.ok(files.includes('photo-landscape-64w.png'), String(files));
+  assert.ok(!files.includes('photo-landscape-16w.png'), String(files));
+  assert.ok(files.every((f) => !f.includes('.tmp')), String(files));
 });
 
 test('payloads are checked at the boundary, naming the field', async (t) => {
@@ -159,5 +225,10 @@ test('allowed folders are enforced', async (t) => {
   assert.equal(
     await failure('thumbnail', { input: IMG('alpha.png'), outDir: out, sizes: [{ width: 10, format: 'png' }] }),
     `GT_PATH_NOT_ALLOWED: Input ${IMG('alpha.png')} is not allowed: it is outside the allowed folders (${out})`,
+  );
+  const elsewhere = path.join(os.tmpdir(), 'gt-thumb-elsewhere');
+  assert.equal(
+    await failure('thumbnail', { input: path.join(out, 'a.png'), outDir: elsewhere, sizes: [{ width: 10, format: 'png' }] }),
+    `GT_PATH_NOT_ALLOWED: Output folder ${elsewhere} is not allowed: it is outside the allowed folders (${out})`,
   );
 });
