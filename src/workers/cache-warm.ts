@@ -1,7 +1,9 @@
 // `cache-warm` {urls, method?, concurrency?, timeoutMs?, retries?} → {results:[{url, status, ms,
-// attempts, error?}]}: request each URL so caches in front of it fill, a few at a time, with a
-// timeout, retrying 5xx and network errors. Every URL is checked before the first request.
+// attempts, error?}], ok, failed}: request each URL so the caches in front of it fill, a few at a
+// time, with a timeout, retrying 5xx and network errors. Every URL is checked before the first
+// request, and every redirect before it is followed.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gtError, invalidPayload } from '../errors.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields, itemString } from './validate.js';
@@ -16,10 +18,12 @@ export interface CacheWarmPayload {
 
 export interface UrlResult {
   url: string;
-  /** HTTP status of the last attempt; 0 when no response came. */
+  /** HTTP status of the last attempt (after redirects); 0 when no response came. */
   status: number;
+  /** Time for this URL, all attempts and backoff included. */
   ms: number;
   attempts: number;
+  /** Set when the URL did not end in a 2xx/3xx answer: `HTTP 503`, `timed out after 10000 ms`, `ECONNREFUSED`. */
   error?: string;
 }
 
@@ -29,40 +33,85 @@ export interface CacheWarmResult {
   failed: number;
 }
 
-const retryableStatus = (s: number): boolean => s >= 500;
+const MAX_REDIRECTS = 5;
+const BACKOFF_MS = 100;
 
-async function warmOne(url: URL, p: CacheWarmPayload, signal: AbortSignal): Promise<UrlResult> {
+/** A failure that another attempt cannot cure (a refused redirect): reported, not retried. */
+class Permanent extends Error {}
+
+/** Why `u` may not be requested, or undefined when it may. */
+function refusal(u: URL, allowedHosts: readonly string[]): string | undefined {
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'only http and https are warmed';
+  if (allowedHosts.length > 0 && !allowedHosts.includes(u.hostname.toLowerCase()) && !allowedHosts.includes(u.host.toLowerCase())) {
+    return `host ${u.host} is not in the allowed hosts (${allowedHosts.join(', ')})`;
+  }
+  return undefined;
+}
+
+/**
+ * One attempt: request `url`, following redirects by hand so each target is checked like the
+ * URLs of the payload (fetch's own `follow` would go anywhere). The body is read to its end and
+ * dropped chunk by chunk: a cache in front fills as it streams, and memory stays flat.
+ */
+async function attempt(url: URL, method: CacheWarmPayload['method'], allowedHosts: readonly string[], signal: AbortSignal): Promise<number> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const res = await fetch(current, { method, redirect: 'manual', signal });
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location !== null) {
+      await res.body?.cancel();
+      if (hop === MAX_REDIRECTS) throw new Permanent(`more than ${MAX_REDIRECTS} redirects`);
+      const next = new URL(location, current);
+      const why = refusal(next, allowedHosts);
+      if (why !== undefined) throw new Permanent(`redirected to ${next.href}, which is not allowed: ${why}`);
+      current = next;
+      continue;
+    }
+    if (res.body) for await (const _ of res.body) void _;
+    return res.status;
+  }
+}
+
+function describeFailure(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}
+
+/** Warm one URL: up to 1 + retries attempts, each with its own timeout, backing off 100 ms · 2^n. */
+async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly string[], jobSignal: AbortSignal): Promise<UrlResult> {
   const t0 = performance.now();
   let status = 0;
   let error: string | undefined;
   let attempts = 0;
-  for (; attempts <= p.retries; ) {
+  for (;;) {
     attempts++;
-    error = undefined;
+    let retry: boolean;
     try {
-      const res = await fetch(url, { method: p.method, redirect: 'follow', signal: AbortSignal.any([signal, AbortSignal.timeout(p.timeoutMs)]) });
-      status = res.status;
-      // Read the body to its end (the cache fills as it streams), keeping none of it.
-      if (res.body) for await (const _ of res.body) void _;
-      if (!retryableStatus(status)) break;
-      error = `HTTP ${status}`;
+      status = await attempt(url, p.method, allowedHosts, AbortSignal.any([jobSignal, AbortSignal.timeout(p.timeoutMs)]));
+      error = status >= 400 ? `HTTP ${status}` : undefined;
+      retry = status >= 500;
     } catch (err) {
       status = 0;
-      const e = err as Error & { cause?: { code?: string } };
-      error = e.name === 'TimeoutError' ? `timed out after ${p.timeoutMs} ms` : (e.cause?.code ?? e.message);
-      if (signal.aborted) break;
+      error = describeFailure(err, p.timeoutMs);
+      retry = !(err instanceof Permanent);
     }
-    if (attempts <= p.retries) await new Promise((r) => setTimeout(r, 100 * 2 ** (attempts - 1)));
+    if (!retry || attempts > p.retries || jobSignal.aborted) break;
+    try {
+      await sleep(BACKOFF_MS * 2 ** (attempts - 1), undefined, { signal: jobSignal });
+    } catch {
+      break; // the job was aborted; run() throws its reason
+    }
   }
-  const ok = error === undefined && status >= 200 && status < 400;
-  return { url: url.href, status, ms: Math.round(performance.now() - t0), attempts, ...(ok ? {} : { error: error ?? `HTTP ${status}` }) };
+  return { url: url.href, status, ms: Math.round(performance.now() - t0), attempts, ...(error !== undefined && { error }) };
 }
 
 export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<CacheWarmPayload, CacheWarmResult> => {
-  const allowed = settings.cacheWarm?.allowedHosts?.map((h) => h.toLowerCase()) ?? [];
+  const allowedHosts = (settings.cacheWarm?.allowedHosts ?? []).map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
   return {
     name: 'cache-warm',
     timeoutMs: 300_000,
+
     parse(raw) {
       const f = Fields.of(raw, 'cache-warm');
       const urls = f.array(
@@ -75,10 +124,8 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
           } catch {
             throw invalidPayload('an absolute http(s) URL', name, s);
           }
-          if (u.protocol !== 'http:' && u.protocol !== 'https:') throw gtError('GT_URL_NOT_ALLOWED', s, `only http and https are warmed (${name})`);
-          if (allowed.length > 0 && !allowed.includes(u.hostname.toLowerCase()) && !allowed.includes(u.host.toLowerCase())) {
-            throw gtError('GT_URL_NOT_ALLOWED', s, `host ${u.host} is not in the allowed hosts (${allowed.join(', ')})`);
-          }
+          const why = refusal(u, allowedHosts);
+          if (why !== undefined) throw gtError('GT_URL_NOT_ALLOWED', s, `${why} (${name})`);
           return u;
         },
         { min: 1, max: 10_000 },
@@ -93,23 +140,31 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
       f.done();
       return p;
     },
+
     async run(p, ctx) {
-      const results: UrlResult[] = new Array(p.urls.length);
+      const total = p.urls.length;
+      const results: UrlResult[] = new Array<UrlResult>(total);
       let next = 0;
       let done = 0;
+      // `concurrency` lanes each take the next URL until none is left: at most that many in flight.
       const lane = async (): Promise<void> => {
-        while (next < p.urls.length && !ctx.signal.aborted) {
+        while (next < total && !ctx.signal.aborted) {
           const i = next++;
-          results[i] = await warmOne(p.urls[i]!, p, ctx.signal);
-          ctx.progress(++done, p.urls.length);
+          results[i] = await warmOne(p.urls[i]!, p, allowedHosts, ctx.signal);
+          ctx.progress(++done, total);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(p.concurrency, p.urls.length) }, lane));
-      const failed = results.filter((r) => r.error !== undefined).length;
-      // Some URLs failing is a result to report; all of them failing means the origin is
-      // down or unreachable, which a retry of the job later may cure.
-      if (failed === p.urls.length) throw new Error(`cache-warm: all ${failed} URLs failed (first: ${results[0]!.url}: ${results[0]!.error})`);
-      return { results, ok: p.urls.length - failed, failed };
+      await Promise.all(Array.from({ length: Math.min(p.concurrency, total) }, lane));
+      ctx.signal.throwIfAborted();
+      const failures = results.filter((r) => r.error !== undefined);
+      // Some URLs failing is a result to report. All of them failing means the origin is down,
+      // unreachable or the URLs are wrong: the job fails (and a background job is retried later),
+      // so the caller notices instead of reading a list of errors as success.
+      if (failures.length === total) {
+        const shown = failures.slice(0, 3).map((r) => `${r.url}: ${r.error}`).join('; ');
+        throw new Error(`cache-warm: all ${total} URLs failed (${shown}${total > 3 ? '; …' : ''})`);
+      }
+      return { results, ok: total - failures.length, failed: failures.length };
     },
   };
 };

@@ -1,16 +1,20 @@
-// `email` {to, subject?, text?|html?|template?, vars?, attachments?} → {messageId}: mail through
-// SMTP when a URL is configured, otherwise an .eml file in the outbox folder (and the log says
-// where). Addresses and headers are checked first, so a payload cannot inject headers.
+// `email` {to, subject?, text?|html?|template?, vars?, cc?, bcc?, replyTo?, from?, attachments?}
+// → {messageId, accepted?, rejected?, outbox?}: mail through a pooled SMTP transport when a URL is
+// configured, otherwise an .eml file in the outbox folder (and the log says where). Addresses and
+// the subject are checked at the boundary, so a payload cannot inject headers.
 
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import nodemailer, { type Transporter } from 'nodemailer';
+import { domainToASCII } from 'node:url';
+import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
-import { gtError, invalidPayload } from '../errors.js';
-import { checkAllowed, inputFile, writeAtomic } from './files.js';
+import { gtError, invalidArgument, invalidPayload } from '../errors.js';
+import { DEFAULT_TEMPLATES_DIR, TEMPLATE_NAME, renderTemplate, type TemplateVars } from './email-template.js';
+import { checkAllowed, writeAtomic } from './files.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields, itemFields } from './validate.js';
+
+export { DEFAULT_TEMPLATES_DIR } from './email-template.js';
 
 export interface EmailPayload {
   to: string[];
@@ -22,78 +26,118 @@ export interface EmailPayload {
   text?: string;
   html?: string;
   template?: string;
-  vars: Record<string, string | number | boolean>;
+  vars: TemplateVars;
   attachments: { path: string; filename?: string }[];
 }
 
 export interface EmailResult {
   messageId: string;
+  /** Recipients the SMTP server accepted. */
   accepted?: string[];
+  /** Recipients it refused while accepting others (all refused fails the job instead). */
   rejected?: string[];
-  /** Where the message was written when no SMTP server is configured. */
+  /** The .eml file written when no SMTP server is configured. */
   outbox?: string;
 }
 
-/** The templates shipped with the package (fixtures/email), from src/workers or dist/workers. */
-export const DEFAULT_TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/email');
+const MAX_RECIPIENTS = 100;
+const MAX_ATTACHMENTS = 20;
+/** Within the job's 60 s: a dead or stalling server fails the job instead of outliving it. */
+const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
 
-const ADDRESS = /^[^\s@<>()[\]",;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-const TEMPLATE = /^[a-z0-9][a-z0-9-]*$/;
-const VAR = /\{\{\s*([A-Za-z_][\w]*)\s*\}\}/g;
+const LOCAL_PART = /^[^\s@<>()[\]",;:\\]+$/;
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HEADER_BREAK = /[\r\n\0]/;
 
-/** One address, `a@b.c` or `Name <a@b.c>`; no line breaks, no lists. */
+function refuseHeaderBreak(value: string, field: string): void {
+  if (HEADER_BREAK.test(value)) throw gtError('GT_EMAIL_INVALID', `${field} contains a line break or NUL: header injection refused`);
+}
+
+/** One address, `a@b.c` or `Name <a@b.c>` (internationalised domains allowed); no lists, no groups. */
 function address(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 320) throw invalidPayload('an email address', field, value);
-  if (/[\r\n\0]/.test(value)) throw gtError('GT_EMAIL_INVALID', `${field} contains a line break or NUL: header injection refused`);
+  refuseHeaderBreak(value, field);
   const parsed = addressparser(value);
   const one = parsed.length === 1 ? parsed[0] : undefined;
-  if (!one || !('address' in one) || !one.address || !ADDRESS.test(one.address)) {
+  const addr = (one && 'address' in one ? one.address : undefined) ?? '';
+  const at = addr.lastIndexOf('@');
+  const domain = at > 0 ? domainToASCII(addr.slice(at + 1)) : '';
+  if (!LOCAL_PART.test(addr.slice(0, at)) || !HOSTNAME.test(domain)) {
     throw gtError('GT_EMAIL_INVALID', `${field} is not a valid email address: "${value}"`);
   }
   return value;
 }
 
+/** A field holding one address or an array of them. */
 function addresses(f: Fields, field: string, required: boolean): string[] {
   const raw = f.raw(field);
   if (raw === undefined && !required) return [];
   const list = Array.isArray(raw) ? raw : [raw];
-  if (list.length === 0 || list.length > 100) throw invalidPayload('an address or an array of 1 to 100 addresses', f.name(field), raw);
+  if (list.length === 0 || list.length > MAX_RECIPIENTS) {
+    throw invalidPayload(`an address or an array of 1 to ${MAX_RECIPIENTS} addresses`, f.name(field), raw);
+  }
   return list.map((v, i) => address(v, Array.isArray(raw) ? `${f.name(field)}[${i}]` : f.name(field)));
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** Fill `{{name}}` from vars; a name without a value is an error naming it. */
-function fill(text: string, vars: EmailPayload['vars'], template: string, html: boolean): string {
-  return text.replace(VAR, (_, name: string) => {
-    if (!Object.hasOwn(vars, name)) throw gtError('GT_EMAIL_INVALID', `Template ${template} uses {{${name}}} but email.vars has no ${name}`);
-    const v = String(vars[name]);
-    return html ? escapeHtml(v) : v;
-  });
+function attachment(value: unknown, name: string): EmailPayload['attachments'][number] {
+  const a = itemFields(value, name);
+  const item: EmailPayload['attachments'][number] = { path: a.string('path') };
+  const filename = a.optString('filename', { maxLength: 255 });
+  if (filename !== undefined) {
+    refuseHeaderBreak(filename, a.name('filename'));
+    item.filename = filename;
+  }
+  a.done();
+  return item;
 }
 
-async function readPart(dir: string, name: string, ext: string): Promise<string | undefined> {
+/** An attachment must be a regular file that exists (empty is fine: it is not media). */
+async function attachmentFile(field: string, p: string, allowPaths: readonly string[] | undefined): Promise<string> {
+  const abs = checkAllowed(field, p, allowPaths);
+  let isFile: boolean;
   try {
-    return await readFile(path.join(dir, `${name}.${ext}`), 'utf8');
+    isFile = (await stat(abs)).isFile();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw gtError('GT_INPUT_NOT_FOUND', p, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code));
   }
+  if (!isFile) throw gtError('GT_INPUT_NOT_FOUND', p, 'not a regular file');
+  return abs;
+}
+
+/** The SMTP URL without its password, for messages and logs. */
+const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
+
+function smtpTransport(url: string): Transporter {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || u.hostname === '') {
+    throw invalidArgument('an smtp:// or smtps:// URL', 'email.smtpUrl', redact(url));
+  }
+  // Query parameters of the URL (`?pool=false&socketTimeout=…`) override these.
+  return nodemailer.createTransport({ ...SMTP_TIMEOUTS, url, pool: true });
 }
 
 export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<EmailPayload, EmailResult> => {
-  const smtpUrl = settings.email?.smtpUrl ?? process.env.GEARTRAIN_SMTP_URL;
-  const from = settings.email?.from ?? process.env.GEARTRAIN_MAIL_FROM ?? 'geartrain@localhost';
+  // `||`: an empty setting or variable (GEARTRAIN_SMTP_URL=) means "not set".
+  const smtpUrl = settings.email?.smtpUrl || process.env.GEARTRAIN_SMTP_URL || undefined;
+  const defaultFrom = address(settings.email?.from || process.env.GEARTRAIN_MAIL_FROM || 'geartrain@localhost', 'the email.from setting');
   const templatesDir = settings.email?.templatesDir ?? DEFAULT_TEMPLATES_DIR;
   const outboxDir = path.resolve(settings.email?.outboxDir ?? '.geartrain/outbox');
-  // One pooled SMTP transport per process; without SMTP, a transport that only builds the message.
-  const smtp: Transporter | null = smtpUrl ? nodemailer.createTransport(smtpUrl.includes('pool=') ? smtpUrl : `${smtpUrl}${smtpUrl.includes('?') ? '&' : '?'}pool=true`) : null;
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
-  if (!smtp) log.info({ outbox: outboxDir }, 'email: no SMTP URL set (GEARTRAIN_SMTP_URL / --smtp); messages go to the outbox');
+  const smtp = smtpUrl ? smtpTransport(smtpUrl) : null;
+  // Without SMTP a stream transport only builds the raw message (Bcc kept, so the file is complete).
+  const composer = smtp ? null : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  if (smtpUrl) log.info({ smtp: redact(smtpUrl) }, 'email: sending through SMTP');
+  else log.info({ outbox: outboxDir }, 'email: no SMTP URL set (GEARTRAIN_SMTP_URL / --smtp); messages go to the outbox');
 
   return {
     name: 'email',
     timeoutMs: 60_000,
+
     parse(raw) {
       const f = Fields.of(raw, 'email');
       const p: EmailPayload = {
@@ -101,81 +145,83 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
         cc: addresses(f, 'cc', false),
         bcc: addresses(f, 'bcc', false),
         vars: f.optRecord('vars') ?? {},
-        attachments: f.optArray('attachments', (v, n) => {
-          const a = itemFields(v, n);
-          const item = { path: a.string('path'), ...(a.has('filename') ? { filename: a.string('filename', { maxLength: 255 }) } : {}) };
-          a.done();
-          return item;
-        }, { max: 20 }) ?? [],
+        attachments: f.optArray('attachments', attachment, { max: MAX_ATTACHMENTS }) ?? [],
       };
       const replyTo = f.raw('replyTo');
-      const sender = f.raw('from');
+      const from = f.raw('from');
       if (replyTo !== undefined) p.replyTo = address(replyTo, f.name('replyTo'));
-      if (sender !== undefined) p.from = address(sender, f.name('from'));
+      if (from !== undefined) p.from = address(from, f.name('from'));
       const subject = f.optString('subject', { maxLength: 998 });
       if (subject !== undefined) {
-        if (/[\r\n\0]/.test(subject)) throw gtError('GT_EMAIL_INVALID', 'email.subject contains a line break or NUL: header injection refused');
+        refuseHeaderBreak(subject, f.name('subject'));
         p.subject = subject;
       }
       const text = f.optString('text', { maxLength: 1_000_000 });
       const html = f.optString('html', { maxLength: 1_000_000 });
       const template = f.optString('template', { maxLength: 64 });
-      if (text !== undefined) p.text = text;
-      if (html !== undefined) p.html = html;
-      if (template !== undefined) {
-        if (!TEMPLATE.test(template)) throw invalidPayload('a template name of lower-case letters, digits and -', f.name('template'), template);
-        p.template = template;
-      }
-      if (text === undefined && html === undefined && template === undefined) throw invalidPayload('one of text, html or template', 'email body', undefined);
       f.done();
+      if (template !== undefined) {
+        if (!TEMPLATE_NAME.test(template)) throw invalidPayload('a template name of letters, digits, - and _', f.name('template'), template);
+        if (text !== undefined || html !== undefined) throw invalidPayload('either template or text/html, not both', f.name('template'), template);
+        p.template = template;
+      } else {
+        if (text === undefined && html === undefined) throw invalidPayload('one of text, html or template', 'email body', undefined);
+        if (f.has('vars')) throw invalidPayload('vars only with a template', f.name('vars'), f.raw('vars'));
+        if (subject === undefined) throw invalidPayload('a subject (or a template with a .subject file)', f.name('subject'), undefined);
+        if (text !== undefined) p.text = text;
+        if (html !== undefined) p.html = html;
+      }
       return p;
     },
+
     async run(p, ctx) {
       let { subject, text, html } = p;
-      if (p.template) {
-        const [t, h, s] = await Promise.all(['txt', 'html', 'subject'].map((ext) => readPart(templatesDir, p.template!, ext)));
-        if (t === undefined && h === undefined) throw gtError('GT_EMAIL_INVALID', `No template ${p.template} in ${templatesDir} (expected ${p.template}.txt or ${p.template}.html)`);
-        if (t !== undefined) text = fill(t, p.vars, p.template, false);
-        if (h !== undefined) html = fill(h, p.vars, p.template, true);
-        if (subject === undefined && s !== undefined) subject = fill(s.trim(), p.vars, p.template, false).replace(/[\r\n]+/g, ' ');
+      if (p.template !== undefined) {
+        const t = await renderTemplate(templatesDir, p.template, p.vars);
+        ({ text, html } = t);
+        subject ??= t.subject;
+        if (subject === undefined) throw gtError('GT_EMAIL_INVALID', `Template ${p.template} has no ${p.template}.subject: give email.subject`);
       }
-      if (subject === undefined) throw invalidPayload('a subject (or a template with a .subject file)', 'email.subject', undefined);
       const attachments = [];
       for (const [i, a] of p.attachments.entries()) {
-        checkAllowed(`email.attachments[${i}].path`, a.path, settings.allowPaths);
-        await inputFile(a.path);
-        attachments.push({ path: a.path, filename: a.filename ?? path.basename(a.path) });
+        const abs = await attachmentFile(`email.attachments[${i}].path`, a.path, settings.allowPaths);
+        attachments.push({ path: abs, filename: a.filename ?? path.basename(abs) });
       }
-      const message = {
-        from: p.from ?? from,
+      const message: SendMailOptions = {
+        from: p.from ?? defaultFrom,
         to: p.to,
-        ...(p.cc.length ? { cc: p.cc } : {}),
-        ...(p.bcc.length ? { bcc: p.bcc } : {}),
-        ...(p.replyTo ? { replyTo: p.replyTo } : {}),
+        ...(p.cc.length > 0 && { cc: p.cc }),
+        ...(p.bcc.length > 0 && { bcc: p.bcc }),
+        ...(p.replyTo !== undefined && { replyTo: p.replyTo }),
         subject,
-        ...(text !== undefined ? { text } : {}),
-        ...(html !== undefined ? { html } : {}),
+        ...(text !== undefined && { text }),
+        ...(html !== undefined && { html }),
         attachments,
+        // The job's timeout or stop cancels the send, queued or mid-transfer (the pool drops that
+        // connection); a message the server has already accepted stays sent.
+        signal: ctx.signal,
       };
-      if (!smtp) {
+
+      if (composer) {
         const built = await composer.sendMail(message);
-        const id = String(built.messageId).replace(/[<>]/g, '');
+        const id = built.messageId.replace(/[<>]/g, '');
         const file = path.join(outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id.replace(/[^\w.@-]/g, '_')}.eml`);
-        await mkdir(outboxDir, { recursive: true });
+        ctx.signal.throwIfAborted();
         await writeAtomic(file, (tmp) => writeFile(tmp, built.message as Buffer));
         ctx.log.info({ outbox: file, to: p.to }, 'email written to the outbox (no SMTP configured)');
         return { messageId: built.messageId, outbox: file };
       }
       try {
-        const info = await smtp.sendMail(message);
-        return { messageId: info.messageId, accepted: (info.accepted ?? []).map(String), rejected: (info.rejected ?? []).map(String) };
+        const info = await smtp!.sendMail(message);
+        return { messageId: String(info.messageId), accepted: (info.accepted ?? []).map(String), rejected: (info.rejected ?? []).map(String) };
       } catch (err) {
         throw gtError('GT_EMAIL_FAILED', p.to.join(', '), (err as Error).message);
       }
     },
+
     async close() {
       smtp?.close();
-      composer.close();
+      composer?.close();
     },
   };
 };

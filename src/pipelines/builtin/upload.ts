@@ -1,6 +1,6 @@
 // The upload flow: one file → probe → an image gets thumbnails; a video gets a transcode (low
-// priority) and a poster (high priority) in parallel → the outputs' URLs are warmed → the owner
-// gets an email. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
+// priority) and a poster (high priority) in parallel → the outputs' URLs are warmed and the
+// owner gets an email. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
 
 import path from 'node:path';
 import { pipeline } from '../define.js';
@@ -65,7 +65,8 @@ export const upload = pipeline('upload', {
   })
   .step('notify', {
     fn: 'email',
-    needs: ['warm'],
+    // Beside the warm step, not after it: a CDN that is down must not keep the owner uninformed.
+    needs: ['thumbnails', 'transcode', 'poster'],
     when: (s) => typeof s.options.owner === 'string',
     payload: (s) => ({
       to: s.options.owner,
