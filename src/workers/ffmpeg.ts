@@ -1,176 +1,419 @@
-// The one module that knows how ffmpeg is run. fluent-ffmpeg (unmaintained upstream) runs the
-// encodes and parses their progress; ffprobe is called directly, so its input can be held to the
-// same local-files-only protocol whitelist. Replacing fluent-ffmpeg means rewriting runFfmpeg().
+// The one place geartrain touches ffmpeg: find the binaries once per process, probe a file with
+// ffprobe, and run one ffmpeg command (progress, timeout, abort, the last useful stderr line).
+// fluent-ffmpeg (unmaintained upstream, final release 2.1.3) runs ffmpeg; everything else sees only
+// probe() and runFfmpeg(), so replacing it touches this file alone.
 
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import ffmpeg from 'fluent-ffmpeg';
-import { gtError } from '../errors.js';
+import Ffmpeg from 'fluent-ffmpeg';
+import { GeartrainError, gtError } from '../errors.js';
 import type { WorkerSettings } from './types.js';
 
+/** SIGTERM lets ffmpeg close its output; after this long it gets SIGKILL. */
+export const KILL_GRACE_MS = 2000;
+
+/**
+ * Status lines every 0.25 s instead of ffmpeg's 0.5 s, so a short job still reports progress
+ * while it runs. `-stats_period` exists from ffmpeg 4.4 (the 2018 build in @ffmpeg-installer
+ * refuses it), hence `Binaries.statsPeriod`.
+ */
+const STATS_PERIOD = '0.25';
+
+/** The ffmpeg and ffprobe a process uses, found once (locate()). */
+export interface Binaries {
+  ffmpeg: string;
+  ffprobe: string;
+  /** `ffmpeg version …` as the binary reports it. */
+  version: string;
+  /** The binary understands `-stats_period` (ffmpeg ≥ 4.4). */
+  statsPeriod: boolean;
+}
+
+type TranscodeSettings = NonNullable<WorkerSettings['transcode']>;
+
+const located = new Map<string, Promise<Binaries>>();
+
+/**
+ * Find ffmpeg and ffprobe: the settings' paths, else `ffmpeg`/`ffprobe` on PATH, else the binaries
+ * shipped in the optional npm packages @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe,
+ * else GT_FFMPEG_NOT_FOUND. Memoised per process (a failure is not, so installing ffmpeg later
+ * helps); costs one `ffmpeg -version` (about 80 ms here), never fluent-ffmpeg's -formats/-encoders.
+ */
+export function locate(settings: TranscodeSettings = {}): Promise<Binaries> {
+  const key = `${settings.ffmpegPath ?? ''}\0${settings.ffprobePath ?? ''}`;
+  let found = located.get(key);
+  if (!found) {
+    found = find(settings);
+    located.set(key, found);
+    found.catch(() => located.delete(key));
+  }
+  return found;
+}
+
+async function find(settings: TranscodeSettings): Promise<Binaries> {
+  const [ffmpeg, ffprobe] = await Promise.all([
+    binary('ffmpeg', settings.ffmpegPath, '@ffmpeg-installer/ffmpeg'),
+    binary('ffprobe', settings.ffprobePath, '@ffprobe-installer/ffprobe'),
+  ]);
+  let out: string;
+  try {
+    out = await new Promise<string>((resolve, reject) =>
+      execFile(ffmpeg, ['-hide_banner', '-version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+  } catch (err) {
+    throw gtError('GT_FFMPEG_NOT_FOUND', `working ffmpeg at ${ffmpeg} (${(err as Error).message.split('\n')[0]})`);
+  }
+  const version = out.split('\n', 1)[0]!.trim();
+  const m = /^ffmpeg version n?(\d+)\.(\d+)/.exec(version);
+  const statsPeriod = m !== null && (Number(m[1]) > 4 || (Number(m[1]) === 4 && Number(m[2]) >= 4));
+  return { ffmpeg, ffprobe, version, statsPeriod };
+}
+
+async function executable(file: string): Promise<boolean> {
+  try {
+    await access(file, fsc.X_OK);
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function binary(name: 'ffmpeg' | 'ffprobe', override: string | undefined, npmPackage: string): Promise<string> {
+  if (override !== undefined) {
+    if (await executable(override)) return override;
+    throw gtError('GT_FFMPEG_NOT_FOUND', `${name} at ${override}`);
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && (await executable(path.join(dir, name)))) return path.join(dir, name);
+  }
+  try {
+    // A variable specifier: the packages are optional, so the build must not depend on them.
+    const spec: string = npmPackage;
+    const mod = (await import(spec)) as { default?: { path?: unknown }; path?: unknown };
+    const p = mod.default?.path ?? mod.path;
+    if (typeof p === 'string' && (await executable(p))) return p;
+  } catch {
+    // not installed, or no binary for this platform
+  }
+  throw gtError('GT_FFMPEG_NOT_FOUND', name);
+}
+
+// ---- probe ---------------------------------------------------------------------------------
+
+/** What ffprobe says about a file; dimensions as displayed (rotation applied). */
 export interface MediaProbe {
+  /** ffprobe's format name (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, …). */
   format: string;
   durationSeconds: number;
+  /** Overall bit rate in bits/s. */
+  bitrate?: number;
   width?: number;
   height?: number;
   videoCodec?: string;
-  audioCodec?: string;
   fps?: number;
-  bitrate?: number;
+  /** Degrees the player turns the picture (phone videos); width/height already account for it. */
+  rotation?: number;
+  pixelFormat?: string;
+  audioCodec?: string;
+  audioChannels?: number;
+  sampleRate?: number;
 }
 
-/** Inputs may only be local files: a crafted playlist cannot make ffmpeg fetch a URL. */
-export const INPUT_WHITELIST = ['-protocol_whitelist', 'file'];
-
-async function onPath(cmd: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, cmd);
-    try {
-      await access(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
-
-async function fromPackage(pkg: string): Promise<string | undefined> {
-  try {
-    const mod = (await import(pkg)) as { default?: { path?: string }; path?: string };
-    return mod.default?.path ?? mod.path;
-  } catch {
-    return undefined;
-  }
-}
-
-const located = new Map<string, Promise<string>>();
-
-/** ffmpeg or ffprobe: the configured path, else PATH, else the optional npm package; once per process. */
-export function binary(name: 'ffmpeg' | 'ffprobe', settings: WorkerSettings): Promise<string> {
-  const configured = name === 'ffmpeg' ? settings.transcode?.ffmpegPath : settings.transcode?.ffprobePath;
-  const key = `${name}:${configured ?? ''}`;
-  let p = located.get(key);
-  if (!p) {
-    p = (async () => {
-      const found = configured ?? (await onPath(name)) ?? (await fromPackage(name === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe'));
-      if (!found) throw gtError('GT_FFMPEG_NOT_FOUND', name);
-      return found;
-    })();
-    located.set(key, p);
-    p.catch(() => located.delete(key));
-  }
-  return p;
+interface ProbeJson {
+  streams?: {
+    codec_type?: string;
+    codec_name?: string;
+    width?: number;
+    height?: number;
+    avg_frame_rate?: string;
+    r_frame_rate?: string;
+    pix_fmt?: string;
+    channels?: number;
+    sample_rate?: string;
+    duration?: string;
+    tags?: { rotate?: string };
+    side_data_list?: { rotation?: number }[];
+    disposition?: { attached_pic?: number };
+  }[];
+  format?: { format_name?: string; duration?: string; bit_rate?: string };
 }
 
 /**
- * fluent-ffmpeg asks ffmpeg for its formats and encoders before a process's first command and
- * caches the answer; that took 0.35 s on the first job (DESIGN.md). Asking once when the worker
- * starts takes it off the job's path.
+ * Input options every run gets. `-protocol_whitelist file` (on ffprobe too): whatever the input
+ * is — an HLS playlist, an ffconcat list — it may open local files only, never a URL. ffmpeg 5.1
+ * already limits nested opens of a local playlist to file,crypto,data; this holds for any build
+ * and any demuxer.
  */
-export async function warmUp(settings: WorkerSettings): Promise<void> {
-  ffmpeg.setFfmpegPath(await binary('ffmpeg', settings));
-  await new Promise<void>((resolve) => ffmpeg.getAvailableFormats(() => ffmpeg.getAvailableEncoders(() => resolve())));
+export const INPUT_HARDENING = ['-protocol_whitelist', 'file'] as const;
+
+/** ffprobe's names for still images: a JPEG is not a one-frame video. */
+const STILL_FORMATS = /^(image2|[a-z0-9]+_pipe)$/;
+
+function rate(r: string | undefined): number | undefined {
+  const m = r ? /^(\d+)\/(\d+)$/.exec(r) : null;
+  if (!m || Number(m[2]) === 0 || Number(m[1]) === 0) return undefined;
+  return Math.round((Number(m[1]) / Number(m[2])) * 1000) / 1000;
 }
 
-function num(v: unknown): number | undefined {
-  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+function num(v: string | number | undefined): number | undefined {
+  const n = typeof v === 'number' ? v : v === undefined ? NaN : Number.parseFloat(v);
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** ffprobe a local file; GT_MEDIA_INVALID naming it when ffprobe cannot read it. */
-export async function probeMedia(file: string, signal: AbortSignal, settings: WorkerSettings): Promise<MediaProbe> {
-  const bin = await binary('ffprobe', settings);
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile(bin, ['-v', 'error', ...INPUT_WHITELIST, '-print_format', 'json', '-show_format', '-show_streams', file], { signal, maxBuffer: 16 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(gtError('GT_MEDIA_INVALID', file, 'video or audio file', (stderr.trim().split('\n').pop() ?? err.message).replace(`${file}: `, '')));
-      else resolve(stdout);
-    });
-  });
-  const data = JSON.parse(out) as { format?: Record<string, unknown>; streams?: Record<string, unknown>[] };
-  // A still image read by ffprobe's image demuxers, cover art, or a stream without a size is not video.
-  const still = /^(image2|.*_pipe)$/.test(String(data.format?.format_name ?? ''));
-  const video = still
-    ? undefined
-    : data.streams?.find((s) => s.codec_type === 'video' && (s.disposition as { attached_pic?: number } | undefined)?.attached_pic !== 1 && (num(s.width) ?? 0) > 0);
-  const audio = data.streams?.find((s) => s.codec_type === 'audio');
-  const duration = num(data.format?.duration) ?? num(video?.duration) ?? num(audio?.duration);
-  if (duration === undefined || duration <= 0 || (!video && !audio)) throw gtError('GT_MEDIA_INVALID', file, 'video or audio file', 'no video or audio stream with a duration');
-  const [fn, fd] = String(video?.avg_frame_rate ?? '0/1').split('/').map(Number);
-  return {
-    format: String(data.format?.format_name ?? 'unknown'),
-    durationSeconds: duration,
-    ...(video ? { width: num(video.width), height: num(video.height), videoCodec: String(video.codec_name), ...(fd ? { fps: Math.round((fn! / fd) * 100) / 100 } : {}) } : {}),
-    ...(audio ? { audioCodec: String(audio.codec_name) } : {}),
-    ...(num(data.format?.bit_rate) !== undefined ? { bitrate: num(data.format?.bit_rate) } : {}),
+/**
+ * ffprobe one local file. Spawned directly rather than through fluent-ffmpeg, whose ffprobe()
+ * keeps the child to itself (it cannot be aborted) and flattens the JSON into INI sections.
+ * Throws GT_MEDIA_INVALID naming the file when ffprobe cannot read it, or finds no video or
+ * audio stream in it (a still image is not a video).
+ */
+export async function probe(bin: Binaries, file: string, signal: AbortSignal, timeoutMs = 60_000): Promise<MediaProbe> {
+  const args = ['-v', 'error', ...INPUT_HARDENING, '-print_format', 'json', '-show_format', '-show_streams', file];
+  const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: (Error & { code?: unknown; killed?: boolean }) | null }>((resolve) =>
+    execFile(bin.ffprobe, args, { signal, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, out, errOut) =>
+      resolve({ stdout: String(out), stderr: String(errOut), error: err }),
+    ),
+  );
+  if (signal.aborted) throw signal.reason;
+  if (error) {
+    if (error.code === 'ENOENT' || error.code === 'EACCES') throw gtError('GT_FFMPEG_NOT_FOUND', `ffprobe at ${bin.ffprobe}`);
+    if (error.killed) throw gtError('GT_FFMPEG_FAILED', file, `ffprobe killed after the ${timeoutMs} ms timeout`);
+    throw gtError('GT_MEDIA_INVALID', file, 'video or audio file', lastMeaningfulLine(stderr, file) || error.message.split('\n')[0]!);
+  }
+  let j: ProbeJson;
+  try {
+    j = JSON.parse(stdout) as ProbeJson;
+  } catch {
+    throw gtError('GT_MEDIA_INVALID', file, 'video or audio file', 'ffprobe gave no readable answer');
+  }
+  const streams = j.streams ?? [];
+  const format = j.format?.format_name ?? 'unknown';
+  const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
+  // ffprobe opens any `.jpg` with its image demuxer, even a text file (width 0): not a video.
+  if (STILL_FORMATS.test(format)) {
+    const w = streams.find((s) => s.codec_type === 'video')?.width ?? 0;
+    throw invalid(w > 0 ? `it is a still image (${format})` : lastMeaningfulLine(stderr, file) || 'no video or audio stream');
+  }
+  // Cover art in an audio file is a "video" stream of one picture: not a video.
+  const v = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1 && (s.width ?? 0) > 0);
+  const a = streams.find((s) => s.codec_type === 'audio');
+  if (!v && !a) throw invalid('no video or audio stream');
+  const out: MediaProbe = {
+    format,
+    durationSeconds: num(j.format?.duration) ?? num(v?.duration) ?? num(a?.duration) ?? 0,
   };
+  const bitrate = num(j.format?.bit_rate);
+  if (bitrate !== undefined) out.bitrate = Math.round(bitrate);
+  if (v) {
+    const rotation = num(v.side_data_list?.find((d) => d.rotation !== undefined)?.rotation) ?? num(v.tags?.rotate) ?? 0;
+    const turned = Math.abs(rotation) % 180 === 90;
+    if (v.width && v.height) {
+      out.width = turned ? v.height : v.width;
+      out.height = turned ? v.width : v.height;
+    }
+    if (v.codec_name) out.videoCodec = v.codec_name;
+    const fps = rate(v.avg_frame_rate) ?? rate(v.r_frame_rate);
+    if (fps !== undefined) out.fps = fps;
+    if (rotation !== 0) out.rotation = rotation;
+    if (v.pix_fmt) out.pixelFormat = v.pix_fmt;
+  }
+  if (a) {
+    if (a.codec_name) out.audioCodec = a.codec_name;
+    if (a.channels) out.audioChannels = a.channels;
+    const sr = num(a.sample_rate);
+    if (sr !== undefined) out.sampleRate = sr;
+  }
+  return out;
 }
 
-export interface FfmpegRun {
+/** probe() with the binaries the settings name: for workers that only need to look (`probe`). */
+export async function probeMedia(file: string, signal: AbortSignal, settings: WorkerSettings = {}): Promise<MediaProbe> {
+  return probe(await locate(settings.transcode), file, signal);
+}
+
+// ---- run -----------------------------------------------------------------------------------
+
+/** One ffmpeg invocation: one input, one output, the options around them. */
+export interface FfmpegCommandSpec {
   input: string;
-  /** Options before -i (seeking for a poster). */
-  inputOptions?: string[];
+  /** Options before `-i` (global options and input options: -ss, -protocol_whitelist, …). */
+  inputArgs: readonly string[];
+  /** Options of the output: maps, filters, codecs, `-f`. */
+  outputArgs: readonly string[];
   output: string;
-  outputOptions: string[];
-  /** The input's duration, for progress. */
-  durationMs: number;
-  onProgress?(doneMs: number, totalMs: number): void;
+}
+
+/** Global options every run gets, before the input options. */
+export function globalArgs(bin: Binaries): string[] {
+  return ['-hide_banner', '-nostdin', ...(bin.statsPeriod ? ['-stats_period', STATS_PERIOD] : [])];
+}
+
+/**
+ * The exact argv runFfmpeg() gives ffmpeg for `spec`: fluent-ffmpeg's order (input options,
+ * `-i input`, `-y`, output options, output). The benchmark runs the command line with it.
+ */
+export function ffmpegArgv(spec: Omit<FfmpegCommandSpec, 'output'> & { output: string }): string[] {
+  return [...spec.inputArgs, '-i', spec.input, '-y', ...spec.outputArgs, spec.output];
+}
+
+export interface RunOptions extends FfmpegCommandSpec {
+  /** Seconds of output written so far, from ffmpeg's status lines (`time=`). */
+  onProgress?(seconds: number): void;
+  /** Aborting it stops ffmpeg (SIGTERM, then SIGKILL after KILL_GRACE_MS); the run rejects with its reason. */
   signal: AbortSignal;
-  timeoutMs: number;
-  /** The input as named in error messages. */
-  label: string;
+  /** Stop ffmpeg the same way past this; the run fails with GT_FFMPEG_FAILED. @defaultValue no limit */
+  timeoutMs?: number;
+  /** Names the file in GT_FFMPEG_FAILED. @defaultValue input */
+  label?: string;
 }
 
-/** The whole argument list of a run, as ffmpeg gets it (the benchmark runs the same). */
-export function ffmpegArgs(r: Pick<FfmpegRun, 'input' | 'inputOptions' | 'output' | 'outputOptions'>): string[] {
-  return ['-y', ...INPUT_WHITELIST, ...(r.inputOptions ?? []), '-i', r.input, ...r.outputOptions, r.output];
+/** What ffmpeg reported about the output it wrote. */
+export interface RunReport {
+  /** From the `Output #0` stream line, when ffmpeg printed one. */
+  width?: number;
+  height?: number;
+  /** The last `time=` ffmpeg reported: the output's duration. */
+  seconds?: number;
 }
 
-const timemarkMs = (t: string): number => {
-  const [h, m, s] = t.split(':').map(Number);
-  return ((h ?? 0) * 3600 + (m ?? 0) * 60 + (s ?? 0)) * 1000;
-};
+type NodeCallback<T> = (err: Error | null, value?: T) => void;
 
-/** Run one encode; kills ffmpeg on timeout or abort (SIGTERM, then SIGKILL after 2 s). */
-export async function runFfmpeg(r: FfmpegRun, settings: WorkerSettings): Promise<void> {
-  ffmpeg.setFfmpegPath(await binary('ffmpeg', settings));
-  if (r.signal.aborted) throw r.signal.reason;
-  await new Promise<void>((resolve, reject) => {
-    const cmd = ffmpeg(r.input)
-      .inputOptions([...INPUT_WHITELIST, ...(r.inputOptions ?? [])])
-      .outputOptions(r.outputOptions)
-      .output(r.output);
-    let lastLine = '';
-    let why: Error | null = null;
-    let killTimer: NodeJS.Timeout | null = null;
-    const stop = (err: Error): void => {
-      if (why) return;
-      why = err;
-      cmd.kill('SIGTERM');
-      killTimer = setTimeout(() => cmd.kill('SIGKILL'), 2000);
+/**
+ * fluent-ffmpeg internals answered per command. Its _prepare() runs _checkCapabilities (spawning
+ * `ffmpeg -formats` and `ffmpeg -encoders`) and availableEncoders (to add `-strict experimental`)
+ * on every run, whatever options were set (raw outputOptions do not avoid it); the answers are
+ * cached per process, so the cost lands on each process's first job. Measured here (Debian ffmpeg
+ * 5.1, 2 shared cores, 3 fresh processes each running one poster frame 3 times): stock fluent
+ * 261-310 ms for the first run, 109-144 ms after; with these hooks 125-140 ms from the first run.
+ * Our arguments are fixed, use no experimental encoder and are checked by the tests, so there is
+ * nothing to ask: -formats and -encoders are never spawned (a test holds that).
+ * The binary paths are pinned per command too: fluent keeps them in one process-wide cache.
+ * 2.1.3 is the final release (the repository is archived), so these internals no longer move.
+ */
+interface FluentHooks {
+  _getFfmpegPath(cb: NodeCallback<string>): void;
+  _getFfprobePath(cb: NodeCallback<string>): void;
+  _checkCapabilities(cb: (err?: Error | null) => void): void;
+  availableEncoders(cb: NodeCallback<Record<string, unknown>>): void;
+}
+
+const TIME = /time=(\d+):(\d\d):(\d\d(?:\.\d+)?)/;
+const LOST_OUTPUT = /^(Error writing trailer|Error closing file|Output file is empty)/;
+const OUTPUT_VIDEO = /^\s*Stream #\d+:\d+.*: Video: .*?, (\d{1,5})x(\d{1,5})[\s,]/;
+
+/**
+ * Run ffmpeg once. Resolves when it exits 0; rejects with GT_FFMPEG_FAILED (the last meaningful
+ * stderr line, or the timeout), or the signal's reason — always after the process has exited, so
+ * the caller may remove the output.
+ */
+export function runFfmpeg(bin: Binaries, opts: RunOptions): Promise<RunReport> {
+  const label = opts.label ?? opts.input;
+  if (opts.signal.aborted) return Promise.reject(opts.signal.reason as Error);
+  return new Promise<RunReport>((resolve, reject) => {
+    const cmd = Ffmpeg({ stdoutLines: 200 });
+    const hooks: FluentHooks = {
+      _getFfmpegPath: (cb) => cb(null, bin.ffmpeg),
+      _getFfprobePath: (cb) => cb(null, bin.ffprobe),
+      _checkCapabilities: (cb) => cb(),
+      availableEncoders: (cb) => cb(null, {}),
     };
-    const timer = setTimeout(() => stop(gtError('GT_FFMPEG_FAILED', r.label, `killed after the ${r.timeoutMs} ms timeout`)), r.timeoutMs);
-    const onAbort = (): void => stop(r.signal.reason instanceof Error ? r.signal.reason : new Error('aborted'));
-    r.signal.addEventListener('abort', onAbort, { once: true });
-    const done = (err?: Error): void => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      r.signal.removeEventListener('abort', onAbort);
-      if (why) reject(why);
-      else if (err) reject(gtError('GT_FFMPEG_FAILED', r.label, lastLine || err.message.split('\n')[0]!));
-      else resolve();
+    Object.assign(cmd, hooks);
+    cmd.input(opts.input).inputOptions([...opts.inputArgs]).output(opts.output).outputOptions([...opts.outputArgs]);
+
+    const report: RunReport = {};
+    let inOutput = false;
+    let lostOutput = '';
+    let stopped: Error | null = null;
+    let killTimer: NodeJS.Timeout | undefined;
+    let proc: { kill(sig: NodeJS.Signals): boolean } | undefined;
+
+    const stop = (reason: Error): void => {
+      if (stopped) return;
+      stopped = reason;
+      if (!proc) return; // not spawned yet: 'start' stops it
+      proc.kill('SIGTERM');
+      killTimer = setTimeout(() => proc!.kill('SIGKILL'), KILL_GRACE_MS);
     };
+    const onAbort = (): void => stop(opts.signal.reason as Error);
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    const deadline = opts.timeoutMs === undefined ? undefined : setTimeout(() => stop(gtError('GT_FFMPEG_FAILED', label, `killed after the ${opts.timeoutMs} ms timeout`)), opts.timeoutMs);
+    const settle = (): void => {
+      clearTimeout(deadline);
+      clearTimeout(killTimer);
+      opts.signal.removeEventListener('abort', onAbort);
+    };
+
+    cmd.on('start', () => {
+      proc = (cmd as unknown as { ffmpegProc?: typeof proc }).ffmpegProc;
+      if (stopped) {
+        const reason = stopped;
+        stopped = null;
+        stop(reason);
+      }
+    });
     cmd.on('stderr', (line: string) => {
-      // The last line that says what went wrong, not the progress chatter.
-      if (!/^\s*(frame=|size=|Press|\[.*\] (frame|size)=)/.test(line) && line.trim()) lastLine = line.trim();
+      const t = TIME.exec(line);
+      if (t) {
+        const seconds = Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]);
+        report.seconds = seconds;
+        opts.onProgress?.(seconds);
+        return;
+      }
+      if (LOST_OUTPUT.test(line)) lostOutput = line;
+      else if (line.startsWith('Output #')) inOutput = true;
+      else if (inOutput && report.width === undefined) {
+        const d = OUTPUT_VIDEO.exec(line);
+        if (d) {
+          report.width = Number(d[1]);
+          report.height = Number(d[2]);
+        }
+      }
     });
-    cmd.on('progress', (p: { timemark?: string }) => {
-      if (p.timemark && r.onProgress) r.onProgress(Math.min(r.durationMs, timemarkMs(p.timemark)), r.durationMs);
+    cmd.on('end', (_stdout: string | null, stderr: string | null) => {
+      settle();
+      if (stopped) return reject(stopped);
+      // ffmpeg 5.1 exits 0 when the output could not be written out (disk full, file size limit):
+      // it only says so on stderr.
+      if (lostOutput) return reject(gtError('GT_FFMPEG_FAILED', label, lastMeaningfulLine(stderr ?? '', opts.input) || lostOutput));
+      resolve(report);
     });
-    cmd.on('error', (err: Error) => done(err));
-    cmd.on('end', () => done());
+    cmd.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
+      settle();
+      if (stopped) return reject(stopped);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+        return reject(gtError('GT_FFMPEG_NOT_FOUND', `ffmpeg at ${bin.ffmpeg}`));
+      }
+      const e = gtError('GT_FFMPEG_FAILED', label, lastMeaningfulLine(stderr ?? '', opts.input) || err.message.split('\n')[0]!);
+      reject(new GeartrainError(e.code, e.message, { cause: err }));
+    });
     cmd.run();
   });
+}
+
+// ---- stderr ----------------------------------------------------------------------------------
+
+/** Lines that say nothing about what went wrong. */
+const NOISE = /^(frame=|size=|video:|audio:|Conversion failed!|Exiting normally|Press \[q\]|Stream mapping:|Input #|Output #|Metadata:|Duration:|Stream #|Side data:)/;
+/** The summaries x264 and the AAC encoder print when they close. */
+const ENCODER_STATS = /^(frame [IPB]:|mb [IPB] |kb\/s:|Qavg:|consecutive B-frames:|ref [PB] |i8 |i4 |i16 |i8c |8x8 transform|direct mvs|coded y,|Weighted P-Frames:|final ratefactor:)/;
+/** libav's generic error strings: the line before one usually says more. */
+const GENERIC = /(Invalid data found when processing input|Invalid argument|Operation not permitted|Error opening input files?|Error opening output files?|Error while opening encoder.*)$/;
+
+/**
+ * The last stderr line that explains a failure: `[mov @ 0x55…] moov atom not found` becomes
+ * `moov atom not found (Invalid data found when processing input)`.
+ */
+export function lastMeaningfulLine(stderr: string, file?: string): string {
+  const lines = stderr
+    .split(/\r\n|\r|\n/)
+    .filter((l) => !/^\s/.test(l)) // stream and metadata dumps are indented
+    .map((l) => l.replace(/^\[[^\]]*? @ 0x[0-9a-f]+\]\s*/, '').trim())
+    .map((l) => (file && l.startsWith(`${file}: `) ? l.slice(file.length + 2) : l))
+    .filter((l) => l !== '' && !NOISE.test(l) && !ENCODER_STATS.test(l));
+  const last = lines.at(-1);
+  if (last === undefined) return '';
+  const before = lines.at(-2);
+  if (GENERIC.test(last) && before !== undefined && !GENERIC.test(before)) return `${before} (${last})`;
+  return last;
 }

@@ -1,22 +1,69 @@
-// `transcode` {input, outDir, profiles, poster?} → {outputs, durationSeconds, probe}: web
-// renditions of a video (H.264/AAC MP4 at 1080p/720p/480p, VP9/Opus WebM, AAC audio) and a
-// poster frame, never upscaled. The input is probed first; progress goes out as WORK_STATUS
-// while ffmpeg runs; outputs are written atomically and skipped when already up to date.
+// `transcode` {input, outDir, profiles, poster?, name?} → {input, durationSeconds, probe, outputs,
+// poster?}: web renditions of one video (H.264/AAC MP4, VP9/Opus WebM, AAC or Opus audio) and a
+// poster frame. The input is probed first (a bad file fails before any encode); one ffmpeg run
+// per output, each written atomically; progress goes out as WORK_STATUS while ffmpeg runs;
+// outputs already made from the same input and options are not made again.
 
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { gtError, invalidPayload } from '../errors.js';
-import { probeMedia, runFfmpeg, warmUp, type MediaProbe } from './ffmpeg.js';
+import { GeartrainError, gtError, invalidPayload } from '../errors.js';
+import { INPUT_HARDENING, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
 import { checkAllowed, fingerprint, freshOutput, inputFile, recordOutput, writeAtomic } from './files.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
-import { Fields, itemString } from './validate.js';
+import { Fields } from './validate.js';
 
-export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'webm-720p', 'audio-m4a'] as const;
+export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-vp9-720p', 'audio-aac', 'audio-opus'] as const;
 export type Profile = (typeof PROFILES)[number];
+export const POSTER_FORMATS = ['jpeg', 'webp'] as const;
+export type PosterFormat = (typeof POSTER_FORMATS)[number];
+
+/** Bump when the ffmpeg arguments change, so outputs made with the old ones are made again. */
+const RECIPE = 1;
+/** Poster time when the payload gives none (then capped at half the duration). */
+export const DEFAULT_POSTER_AT = 2;
+/** Poster width when the payload gives none (never wider than the source). */
+export const DEFAULT_POSTER_WIDTH = 1280;
+/** The worker's own timeout fires first (clean output folder, coded error); the Worker's is a backstop. */
+const BACKSTOP_MS = 10_000;
+
+// Measured on this 2-core VM, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
+// 5.8 s (files within 15% of each other on this clip); VP9 720p: realtime/cpu-used 8 about 3-4 s,
+// good/cpu-used 5 about 20 s. A job server shares its cores, so the fast presets; CRF keeps the
+// quality constant and lets the bit rate follow the content.
+const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p'];
+const VP9 = ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-crf', '36', '-b:v', '0', '-pix_fmt', 'yuv420p'];
+
+interface ProfileSpec {
+  /** `NAME-<suffix>.<ext>` */
+  suffix: string;
+  ext: string;
+  /** Largest shorter side (height of a landscape video); absent: audio only. */
+  height?: number;
+  video?: readonly string[];
+  audio: readonly [codec: string, bitrate: string];
+  /** Muxer options: `-f` set explicitly (the temp file's name must not decide it). */
+  mux: readonly string[];
+}
+
+const MP4 = ['-movflags', '+faststart', '-f', 'mp4'];
+export const PROFILE_SPECS: Record<Profile, ProfileSpec> = {
+  'mp4-1080p': { suffix: '1080p', ext: 'mp4', height: 1080, video: X264, audio: ['aac', '128k'], mux: MP4 },
+  'mp4-720p': { suffix: '720p', ext: 'mp4', height: 720, video: X264, audio: ['aac', '128k'], mux: MP4 },
+  'mp4-480p': { suffix: '480p', ext: 'mp4', height: 480, video: X264, audio: ['aac', '96k'], mux: MP4 },
+  'mp4-240p': { suffix: '240p', ext: 'mp4', height: 240, video: X264, audio: ['aac', '64k'], mux: MP4 },
+  'webm-vp9-720p': { suffix: '720p', ext: 'webm', height: 720, video: VP9, audio: ['libopus', '96k'], mux: ['-f', 'webm'] },
+  'audio-aac': { suffix: 'audio', ext: 'm4a', audio: ['aac', '128k'], mux: ['-movflags', '+faststart', '-f', 'ipod'] },
+  'audio-opus': { suffix: 'audio', ext: 'opus', audio: ['libopus', '96k'], mux: ['-f', 'opus'] },
+};
 
 export interface PosterOptions {
+  /** @defaultValue 2, capped at half the duration */
   atSeconds?: number;
+  /** @defaultValue the source's width, at most 1280; never wider than the source */
   width?: number;
-  format: 'jpeg' | 'webp';
+  /** @defaultValue 'jpeg' */
+  format: PosterFormat;
 }
 
 export interface TranscodePayload {
@@ -24,16 +71,28 @@ export interface TranscodePayload {
   outDir: string;
   profiles: Profile[];
   poster?: PosterOptions;
+  /** Base of the output names. @defaultValue the input's name without extension */
   name?: string;
 }
 
 export interface TranscodeOutput {
-  profile: Profile | 'poster';
+  profile: Profile;
   path: string;
   width?: number;
   height?: number;
   bytes: number;
-  durationSeconds?: number;
+  durationSeconds: number;
+  /** Already up to date from an earlier job: not made again. */
+  skipped?: true;
+}
+
+export interface PosterOutput {
+  path: string;
+  width: number;
+  height: number;
+  format: PosterFormat;
+  atSeconds: number;
+  bytes: number;
   skipped?: true;
 }
 
@@ -42,163 +101,218 @@ export interface TranscodeResult {
   durationSeconds: number;
   probe: MediaProbe;
   outputs: TranscodeOutput[];
-  poster?: TranscodeOutput;
+  poster?: PosterOutput;
 }
 
-interface Rendition {
-  name: string;
-  outputOptions: string[];
-  inputOptions?: string[];
-  width?: number;
-  height?: number;
-}
+const even = (n: number): number => Math.max(2, Math.floor(n / 2) * 2);
 
-const HEIGHT: Partial<Record<Profile, number>> = { 'mp4-1080p': 1080, 'mp4-720p': 720, 'mp4-480p': 480, 'webm-720p': 720 };
-const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
-
-/** The size a profile gets from a source: its height, or the source's when that is smaller. */
-function fitHeight(probe: MediaProbe, target: number): { width: number; height: number } | undefined {
-  if (!probe.width || !probe.height) return undefined;
-  const height = even(Math.min(target, probe.height));
-  return { width: even((probe.width * height) / probe.height), height };
+/** `clip-720p.mp4`, `clip-audio.m4a`, `clip-poster.jpg` */
+export function outputName(base: string, profile: Profile | 'poster', posterFormat: PosterFormat = 'jpeg'): string {
+  if (profile === 'poster') return `${base}-poster.${posterFormat === 'jpeg' ? 'jpg' : 'webp'}`;
+  const s = PROFILE_SPECS[profile];
+  return `${base}-${s.suffix}.${s.ext}`;
 }
 
 /**
- * ffmpeg output options for a profile. x264 `veryfast`/crf 23 and VP9 realtime/cpu-used 8 keep a
- * 2-core machine at several times real time for 720p; the quality is web-thumbnail grade.
+ * The scale filter for a profile, or none when the source already fits. Never upscaled: the
+ * profile bounds the shorter side (height of a landscape video, width of a portrait one) and a
+ * smaller source keeps its own size, made even for 4:2:0 (a 360p source asked for 720p gives
+ * 640×360). `-2` keeps the aspect ratio with an even other side.
  */
-export function rendition(profile: Profile, probe: MediaProbe, base: string): Rendition {
-  const audio = probe.audioCodec ? null : ['-an'];
-  switch (profile) {
-    case 'mp4-1080p':
-    case 'mp4-720p':
-    case 'mp4-480p':
-    case 'webm-720p': {
-      if (!probe.videoCodec) throw gtError('GT_MEDIA_INVALID', base, 'video', `it has no video stream for ${profile}`);
-      const size = fitHeight(probe, HEIGHT[profile]!)!;
-      const scale = ['-vf', `scale=${size.width}:${size.height}`];
-      if (profile === 'webm-720p') {
-        return {
-          name: `${base}-720p.webm`,
-          outputOptions: [...scale, '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-b:v', '0', '-crf', '35', ...(audio ?? ['-c:a', 'libopus', '-b:a', '96k']), '-f', 'webm'],
-          ...size,
-        };
-      }
-      return {
-        name: `${base}-${profile.slice(4)}.mp4`,
-        outputOptions: [...scale, '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', ...(audio ?? ['-c:a', 'aac', '-b:a', '128k']), '-movflags', '+faststart', '-f', 'mp4'],
-        ...size,
-      };
-    }
-    case 'audio-m4a':
-      if (!probe.audioCodec) throw gtError('GT_MEDIA_INVALID', base, 'file with audio', 'it has no audio stream for audio-m4a');
-      return { name: `${base}-audio.m4a`, outputOptions: ['-vn', '-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart', '-f', 'ipod'] };
-  }
+export function scaleFor(src: MediaProbe, bound: number): { filter?: string; width: number; height: number } {
+  const w = src.width!;
+  const h = src.height!;
+  const portrait = h > w;
+  const short = even(Math.min(bound, portrait ? w : h));
+  if (short === (portrait ? w : h) && w % 2 === 0 && h % 2 === 0) return { width: w, height: h };
+  // ffmpeg's -2: the other side rounded to the nearest multiple of 2.
+  const other = Math.max(2, Math.round(((portrait ? h : w) * short) / (portrait ? w : h) / 2) * 2);
+  return portrait ? { filter: `scale=${short}:-2`, width: short, height: other } : { filter: `scale=-2:${short}`, width: other, height: short };
 }
 
-/** One frame at min(atSeconds, half the duration), scaled to `width` (never up). */
-export function posterRendition(p: PosterOptions, probe: MediaProbe, base: string): Rendition {
-  if (!probe.videoCodec || !probe.width || !probe.height) throw gtError('GT_MEDIA_INVALID', base, 'video', 'it has no video stream for a poster');
-  const at = Math.min(p.atSeconds ?? 1, probe.durationSeconds / 2);
-  const width = even(Math.min(p.width ?? probe.width, probe.width));
-  const height = even((probe.height * width) / probe.width);
-  const codec = p.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '80', '-f', 'webp'] : ['-q:v', '3', '-f', 'image2'];
-  return { name: `${base}-poster.${p.format === 'webp' ? 'webp' : 'jpg'}`, inputOptions: ['-ss', at.toFixed(3)], outputOptions: ['-frames:v', '1', '-vf', `scale=${width}:${height}`, ...codec], width, height };
+/** One ffmpeg run of a job: the command (output is the final path) and what it is for. */
+export interface PlannedRun {
+  profile: Profile | 'poster';
+  spec: FfmpegCommandSpec;
+  /** Expected output size (ffmpeg's own report wins when it gives one). */
+  width?: number;
+  height?: number;
+  /** Poster only: the time of the frame. */
+  atSeconds?: number;
+}
+
+/** The ffmpeg command for one profile. The benchmark runs exactly these arguments. */
+export function profileRun(bin: Binaries, profile: Profile, src: MediaProbe, input: string, output: string): PlannedRun {
+  const s = PROFILE_SPECS[profile];
+  const out: string[] = [];
+  let dims: { width?: number; height?: number } = {};
+  if (s.height !== undefined) {
+    const scale = scaleFor(src, s.height);
+    dims = { width: scale.width, height: scale.height };
+    out.push('-map', '0:v:0', ...(src.audioCodec ? ['-map', '0:a:0'] : []));
+    if (scale.filter) out.push('-vf', scale.filter);
+    out.push(...s.video!);
+  } else {
+    out.push('-map', '0:a:0', '-vn');
+  }
+  if (src.audioCodec) out.push('-c:a', s.audio[0], '-b:a', s.audio[1], ...((src.audioChannels ?? 2) > 2 ? ['-ac', '2'] : []));
+  else out.push('-an');
+  // Metadata (a phone's GPS position, its name) is not copied; chapters neither.
+  out.push('-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1', ...s.mux);
+  return { profile, spec: { input, inputArgs: [...globalArgs(bin), ...INPUT_HARDENING], outputArgs: out, output }, ...dims };
+}
+
+/** The ffmpeg command for the poster: one frame at min(atSeconds, duration / 2). */
+export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, input: string, output: string): PlannedRun {
+  const at = Math.max(0, Math.min(p.atSeconds ?? DEFAULT_POSTER_AT, src.durationSeconds / 2));
+  const width = Math.min(p.width ?? DEFAULT_POSTER_WIDTH, src.width!);
+  const height = Math.max(2, Math.round((src.height! * width) / src.width! / 2) * 2);
+  const codec = p.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '80'] : ['-c:v', 'mjpeg', '-q:v', '3'];
+  const outputArgs = ['-map', '0:v:0', '-frames:v', '1', ...(width !== src.width ? ['-vf', `scale=${width}:-2`] : []), '-an', '-sn', '-dn', '-map_metadata', '-1', ...codec, '-update', '1', '-f', 'image2'];
+  // -ss before -i: a keyframe seek, then decoding up to the exact time (not a decode from 0).
+  const inputArgs = [...globalArgs(bin), ...INPUT_HARDENING, '-ss', at.toFixed(3)];
+  return { profile: 'poster', spec: { input, inputArgs, outputArgs, output }, width, height: width === src.width ? src.height! : height, atSeconds: Math.round(at * 1000) / 1000 };
+}
+
+function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
+  const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
+  const needsVideo = p.profiles.find((x) => PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : undefined);
+  if (needsVideo && (!src.videoCodec || !src.width || !src.height)) throw invalid(`no video stream for ${needsVideo}`);
+  const needsAudio = p.profiles.find((x) => PROFILE_SPECS[x].height === undefined);
+  if (needsAudio && !src.audioCodec) throw invalid(`no audio stream for ${needsAudio}`);
+}
+
+function readProfile(v: unknown, name: string): Profile {
+  if (typeof v !== 'string' || !PROFILES.includes(v as Profile)) throw invalidPayload(`one of ${PROFILES.join(', ')}`, name, v);
+  return v as Profile;
+}
+
+export function parseTranscode(raw: unknown): TranscodePayload {
+  const f = Fields.of(raw, 'transcode');
+  const p: TranscodePayload = {
+    input: f.string('input'),
+    outDir: f.string('outDir'),
+    profiles: f.array('profiles', readProfile, { min: 0, max: PROFILES.length }),
+  };
+  p.profiles.forEach((x, i) => {
+    if (p.profiles.indexOf(x) !== i) throw invalidPayload('each profile once', `transcode.profiles[${i}]`, x);
+  });
+  const poster = f.raw('poster');
+  if (poster === true) p.poster = { format: 'jpeg' };
+  else if (poster !== undefined && poster !== false) {
+    if (typeof poster !== 'object' || poster === null || Array.isArray(poster)) throw invalidPayload('true or a JSON object', f.name('poster'), poster);
+    const pf = new Fields(poster as Record<string, unknown>, f.name('poster'));
+    const atSeconds = pf.optNumber('atSeconds', { min: 0 });
+    const width = pf.optInt('width', { min: 16, max: 7680 });
+    p.poster = { format: pf.oneOf('format', POSTER_FORMATS, 'jpeg') };
+    if (atSeconds !== undefined) p.poster.atSeconds = atSeconds;
+    if (width !== undefined) p.poster.width = width;
+    pf.done();
+  }
+  const name = f.optString('name', { maxLength: 200 });
+  if (name !== undefined) {
+    if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', f.name('name'), name);
+    p.name = name;
+  }
+  f.done();
+  if (p.profiles.length === 0 && !p.poster) throw invalidPayload('at least one profile or a poster', f.name('profiles'), p.profiles);
+  return p;
+}
+
+interface Slot {
+  profile: Profile | 'poster';
+  final: string;
+  key: string;
+}
+
+/** What recordOutput keeps beside an output: its result entry and the source's probe. */
+interface MadeRecord {
+  output: TranscodeOutput | PosterOutput;
+  probe: MediaProbe;
 }
 
 export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorker<TranscodePayload, TranscodeResult> => {
   const timeoutMs = settings.transcode?.timeoutMs ?? 3_600_000;
-  // Off the first job's path; a failure here shows again, with its message, on the first job.
-  const warm = warmUp(settings).catch((err: Error) => log.warn({ err: err.message }, 'ffmpeg warm-up failed'));
+  // Find the binaries while the worker connects (one `ffmpeg -version`), not on the first job;
+  // a failure here is reported again, with its code, by the job that needs ffmpeg.
+  locate(settings.transcode).catch((err: Error) => log.warn({ err: err.message }, 'ffmpeg not found'));
   return {
     name: 'transcode',
-    timeoutMs,
-    parse(raw) {
-      const f = Fields.of(raw, 'transcode');
-      const p: TranscodePayload = {
-        input: f.string('input'),
-        outDir: f.string('outDir'),
-        profiles: f.array('profiles', (v, n) => {
-          const s = itemString(v, n);
-          if (!PROFILES.includes(s as Profile)) throw invalidPayload(`one of ${PROFILES.join(', ')}`, n, s);
-          return s as Profile;
-        }, { max: PROFILES.length }),
-      };
-      const poster = f.raw('poster');
-      if (poster === true) p.poster = { format: 'jpeg' };
-      else if (poster !== undefined && poster !== false) {
-        const pf = f.object('poster');
-        const atSeconds = pf.optNumber('atSeconds', { min: 0 });
-        const width = pf.optInt('width', { min: 16, max: 7680 });
-        p.poster = { format: pf.oneOf('format', ['jpeg', 'webp'] as const, 'jpeg'), ...(atSeconds !== undefined ? { atSeconds } : {}), ...(width !== undefined ? { width } : {}) };
-        pf.done();
-      }
-      const name = f.optString('name', { maxLength: 200 });
-      if (name !== undefined) {
-        if (/[/\\]/.test(name) || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', f.name('name'), name);
-        p.name = name;
-      }
-      if (p.profiles.length === 0 && !p.poster) throw invalidPayload('at least one profile, or a poster', f.name('profiles'), []);
-      f.done();
-      return p;
-    },
+    timeoutMs: timeoutMs + BACKSTOP_MS,
+    parse: parseTranscode,
     async run(p, ctx) {
       checkAllowed('Input', p.input, settings.allowPaths);
       checkAllowed('Output folder', p.outDir, settings.allowPaths);
-      const st = await inputFile(p.input);
-      await warm;
-      const probe = await probeMedia(p.input, ctx.signal, settings);
+      const st: Stats = await inputFile(p.input);
       const base = p.name ?? path.basename(p.input, path.extname(p.input));
-      const jobs: { profile: Profile | 'poster'; r: Rendition }[] = p.profiles.map((profile) => ({ profile, r: rendition(profile, probe, base) }));
-      if (p.poster) jobs.push({ profile: 'poster', r: posterRendition(p.poster, probe, base) });
-      const durationMs = Math.round(probe.durationSeconds * 1000);
-      // Progress over the whole job: each rendition counts for its share of the duration.
-      const totalMs = durationMs * jobs.length;
-      const outputs: TranscodeOutput[] = [];
-      for (const [i, { profile, r }] of jobs.entries()) {
-        const out = path.join(p.outDir, r.name);
-        const key = fingerprint(r);
-        const fresh = await freshOutput<TranscodeOutput>(out, p.input, st, key);
+      const slots: Slot[] = [
+        ...(p.poster ? [{ profile: 'poster' as const, final: path.join(p.outDir, outputName(base, 'poster', p.poster.format)), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
+        ...p.profiles.map((profile) => ({ profile, final: path.join(p.outDir, outputName(base, profile)), key: fingerprint({ RECIPE, profile }) })),
+      ];
+      const made = new Map<Slot, TranscodeOutput | PosterOutput>();
+      let src: MediaProbe | undefined;
+      for (const s of slots) {
+        const fresh = await freshOutput<MadeRecord>(s.final, p.input, st, s.key);
         if (fresh) {
-          outputs.push({ ...fresh, skipped: true });
-          continue;
+          made.set(s, { ...fresh.output, skipped: true });
+          src = fresh.probe;
         }
-        let bytes = 0;
-        await writeAtomic(out, async (tmp) => {
-          await runFfmpeg(
-            {
-              input: p.input,
-              ...(r.inputOptions ? { inputOptions: r.inputOptions } : {}),
-              output: tmp,
-              outputOptions: r.outputOptions,
-              durationMs: profile === 'poster' ? 1 : durationMs,
-              onProgress: (done) => ctx.progress(i * durationMs + (profile === 'poster' ? durationMs : done), totalMs),
-              signal: ctx.signal,
-              timeoutMs,
-              label: p.input,
-            },
-            settings,
-          );
-          bytes = (await inputFile(tmp)).size;
-        });
-        const o: TranscodeOutput = {
-          profile,
-          path: out,
-          ...(r.width ? { width: r.width, height: r.height } : {}),
-          bytes,
-          ...(profile !== 'poster' ? { durationSeconds: probe.durationSeconds } : {}),
-        };
-        await recordOutput(out, p.input, st, key, o);
-        outputs.push(o);
-        ctx.progress((i + 1) * durationMs, totalMs);
       }
-      const poster = p.poster ? outputs.find((o) => o.profile === 'poster') : undefined;
+      const todo = slots.filter((s) => !made.has(s));
+
+      if (todo.length > 0) {
+        // One deadline for the whole job (probe and every run); its reason is the job's error.
+        const job = new AbortController();
+        const timer = setTimeout(() => job.abort(gtError('GT_FFMPEG_FAILED', p.input, `killed after the ${timeoutMs} ms timeout`)), timeoutMs);
+        const onAbort = (): void => job.abort(ctx.signal.reason);
+        if (ctx.signal.aborted) onAbort();
+        ctx.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const bin = await locate(settings.transcode);
+          src = await probeFile(bin, p.input, job.signal);
+          checkSource(p.input, src, p);
+          const per = Math.max(1, Math.round(src.durationSeconds * 1000));
+          const total = per * todo.length;
+          let sent = -1;
+          const progress = (done: number): void => {
+            if (done > sent) ctx.progress((sent = done), total);
+          };
+          progress(0);
+          for (const [i, s] of todo.entries()) {
+            const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, src, p.input, s.final) : profileRun(bin, s.profile, src, p.input, s.final);
+            let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
+            await writeAtomic(s.final, async (tmp) => {
+              report = await runFfmpeg(bin, {
+                ...planned.spec,
+                output: tmp,
+                signal: job.signal,
+                onProgress: (seconds) => progress(i * per + Math.min(per, Math.round(seconds * 1000))),
+              });
+            });
+            const bytes = (await stat(s.final)).size;
+            const width = report.width ?? planned.width;
+            const height = report.height ?? planned.height;
+            const output: TranscodeOutput | PosterOutput =
+              s.profile === 'poster'
+                ? { path: s.final, width: width!, height: height!, format: p.poster!.format, atSeconds: planned.atSeconds!, bytes }
+                : { profile: s.profile, path: s.final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? src.durationSeconds) * 1000) / 1000 };
+            await recordOutput(s.final, p.input, st, s.key, { output, probe: src } satisfies MadeRecord);
+            made.set(s, output);
+            progress((i + 1) * per);
+          }
+        } finally {
+          clearTimeout(timer);
+          ctx.signal.removeEventListener('abort', onAbort);
+        }
+      }
+
+      const poster = slots.find((s) => s.profile === 'poster');
       return {
         input: p.input,
-        durationSeconds: probe.durationSeconds,
-        probe,
-        outputs: outputs.filter((o) => o.profile !== 'poster'),
-        ...(poster ? { poster } : {}),
+        durationSeconds: src!.durationSeconds,
+        probe: src!,
+        outputs: slots.filter((s) => s !== poster).map((s) => made.get(s) as TranscodeOutput),
+        ...(poster ? { poster: made.get(poster) as PosterOutput } : {}),
       };
     },
   };

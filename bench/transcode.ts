@@ -1,0 +1,117 @@
+// Transcode through geartrain against the ffmpeg command line: wall time of one job (mp4-480p and
+// a poster of a 10 s 1280×720 30 fps clip with AAC audio).
+//   geartrain   an in-process GearmanServer, serveDomainWorkers(transcode) and a Client; timed
+//               from submit to result on a started worker: ffprobe of the input, the poster, the
+//               480p encode (each written to a temp file and renamed), progress, the record.
+//   ffmpeg CLI  /usr/bin/ffmpeg (what the worker finds on PATH) spawned with the very argv the
+//               worker gives it (posterRun/profileRun + ffmpegArgv), poster then 480p, one after
+//               the other like the worker; no probe (whoever types the command knows the input).
+// Outputs go to a fresh folder each run, so nothing is skipped as up to date. Target (DESIGN.md):
+// geartrain ≤ 1.05× the command line.
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Client } from '../src/client/index.js';
+import { GearmanServer } from '../src/server/server.js';
+import { ffmpegArgv, locate, probe, type Binaries } from '../src/workers/ffmpeg.js';
+import { serveDomainWorkers } from '../src/workers/runtime.js';
+import { outputName, posterRun, profileRun, transcodeWorker, type TranscodeResult } from '../src/workers/transcode.js';
+import { BUSY_MACHINE_CORES, machineBusySeconds, pct, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
+import { benchClip, freshDir } from './lib/media.js';
+
+const PROFILE = 'mp4-480p' as const;
+
+/** CPU seconds of this process and of its children that have exited (ffmpeg, ffprobe). */
+function cpuWithChildren(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  const ticks = 100; // USER_HZ on Linux
+  return (Number(x[11]) + Number(x[12]) + Number(x[13]) + Number(x[14])) / ticks;
+}
+
+function runCli(bin: Binaries, argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin.ffmpeg, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let tail = '';
+    child.stderr.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-2000)));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}: ${tail}`))));
+  });
+}
+
+/** The command line: the worker's own commands for this job (argv each), run one after the other. */
+async function commandLine(bin: Binaries, input: string, outDir: string): Promise<string[][]> {
+  const src = await probe(bin, input, new AbortController().signal);
+  return [
+    posterRun(bin, { format: 'jpeg' }, src, input, path.join(outDir, outputName('clip', 'poster'))),
+    profileRun(bin, PROFILE, src, input, path.join(outDir, outputName('clip', PROFILE))),
+  ].map((r) => ffmpegArgv(r.spec));
+}
+
+async function measure(side: ServerKind): Promise<Sample> {
+  const input = benchClip();
+  const bin = await locate();
+  const outDir = freshDir(`transcode-${side}`);
+  let server: GearmanServer | undefined;
+  let served: Awaited<ReturnType<typeof serveDomainWorkers>> | undefined;
+  let client: Client | undefined;
+  try {
+    let job: () => Promise<string[]>;
+    if (side === 'geartrain') {
+      server = new GearmanServer({ port: 0 });
+      const { port } = await server.listen();
+      const servers = [`127.0.0.1:${port}`];
+      served = await serveDomainWorkers({ servers, types: [{ factory: transcodeWorker }] });
+      client = new Client({ servers });
+      const c = client;
+      job = async () => {
+        let statuses = 0;
+        const res = JSON.parse((await c.submit('transcode', JSON.stringify({ input, outDir, name: 'clip', profiles: [PROFILE], poster: true }), { onStatus: () => statuses++ })).toString('utf8')) as TranscodeResult;
+        if (res.outputs[0]?.skipped || res.poster?.skipped) throw new Error('an output was skipped: the run did not start from an empty folder');
+        if (statuses < 2) throw new Error(`only ${statuses} progress statuses`);
+        return [res.poster!.path, res.outputs[0]!.path];
+      };
+    } else {
+      const argvs = await commandLine(bin, input, outDir);
+      job = async () => {
+        for (const argv of argvs) await runCli(bin, argv);
+        return argvs.map((a) => a.at(-1)!);
+      };
+    }
+
+    const cpu0 = cpuWithChildren();
+    const busy0 = machineBusySeconds();
+    const t0 = performance.now();
+    const outputs = await job();
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = (cpuWithChildren() - cpu0) / seconds;
+    const otherCpu = Math.max(0, (machineBusySeconds() - busy0) / seconds - cpu);
+    const bytes = (await Promise.all(outputs.map((o) => stat(o)))).map((s) => s.size);
+    const flag = otherCpu > BUSY_MACHINE_CORES ? ' [machine busy: figure unreliable]' : '';
+    return {
+      values: { seconds },
+      note: `${seconds.toFixed(3)} s (poster ${bytes[0]} B, 480p ${bytes[1]} B); cpu this process + ffmpeg ${pct(cpu)} other ${pct(otherCpu)}${flag}`,
+      otherCpu,
+      raw: { seconds, bytes, cpu, ffmpeg: bin.version },
+    };
+  } finally {
+    await client?.close();
+    await served?.close();
+    await server?.close();
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+const transcode: Case = {
+  name: `transcode job (${PROFILE} + poster of a 10 s 1280×720 clip) vs the same ffmpeg command lines`,
+  config: { profiles: [PROFILE], poster: true, clip: '10 s 1280×720 30 fps H.264 + AAC (bench/lib/media.ts)', order: 'poster, then 480p' },
+  metrics: [{ key: 'seconds', label: 'transcode wall time', unit: 's', better: 'lower', target: 1.05 }],
+  measure() {
+    throw new Error('transcode runs through versus.measure');
+  },
+  versus: { baseline: 'ffmpeg CLI', measure },
+};
+
+export const scenario: Scenario = { name: 'transcode', cases: [transcode] };
