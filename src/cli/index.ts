@@ -11,6 +11,8 @@ import { registerAdmin } from './admin.js';
 import { registerJobs } from './jobs.js';
 import { registerWorker } from './worker.js';
 import { registerRun } from './run.js';
+import { registerUp } from './up.js';
+import { registerSupervise } from './supervise.js';
 import { parseLogLevel } from './options.js';
 
 const program = new Command();
@@ -30,6 +32,8 @@ registerAdmin(program);
 registerJobs(program);
 registerWorker(program);
 registerRun(program);
+registerUp(program);
+registerSupervise(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof GeartrainError) {

@@ -1,0 +1,165 @@
+// One worker process: spawned as `node --import guard.js CLI worker …`, its log lines relayed
+// under its name, read for "worker ready" and for finished jobs, stopped with SIGTERM (running
+// jobs finish) and SIGKILL after a grace period.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { WorkerCommand } from './command.js';
+import { LineSplitter, parseLogLine, type LogRelay, type LogRecord } from './relay.js';
+
+export type ProcessState = 'starting' | 'running' | 'stopping' | 'exited';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnOptions {
+  type: string;
+  /** `worker:TYPE#N`: carried by every log line and shown by `pipeline ps`. */
+  name: string;
+  /** The built CLI, dist/cli/index.js. */
+  cliPath: string;
+  /** file: URL of the guard preload. */
+  guardUrl: string;
+  command: WorkerCommand;
+  relay: LogRelay;
+  /** The config generation the process was started with (reload replaces older ones). */
+  generation: number;
+  cwd?: string;
+}
+
+/** Events: 'ready' once the child logged "worker ready"; 'exit' (ExitInfo) once it is gone and its output read. */
+export class WorkerProcess extends EventEmitter {
+  readonly type: string;
+  readonly name: string;
+  readonly generation: number;
+  readonly command: WorkerCommand;
+  readonly startedAt = Date.now();
+  readonly child: ChildProcess;
+  state: ProcessState = 'starting';
+  readyAt: number | null = null;
+  jobsDone = 0;
+  jobsFailed = 0;
+  /** The supervisor asked it to stop: its exit is not a crash. */
+  stopRequested = false;
+  exitInfo: ExitInfo | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(opts: SpawnOptions) {
+    super();
+    this.type = opts.type;
+    this.name = opts.name;
+    this.generation = opts.generation;
+    this.command = opts.command;
+    this.child = spawn(process.execPath, ['--import', opts.guardUrl, opts.cliPath, ...opts.command.args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.command.env, GEARTRAIN_PROCESS_NAME: opts.name },
+      // The IPC channel is only there so the guard notices the supervisor's death.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const lines = new LineSplitter((text) => this.onLine(stream, text, opts.relay));
+      const s = this.child[stream]!;
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => lines.push(d));
+      s.on('end', () => lines.end());
+    }
+    // A spawn failure (no such executable, EAGAIN) comes as 'error' and maybe no 'exit'.
+    this.child.once('error', (err) => {
+      opts.relay.relay(this.name, this.pid, 'stderr', `could not start: ${err.message}`, null);
+      this.exited({ code: null, signal: null });
+    });
+    // 'close', not 'exit': the last lines it wrote (why it crashed) are relayed before its exit is.
+    this.child.once('close', (code, signal) => this.exited({ code, signal }));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get uptimeMs(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  private onLine(stream: 'stdout' | 'stderr', text: string, relay: LogRelay): void {
+    const rec = parseLogLine(text);
+    if (rec) this.read(rec);
+    relay.relay(this.name, this.pid, stream, text, rec);
+  }
+
+  /** The lines that matter to the supervisor: ready, and one per finished job. */
+  private read(rec: LogRecord): void {
+    switch (rec.msg) {
+      case 'worker ready':
+        if (this.state === 'starting') {
+          this.state = 'running';
+          this.readyAt = Date.now();
+          this.emit('ready');
+        }
+        break;
+      case 'job done': // domain workers (src/workers/runtime.ts)
+        this.jobsDone++;
+        break;
+      case 'job failed':
+        this.jobsFailed++;
+        break;
+      case 'job': // `pipeline exec`: {outcome: complete|fail|exception}
+        if (rec.outcome === 'complete') this.jobsDone++;
+        else this.jobsFailed++;
+        break;
+    }
+  }
+
+  private exited(info: ExitInfo): void {
+    if (this.exitInfo) return;
+    this.exitInfo = info;
+    this.state = 'exited';
+    this.emit('exit', info);
+  }
+
+  /** Resolves once the process has exited (at once if it has). */
+  whenExited(): Promise<ExitInfo> {
+    if (this.exitInfo) return Promise.resolve(this.exitInfo);
+    return new Promise((resolve) => this.once('exit', resolve));
+  }
+
+  /** True once ready; false if it exited first or `timeoutMs` passed. */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.readyAt !== null) return Promise.resolve(true);
+    if (this.exitInfo) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.off('ready', onReady);
+        this.off('exit', onExit);
+        resolve(ok);
+      };
+      const onReady = (): void => done(true);
+      const onExit = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('ready', onReady);
+      this.on('exit', onExit);
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. Idempotent. */
+  stop(graceMs: number): Promise<void> {
+    this.stopRequested = true;
+    this.stopping ??= (async () => {
+      if (this.exitInfo) return;
+      this.state = 'stopping';
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.whenExited();
+      clearTimeout(timer);
+    })();
+    return this.stopping;
+  }
+
+  /** SIGKILL now (a second signal to `pipeline up`, or a replacement that never became ready). */
+  kill(): void {
+    this.stopRequested = true;
+    if (!this.exitInfo) this.child.kill('SIGKILL');
+  }
+}
