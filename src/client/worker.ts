@@ -57,6 +57,9 @@ export interface JobEvent {
  */
 export const SERVER_TIMEOUT_GRACE_MS = 1000;
 
+/** Longest wait in close() for the answers to grabs already sent. */
+const GRAB_ANSWER_WAIT_MS = 2000;
+
 interface Registration {
   handler: JobHandler;
   timeout: number | undefined;
@@ -78,6 +81,9 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
+  private grabWaiters: (() => void)[] = [];
+  /** Set once close() has waited out the grabs in flight: an assignment now is left to the server. */
+  private draining = false;
 
   constructor(opts: WorkerOptions = {}) {
     super();
@@ -149,6 +155,7 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
 
   grabDone(): void {
     this.grabsInFlight--;
+    if (this.grabsInFlight === 0) for (const wake of this.grabWaiters.splice(0)) wake();
   }
 
   /** Grab on connections that may, while running jobs plus outstanding grabs stay under concurrency. */
@@ -171,8 +178,10 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
     const fn = p.args[1]!.toString('utf8');
     // JOB_ASSIGN has no unique id; JOB_ASSIGN_ALL adds a reducer before the data.
     const unique = p.type === Cmd.JOB_ASSIGN ? '' : p.args[2]!.toString('utf8');
-    if (this.closing) {
-      // Stopping: leave it held; the server requeues it when this connection closes.
+    if (this.draining) {
+      // Stopping and past waiting for grabs: leave it held; the server requeues it when this
+      // connection closes. (A job answering a grab sent before close() runs: releasing it would
+      // cost a background job one of its attempts.)
       this.log.debug({ fn, handle }, 'job assigned while stopping; left for the server to requeue');
       return;
     }
@@ -278,6 +287,17 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
+    // A grab already sent is answered at once (NO_JOB or a job); wait for the answers, so a job
+    // the server already assigned is run here rather than released with a failed attempt.
+    if (this.grabsInFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.grabWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(timeoutMs, GRAB_ANSWER_WAIT_MS)))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.draining = true;
     const busy = new Set([...this.jobs].map((j) => j.conn));
     // Connections with nothing running close now, releasing any job assigned to them meanwhile.
     const ended = this.sessions.filter((s) => s.conn === null || !busy.has(s.conn)).map((s) => s.end());
