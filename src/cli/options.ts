@@ -26,6 +26,13 @@ export function parsePositiveInt(name: string) {
   };
 }
 
+export function parseNonNegativeInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected a non-negative integer for ${name} but received "${value}".`);
+    return Number(value);
+  };
+}
+
 /** host:port[,host:port…]; a missing port means 4730. */
 export function parseServers(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);

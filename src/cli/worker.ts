@@ -6,7 +6,7 @@ import { invalidArgument } from '../errors.js';
 import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles } from '../pipelines/index.js';
 import { pipelineWorker } from '../pipelines/worker.js';
-import { commandLogger, parsePositiveInt, parseServers, parseSize } from './options.js';
+import { commandLogger, parseNonNegativeInt, parsePositiveInt, parseServers, parseSize } from './options.js';
 
 interface WorkerOpts {
   server: string[];
@@ -20,6 +20,7 @@ interface WorkerOpts {
   templates?: string;
   outbox?: string;
   allowedHosts?: string;
+  graceMs: number;
 }
 
 export interface TypeCount {
@@ -68,6 +69,7 @@ export function registerWorker(program: Command): void {
     .option('--mail-from <address>', 'email: default From address (GEARTRAIN_MAIL_FROM)')
     .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')
     .option('--outbox <dir>', 'email: folder for .eml files when no SMTP is set (default .geartrain/outbox)')
+    .option('--grace-ms <ms>', 'on SIGTERM, let running jobs finish for this long, then fail them (retried)', parseNonNegativeInt('--grace-ms'), 30_000)
     .option('--allowed-hosts <list>', 'cache-warm: comma-separated hosts URLs may point at (GEARTRAIN_ALLOWED_HOSTS)')
     .action(async (args: string[], opts: WorkerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'worker');
@@ -98,7 +100,7 @@ export function registerWorker(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      await served.close();
+      await served.close({ timeoutMs: opts.graceMs });
       log.info('worker stopped');
     });
 }

@@ -14,7 +14,7 @@ export interface WorkerCommand {
   isMine(clientId: string, pid: number): boolean;
 }
 
-export function workerCommand(type: string, spec: WorkerTypeConfig, settings: SettingsConfig, servers: string[], logLevel: string): WorkerCommand {
+export function workerCommand(type: string, spec: WorkerTypeConfig, settings: SettingsConfig, servers: string[], logLevel: string, stopGraceMs?: number): WorkerCommand {
   const env: Record<string, string> = { ...spec.env };
   const head = ['--log-level', logLevel];
   if (spec.exec) {
@@ -26,6 +26,9 @@ export function workerCommand(type: string, spec: WorkerTypeConfig, settings: Se
     return { args, env, isMine: (id) => id === clientId };
   }
   const args = [...head, 'worker', `${type}=${spec.concurrency}`, '--server', servers.join(',')];
+  // The worker lets running jobs finish for nearly all of the supervisor's grace, then fails
+  // them itself (WORK_FAIL, retried), before the supervisor's SIGKILL would lose the answer.
+  if (stopGraceMs !== undefined) args.push('--grace-ms', String(Math.max(0, stopGraceMs - 2000)));
   const t = settings.thumbnail;
   if (t?.maxPixels !== undefined) args.push('--max-pixels', String(t.maxPixels));
   if (t?.maxFileSize !== undefined) args.push('--max-file-size', String(t.maxFileSize));

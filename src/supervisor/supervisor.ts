@@ -247,7 +247,7 @@ export class Supervisor {
       name,
       cliPath: this.cliPath,
       guardUrl: this.guardUrl,
-      command: workerCommand(group.type, group.spec, this.config.settings, this.servers, this.logLevel),
+      command: workerCommand(group.type, group.spec, this.config.settings, this.servers, this.logLevel, this.config.stop.graceMs),
       relay: this.relay,
       generation: this.generation,
       cwd: this.cwd,

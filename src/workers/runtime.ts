@@ -29,8 +29,8 @@ export interface ServedWorkers {
   readonly workers: ReadonlyMap<string, Worker>;
   /** Jobs finished per function since start (for `pipeline ps`). */
   readonly done: ReadonlyMap<string, number>;
-  /** Stop grabbing, let running jobs finish, disconnect. Idempotent. */
-  close(): Promise<void>;
+  /** Stop grabbing, let running jobs finish (for up to `timeoutMs`, default 30000), disconnect. Idempotent. */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
 /** Decode, check and run one job; returns the JSON result text. */
@@ -95,9 +95,9 @@ export async function serveDomainWorkers(opts: ServeOptions): Promise<ServedWork
   return {
     workers,
     done,
-    close: () =>
+    close: (closeOpts) =>
       (closing ??= (async () => {
-        await Promise.all([...workers.values()].map((w) => w.close()));
+        await Promise.all([...workers.values()].map((w) => w.close(closeOpts)));
         await Promise.all(domain.map((d) => d.close?.()));
       })()),
   };
