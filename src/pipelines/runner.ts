@@ -164,7 +164,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
     try {
       if (step.when !== undefined) {
         const ok = typeof step.when === 'function' ? step.when(scope) : evaluate(step.when, scope);
-        if (!ok) return finishStep(step, rec, 'skipped', `condition is false: ${typeof step.when === 'string' ? step.when : 'when()'}`);
+        if (!ok) return finishStep(step, rec, 'skipped', typeof step.when === 'string' ? `condition is false: ${step.when}` : 'condition is false');
       }
       const items = buildItems(step, scope);
       rec.total = items.length;
