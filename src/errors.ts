@@ -53,6 +53,14 @@ export const ERRORS = {
   GT_PIPELINE_NOT_FOUND: { message: 'No pipeline %s (known: %s)', gearman: 'INVALID_ARGUMENT', http: 404, exit: 2, retry: false },
   GT_RUN_FAILED: { message: 'Run %s: %s', gearman: 'WORK_FAIL', http: 500, exit: 1 },
   GT_URL_NOT_ALLOWED: { message: 'URL %s is not allowed: %s', gearman: 'WORK_EXCEPTION', http: 403, exit: 10, retry: false },
+  GT_HTTP_UNAUTHORIZED: { message: '%s bearer token: send the header Authorization: Bearer TOKEN', gearman: 'INVALID_ARGUMENT', http: 401, exit: 2 },
+  GT_HTTP_FORBIDDEN: { message: '%s', gearman: 'INVALID_ARGUMENT', http: 403, exit: 2 },
+  GT_HTTP_NOT_FOUND: { message: '%s', gearman: 'INVALID_COMMAND', http: 404, exit: 5 },
+  GT_HTTP_NOT_AVAILABLE: { message: '%s', gearman: 'INVALID_COMMAND', http: 501, exit: 3 },
+  GT_BODY_TOO_LARGE: { message: 'Request body exceeds the limit of %s bytes', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
+  GT_BODY_INVALID: { message: 'Request body is not valid: %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2 },
+  GT_JOB_STATE_CONFLICT: { message: 'Job %s is %s: %s', gearman: 'INVALID_ARGUMENT', http: 409, exit: 5 },
+  GT_INTERNAL: { message: 'Internal error: %s', gearman: 'UNKNOWN_ERROR', http: 500, exit: 1 },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

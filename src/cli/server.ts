@@ -2,6 +2,7 @@
 // running jobs finish within the grace period, nothing queued is lost).
 
 import { InvalidArgumentError, type Command } from 'commander';
+import { GeartrainError } from '../errors.js';
 import { GearmanServer } from '../server/server.js';
 import { backoffPolicy } from '../server/registry.js';
 import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
@@ -18,6 +19,10 @@ interface ServerOpts {
   leaseMs: number;
   serverId?: string;
   graceMs: number;
+  httpPort?: number;
+  httpHost: string;
+  httpToken?: string;
+  httpBodyLimit: number;
 }
 
 /** Redact the password of a URL for logs and messages. */
@@ -39,8 +44,22 @@ export function registerServer(program: Command): void {
     .option('--server-id <id>', 'name in the job log (default host:port); a restart under the same name reclaims its jobs at once')
     .option('--grace-ms <ms>', 'on SIGTERM, how long running jobs may take to finish', parsePositiveInt('--grace-ms'), 30_000)
     .option('--max-packet-size <bytes>', 'largest packet accepted, e.g. 64m', parseSize, 64 * 1024 * 1024)
+    .option('--http-port <port>', 'serve the HTTP API, dashboard and /metrics on this port (0 picks a free one; default: no HTTP)', parsePort)
+    .option('--http-host <host>', 'address of the HTTP port; one that is not loopback needs a token', '127.0.0.1')
+    .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
+    .option('--http-body-limit <bytes>', 'largest HTTP request body, e.g. 1m', parseSize, 1024 * 1024)
     .action(async (opts: ServerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'server');
+      const token = opts.httpToken ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined);
+      if (opts.httpPort === undefined) {
+        for (const flag of ['httpHost', 'httpToken', 'httpBodyLimit'] as const) {
+          if (cmd.getOptionValueSource(flag) === 'cli') {
+            const name = `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+            throw new GeartrainError('GT_INVALID_ARGUMENT', `${name} needs --http-port (the HTTP API is off without it)`);
+          }
+        }
+      }
+      const http = opts.httpPort === undefined ? undefined : { port: opts.httpPort, host: opts.httpHost, token, bodyLimit: opts.httpBodyLimit };
       const url = opts.store ?? process.env.GEARTRAIN_STORE ?? DEFAULT_STORE_URL;
       const store = await createStore(url);
       const server = new GearmanServer({
@@ -54,6 +73,7 @@ export function registerServer(program: Command): void {
         retentionMs: opts.retentionDays * 24 * 3600_000,
         shutdownGraceMs: opts.graceMs,
         retry: backoffPolicy({ maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryDelay }),
+        http,
       });
       try {
         await server.listen();

@@ -32,6 +32,8 @@ export class Connection implements Peer {
   readonly held: Peer['held'];
   readonly attached: Peer['attached'];
   closed = false;
+  /** It sent a text admin command (the `connections` metric counts it as admin, not client). */
+  admin = false;
   private readonly decoder: PacketDecoder;
   /** Packets sent this tick, written together by flush(). */
   private pending: Buffer[] = [];

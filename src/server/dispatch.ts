@@ -5,7 +5,7 @@
 import { Cmd, GEARMAN_MAX_UNIQUE_SIZE, type CommandName } from '../protocol/commands.js';
 import { res, type Packet } from '../protocol/codec.js';
 import { GeartrainError, exceptionCode, gtError, isRetryable } from '../errors.js';
-import { HIGH, LOW, NORMAL, type JobRegistry, type Priority, type Job } from './registry.js';
+import { HIGH, LOW, NORMAL, type JobRegistry, type Priority, type Job, type Peer, type SubmitRequest } from './registry.js';
 import type { Connection } from './connection.js';
 
 export interface DispatchContext {
@@ -55,27 +55,12 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
     case 'SUBMIT_JOB_LOW':
     case 'SUBMIT_JOB_LOW_BG':
     case 'SUBMIT_JOB_EPOCH': {
-      if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
       const [priority, background] = SUBMIT[p.type]!;
       const fn = requireFunction(a[0]);
       if (a[1]!.length > GEARMAN_MAX_UNIQUE_SIZE) throw gtError('GT_UNIQUE_TOO_LONG', a[1]!.length);
       const epoch = name === 'SUBMIT_JOB_EPOCH' ? parseEpoch(str(a[2])) : 0;
       const data = a[a.length - 1]!;
-      const job = registry.submit(conn, { fn, unique: str(a[1]), data, priority, background, when: epoch, defer: background });
-      // A background job is logged before JOB_CREATED leaves: a new one, or a foreground job
-      // this submission joined (it must now outlive its foreground clients).
-      if (background && job.id === '') {
-        registry.logJob(job);
-        const committed = ctx.record(job);
-        if (committed === null) registry.activate(job);
-        else {
-          job.committed = committed;
-          committed.then(
-            () => registry.activate(job),
-            () => registry.abandon(job),
-          );
-        }
-      }
+      const job = submitJob(ctx, conn, { fn, unique: str(a[1]), data, priority, background, when: epoch, defer: background });
       if (job.committed) {
         const handle = job.handle;
         conn.sendAfter(job.committed, () => res(Cmd.JOB_CREATED, handle), (err) => errorPacket(err));
@@ -211,6 +196,31 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
 }
 
 const NO_JOB = res(Cmd.NO_JOB);
+
+/**
+ * Create a job or join one (SUBMIT_JOB* here, POST /api/v1/jobs in http/). A background job is
+ * logged before it is acknowledged: a new one, or a foreground job this submission joined (it
+ * must now outlive its foreground clients). Its `committed` promise, when set, says when the
+ * acknowledgement may leave. `r.defer` must equal `r.background`.
+ */
+export function submitJob(ctx: DispatchContext, client: Peer | null, r: SubmitRequest & { defer: boolean }): Job {
+  if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
+  const { registry } = ctx;
+  const job = registry.submit(client, r);
+  if (r.background && job.id === '') {
+    registry.logJob(job);
+    const committed = ctx.record(job);
+    if (committed === null) registry.activate(job);
+    else {
+      job.committed = committed;
+      committed.then(
+        () => registry.activate(job),
+        () => registry.abandon(job),
+      );
+    }
+  }
+  return job;
+}
 
 function commandNameOf(type: number): CommandName {
   // The decoder only emits types present in the table.

@@ -17,6 +17,8 @@ export interface JobLogOptions {
   pollMs?: number;
   /** Done and cancelled jobs older than this are pruned, ms; 0 keeps them. @defaultValue 7 days */
   retentionMs?: number;
+  /** Called with each store write's duration in ms and its number of changes (for /metrics). */
+  onWrite?(ms: number, changes: number): void;
 }
 
 /** Longest result or error text kept in the log. */
@@ -37,7 +39,7 @@ export class JobLog implements JobListener {
     private readonly log: Logger,
     private readonly opts: JobLogOptions,
   ) {
-    this.journal = new Journal(store, log);
+    this.journal = new Journal(store, log, { onWrite: opts.onWrite });
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.pollMs = opts.pollMs ?? 1000;
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;

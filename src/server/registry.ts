@@ -7,6 +7,7 @@ import { res } from '../protocol/codec.js';
 import { gtError } from '../errors.js';
 import { Fifo, type Linked } from './fifo.js';
 import { newUuid } from './uuid.js';
+import { FunctionStats } from './stats.js';
 
 export type Priority = 0 | 1 | 2;
 export const HIGH: Priority = 0;
@@ -60,6 +61,8 @@ export class Job implements Linked<Job> {
   queued = false;
   cancelled = false;
   timer: NodeJS.Timeout | null = null;
+  /** When a worker took it (performance.now()), for the duration metric. */
+  startedAt = 0;
   constructor(
     readonly handle: string,
     readonly fn: FunctionEntry,
@@ -87,7 +90,11 @@ export class FunctionEntry {
   awake = 0;
   /** Per-priority queue limits; 0 means unlimited. */
   maxQueue: [number, number, number] = [0, 0, 0];
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** Totals for /metrics; the registry keeps them when the function is dropped. */
+    readonly stats: FunctionStats = new FunctionStats(name),
+  ) {}
   get queued(): number {
     return this.queues[0].size + this.queues[1].size + this.queues[2].size;
   }
@@ -161,6 +168,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class JobRegistry {
   readonly functions = new Map<string, FunctionEntry>();
+  /** Per-function totals for /metrics, by name; outlive `drop function` and clear(). */
+  readonly stats = new Map<string, FunctionStats>();
   readonly jobs = new Map<string, Job>();
   private readonly byUnique = new Map<string, Job>();
   /** GET_STATUS_UNIQUE names only the unique id (no function): the latest job holding it. */
@@ -209,7 +218,9 @@ export class JobRegistry {
   fn(name: string): FunctionEntry {
     let f = this.functions.get(name);
     if (!f) {
-      f = new FunctionEntry(name);
+      let stats = this.stats.get(name);
+      if (!stats) this.stats.set(name, (stats = new FunctionStats(name)));
+      f = new FunctionEntry(name, stats);
       this.functions.set(name, f);
     }
     return f;
@@ -413,6 +424,7 @@ export class JobRegistry {
       job.queued = false;
       job.worker = worker;
       job.fn.running++;
+      job.startedAt = performance.now();
       worker.held.add(job);
       if (job.id !== '') this.listener?.started(job, worker);
       const timeout = worker.abilities.get(job.fn) ?? 0;
@@ -450,11 +462,13 @@ export class JobRegistry {
 
   /** Put a running job back at the head of its queue (worker gone or timed out). */
   requeue(job: Job, reason = 'worker lost'): void {
+    this.endAttempt(job, false);
     this.releaseWorker(job);
     job.numerator = job.denominator = 0;
     if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
     // A logged job counts the lost attempt and is retried with backoff, or dies.
     if (job.id !== '') return this.attemptFailed(job, reason, true);
+    job.fn.stats.retried++;
     job.retries++;
     this.enqueue(job, true);
   }
@@ -466,6 +480,7 @@ export class JobRegistry {
    * waiters already saw the failure unless `keepClients` (the worker was lost, not the job).
    */
   attemptFailed(job: Job, reason: string, keepClients = false, permanent = false): void {
+    this.endAttempt(job, false);
     this.releaseWorker(job);
     job.retries++;
     job.numerator = job.denominator = 0;
@@ -475,12 +490,31 @@ export class JobRegistry {
       job.clients = [];
     }
     if (job.retries < job.maxAttempts && !permanent) {
+      job.fn.stats.retried++;
       job.runAt = Date.now() + this.retry.delayMs(job.retries);
       this.listener?.failed(job, reason, job.runAt);
       this.schedule(job);
     } else {
+      job.fn.stats.dead++;
       this.listener?.failed(job, reason, null);
       this.remove(job);
+    }
+  }
+
+  /**
+   * An attempt ended: count it and its duration (stats.ts). A job no worker holds (its attempt
+   * was already counted by requeue()) is not counted again.
+   */
+  private endAttempt(job: Job, ok: boolean): void {
+    if (job.worker === null) return;
+    const s = job.fn.stats;
+    const seconds = (performance.now() - job.startedAt) / 1000;
+    if (ok) {
+      s.completed++;
+      s.completedSeconds.observe(seconds);
+    } else {
+      s.failed++;
+      s.failedSeconds.observe(seconds);
     }
   }
 
@@ -513,6 +547,7 @@ export class JobRegistry {
 
   /** WORK_COMPLETE: the job is done. */
   complete(job: Job, result: Buffer): void {
+    this.endAttempt(job, true);
     if (job.id !== '' && !job.cancelled) this.listener?.completed(job, result);
     this.remove(job);
   }

@@ -16,6 +16,11 @@ import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
 import { JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
 import { JobLog } from './joblog.js';
+import { ServerStats } from './stats.js';
+import { checkHttpOptions, type CheckedHttpOptions, type HttpOptions } from './http/options.js';
+import type { HttpApi } from './http/index.js';
+import type { HttpHost } from './http/host.js';
+import type { RunsProvider, SupervisorProvider } from './http/providers.js';
 
 export interface ServerOptions {
   /** Address to listen on. @defaultValue '127.0.0.1' */
@@ -48,6 +53,15 @@ export interface ServerOptions {
   logger?: Logger;
   /** Longest wait for running jobs in a graceful shutdown, in ms. @defaultValue 30000 */
   shutdownGraceMs?: number;
+  /**
+   * Serve the HTTP API, the dashboard and /metrics on a port of their own. A host that is not
+   * a loopback address needs a token. @defaultValue off
+   */
+  http?: HttpOptions;
+  /** Pipeline runs for GET /api/v1/runs; see also setRunsProvider(). @defaultValue none (501) */
+  runs?: RunsProvider;
+  /** Worker processes for /api/v1/processes and /scale; see also setSupervisorProvider(). @defaultValue none (501) */
+  supervisor?: SupervisorProvider;
 }
 
 // gearmand_verbose_name() knows FATAL ALERT CRITICAL ERROR WARNING NOTICE INFO DEBUG; pino's
@@ -62,8 +76,10 @@ const VERBOSE_NAMES: Record<string, string> = {
   silent: 'FATAL',
 };
 
-export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext, JobListener {
+export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext, JobListener, HttpHost {
   readonly registry: JobRegistry;
+  /** Counters for /metrics (stats.ts). */
+  readonly stats = new ServerStats();
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
   readonly version = VERSION;
@@ -78,6 +94,10 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
   private readonly options: ServerOptions;
   private jobLog: JobLog | null = null;
   private tearingDown = false;
+  private readonly httpOpts: CheckedHttpOptions | null;
+  private http: HttpApi | null = null;
+  private runs: RunsProvider | null;
+  private supervisor: SupervisorProvider | null;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -93,6 +113,9 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     this.store = options.store ?? new MemoryStore();
     this.log = options.logger ?? silentLogger;
     this.options = options;
+    this.httpOpts = options.http ? checkHttpOptions(options.http) : null;
+    this.runs = options.runs ?? null;
+    this.supervisor = options.supervisor ?? null;
     this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}`, listener: this, retry: options.retry });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
@@ -113,11 +136,44 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
       leaseMs: this.options.leaseMs,
       pollMs: this.options.pollMs,
       retentionMs: this.options.retentionMs,
+      onWrite: (ms, changes) => this.stats.storeWrite(ms, changes),
     });
     const reloaded = await this.jobLog.start(this.registry);
     if (reloaded > 0) this.log.info({ jobs: reloaded }, 'reloaded pending jobs');
-    this.log.info({ host: addr.host, port: addr.port, store: this.store.name, version: VERSION }, 'listening');
+    let http: string | undefined;
+    if (this.httpOpts) {
+      // Loaded here so that a server without HTTP never loads fastify or prom-client.
+      const { HttpApi } = await import('./http/index.js');
+      this.http = new HttpApi(this, this.httpOpts);
+      const h = await this.http.listen();
+      http = `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`;
+      this.log.info({ http, auth: this.httpOpts.token !== null }, 'http listening');
+    }
+    this.log.info({ host: addr.host, port: addr.port, store: this.store.name, version: VERSION, http }, 'listening');
     return addr;
+  }
+
+  /** Where the HTTP API listens; null without one (or before listen()). */
+  httpAddress(): { host: string; port: number } | null {
+    return this.http?.address() ?? null;
+  }
+
+  get runsProvider(): RunsProvider | null {
+    return this.runs;
+  }
+
+  get supervisorProvider(): SupervisorProvider | null {
+    return this.supervisor;
+  }
+
+  /** Plug in (or remove, with null) what GET /api/v1/runs shows. */
+  setRunsProvider(p: RunsProvider | null): void {
+    this.runs = p;
+  }
+
+  /** Plug in (or remove, with null) what /api/v1/processes and /api/v1/scale act on. */
+  setSupervisorProvider(p: SupervisorProvider | null): void {
+    this.supervisor = p;
   }
 
   address(): { host: string; port: number } {
@@ -146,6 +202,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     }
     const conn = new Connection(this.nextId++, socket, this, this.log);
     this.conns.set(conn.id, conn);
+    this.stats.connectionsAccepted++;
     conn.log.debug('connected');
   }
 
@@ -167,6 +224,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
   }
 
   onText(conn: Connection, words: string[]): void {
+    conn.admin = true;
     let answer = '';
     try {
       const reply = runAdmin(this, words);
@@ -257,6 +315,8 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     this.isAccepting = false;
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     if (graceful) await this.drainRunning();
+    // Foreground HTTP calls had the grace period to get their results; now they are answered.
+    await this.http?.close().catch((err: unknown) => this.log.warn({ err }, 'closing the HTTP API failed'));
     this.tearingDown = true;
     for (const c of this.conns.values()) c.destroy();
     await stopped;

@@ -1,0 +1,95 @@
+// The job server's HTTP side, on a port of its own: the JSON API under /api/v1, the dashboard
+// at /, and /metrics. Loaded only when ServerOptions.http is set (fastify and prom-client stay
+// out of a plain Gearman server). `close()` is idempotent.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import { gtError } from '../../errors.js';
+import { ServerMetrics } from '../metrics.js';
+import { authHook } from './auth.js';
+import type { RouteContext } from './context.js';
+import { registerDashboard } from './dashboard.js';
+import { errorHandler, sendError } from './errors.js';
+import { EventHub } from './events.js';
+import type { HttpHost } from './host.js';
+import type { CheckedHttpOptions } from './options.js';
+import { registerJobRoutes } from './routes-jobs.js';
+import { registerOverviewRoutes, snapshot } from './routes-overview.js';
+import { registerProviderRoutes } from './routes-providers.js';
+import { ForegroundCalls } from './submit.js';
+
+export { checkHttpOptions, isLoopback, type HttpOptions, type CheckedHttpOptions } from './options.js';
+export type { RunsProvider, SupervisorProvider, RunView, RunStepView, ProcessesView, ProcessView, ProcessTypeView } from './providers.js';
+
+export class HttpApi {
+  readonly metrics: ServerMetrics;
+  private readonly app: FastifyInstance;
+  private readonly calls = new ForegroundCalls();
+  private readonly events: EventHub;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly host: HttpHost,
+    readonly opts: CheckedHttpOptions,
+  ) {
+    this.metrics = new ServerMetrics(host);
+    // The hub builds snapshots only once a stream is open, long after ctx exists.
+    this.events = new EventHub(() => snapshot(ctx), opts.eventsIntervalMs);
+    const ctx: RouteContext = { host, opts, calls: this.calls, metrics: this.metrics, events: this.events };
+
+    const app = Fastify({
+      logger: false,
+      bodyLimit: opts.bodyLimit,
+      // close() must not wait for event streams and keep-alive sockets.
+      forceCloseConnections: true,
+      // Handles ("H:host:123") and log ids are short, but host names can be long.
+      routerOptions: { maxParamLength: 600 },
+    });
+    this.app = app;
+    // JSON only (a cross-site form cannot send it without a CORS preflight, which is never
+    // granted); an empty body is "no body". The message keeps JSON.parse's position.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      const text = body as string;
+      if (text.trim() === '') return done(null, undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch (err) {
+        done(gtError('GT_BODY_INVALID', `not JSON (${(err as Error).message})`), undefined);
+      }
+    });
+    app.addHook('onRequest', authHook(opts.token));
+    app.addHook('onSend', async (req, reply) => {
+      if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+    });
+    app.setErrorHandler(errorHandler(host.log, opts.bodyLimit));
+    app.setNotFoundHandler((req, reply) => sendError(reply, gtError('GT_HTTP_NOT_FOUND', `No route ${req.method} ${req.url.split('?', 1)[0]}`)));
+
+    registerDashboard(app);
+    registerOverviewRoutes(app, ctx);
+    registerJobRoutes(app, ctx);
+    registerProviderRoutes(app, ctx);
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await this.app.listen({ port: this.opts.port, host: this.opts.host });
+    return this.address();
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.app.server.address();
+    if (a === null || typeof a === 'string') throw gtError('GT_CLOSED', 'HTTP API');
+    return { host: a.address, port: a.port };
+  }
+
+  /** End event streams, answer waiting foreground calls (GT_SHUTTING_DOWN), stop listening. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.events.close();
+      this.calls.closeAll();
+      // Let those answers reach their sockets before close() destroys every connection.
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.app.close();
+    })();
+    return this.closing;
+  }
+}
