@@ -7,6 +7,7 @@ import { GearmanServer } from '../server/server.js';
 import { backoffPolicy } from '../server/registry.js';
 import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
 import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
+import { runsIn } from '../pipelines/worker.js';
 
 interface ServerOpts {
   host: string;
@@ -23,6 +24,7 @@ interface ServerOpts {
   httpHost: string;
   httpToken?: string;
   httpBodyLimit: number;
+  runs?: string[];
 }
 
 /** Redact the password of a URL for logs and messages. */
@@ -47,6 +49,7 @@ export function registerServer(program: Command): void {
     .option('--http-port <port>', 'serve the HTTP API, dashboard and /metrics on this port (0 picks a free one; default: no HTTP)', parsePort)
     .option('--http-host <host>', 'address of the HTTP port; one that is not loopback needs a token', '127.0.0.1')
     .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
+    .option('--runs <dir...>', 'HTTP API and dashboard: show the pipeline runs recorded under these output folders')
     .option('--http-body-limit <bytes>', 'largest HTTP request body, e.g. 1m', parseSize, 1024 * 1024)
     .action(async (opts: ServerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'server');
@@ -74,6 +77,7 @@ export function registerServer(program: Command): void {
         shutdownGraceMs: opts.graceMs,
         retry: backoffPolicy({ maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryDelay }),
         http,
+        ...(opts.runs ? { runs: runsIn(opts.runs) } : {}),
       });
       try {
         await server.listen();

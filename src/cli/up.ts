@@ -38,6 +38,7 @@ async function startServer(cfg: ServerConfig, level: string, log: Logger): Promi
     retentionMs: cfg.retentionDays === undefined ? undefined : cfg.retentionDays * 24 * 3600_000,
     shutdownGraceMs: cfg.graceMs,
     retry: backoffPolicy({ maxAttempts: cfg.maxAttempts, baseDelayMs: cfg.retryDelayMs }),
+    ...(cfg.http ? { http: { port: cfg.http.port, host: cfg.http.host ?? '127.0.0.1', token: cfg.http.token ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined) } } : {}),
   });
   try {
     await server.listen();
@@ -45,7 +46,6 @@ async function startServer(cfg: ServerConfig, level: string, log: Logger): Promi
     await server.close().catch(() => {});
     throw err;
   }
-  if (cfg.http) log.warn({ port: cfg.http.port }, 'server.http is set, but this build has no HTTP API to start');
   log.debug({ store: redact(url) }, 'job store');
   return server;
 }
@@ -88,6 +88,8 @@ export function registerUp(program: Command): void {
       const embedded = server ? [reachable(config.server!.host, server.address().port)] : undefined;
       const sup = new Supervisor({ config, configFile: file, embeddedServers: embedded, logger: log, logLevel: level, relay: new LogRelay(log, process.stderr.isTTY === true) });
       supervisor = sup;
+      // The HTTP API's processes view and scale controls are this supervisor.
+      server?.setSupervisorProvider({ ps: () => sup.ps(), scale: (counts) => sup.scale(counts), reload: () => sup.reload() });
 
       let stopping: Promise<void> | null = null;
       const stop = (signal: string): void => {

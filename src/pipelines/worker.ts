@@ -12,7 +12,7 @@ import type { DomainWorker, DomainWorkerFactory } from '../workers/types.js';
 import { resolveInput } from './input.js';
 import { runPipeline, summarize, type RunSummary } from './runner.js';
 import { FileRunStore } from './state.js';
-import type { PipelineDef } from './types.js';
+import type { PipelineDef, RunRecord } from './types.js';
 
 export interface PipelineJob {
   input: string;
@@ -25,6 +25,27 @@ export const pipelineFunction = (def: PipelineDef): string => `pipeline:${def.na
 
 /** Where a run's record lives: beside its outputs, so any worker on the same files finds it. */
 export const runStoreFor = (out: string): FileRunStore => new FileRunStore(path.join(path.resolve(out), '.geartrain', 'runs'));
+
+/**
+ * Runs recorded under some output folders, newest first, for the HTTP API and the dashboard
+ * (`pipeline server --runs DIR`).
+ */
+export function runsIn(outDirs: string[]): { list(limit: number): Promise<RunRecord[]>; get(id: string): Promise<RunRecord | undefined> } {
+  const stores = outDirs.map(runStoreFor);
+  return {
+    async list(limit) {
+      const all = (await Promise.all(stores.map((s) => s.list(limit)))).flat();
+      return all.sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : -1)).slice(0, limit);
+    },
+    async get(id) {
+      for (const s of stores) {
+        const r = await s.load(id).catch(() => undefined);
+        if (r) return r;
+      }
+      return undefined;
+    },
+  };
+}
 
 /** The id a run gets from what it works on: the same pipeline, input and output resume one run. */
 export function runIdFor(def: PipelineDef, inputSpec: unknown, out: string): string {

@@ -444,6 +444,19 @@ describe('pipeline up: supervised worker processes', () => {
     }
   });
 
+  it('the HTTP API under pipeline up lists the processes and scales them', async () => {
+    const u = await up({ server: { ...base.server, http: { port: 0 } }, workers: { 'cache-warm': { processes: 1 } } });
+    const line = await until('the http listening line', async () => u.lines().find((l) => l.msg === 'http listening'));
+    const api = `http://${String(line.http)}/api/v1`;
+    const procs = (await (await fetch(`${api}/processes`)).json()) as { processes: { type: string; state: string }[] };
+    assert.deepEqual(procs.processes.map((p) => [p.type, p.state]), [['cache-warm', 'running']]);
+    const res = await fetch(`${api}/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ counts: { 'cache-warm': 2 } }) });
+    assert.equal(res.status, 200, await res.text());
+    await until('two cache-warm processes running', async () => ((await u.ps()).processes.filter((p) => p.state === 'running').length === 2 ? true : undefined), 20_000);
+    const after = (await (await fetch(`${api}/processes`)).json()) as { processes: unknown[] };
+    assert.equal(after.processes.length, 2);
+  });
+
   it('SIGTERM drains: the running job finishes, workers stop, then the server; exit 0 (config found without -c)', async () => {
     // JSON this time, found as ./geartrain.config.json; the job log on the default SQLite file.
     const u = await up(
