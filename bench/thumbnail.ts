@@ -8,6 +8,7 @@
 // each run, so no output is ever skipped as up to date. Target: geartrain ≥ 0.9× the loop (the
 // job server, JSON and atomic writes may cost at most 10%).
 
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,7 +75,8 @@ async function makePhoto(file: string, megapixels: number, seed: number): Promis
 function photos(): Promise<{ dir: string; files: string[] }> {
   return (inputs ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-bench-thumb-in-'));
-    process.once('exit', () => void rm(dir, { recursive: true, force: true }));
+    // Synchronous: an 'exit' handler cannot wait for a promise (an async rm() left 16 MB per run behind).
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const files: string[] = [];
     for (const [i, mp] of MEGAPIXELS.entries()) {
       const file = path.join(dir, `photo-${String(i + 1).padStart(2, '0')}-${mp}mp.jpg`);

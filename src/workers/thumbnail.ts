@@ -1,4 +1,4 @@
-// `thumbnail` {input, outDir, sizes:[{width, height?, format, quality?}], fit?} → {outputs}:
+// `thumbnail` {input, outDir, sizes:[{width, height?, format, quality?}], fit?, background?} → {outputs}:
 // several sizes and formats from one decode. The input is decoded once, auto-rotated by EXIF,
 // converted to sRGB and shrunk (JPEG shrink-on-load) to the smallest size that still serves the
 // largest output; every output is resized from that buffer and written atomically. Outputs
@@ -27,6 +27,9 @@ const MAX_SIDE = 16384;
 const UNKNOWN = ': Unknown error';
 /** Outputs of one job encoded at once; see run(). */
 const OUTPUTS_IN_FLIGHT = 2;
+const HEX_COLOUR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
+const TRANSPARENT: sharp.RGBA = { r: 0, g: 0, b: 0, alpha: 0 };
+const WHITE: sharp.RGBA = { r: 255, g: 255, b: 255, alpha: 1 };
 
 export interface ThumbnailSize {
   width: number;
@@ -41,6 +44,11 @@ export interface ThumbnailPayload {
   sizes: ThumbnailSize[];
   fit: Fit;
   stripMetadata: boolean;
+  /**
+   * The colour behind the image: contain's padding, and what transparent areas become in JPEG.
+   * Given as `#rgb`, `#rgba`, `#rrggbb` or `#rrggbbaa`. @defaultValue transparent padding, white under JPEG
+   */
+  background?: sharp.RGBA;
   /** Base of the output names. @defaultValue the input's name without extension */
   name?: string;
 }
@@ -75,12 +83,21 @@ export function outputName(base: string, s: ThumbnailSize): string {
   return `${base}-${s.height === undefined ? `${s.width}w` : `${s.width}x${s.height}`}.${EXT[s.format]}`;
 }
 
-function encode(img: Sharp, s: ThumbnailSize): Sharp {
+/** `#f80`, `#ff8800cc` → sharp's colour object. */
+function parseColour(hex: string): sharp.RGBA {
+  const h = hex.length <= 5 ? [...hex.slice(1)].map((c) => c + c).join('') : hex.slice(1);
+  const byte = (i: number): number => parseInt(h.slice(i, i + 2), 16);
+  return { r: byte(0), g: byte(2), b: byte(4), alpha: h.length === 8 ? byte(6) / 255 : 1 };
+}
+
+function encode(img: Sharp, s: ThumbnailSize, background: sharp.RGBA | undefined): Sharp {
   const quality = s.quality ?? DEFAULT_QUALITY[s.format];
   switch (s.format) {
-    case 'jpeg':
-      // JPEG has no alpha: transparent areas become white, not black.
-      return img.flatten({ background: '#ffffff' }).jpeg({ quality, mozjpeg: true });
+    case 'jpeg': {
+      // JPEG has no alpha: transparent areas become the background colour, white by default, not black.
+      const { r, g, b } = background ?? WHITE;
+      return img.flatten({ background: { r, g, b } }).jpeg({ quality, mozjpeg: true });
+    }
     case 'webp':
       return img.webp({ quality });
     case 'avif':
@@ -90,14 +107,16 @@ function encode(img: Sharp, s: ThumbnailSize): Sharp {
   }
 }
 
-function resizeOptions(s: ThumbnailSize, fit: Fit): sharp.ResizeOptions {
+function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | undefined): sharp.ResizeOptions {
   return {
     width: s.width,
     ...(s.height !== undefined ? { height: s.height } : {}),
     fit,
     // Never upscale: a thumbnail bigger than its source only adds bytes.
     withoutEnlargement: true,
-    ...(fit === 'contain' ? { background: { r: 0, g: 0, b: 0, alpha: 0 } } : {}),
+    // sharp flattens before it resizes, so encode()'s flatten() never reaches contain's padding:
+    // JPEG gets opaque padding here (transparent padding came out black).
+    ...(fit === 'contain' ? { background: s.format === 'jpeg' ? { ...(background ?? WHITE), alpha: 1 } : background ?? TRANSPARENT } : {}),
   };
 }
 
@@ -164,6 +183,13 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
         fit: f.oneOf('fit', FITS, 'inside'),
         stripMetadata: f.bool('stripMetadata', true),
       };
+      const background = f.raw('background');
+      if (background !== undefined) {
+        if (typeof background !== 'string' || !HEX_COLOUR.test(background)) {
+          throw invalidPayload('a colour #rgb, #rgba, #rrggbb or #rrggbbaa', 'thumbnail.background', background);
+        }
+        p.background = parseColour(background);
+      }
       const name = f.optString('name', { maxLength: 200 });
       if (name !== undefined) {
         if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', 'thumbnail.name', name);
@@ -180,7 +206,19 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       const file = p.input;
       const outputs: ThumbnailOutput[] = new Array(p.sizes.length);
       const todo: number[] = [];
-      const keys = p.sizes.map((s) => fingerprint({ s, fit: p.fit, strip: p.stripMetadata }));
+      // The background is part of an output's options only where it shows (contain's padding, JPEG);
+      // left out when unset, so records made before the option existed stay valid. `pad` marks
+      // contain JPEGs made since their padding is opaque (before, it came out black): those older
+      // outputs are made again.
+      const keys = p.sizes.map((s) =>
+        fingerprint({
+          s,
+          fit: p.fit,
+          strip: p.stripMetadata,
+          bg: p.fit === 'contain' || s.format === 'jpeg' ? p.background : undefined,
+          pad: p.fit === 'contain' && s.format === 'jpeg' ? 'opaque' : undefined,
+        }),
+      );
       let source: Source | undefined;
       for (const [i, s] of p.sizes.entries()) {
         const out = path.join(p.outDir, outputName(base, s));
@@ -266,8 +304,8 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
         // From the shrunk buffer, `inside` gets the dimensions sharp would give from the source
         // (rounding twice could make 1600×1067 → 320×214 instead of 320×213).
         const dims = insideDims(src, s);
-        const resize = !needsInput(s) && (p.fit === 'inside' || s.height === undefined) ? { ...dims, fit: 'fill' as const } : resizeOptions(s, p.fit);
-        const encoder = encode(img.resize(resize).toColourspace('srgb'), s);
+        const resize = !needsInput(s) && (p.fit === 'inside' || s.height === undefined) ? { ...dims, fit: 'fill' as const } : resizeOptions(s, p.fit, p.background);
+        const encoder = encode(img.resize(resize).toColourspace('srgb'), s, p.background);
         // Encoded in memory (a thumbnail is small), then written: a sharp failure is the image's.
         const { data, info } = await decode(() => encoder.toBuffer({ resolveWithObject: true }));
         await writeAtomic(out, (tmp) => writeFile(tmp, data));

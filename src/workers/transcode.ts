@@ -13,15 +13,15 @@ import { checkAllowed, fingerprint, freshOutput, inputFile, recordOutput, writeA
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields } from './validate.js';
 
-export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-vp9-720p', 'audio-aac', 'audio-opus'] as const;
+export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
 export type Profile = (typeof PROFILES)[number];
 export const POSTER_FORMATS = ['jpeg', 'webp'] as const;
 export type PosterFormat = (typeof POSTER_FORMATS)[number];
 
 /** Bump when the ffmpeg arguments change, so outputs made with the old ones are made again. */
-const RECIPE = 1;
+const RECIPE = 2;
 /** Poster time when the payload gives none (then capped at half the duration). */
-export const DEFAULT_POSTER_AT = 2;
+export const DEFAULT_POSTER_AT = 1;
 /** Poster width when the payload gives none (never wider than the source). */
 export const DEFAULT_POSTER_WIDTH = 1280;
 /** The worker's own timeout fires first (clean output folder, coded error); the Worker's is a backstop. */
@@ -52,13 +52,13 @@ export const PROFILE_SPECS: Record<Profile, ProfileSpec> = {
   'mp4-720p': { suffix: '720p', ext: 'mp4', height: 720, video: X264, audio: ['aac', '128k'], mux: MP4 },
   'mp4-480p': { suffix: '480p', ext: 'mp4', height: 480, video: X264, audio: ['aac', '96k'], mux: MP4 },
   'mp4-240p': { suffix: '240p', ext: 'mp4', height: 240, video: X264, audio: ['aac', '64k'], mux: MP4 },
-  'webm-vp9-720p': { suffix: '720p', ext: 'webm', height: 720, video: VP9, audio: ['libopus', '96k'], mux: ['-f', 'webm'] },
-  'audio-aac': { suffix: 'audio', ext: 'm4a', audio: ['aac', '128k'], mux: ['-movflags', '+faststart', '-f', 'ipod'] },
+  'webm-720p': { suffix: '720p', ext: 'webm', height: 720, video: VP9, audio: ['libopus', '96k'], mux: ['-f', 'webm'] },
+  'audio-m4a': { suffix: 'audio', ext: 'm4a', audio: ['aac', '128k'], mux: ['-movflags', '+faststart', '-f', 'ipod'] },
   'audio-opus': { suffix: 'audio', ext: 'opus', audio: ['libopus', '96k'], mux: ['-f', 'opus'] },
 };
 
 export interface PosterOptions {
-  /** @defaultValue 2, capped at half the duration */
+  /** @defaultValue 1, capped at half the duration */
   atSeconds?: number;
   /** @defaultValue the source's width, at most 1280; never wider than the source */
   width?: number;
@@ -159,7 +159,7 @@ export function profileRun(bin: Binaries, profile: Profile, src: MediaProbe, inp
   else out.push('-an');
   // Metadata (a phone's GPS position, its name) is not copied; chapters neither.
   out.push('-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1', ...s.mux);
-  return { profile, spec: { input, inputArgs: [...globalArgs(bin), ...INPUT_HARDENING], outputArgs: out, output }, ...dims };
+  return { profile, spec: { input, inputArgs: [...globalArgs(bin), ...INPUT_HARDENING], args: out, output }, ...dims };
 }
 
 /** The ffmpeg command for the poster: one frame at min(atSeconds, duration / 2). */
@@ -168,10 +168,10 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
   const width = Math.min(p.width ?? DEFAULT_POSTER_WIDTH, src.width!);
   const height = Math.max(2, Math.round((src.height! * width) / src.width! / 2) * 2);
   const codec = p.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '80'] : ['-c:v', 'mjpeg', '-q:v', '3'];
-  const outputArgs = ['-map', '0:v:0', '-frames:v', '1', ...(width !== src.width ? ['-vf', `scale=${width}:-2`] : []), '-an', '-sn', '-dn', '-map_metadata', '-1', ...codec, '-update', '1', '-f', 'image2'];
+  const args = ['-map', '0:v:0', '-frames:v', '1', ...(width !== src.width ? ['-vf', `scale=${width}:-2`] : []), '-an', '-sn', '-dn', '-map_metadata', '-1', ...codec, '-update', '1', '-f', 'image2'];
   // -ss before -i: a keyframe seek, then decoding up to the exact time (not a decode from 0).
   const inputArgs = [...globalArgs(bin), ...INPUT_HARDENING, '-ss', at.toFixed(3)];
-  return { profile: 'poster', spec: { input, inputArgs, outputArgs, output }, width, height: width === src.width ? src.height! : height, atSeconds: Math.round(at * 1000) / 1000 };
+  return { profile: 'poster', spec: { input, inputArgs, args, output }, width, height: width === src.width ? src.height! : height, atSeconds: Math.round(at * 1000) / 1000 };
 }
 
 function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
@@ -286,7 +286,8 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
                 ...planned.spec,
                 output: tmp,
                 signal: job.signal,
-                onProgress: (seconds) => progress(i * per + Math.min(per, Math.round(seconds * 1000))),
+                totalMs: per,
+                onProgress: (doneMs) => progress(i * per + doneMs),
               });
             });
             const bytes = (await stat(s.final)).size;

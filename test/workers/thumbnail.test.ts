@@ -79,6 +79,28 @@ test('fit inside, cover and contain; never upscaled', async (t) => {
   assert.deepEqual([m.width, m.height], [640, 480], 'not enlarged past the source');
 });
 
+/** The top-left pixel of an image as RGBA. */
+async function corner(file: string): Promise<number[]> {
+  return [...(await sharp(file).extract({ left: 0, top: 0, width: 1, height: 1 }).ensureAlpha().raw().toBuffer())];
+}
+
+test('contain pads with transparency (white in JPEG) or with the background asked for', async (t) => {
+  const out = await tmp(t);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const payload = { input: IMG('photo-landscape.jpg'), outDir: out, fit: 'contain', sizes: [{ width: 300, height: 300, format: 'png' }, { width: 300, height: 300, format: 'jpeg' }] };
+  const plain = await call('thumbnail', payload);
+  assert.deepEqual(await corner(plain.outputs[0].path), [0, 0, 0, 0], 'transparent padding in PNG');
+  const [r, g, b, a] = await corner(plain.outputs[1].path);
+  assert.ok(r! > 245 && g! > 245 && b! > 245 && a === 255, `white padding in JPEG (${[r, g, b, a]})`);
+  const red = await call('thumbnail', { ...payload, background: '#f00' });
+  assert.deepEqual(red.outputs.map((o: { skipped?: true }) => o.skipped), [undefined, undefined], 'another background makes the outputs again');
+  assert.deepEqual(await corner(red.outputs[0].path), [255, 0, 0, 255]);
+  const [jr, jg, jb] = await corner(red.outputs[1].path);
+  assert.ok(jr! > 245 && jg! < 10 && jb! < 10, `red padding in JPEG (${[jr, jg, jb]})`);
+  const half = await call('thumbnail', { ...payload, background: '#0000ff80', sizes: [payload.sizes[0]] });
+  assert.deepEqual(await corner(half.outputs[0].path), [0, 0, 255, 128]);
+});
+
 test('alpha is kept in PNG and WebP and flattened on white in JPEG', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
@@ -89,8 +111,12 @@ test('alpha is kept in PNG and WebP and flattened on white in JPEG', async (t) =
     const corner = await sharp(o.path).extract({ left: 0, top: 0, width: 1, height: 1 }).ensureAlpha().raw().toBuffer();
     assert.equal(corner[3], 0, 'the transparent corner stays transparent');
   }
-  const corner = await sharp(r.outputs[2].path).extract({ left: 0, top: 0, width: 1, height: 1 }).raw().toBuffer();
-  assert.ok(corner[0]! > 240 && corner[1]! > 240 && corner[2]! > 240, `white, not black (${[...corner]})`);
+  const white = await corner(r.outputs[2].path);
+  assert.ok(white[0]! > 240 && white[1]! > 240 && white[2]! > 240, `white, not black (${white})`);
+  const dark = await call('thumbnail', { input: IMG('alpha.png'), outDir: out, background: '#102030', sizes: [{ width: 320, format: 'jpeg' }, { width: 320, format: 'png' }] });
+  const [r0, g0, b0] = await corner(dark.outputs[0].path);
+  assert.ok(Math.abs(r0! - 16) < 6 && Math.abs(g0! - 32) < 6 && Math.abs(b0! - 48) < 6, `the background under JPEG (${[r0, g0, b0]})`);
+  assert.equal(dark.outputs[1].skipped, true, 'a background does not show in a PNG that is not padded: still up to date');
 });
 
 test('an animated GIF stays animated in WebP and gives its first frame otherwise', async (t) => {
@@ -104,6 +130,20 @@ test('an animated GIF stays animated in WebP and gives its first frame otherwise
   assert.equal(r.outputs[0].height, 75);
   const png = await sharp(r.outputs[1].path).metadata();
   assert.deepEqual([png.width, png.height, png.pages], [100, 75, undefined]);
+});
+
+test('an animated WebP input stays animated in WebP and gives its first frame in JPEG', async (t) => {
+  const out = await tmp(t);
+  const input = path.join(out, 'moving.webp');
+  await sharp(IMG('animated.gif'), { animated: true }).webp({ quality: 90 }).toFile(input);
+  const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const r = await call('thumbnail', { input, outDir: path.join(out, 'thumbs'), sizes: [{ width: 120, format: 'webp' }, { width: 120, format: 'jpeg' }] });
+  assert.deepEqual([r.width, r.height, r.format], [200, 150, 'webp'], 'the size of one frame');
+  const webp = await sharp(r.outputs[0].path, { animated: true }).metadata();
+  assert.deepEqual([webp.pages, webp.width, webp.pageHeight], [6, 120, 90]);
+  const jpeg = await sharp(r.outputs[1].path).metadata();
+  assert.deepEqual([jpeg.width, jpeg.height, jpeg.format], [120, 90, 'jpeg']);
+  assert.equal(r.outputs[1].animated, undefined);
 });
 
 test('the pixel limit applies to one frame of an animation, not to all frames together', async (t) => {
@@ -215,6 +255,9 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
     [{ ...base, sizes: [{ width: 10, format: 'png' }], fit: 'stretch' }, 'Expected one of inside, cover, contain for thumbnail.fit but received stretch of type string'],
     [{ ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] }, 'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number'],
     [{ outDir: '/tmp', sizes: [] }, 'Expected non-empty string of at most 4096 characters for thumbnail.input but received undefined'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], background: 'red' }, 'Expected a colour #rgb, #rgba, #rrggbb or #rrggbbaa for thumbnail.background but received red of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' }, 'Expected a file name without folders or a leading dot for thumbnail.name but received ../up of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' }, 'Expected one of the fields input, outDir, sizes, fit, stripMetadata, background, name for thumbnail.colour but received x of type string'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });

@@ -97,7 +97,7 @@ test('renditions read back with ffprobe and sharp; never upscaled; progress whil
   const statuses: [number, number][] = [];
   const r = await call(
     'transcode',
-    { input: CLIP, outDir: out, profiles: ['mp4-720p', 'mp4-240p', 'webm-vp9-720p', 'audio-aac', 'audio-opus'], poster: { width: 320 } },
+    { input: CLIP, outDir: out, profiles: ['mp4-720p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'], poster: { width: 320 } },
     (n, d) => statuses.push([n, d]),
   );
   assert.equal(r.input, CLIP);
@@ -109,7 +109,7 @@ test('renditions read back with ffprobe and sharp; never upscaled; progress whil
   assert.ok(r.probe.bitrate > 100_000, `bitrate ${r.probe.bitrate}`);
   assert.deepEqual(
     r.outputs.map((o: { profile: string; path: string }) => [o.profile, path.basename(o.path)]),
-    [['mp4-720p', 'clip-720p.mp4'], ['mp4-240p', 'clip-240p.mp4'], ['webm-vp9-720p', 'clip-720p.webm'], ['audio-aac', 'clip-audio.m4a'], ['audio-opus', 'clip-audio.opus']],
+    [['mp4-720p', 'clip-720p.mp4'], ['mp4-240p', 'clip-240p.mp4'], ['webm-720p', 'clip-720p.webm'], ['audio-m4a', 'clip-audio.m4a'], ['audio-opus', 'clip-audio.opus']],
   );
   const [p720, p240, webm, m4a, opus] = r.outputs.map((o: { path: string }) => ffprobe(o.path)) as Probed[];
   assert.deepEqual([video(p720!)?.codec_name, video(p720!)?.width, video(p720!)?.height, audio(p720!)?.codec_name], ['h264', 640, 360, 'aac'], '720p of a 360p source stays 640×360');
@@ -128,7 +128,7 @@ test('renditions read back with ffprobe and sharp; never upscaled; progress whil
 
   const poster = await sharp(r.poster.path).metadata();
   assert.deepEqual([poster.format, poster.width, poster.height], ['jpeg', 320, 180]);
-  assert.deepEqual([path.basename(r.poster.path), r.poster.width, r.poster.height, r.poster.atSeconds, r.poster.format], ['clip-poster.jpg', 320, 180, 1.5, 'jpeg'], 'min(2 s, duration / 2)');
+  assert.deepEqual([path.basename(r.poster.path), r.poster.width, r.poster.height, r.poster.atSeconds, r.poster.format], ['clip-poster.jpg', 320, 180, 1, 'jpeg'], 'min(1 s, duration / 2)');
   const { width, height, channels } = (await sharp(r.poster.path).raw().toBuffer({ resolveWithObject: true })).info;
   assert.deepEqual([width, height, channels], [320, 180, 3], 'decodable');
 
@@ -175,9 +175,11 @@ test('an output already up to date is not made again; a changed option makes onl
   assert.deepEqual([again.outputs[0].width, again.outputs[0].height, again.probe.width, again.durationSeconds], [426, 240, 640, 3], 'the recorded result');
   assert.equal((await stat(first.outputs[0].path)).mtimeMs, mtime, 'not written again');
   assert.deepEqual(statuses, [], 'no ffmpeg ran');
-  const third = await call('transcode', { ...payload, poster: { width: 160, format: 'webp' } });
+  const third = await call('transcode', { ...payload, poster: { width: 160, format: 'webp', atSeconds: 10 } });
   assert.deepEqual([third.outputs[0].skipped, third.poster.skipped, path.basename(third.poster.path)], [true, undefined, 'clip-poster.webp']);
-  assert.equal((await sharp(third.poster.path).metadata()).format, 'webp');
+  assert.equal(third.poster.atSeconds, 1.5, 'a time past the end is capped at half the duration');
+  const webp = await sharp(third.poster.path).metadata();
+  assert.deepEqual([webp.format, webp.width, webp.height], ['webp', 160, 90]);
 });
 
 test('ffmpeg runs exactly the command profileRun()/posterRun() build, is found once, and never asked for -formats/-encoders', { skip }, async (t) => {
@@ -187,7 +189,7 @@ test('ffmpeg runs exactly the command profileRun()/posterRun() build, is found o
   const settings = { transcode: { ffmpegPath: fake.bin, ffprobePath: fakeProbe.bin } };
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }], settings);
   await call('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'], poster: true });
-  await call('transcode', { input: CLIP, outDir: out, name: 'again', profiles: ['audio-aac'] });
+  await call('transcode', { input: CLIP, outDir: out, name: 'again', profiles: ['audio-m4a'] });
   const calls = (await readFile(fake.log, 'utf8')).trim().split('\n');
   assert.ok(!calls.some((c) => /(^| )-(formats|encoders|codecs)( |$)/.test(c)), calls.join('\n'));
   assert.deepEqual(calls.filter((c) => c.includes('-version')), ['-hide_banner -version'], 'located once per process');
@@ -200,7 +202,7 @@ test('ffmpeg runs exactly the command profileRun()/posterRun() build, is found o
   const expected = [
     posterRun(bin, { format: 'jpeg' }, src, CLIP, path.join(out, 'clip-poster.jpg')),
     profileRun(bin, 'mp4-240p', src, CLIP, path.join(out, 'clip-240p.mp4')),
-    profileRun(bin, 'audio-aac', src, CLIP, path.join(out, 'again-audio.m4a')),
+    profileRun(bin, 'audio-m4a', src, CLIP, path.join(out, 'again-audio.m4a')),
   ];
   assert.equal(runs.length, expected.length);
   for (const [i, e] of expected.entries()) {
@@ -225,7 +227,7 @@ test('bad inputs fail alone with their codes, naming the file; nothing half-writ
   assert.equal(await failure('transcode', job(jpeg)), `GT_MEDIA_INVALID: ${jpeg} is not a valid video or audio file: it is a still image (image2)`);
   assert.equal(await failure('transcode', job('/nope/missing.mp4')), 'GT_INPUT_NOT_FOUND: Input /nope/missing.mp4: no such file');
   // An audio-only file: fine for audio profiles, refused for video ones before any encode.
-  const a = await call('transcode', { input: CLIP, outDir: out, name: 'sound', profiles: ['audio-aac'] });
+  const a = await call('transcode', { input: CLIP, outDir: out, name: 'sound', profiles: ['audio-m4a'] });
   const m4a = a.outputs[0].path as string;
   assert.equal(await failure('transcode', job(m4a, ['mp4-240p', 'audio-opus'])), `GT_MEDIA_INVALID: ${m4a} is not a valid video or audio file: no video stream for mp4-240p`);
   assert.equal(await failure('transcode', { input: m4a, outDir: out, profiles: [], poster: true }), `GT_MEDIA_INVALID: ${m4a} is not a valid video or audio file: no video stream for poster`);
@@ -258,14 +260,14 @@ test('the timeout and an aborted job kill ffmpeg and leave no temp file', { skip
   const fake = await fakeFfmpeg(out, 'exec FFMPEG "$@"');
   const settings = { transcode: { timeoutMs: 1500, ffmpegPath: fake.bin } };
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }], settings);
-  assert.equal(await failure('transcode', { input: long, outDir: path.join(out, 'a'), profiles: ['webm-vp9-720p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${long}: killed after the 1500 ms timeout`);
+  assert.equal(await failure('transcode', { input: long, outDir: path.join(out, 'a'), profiles: ['webm-720p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${long}: killed after the 1500 ms timeout`);
   assert.ok((await readFile(fake.log, 'utf8')).includes('libvpx-vp9'), 'ffmpeg had started');
   assert.deepEqual(processesMentioning(path.join(out, 'a')), [], 'ffmpeg is gone when the job fails');
   assert.deepEqual(await entries(path.join(out, 'a')), [], 'no temp file');
 
   // The Worker's own timeout aborts ctx.signal: the client hears at once, ffmpeg is stopped after.
   const aborting = await withWorkers(t, [{ factory: transcodeWorker, timeoutMs: 1500 }], { transcode: { ffmpegPath: fake.bin } });
-  assert.match(await aborting.failure('transcode', { input: long, outDir: path.join(out, 'b'), profiles: ['webm-vp9-720p'] }), /^Job transcode \(.+\) failed$/, 'WORK_FAIL');
+  assert.match(await aborting.failure('transcode', { input: long, outDir: path.join(out, 'b'), profiles: ['webm-720p'] }), /^Job transcode \(.+\) failed$/, 'WORK_FAIL');
   for (let i = 0; i < 100 && (processesMentioning(path.join(out, 'b')).length > 0 || (await entries(path.join(out, 'b'))).length > 0); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -301,11 +303,23 @@ test('a playlist pointing at the network is refused: only local files are read',
   assert.deepEqual(requests, [], 'no request reached the server');
 });
 
+test('runFfmpeg alone: progress in ms of the input\'s duration, then a report of what it wrote', { skip }, async (t) => {
+  const out = await tmp(t);
+  const bin = await locate();
+  const src = await probeFile(bin, CLIP, new AbortController().signal);
+  const run = profileRun(bin, 'mp4-240p', src, CLIP, path.join(out, 'alone.mp4'));
+  const seen: [number, number][] = [];
+  const report = await runFfmpeg(bin, { ...run.spec, signal: new AbortController().signal, onProgress: (done, total) => seen.push([done, total]) });
+  assert.ok(seen.length > 0 && seen.every(([d, n]) => n === 3000 && d >= 0 && d <= n), JSON.stringify(seen));
+  assert.deepEqual([report.width, report.height], [426, 240]);
+  assert.ok(Math.abs(report.seconds! - 3) < 0.15, String(report.seconds));
+});
+
 test('payloads are checked at the boundary, naming the field', { skip }, async (t) => {
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }]);
   const base = { input: CLIP, outDir: '/tmp/x' };
   const cases: [unknown, string][] = [
-    [{ ...base, profiles: ['mp4-480p', 'mp4-4k'] }, 'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-vp9-720p, audio-aac, audio-opus for transcode.profiles[1] but received mp4-4k of type string'],
+    [{ ...base, profiles: ['mp4-480p', 'mp4-4k'] }, 'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-720p, audio-m4a, audio-opus for transcode.profiles[1] but received mp4-4k of type string'],
     [{ ...base, profiles: [] }, 'Expected at least one profile or a poster for transcode.profiles but received [] of type array'],
     [{ ...base, profiles: 'mp4-480p' }, 'Expected array of 0 to 7 items for transcode.profiles but received mp4-480p of type string'],
     [{ ...base, profiles: ['mp4-480p', 'mp4-480p'] }, 'Expected each profile once for transcode.profiles[1] but received mp4-480p of type string'],
