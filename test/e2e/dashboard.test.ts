@@ -212,3 +212,47 @@ test('dashboard: scale buttons call the supervisor provider; runs show per-step 
   await screenshot(page, 'processes-runs');
   assert.deepEqual(errors, []);
 });
+
+test('dashboard under `pipeline up`: the scale button changes the number of worker processes', { skip, timeout: 90_000 }, async (t) => {
+  const { spawn, execFile } = await import('node:child_process');
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-dash-up-'));
+  const cli = path.join(ROOT, 'dist/cli/index.js');
+  await writeFile(
+    path.join(dir, 'geartrain.config.json'),
+    JSON.stringify({ server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN } }, workers: { 'cache-warm': { processes: 1 } } }),
+  );
+  const up = spawn(process.execPath, [cli, 'up', '-c', 'geartrain.config.json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  t.after(async () => {
+    if (up.exitCode === null) {
+      up.kill('SIGTERM');
+      await new Promise((r) => up.once('exit', r));
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const running = (): Promise<number> =>
+    new Promise((resolve) =>
+      execFile(process.execPath, [cli, 'ps', '--json'], { cwd: dir }, (err, stdout) => {
+        if (err) return resolve(-1);
+        resolve((JSON.parse(stdout) as { processes: { state: string }[] }).processes.filter((p) => p.state === 'running').length);
+      }),
+    );
+  let http = '';
+  await until(() => {
+    http = /"msg":"http listening"[^\n]*"http":"([^"]+)"|"http":"([^"]+)"[^\n]*"msg":"http listening"/.exec(log)?.slice(1).find(Boolean) ?? '';
+    return http !== '';
+  }, 20_000, `pipeline up to serve HTTP (log: ${log})`);
+  await until(async () => (await running()) === 1, 20_000, 'one cache-warm process');
+  const browser = await launch(t);
+  const { page, errors } = await openDashboard(browser, { base: `http://${http}` } as HttpUnderTest);
+  const row = page.locator('#process-types tr[data-type="cache-warm"]');
+  await row.waitFor({ timeout: 10_000 });
+  await row.locator('button.scale-up').click();
+  await until(async () => (await running()) === 2, 30_000, 'a second cache-warm process, started by the dashboard');
+  await page.locator('#processes tbody tr').nth(1).waitFor({ timeout: 10_000 });
+  await screenshot(page, 'pipeline-up-scaled');
+  assert.deepEqual(errors, []);
+});
