@@ -3,6 +3,7 @@
 
 import { InvalidArgumentError, type Command } from 'commander';
 import { Client, type PriorityName } from '../client/index.js';
+import { GeartrainError } from '../errors.js';
 import { commandLogger, parsePositiveInt, parseServers } from './options.js';
 
 interface SubmitOpts {
@@ -52,6 +53,17 @@ export function registerSubmit(program: Command): void {
       const payload = data !== undefined ? Buffer.from(data) : await readStdin();
       const client = new Client({ servers: opts.server, logger: log });
       try {
+        await submit(client);
+      } catch (err) {
+        // A script reading --json gets an answer on stdout either way; the exit code and the
+        // line on stderr stay as without --json.
+        if (opts.json) process.stdout.write(`${JSON.stringify(failure(err))}\n`);
+        throw err;
+      } finally {
+        await client.close();
+      }
+
+      async function submit(client: Client): Promise<void> {
         if (opts.background || opts.at !== undefined) {
           const ref = await client.submitBackground(fn, payload, { priority: opts.priority, unique: opts.unique, epoch: opts.at });
           process.stdout.write(opts.json ? `${JSON.stringify(ref)}\n` : `${ref.handle}\n`);
@@ -68,8 +80,13 @@ export function registerSubmit(program: Command): void {
         });
         if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, data: Buffer.concat([...chunks, result]).toString() })}\n`);
         else process.stdout.write(result);
-      } finally {
-        await client.close();
       }
     });
+}
+
+/** `{ok: false, code, message}`, with the worker's own text for a job that raised. */
+function failure(err: unknown): { ok: false; code: string; message: string; exception?: string } {
+  if (!(err instanceof GeartrainError)) return { ok: false, code: 'GT_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  const exception = (err as { exception?: unknown }).exception;
+  return { ok: false, code: err.code, message: err.message, ...(typeof exception === 'string' ? { exception } : {}) };
 }

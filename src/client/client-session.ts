@@ -14,6 +14,12 @@ import type { ServerAddress } from './address.js';
 import { formatAddress } from './address.js';
 import type { Submission } from './submission.js';
 
+/** An ERROR packet from a server: `serverCode` is its first argument (QUEUE_ERROR, …). */
+export type ServerError = GeartrainError & { serverCode: string };
+
+/** ERROR codes in answer to a submission after which the client tries the next server. */
+const ELSEWHERE = new Set(['QUEUE_ERROR', 'SHUTDOWN']);
+
 /** A request that the server answers with exactly one packet (or ERROR), in order. */
 interface PendingReply {
   /** The packet type that answers it. */
@@ -78,7 +84,15 @@ export class ClientSession {
       expects: Cmd.JOB_CREATED,
       submission: sub,
       answer: (p) => this.created(sub, p.args[0]!.toString('latin1')),
-      reject: (err) => (err.code === 'GT_SERVER_ERROR' ? sub.reject(err) : this.owner.failover(sub, err)),
+      reject: (err) => {
+        if (err.code !== 'GT_SERVER_ERROR') return this.owner.failover(sub, err);
+        // A server that cannot take jobs now (its job store is down, its queue is full, it is
+        // stopping) did not create this one: another server may. Other refusals (a bad name)
+        // would be the same everywhere.
+        if (!ELSEWHERE.has((err as ServerError).serverCode)) return sub.reject(err);
+        sub.refusedWith = err;
+        this.owner.failover(sub, err);
+      },
     });
     conn.send(sub.frame);
   }
@@ -179,7 +193,8 @@ export class ClientSession {
         return waiting.answer(p);
       }
       case Cmd.ERROR: {
-        const err = gtError('GT_SERVER_ERROR', p.args[0]!.toString('latin1'), p.args[1]!.toString('utf8'));
+        const code = p.args[0]!.toString('latin1');
+        const err: ServerError = Object.assign(gtError('GT_SERVER_ERROR', code, p.args[1]!.toString('utf8')), { serverCode: code });
         const waiting = this.pending.shift();
         if (waiting === undefined) this.log.warn({ err: err.message }, 'unsolicited ERROR from job server');
         else waiting.reject(err);

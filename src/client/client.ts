@@ -80,7 +80,8 @@ export class Client extends EventEmitter implements SessionOwner {
     if (!sub.pending) return; // timed out or aborted while failing over
     if (this.closed) return sub.reject(gtError('GT_CLOSED', 'Client'));
     const session = this.pick(sub.uniqueKey, sub.tried);
-    if (session === undefined) return sub.reject(this.noServers(lastError));
+    // A server's own refusal says more than "no server reachable".
+    if (session === undefined) return sub.reject(sub.refusedWith ?? this.noServers(lastError));
     session.submit(sub);
   }
 

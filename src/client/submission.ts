@@ -32,6 +32,8 @@ export class Submission {
   readonly uniqueKey: string;
   /** Servers this submission was sent to without getting JOB_CREATED. */
   readonly tried = new Set<string>();
+  /** The last ERROR a server answered that sent the submission on to the next server. */
+  refusedWith: GeartrainError | undefined;
   ref: JobRef | undefined;
   private readonly packet: () => Buffer;
   private readonly hooks: SubmissionHooks;
@@ -58,7 +60,8 @@ export class Submission {
     }
     this.fn = fn;
     this.background = background;
-    this.uniqueKey = unique.toString('latin1');
+    // A unique of "-" coalesces on the payload (gearmand), so the payload picks the server.
+    this.uniqueKey = unique.length === 1 && unique[0] === 0x2d ? `-\0${data.toString('latin1')}` : unique.toString('latin1');
     this.timeoutMs = opts.timeoutMs;
     this.signal = opts.signal;
     this.hooks = opts;

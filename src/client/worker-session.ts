@@ -36,6 +36,8 @@ export class WorkerSession {
   private grab: 'idle' | 'grabbing' | 'sleeping' = 'idle';
   private ready = false;
   private closed = false;
+  /** Set when the worker starts stopping: a connection lost from now on is not re-opened. */
+  private stopping = false;
   private readonly backoff: Backoff;
   private readonly log: Logger;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -89,8 +91,15 @@ export class WorkerSession {
     );
   }
 
+  /** The worker is stopping: keep the connection while jobs finish on it, but never reconnect. */
+  stopReconnecting(): void {
+    this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+
   private retry(): void {
-    if (this.closed) return;
+    if (this.closed || this.stopping) return;
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

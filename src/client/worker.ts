@@ -287,6 +287,9 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
+    // A connection lost from here on stays lost: one re-opened meanwhile was never ended, and
+    // kept the process alive after close() had resolved.
+    for (const s of this.sessions) s.stopReconnecting();
     // A grab already sent is answered at once (NO_JOB or a job); wait for the answers, so a job
     // the server already assigned is run here rather than released with a failed attempt.
     if (this.grabsInFlight > 0) {
@@ -310,7 +313,9 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
       clearTimeout(timer);
       for (const job of [...this.jobs]) this.abandon(job, gtError('GT_CLOSED', 'Worker'), true);
     }
-    await Promise.all([...ended, ...this.sessions.filter((s) => s.conn !== null && busy.has(s.conn)).map((s) => s.end())]);
+    // Every session, not only the busy ones: a busy connection may have dropped meanwhile. end()
+    // of a session already ended resolves at once.
+    await Promise.all([...ended, ...this.sessions.map((s) => s.end())]);
   }
 }
 

@@ -13,7 +13,10 @@ export interface JobLogOptions {
   owner: string;
   /** How long a claim lasts without renewal, ms. @defaultValue 30000 */
   leaseMs?: number;
-  /** How often to renew the lease and look for jobs to claim, ms. @defaultValue 1000 */
+  /**
+   * How often to renew the lease and look for jobs to claim, ms; at most a quarter of leaseMs
+   * (see the constructor). @defaultValue 1000
+   */
   pollMs?: number;
   /** Done and cancelled jobs older than this are pruned, ms; 0 keeps them. @defaultValue 7 days */
   retentionMs?: number;
@@ -23,12 +26,19 @@ export interface JobLogOptions {
 
 /** Longest result or error text kept in the log. */
 const MAX_RESULT_TEXT = 4000;
+/**
+ * Longest worker name ("host client-id") kept: a client id is whatever the worker sent, and
+ * MySQL's TEXT column refuses more than 64 KiB.
+ */
+const MAX_WORKER_TEXT = 1000;
 
 export class JobLog implements JobListener {
   readonly journal: Journal;
   private registry!: JobRegistry;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
+  /** Since when upkeep has been failing (ms), or 0: its error is logged once per outage. */
+  private failingSince = 0;
   private lastPrune = 0;
   readonly leaseMs: number;
   private readonly pollMs: number;
@@ -41,7 +51,11 @@ export class JobLog implements JobListener {
   ) {
     this.journal = new Journal(store, log, { onWrite: opts.onWrite });
     this.leaseMs = opts.leaseMs ?? 30_000;
-    this.pollMs = opts.pollMs ?? 1000;
+    // renew() rewrites the leases with less than half left (lease.ts), so between two polls a
+    // lease must not lose more than a quarter: with --lease-ms 2000 and a 1 s poll, a lease was
+    // renewed with next to nothing left, and a poll a little late let another server take
+    // (and run again) jobs this server was running.
+    this.pollMs = Math.max(1, Math.min(opts.pollMs ?? 1000, Math.floor(this.leaseMs / 4)));
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
   }
 
@@ -69,8 +83,17 @@ export class JobLog implements JobListener {
         const pruned = await this.store.prune(Date.now() - this.retentionMs);
         if (pruned > 0) this.log.info({ pruned }, 'pruned finished jobs from the job log');
       }
+      if (this.failingSince > 0) {
+        this.log.info({ store: this.store.name, downMs: Date.now() - this.failingSince }, 'job log upkeep works again');
+        this.failingSince = 0;
+      }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, store: this.store.name }, 'job log upkeep failed; will retry');
+      // Once per outage: the store being down is logged by the journal too, and a line a poll
+      // would bury everything else.
+      if (this.failingSince === 0) {
+        this.failingSince = Date.now();
+        this.log.warn({ err: (err as Error).message, store: this.store.name }, 'job log upkeep failed (leases not renewed, no jobs claimed); retrying every poll');
+      }
     } finally {
       this.polling = false;
     }
@@ -138,7 +161,7 @@ export class JobLog implements JobListener {
   }
 
   started(job: Job, worker: Peer): void {
-    this.journal.update(job.id, { state: 'running', worker: `${worker.host} ${worker.clientId}`, updatedAt: Date.now() });
+    this.journal.update(job.id, { state: 'running', worker: `${worker.host} ${worker.clientId}`.slice(0, MAX_WORKER_TEXT), updatedAt: Date.now() });
   }
 
   completed(job: Job, result: Buffer): void {

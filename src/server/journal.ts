@@ -5,6 +5,17 @@
 // Inserts are what JOB_CREATED waits for: their promise settles when the batch commits, and a
 // failed batch rejects them (the client gets ERROR). Updates are write-behind: a failed batch
 // of updates is kept and tried again with backoff, so a store restart loses no state change.
+//
+// Two kinds of failure, told apart by the error's code (see storeDown()):
+// - the store is down (GT_STORE_UNAVAILABLE, or anything unexpected): the batch's inserts are
+//   refused, its updates wait in the backlog, and until a retry gets through, new submissions
+//   are refused at once with the store's error instead of waiting for it. A retry writes the
+//   backlog, or pings the store when there is none, so the server notices by itself that the
+//   store is back.
+// - the store refused the data (any other code: a value it cannot hold, a broken constraint):
+//   writing the same batch again would fail forever and hold back every change behind it. The
+//   batch is split in halves until the change it refuses stands alone; that change is parked
+//   (an insert is refused to its client, an update is logged and dropped), the rest commit.
 
 import type { Logger } from 'pino';
 import { GeartrainError } from '../errors.js';
@@ -28,12 +39,38 @@ const COMMIT_GAP_MS = 4;
 const LAZY_FLUSH_MS = 20;
 /** A batch this large is written as soon as the commit gap allows, waiters or not. */
 const LAZY_MAX_CHANGES = 1000;
+/**
+ * Retries while the store is down: from the first delay, doubling up to the longest. The
+ * longest is also the most a server takes to notice that the store is back.
+ */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 1000;
+/** Parked changes kept for inspection (the newest). */
+const MAX_PARKED = 1000;
+
+/** Codes that mean "the store could not be reached", not "the store refused this data". */
+const DOWN_CODES = new Set(['GT_STORE_UNAVAILABLE', 'GT_CLOSED', 'GT_SHUTTING_DOWN', 'GT_TIMEOUT']);
+
+/** Whether a failed write may succeed unchanged later. Unknown errors count as the store being down: retried, never dropped. */
+export function storeDown(err: unknown): boolean {
+  return !(err instanceof GeartrainError) || DOWN_CODES.has(err.code);
+}
+
+const changeId = (c: JobChange): string => (c.op === 'insert' ? c.job.id : c.id);
+
+/** A change the store refused, set aside so that the changes behind it could commit. */
+export interface ParkedChange {
+  change: JobChange;
+  error: string;
+  at: number;
+}
 
 export class Journal {
   private batch: JobChange[] = [];
   /** The batch's change for each job: a job's later changes in the same batch merge into it. */
   private byId = new Map<string, JobChange>();
-  private waiters: Waiter[] = [];
+  /** Submissions waiting for their insert to commit, by job id. */
+  private waiters = new Map<string, Waiter>();
   private backlog: JobChange[] = [];
   private writing: Promise<void> | null = null;
   private scheduled = false;
@@ -43,10 +80,13 @@ export class Journal {
   /** When the last write finished (performance.now()). */
   private lastWrite = -Infinity;
   private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelay = 100;
-  private healthy = true;
+  private retryDelay = RETRY_FIRST_MS;
+  /** Why the store is down (null while it is up): what new submissions are refused with. */
+  private downError: GeartrainError | null = null;
+  private downSince = 0;
   private closed = false;
   private readonly maxBacklog: number;
+  private readonly parkedChanges: ParkedChange[] = [];
 
   constructor(
     private readonly store: JobStore,
@@ -56,12 +96,23 @@ export class Journal {
     this.maxBacklog = opts.maxBacklog ?? 1_000_000;
   }
 
+  /** False while the store is down: submissions are refused until a retry gets through. */
+  get available(): boolean {
+    return this.downError === null;
+  }
+
+  /** The newest changes the store refused (at most 1000), oldest first. */
+  get parked(): readonly ParkedChange[] {
+    return this.parkedChanges;
+  }
 
   /** Record a new job; resolves once it is committed. */
   insert(job: JobRecord): Promise<void> {
     if (this.closed) return Promise.reject(new GeartrainError('GT_SHUTTING_DOWN', 'Server is shutting down'));
+    // The store is known to be down: answer now rather than after the next retry.
+    if (this.downError) return Promise.reject(this.downError);
+    const p = new Promise<void>((resolve, reject) => this.waiters.set(job.id, { resolve, reject }));
     this.add({ op: 'insert', job });
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.schedule();
     return p;
   }
@@ -73,7 +124,7 @@ export class Journal {
   }
 
   private add(c: JobChange): void {
-    const id = c.op === 'insert' ? c.job.id : c.id;
+    const id = changeId(c);
     const prev = this.byId.get(id);
     if (prev && c.op === 'update') {
       // A job submitted, started and finished within one batch costs one row write.
@@ -101,7 +152,7 @@ export class Journal {
     // batch of write-behind updates only, which nobody waits on, waits LAZY_FLUSH_MS for company.
     const now = performance.now();
     let due: number;
-    if (this.waiters.length > 0 || this.batch.length >= LAZY_MAX_CHANGES) due = Math.max(now, this.lastWrite + COMMIT_GAP_MS);
+    if (this.waiters.size > 0 || this.batch.length >= LAZY_MAX_CHANGES) due = Math.max(now, this.lastWrite + COMMIT_GAP_MS);
     else due = now + LAZY_FLUSH_MS;
     if (this.flushTimer !== null) {
       if (this.flushDue <= due) return;
@@ -125,30 +176,35 @@ export class Journal {
 
   private async flush(): Promise<void> {
     if (this.writing || this.retryTimer) return;
-    if (this.batch.length === 0 && this.backlog.length === 0) return;
+    const probe = this.downError !== null && this.batch.length === 0 && this.backlog.length === 0;
+    if (this.batch.length === 0 && this.backlog.length === 0 && !probe) return;
     const changes = this.backlog.length > 0 ? [...this.backlog, ...this.batch] : this.batch;
-    const waiters = this.waiters;
     this.batch = [];
     this.byId = new Map();
-    this.waiters = [];
     this.backlog = [];
-    const started = performance.now();
-    this.writing = this.store.write(changes);
+    this.writing = probe ? this.store.ping() : this.commit(changes);
     try {
       await this.writing;
-      this.opts.onWrite?.(performance.now() - started, changes.length);
-      if (!this.healthy) this.log.info({ store: this.store.name }, 'job store is back');
-      this.healthy = true;
-      this.retryDelay = 100;
-      for (const w of waiters) w.resolve();
+      if (this.downError) {
+        this.log.info({ store: this.store.name, downMs: Date.now() - this.downSince, written: changes.length }, 'job store is back; taking submissions again');
+      }
+      this.downError = null;
+      this.retryDelay = RETRY_FIRST_MS;
     } catch (cause) {
-      const err =
-        cause instanceof GeartrainError ? cause : new GeartrainError('GT_STORE_UNAVAILABLE', `Job store ${this.store.name} write failed: ${(cause as Error).message}`, { cause });
-      if (this.healthy) this.log.error({ store: this.store.name, err: err.message }, 'job store write failed; submissions refused until it is back');
-      this.healthy = false;
-      for (const w of waiters) w.reject(err);
-      // Keep the updates (their jobs exist in the registry); the failed inserts were refused.
-      this.backlog = changes.filter((c) => c.op === 'update');
+      const err = cause instanceof Unwritten ? cause.error : asDown(this.store, cause);
+      const rest = cause instanceof Unwritten ? cause.changes : [];
+      if (!this.downError) {
+        this.downSince = Date.now();
+        this.log.error({ store: this.store.name, err: err.message }, 'job store write failed; submissions refused until it is back');
+      }
+      this.downError = err;
+      // Keep the updates (their jobs exist in the registry); the failed inserts are refused.
+      for (const c of rest) {
+        if (c.op === 'insert') this.settle(c.job.id, err);
+        else this.backlog.push(c);
+      }
+      // Submissions that joined the batch meanwhile would only wait for the retry to fail.
+      this.refuseBatchInserts(err);
       if (this.backlog.length > this.maxBacklog) {
         this.log.warn({ dropped: this.backlog.length - this.maxBacklog }, 'job store backlog full; oldest state changes dropped');
         this.backlog = this.backlog.slice(-this.maxBacklog);
@@ -158,13 +214,72 @@ export class Journal {
           this.retryTimer = null;
           void this.flush();
         }, this.retryDelay);
-        this.retryDelay = Math.min(this.retryDelay * 2, 5000);
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
       }
     } finally {
       this.writing = null;
       this.lastWrite = performance.now();
     }
     if (this.batch.length > 0 && !this.retryTimer) this.schedule();
+  }
+
+  /**
+   * Write `changes`. A batch the store refuses is split in halves, in order, until the change
+   * it refuses stands alone; that one is parked and the others are written. Throws Unwritten,
+   * with what was not written, when the store is down.
+   */
+  private async commit(changes: JobChange[]): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.store.write(changes);
+    } catch (err) {
+      if (storeDown(err)) throw new Unwritten(asDown(this.store, err), changes);
+      if (changes.length === 1) return this.park(changes[0]!, err as GeartrainError);
+      const mid = changes.length >>> 1;
+      try {
+        await this.commit(changes.slice(0, mid));
+      } catch (e) {
+        if (e instanceof Unwritten) throw new Unwritten(e.error, [...e.changes, ...changes.slice(mid)]);
+        throw e;
+      }
+      return this.commit(changes.slice(mid));
+    }
+    this.opts.onWrite?.(performance.now() - started, changes.length);
+    for (const c of changes) if (c.op === 'insert') this.settle(c.job.id, null);
+  }
+
+  private park(change: JobChange, err: GeartrainError): void {
+    if (change.op === 'insert') {
+      this.log.warn({ job: change.job.id, fn: change.job.fn, err: err.message }, 'job store refused a new job; submission refused');
+      this.settle(change.job.id, err);
+      return;
+    }
+    // Without the payload: the log line names the change, it need not carry megabytes.
+    const { data, ...fields } = change.set;
+    const shown = data === undefined ? fields : { ...fields, data: data === null ? null : `<${data.length} bytes>` };
+    this.log.error({ job: change.id, set: shown, err: err.message }, 'job store refused a state change; parked it so the changes behind it can be written');
+    this.parkedChanges.push({ change, error: err.message, at: Date.now() });
+    if (this.parkedChanges.length > MAX_PARKED) this.parkedChanges.splice(0, this.parkedChanges.length - MAX_PARKED);
+  }
+
+  private settle(id: string, err: Error | null): void {
+    const w = this.waiters.get(id);
+    if (w === undefined) return;
+    this.waiters.delete(id);
+    if (err) w.reject(err);
+    else w.resolve();
+  }
+
+  private refuseBatchInserts(err: GeartrainError): void {
+    if (this.waiters.size === 0) return;
+    const kept: JobChange[] = [];
+    for (const c of this.batch) {
+      if (c.op === 'insert' && this.waiters.has(c.job.id)) {
+        this.settle(c.job.id, err);
+        this.byId.delete(c.job.id);
+      } else kept.push(c);
+    }
+    this.batch = kept;
   }
 
   /**
@@ -195,4 +310,19 @@ export class Journal {
     if (this.batch.length > 0 || this.backlog.length > 0) await this.flush();
     if (this.backlog.length > 0) this.log.error({ lost: this.backlog.length }, 'job store unavailable at shutdown; some state changes were not written');
   }
+}
+
+/** A write that stopped because the store is down: the error, and the changes not written. */
+class Unwritten extends Error {
+  constructor(
+    readonly error: GeartrainError,
+    readonly changes: JobChange[],
+  ) {
+    super(error.message);
+  }
+}
+
+function asDown(store: JobStore, cause: unknown): GeartrainError {
+  if (cause instanceof GeartrainError) return cause;
+  return new GeartrainError('GT_STORE_UNAVAILABLE', `Job store ${store.name} write failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
 }

@@ -43,7 +43,10 @@ export interface ServerOptions {
   serverId?: string;
   /** Lease on claimed jobs, ms: how long before a dead server's jobs run elsewhere. @defaultValue 30000 */
   leaseMs?: number;
-  /** How often the lease is renewed and the store checked for jobs to claim, ms. @defaultValue 1000 */
+  /**
+   * How often the lease is renewed and the store checked for jobs to claim, ms; never more than
+   * a quarter of leaseMs. @defaultValue 1000
+   */
   pollMs?: number;
   /** Done and cancelled jobs are pruned from the log after this long, ms; 0 keeps them. @defaultValue 7 days */
   retentionMs?: number;

@@ -11,6 +11,8 @@ export class MemoryStore implements JobStore {
 
   async open(): Promise<void> {}
 
+  async ping(): Promise<void> {}
+
   async write(changes: readonly JobChange[]): Promise<void> {
     for (const c of changes) {
       if (c.op === 'insert') this.jobs.set(c.job.id, { ...c.job });

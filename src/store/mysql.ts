@@ -13,12 +13,13 @@
 // would otherwise make 'A' = 'a' and 'a' = 'a ', and two jobs could share an id.
 
 import mysql from 'mysql2/promise';
-import { GeartrainError, gtError, invalidArgument } from '../errors.js';
+import { gtError, invalidArgument } from '../errors.js';
 import { approxSize, chunk, planWrite } from './batch.js';
 import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
 import { byCreation, renewalDue } from './lease.js';
+import { NotConnected, PooledStore, refusedSqlState, type Failure } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, storeUnavailable, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, type StoreUrl } from './url.js';
 
 /** Table of schema versions, one row per jobs table (shared by every `?table=`). */
 const SCHEMA_TABLE = 'geartrain_schema';
@@ -29,7 +30,6 @@ const INSERT_CHUNK_ROWS = 5000;
 /** The session's temporary table of the updates of one write(). */
 const CHANGES = 'geartrain_changes';
 const PRUNE_CHUNK = 10_000;
-const TRIES = 3;
 /**
  * Strict mode, so a bad value fails the statement: in the default non-strict modes a NULL in
  * a NOT NULL column of a multi-row INSERT silently becomes '' or 0.
@@ -88,17 +88,28 @@ const CHANGE_TYPES: Record<keyof JobRecord, string> = {
 
 /** Errors after which the same operation can simply run again (see run()). */
 const RETRY_ERRNOS = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */, 1927 /* connection killed */, 4031 /* idle disconnect */]);
+/** Errors caused by the data that carry no 22/23 SQLSTATE: bad string value, bad datetime, statement over max_allowed_packet. */
+const REFUSED_ERRNOS = new Set([1366, 1292, 1153]);
+
+/**
+ * A value the table cannot hold: refused (checked first: MariaDB closes the connection after a
+ * statement over max_allowed_packet, which would otherwise look like a broken connection). A
+ * connection that broke under the statement, a deadlock: again. Anything else: down.
+ */
+function classify(err: unknown): Failure {
+  const e = err as { fatal?: boolean; errno?: number; sqlState?: string };
+  if (REFUSED_ERRNOS.has(e.errno ?? 0) || refusedSqlState(e.sqlState)) return 'refused';
+  if (e.fatal === true || RETRY_ERRNOS.has(e.errno ?? 0)) return 'retry';
+  return 'down';
+}
 
 const quote = (c: string): string => `\`${c}\``;
 
-export class MysqlStore implements JobStore {
+export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
   readonly durable = true;
-  readonly name: string;
-  private readonly url: StoreUrl;
+  protected readonly kind = 'MySQL';
+  protected readonly url: StoreUrl;
   private readonly table: string;
-  private pool: mysql.Pool | null = null;
-  private opening: Promise<void> | null = null;
-  private closing: Promise<void> | null = null;
   /** Connections whose session settings are made (by the driver's connection object). */
   private readonly ready = new WeakSet<object>();
   private readonly sql: { upsert: string; claim: string; claimWithOwn: string; renew: string; release: string };
@@ -109,9 +120,9 @@ export class MysqlStore implements JobStore {
   private statementBytes = 4 * 1024 * 1024;
 
   constructor(url: string) {
+    super();
     this.url = parseStoreUrl(url, ['table']);
     this.table = checkIdentifier(this.url.options.get('table') ?? DEFAULT_TABLE, 'table', TABLE_NAME, 'a table name of lowercase letters, digits and _ (at most 48)');
-    this.name = this.url.name;
     const u = this.url.url;
     if (u.pathname.length <= 1) throw gtError('GT_STORE_URL_INVALID', `${this.name} (no database: mysql://user:password@host:3306/DATABASE)`);
     for (const key of u.searchParams.keys()) throw invalidArgument('no option but table', 'store URL', key);
@@ -127,16 +138,7 @@ export class MysqlStore implements JobStore {
     };
   }
 
-  open(): Promise<void> {
-    if (this.closing) return Promise.reject(gtError('GT_CLOSED', this.name));
-    this.opening ??= this.connect().catch((err: unknown) => {
-      this.opening = null;
-      throw err;
-    });
-    return this.opening;
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<mysql.Pool> {
     const u = this.url.url;
     const pool = mysql.createPool({
       host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -150,6 +152,10 @@ export class MysqlStore implements JobStore {
       supportBigNumbers: true,
       connectionLimit: 10,
     });
+    // A broken connection's error reaches the statement that was running; the pool removes
+    // the connection on the first 'error' only, and one more with nobody listening would end
+    // the process.
+    pool.pool.on('connection', (c) => c.on('error', () => {}));
     try {
       await this.withConnection(pool, async (c) => {
         await this.migrate(c);
@@ -158,9 +164,13 @@ export class MysqlStore implements JobStore {
       });
     } catch (err) {
       await pool.end().catch(() => {});
-      throw storeUnavailable('Could not open the MySQL store', this.url, err);
+      throw err instanceof NotConnected ? err.cause : err;
     }
-    this.pool = pool;
+    return pool;
+  }
+
+  protected endPool(pool: mysql.Pool): Promise<void> {
+    return pool.end();
   }
 
   private async migrate(c: mysql.PoolConnection): Promise<void> {
@@ -185,7 +195,12 @@ export class MysqlStore implements JobStore {
 
   /** One pooled connection, its session set up on first use; dropped if it broke. */
   private async withConnection<T>(pool: mysql.Pool, body: (c: mysql.PoolConnection) => Promise<T>): Promise<T> {
-    const c = await pool.getConnection();
+    let c: mysql.PoolConnection;
+    try {
+      c = await pool.getConnection();
+    } catch (err) {
+      throw new NotConnected(err);
+    }
     try {
       if (!this.ready.has(c.connection)) {
         await c.query(`SET SESSION sql_mode = '${SQL_MODE}'`);
@@ -202,19 +217,12 @@ export class MysqlStore implements JobStore {
     }
   }
 
-  /**
-   * Run `body` on one connection, in a transaction if `tx`. A deadlock, or a connection that
-   * died under the statement, runs it again on a fresh connection: every operation of this
-   * store sets absolute values, so running it twice (even after a COMMIT whose reply was
-   * lost) is safe. A failure to connect at all is not retried.
-   */
-  private async run<T>(what: string, tx: boolean, body: (c: mysql.PoolConnection) => Promise<T>): Promise<T> {
-    const pool = this.handle;
-    for (let attempt = 1; ; attempt++) {
-      let connected = false;
-      try {
-        return await this.withConnection(pool, async (c) => {
-          connected = true;
+  /** Run `body` on one connection, in a transaction if `tx`; retried and classified as pooled.ts says. */
+  private run<T>(what: string, tx: boolean, body: (c: mysql.PoolConnection) => Promise<T>): Promise<T> {
+    return this.retrying(
+      what,
+      (pool) =>
+        this.withConnection(pool, async (c) => {
           if (!tx) return body(c);
           await c.query('START TRANSACTION');
           try {
@@ -226,19 +234,13 @@ export class MysqlStore implements JobStore {
             await c.query('ROLLBACK').catch(() => c.destroy());
             throw err;
           }
-        });
-      } catch (err) {
-        const e = err as { fatal?: boolean; errno?: number };
-        if (connected && attempt < TRIES && (e.fatal === true || RETRY_ERRNOS.has(e.errno ?? 0))) continue;
-        throw storeUnavailable(`Could not ${what} the MySQL store`, this.url, err);
-      }
-    }
+        }),
+      classify,
+    );
   }
 
-  private get handle(): mysql.Pool {
-    if (this.closing) throw gtError('GT_CLOSED', this.name);
-    if (!this.pool) throw new GeartrainError('GT_STORE_UNAVAILABLE', `The MySQL store ${this.name} is not open`);
-    return this.pool;
+  async ping(): Promise<void> {
+    await this.run('reach', false, (c) => c.query('SELECT 1'));
   }
 
   async write(changes: readonly JobChange[]): Promise<void> {
@@ -315,15 +317,5 @@ export class MysqlStore implements JobStore {
       total += r.affectedRows;
       if (r.affectedRows < PRUNE_CHUNK) return total;
     }
-  }
-
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.opening?.catch(() => {});
-      const pool = this.pool;
-      this.pool = null;
-      await pool?.end();
-    })();
-    return this.closing;
   }
 }

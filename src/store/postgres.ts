@@ -13,12 +13,12 @@
 // statement meets the 65,535-parameter limit.
 
 import pg from 'pg';
-import { GeartrainError, gtError } from '../errors.js';
 import { approxSize, chunk, planWrite } from './batch.js';
 import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
 import { byCreation, renewalDue } from './lease.js';
+import { NotConnected, PooledStore, refusedSqlState, type Failure } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, storeUnavailable, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, type StoreUrl } from './url.js';
 
 /** Table of schema versions, one row per jobs table (shared by every `?table=`). */
 const SCHEMA_TABLE = 'geartrain_schema';
@@ -30,8 +30,6 @@ const CONNECT_TIMEOUT_MS = 5000;
 const CHUNK_ROWS = 5000;
 const CHUNK_BYTES = 32 * 1024 * 1024;
 const PRUNE_CHUNK = 10_000;
-/** Tries of one operation when it hits a deadlock or a connection that died under it. */
-const TRIES = 3;
 
 const SQL_TYPES: Record<keyof JobRecord, string> = {
   id: 'text',
@@ -97,6 +95,18 @@ const MIGRATIONS: readonly ((t: Names) => string[])[] = [
 const RETRY_CODES = new Set(['40P01', '40001', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
 
 /**
+ * A connection that broke (no SQLSTATE: the error is the driver's) or a SQLSTATE worth another
+ * try: again. A value the table cannot hold (22, 23, and 54 program_limit_exceeded, such as an
+ * index row too large): refused. Anything else (a dropped table, no permission): down.
+ */
+function classify(err: unknown): Failure {
+  if (!(err instanceof pg.DatabaseError)) return 'retry';
+  if (RETRY_CODES.has(err.code ?? '')) return 'retry';
+  if (refusedSqlState(err.code) || err.code?.startsWith('54')) return 'refused';
+  return 'down';
+}
+
+/**
  * PostgreSQL text cannot hold NUL, and the texts that come from workers (an exception's
  * message, a client id) may: those NULs become U+FFFD, rather than fail the whole batch.
  * Names from the Gearman wire (function, unique, handle) cannot contain NUL, their separator.
@@ -105,15 +115,12 @@ const FREE_TEXT = new Set<keyof JobRecord>(['worker', 'result']);
 const column = (f: keyof JobRecord, v: unknown): unknown =>
   FREE_TEXT.has(f) && typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v;
 
-export class PostgresStore implements JobStore {
+export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
   readonly durable = true;
-  readonly name: string;
-  private readonly url: StoreUrl;
+  protected readonly kind = 'PostgreSQL';
+  protected readonly url: StoreUrl;
   private readonly table: string;
   private readonly t: Names;
-  private pool: pg.Pool | null = null;
-  private opening: Promise<void> | null = null;
-  private closing: Promise<void> | null = null;
   private readonly sql: {
     upsert: string;
     claim: string;
@@ -126,9 +133,9 @@ export class PostgresStore implements JobStore {
   private readonly updates = new Map<string, string>();
 
   constructor(url: string) {
+    super();
     this.url = parseStoreUrl(url, ['table']);
     this.table = checkIdentifier(this.url.options.get('table') ?? DEFAULT_TABLE, 'table', TABLE_NAME, 'a table name of lowercase letters, digits and _ (at most 40)');
-    this.name = this.url.name;
     const jobs = `"${this.table}"`;
     this.t = { jobs, index: (s) => `"${this.table}_${s}"` };
     const cols = FIELDS.map((f) => COLUMNS[f]);
@@ -148,16 +155,7 @@ export class PostgresStore implements JobStore {
     };
   }
 
-  open(): Promise<void> {
-    if (this.closing) return Promise.reject(gtError('GT_CLOSED', this.name));
-    this.opening ??= this.connect().catch((err: unknown) => {
-      this.opening = null;
-      throw err;
-    });
-    return this.opening;
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<pg.Pool> {
     const pool = new pg.Pool({
       connectionString: this.url.url.href,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
@@ -167,6 +165,11 @@ export class PostgresStore implements JobStore {
     // An idle client whose server went away (database restarted): the pool drops it and the
     // next query connects anew. Without a listener the 'error' event would end the process.
     pool.on('error', () => {});
+    // The same for a client in use: pg emits its socket error on the client as well as failing
+    // the query, and the pool listens only to idle clients, so a connection reset while a
+    // transaction was open ended the server process. The query's own failure is what run()
+    // acts on.
+    pool.on('connect', (client) => client.on('error', () => {}));
     try {
       const client = await pool.connect();
       try {
@@ -176,9 +179,13 @@ export class PostgresStore implements JobStore {
       }
     } catch (err) {
       await pool.end().catch(() => {});
-      throw storeUnavailable('Could not open the PostgreSQL store', this.url, err);
+      throw err;
     }
-    this.pool = pool;
+    return pool;
+  }
+
+  protected endPool(pool: pg.Pool): Promise<void> {
+    return pool.end();
   }
 
   private async migrate(c: pg.PoolClient): Promise<void> {
@@ -206,41 +213,37 @@ export class PostgresStore implements JobStore {
     }
   }
 
-  /**
-   * Run `body` on one client, in a transaction if `tx`. A deadlock, or a connection that died
-   * under the statement, runs it again on a fresh client: every operation of this store sets
-   * absolute values, so running it twice (even after a COMMIT whose reply was lost) is safe.
-   * A failure to connect at all is not retried: the caller hears at once that the store is down.
-   */
-  private async run<T>(what: string, tx: boolean, body: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const pool = this.handle;
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw storeUnavailable(`Could not ${what} the PostgreSQL store`, this.url, err);
-      }
-      try {
-        if (tx) await client.query('BEGIN');
-        const out = await body(client);
-        if (tx) await client.query('COMMIT');
-        client.release();
-        return out;
-      } catch (err) {
-        let broken = !isSqlError(err);
-        if (tx && !broken) await client.query('ROLLBACK').catch(() => (broken = true));
-        client.release(broken);
-        if (attempt < TRIES && (broken || RETRY_CODES.has((err as { code?: string }).code ?? ''))) continue;
-        throw storeUnavailable(`Could not ${what} the PostgreSQL store`, this.url, err);
-      }
-    }
+  /** Run `body` on one client, in a transaction if `tx`; retried and classified as pooled.ts says. */
+  private run<T>(what: string, tx: boolean, body: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.retrying(
+      what,
+      async (pool) => {
+        let client: pg.PoolClient;
+        try {
+          client = await pool.connect();
+        } catch (err) {
+          throw new NotConnected(err);
+        }
+        try {
+          if (tx) await client.query('BEGIN');
+          const out = await body(client);
+          if (tx) await client.query('COMMIT');
+          client.release();
+          return out;
+        } catch (err) {
+          // A client that broke, or cannot even roll back, is not handed out again.
+          let broken = !(err instanceof pg.DatabaseError);
+          if (tx && !broken) await client.query('ROLLBACK').catch(() => (broken = true));
+          client.release(broken);
+          throw err;
+        }
+      },
+      classify,
+    );
   }
 
-  private get handle(): pg.Pool {
-    if (this.closing) throw gtError('GT_CLOSED', this.name);
-    if (!this.pool) throw new GeartrainError('GT_STORE_UNAVAILABLE', `The PostgreSQL store ${this.name} is not open`);
-    return this.pool;
+  async ping(): Promise<void> {
+    await this.run('reach', false, (c) => c.query('SELECT 1'));
   }
 
   async write(changes: readonly JobChange[]): Promise<void> {
@@ -318,16 +321,6 @@ export class PostgresStore implements JobStore {
       if ((r.rowCount ?? 0) < PRUNE_CHUNK) return total;
     }
   }
-
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.opening?.catch(() => {});
-      const pool = this.pool;
-      this.pool = null;
-      await pool?.end();
-    })();
-    return this.closing;
-  }
 }
 
 /**
@@ -340,9 +333,4 @@ function claimSql(jobs: string, candidates: string): string {
     `SELECT id FROM ${jobs} WHERE state IN ${PENDING_SQL} AND (${candidates}) ` +
     `ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *`
   );
-}
-
-/** An error the server sent (it has a SQLSTATE): the connection is still fine. */
-function isSqlError(err: unknown): boolean {
-  return err instanceof pg.DatabaseError;
 }

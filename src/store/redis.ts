@@ -52,6 +52,8 @@ export class RedisStore implements JobStore {
   private lastError: Error | null = null;
   private opening: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** Commands waiting for a reply, each as the function that fails it (see untilLost()). */
+  private readonly waiting = new Set<(err: Error) => void>();
 
   constructor(url: string) {
     this.url = parseStoreUrl(url, ['prefix']);
@@ -78,11 +80,19 @@ export class RedisStore implements JobStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(times * 100, 2000),
+      // A command whose connection died fails (see untilLost()) and is never sent again: the
+      // caller (the journal) decides what to retry.
+      autoResendUnfulfilledCommands: false,
       connectionName: `geartrain:${this.prefix}`,
     });
     // Errors surface through the commands that fail; without a listener ioredis prints them.
     redis.on('error', (err: Error) => (this.lastError = err));
     redis.on('ready', () => (this.lastError = null));
+    redis.on('close', () => {
+      const err = this.lastError ?? new Error('connection closed');
+      for (const fail of this.waiting) fail(err);
+      this.waiting.clear();
+    });
     try {
       await redis.connect();
       await this.checkEviction(redis);
@@ -125,15 +135,28 @@ export class RedisStore implements JobStore {
     return this.redis;
   }
 
+  /**
+   * `command`, or a failure as soon as the connection it went out on closes. ioredis keeps the
+   * commands that were waiting for a reply when the connection died and answers them only
+   * after it has connected again: while Redis stayed away they never settled, and one write
+   * stuck that way held every submission behind it.
+   */
+  private untilLost<T>(command: Promise<T>): Promise<T> {
+    let fail!: (err: Error) => void;
+    const lost = new Promise<never>((_, reject) => (fail = reject));
+    this.waiting.add(fail);
+    return Promise.race([command, lost]).finally(() => this.waiting.delete(fail));
+  }
+
   /** EVALSHA, or EVAL once when Redis does not know the script (first use, or after a restart). */
   private async eval(what: string, s: Script, args: readonly Arg[]): Promise<unknown> {
     const redis = this.handle;
     try {
       try {
-        return await redis.callBuffer('EVALSHA', [s.sha, '0', this.prefix, ...args]);
+        return await this.untilLost(redis.callBuffer('EVALSHA', [s.sha, '0', this.prefix, ...args]));
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return await redis.callBuffer('EVAL', [s.lua, '0', this.prefix, ...args]);
+        return await this.untilLost(redis.callBuffer('EVAL', [s.lua, '0', this.prefix, ...args]));
       }
     } catch (err) {
       throw storeUnavailable(`Could not ${what} the Redis store`, this.url, this.why(redis, err));
@@ -145,6 +168,16 @@ export class RedisStore implements JobStore {
     return redis.status !== 'ready' && this.lastError ? this.lastError : err;
   }
 
+  async ping(): Promise<void> {
+    const redis = this.handle;
+    try {
+      await this.untilLost(redis.ping());
+    } catch (err) {
+      throw storeUnavailable('Could not reach the Redis store', this.url, this.why(redis, err));
+    }
+  }
+
+  /** A change that fails the checks below is refused (GT_INVALID_ARGUMENT) before anything is sent. */
   async write(changes: readonly JobChange[]): Promise<void> {
     if (changes.length === 0) return;
     const plan = planWrite(changes);
@@ -188,7 +221,7 @@ export class RedisStore implements JobStore {
   async get(id: string): Promise<JobRecord | null> {
     let h: Record<string, Buffer>;
     try {
-      h = await this.handle.hgetallBuffer(`${this.prefix}job:${id}`);
+      h = await this.untilLost(this.handle.hgetallBuffer(`${this.prefix}job:${id}`));
     } catch (err) {
       throw storeUnavailable('Could not read from the Redis store', this.url, this.redis ? this.why(this.redis, err) : err);
     }

@@ -115,7 +115,20 @@ export class SqliteStore implements JobStore {
   async write(changes: readonly JobChange[]): Promise<void> {
     if (changes.length === 0) return;
     this.handle;
-    this.applyTx(changes);
+    try {
+      this.applyTx(changes);
+    } catch (err) {
+      // A value SQLite refuses cannot be written by trying again; a full disk or a locked file can.
+      const code = String((err as { code?: unknown }).code ?? '');
+      const refused = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code) || err instanceof RangeError || err instanceof TypeError;
+      const text = (err as Error).message;
+      if (refused) throw new GeartrainError('GT_INVALID_ARGUMENT', `The SQLite store ${this.file} refused the change: ${text}`, { cause: err });
+      throw new GeartrainError('GT_STORE_UNAVAILABLE', `Could not write to the SQLite store ${this.file}: ${text}`, { cause: err });
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.handle.prepare('SELECT 1').get();
   }
 
   async claim(owner: string, leaseUntil: number, limit: number, includeOwn = false): Promise<JobRecord[]> {

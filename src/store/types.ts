@@ -64,8 +64,14 @@ export interface JobStore {
   readonly durable: boolean;
   /** Connect and create or migrate the schema. Fails with one clear message. */
   open(): Promise<void>;
-  /** Apply changes atomically (one transaction): the server groups a tick's changes into one call. */
+  /**
+   * Apply changes atomically (one transaction): the server groups a tick's changes into one call.
+   * Fails with GT_STORE_UNAVAILABLE when the store cannot be reached (the same write may succeed
+   * later), and with another code (GT_INVALID_ARGUMENT) when the store refuses the data itself.
+   */
   write(changes: readonly JobChange[]): Promise<void>;
+  /** One round trip to the store: resolves when it answers, GT_STORE_UNAVAILABLE when it does not. */
+  ping(): Promise<void>;
   /**
    * Lease pending jobs (queued, running, failed) to `owner` until `leaseUntil`: unowned ones,
    * ones whose lease ran out, and (with `includeOwn`, at start-up) the ones it already owns.

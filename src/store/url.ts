@@ -57,6 +57,19 @@ export function storeUnavailable(what: string, store: StoreUrl, cause: unknown):
   return new GeartrainError('GT_STORE_UNAVAILABLE', `${what} ${store.name}: ${text}`, { cause });
 }
 
+/**
+ * A change the store refused (a value it cannot hold, a broken constraint), as opposed to a
+ * store that could not be reached: writing it again cannot succeed. GT_INVALID_ARGUMENT, so
+ * the journal parks the change instead of retrying it (journal.ts, storeDown()), and a client
+ * whose submission it was gets ERROR INVALID_ARGUMENT.
+ */
+export function storeRefused(what: string, store: StoreUrl, cause: unknown): GeartrainError {
+  if (cause instanceof GeartrainError) return cause;
+  let text = describeCause(cause);
+  if (store.password.length > 0) text = text.split(store.password).join('***');
+  return new GeartrainError('GT_INVALID_ARGUMENT', `${what} ${store.name} refused the change: ${text}`, { cause });
+}
+
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause).replace(/\s+/g, ' ');
   // Node's connect errors can be AggregateErrors (one per address) with an empty message.

@@ -38,7 +38,7 @@ interface Backend {
   make(url: string): Promise<JobStore>;
   drop(): Promise<void>;
   /** Why a case does not apply to this store, by case. */
-  skip?: Partial<Record<'atomic' | 'reopen' | 'unreachable' | 'kill', string>>;
+  skip?: Partial<Record<'atomic' | 'refuse' | 'reopen' | 'unreachable' | 'kill', string>>;
   /** A location that cannot be opened, with a password in it if the store has any. */
   unreachable?: string;
   /** Cut the server side of every connection of the store at `url`. */
@@ -62,6 +62,7 @@ function memoryBackend(): Backend {
     drop: async () => stores.clear(),
     skip: {
       atomic: 'the memory store applies changes to a Map and has no failure to roll back',
+      refuse: 'the memory store holds any value',
       reopen: 'the memory store is not durable: nothing survives close()',
       unreachable: 'the memory store has nothing to connect to',
       kill: 'the memory store has no connection',
@@ -78,7 +79,10 @@ function sqliteBackend(): Backend {
     make: (url) => createStore(url),
     drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
     unreachable: `sqlite:${path.join(dir, 'not-a-dir', 'jobs.db')}`,
-    skip: { kill: 'an embedded SQLite file has no connection to cut' },
+    skip: {
+      kill: 'an embedded SQLite file has no connection to cut',
+      refuse: 'the SQLite table has no CHECK constraints: it stores any state or priority',
+    },
   };
 }
 
@@ -401,6 +405,27 @@ for (const b of backends) {
       // And the store still works.
       await s.write([{ op: 'insert', job: job('at-a') }]);
       assert.deepEqual(await s.get('at-a'), job('at-a'));
+    });
+
+    it('a value the store cannot hold is refused (GT_INVALID_ARGUMENT), not reported as the store being down', { skip: b.skip?.refuse }, async () => {
+      const s = await open();
+      await s.ping();
+      await s.write([{ op: 'insert', job: job('ref-1') }]);
+      const refusal = async (changes: Parameters<JobStore['write']>[0]): Promise<GeartrainError> => {
+        const err = await s.write(changes).then(
+          () => assert.fail('write() succeeded'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof GeartrainError, String(err));
+        return err;
+      };
+      const bad = await refusal([{ op: 'update', id: 'ref-1', set: { state: 'bogus' as 'done' } }]);
+      assert.equal(bad.code, 'GT_INVALID_ARGUMENT', bad.message);
+      assert.ok(!bad.message.includes('\n'), bad.message);
+      const badInsert = await refusal([{ op: 'insert', job: job('ref-2', { priority: 9 as 0 }) }]);
+      assert.equal(badInsert.code, 'GT_INVALID_ARGUMENT', badInsert.message);
+      assert.equal((await s.get('ref-1'))!.state, 'queued');
+      await s.ping();
     });
 
     it('claim leases pending jobs to one owner; another gets them once the lease has run out', async () => {
