@@ -41,14 +41,6 @@ interface Run {
   completed: boolean;
 }
 
-/**
- * Open bug: in full `CI=true npm test` runs on 2 busy cores a surviving server started a job
- * 1.2-1.3 s before the lease the store showed for it ran out (once on Redis, once on PostgreSQL;
- * never when this file runs alone). Until the claim/renew timing is understood and fixed the test
- * runs as a todo: it still runs and reports every assertion, but cannot fail CI.
- */
-const OPEN_BUG = 'a job may be claimed before its lease runs out when the machine is loaded; see the issue 3 note';
-
 for (const b of backends) {
   const gate = gates.get(b)!;
   describe(`servers sharing a ${b.title} store`, { skip: gate.skip }, () => {
@@ -59,7 +51,7 @@ for (const b of backends) {
       await b.drop().catch(() => {});
     });
 
-    it('one of three SIGKILLed under load: no acknowledged job lost, none run twice at once, its jobs run elsewhere once its lease is out', { timeout: 100_000, todo: OPEN_BUG }, async () => {
+    it('one of three SIGKILLed under load: no acknowledged job lost, none run twice at once, its jobs run elsewhere once its lease is out', { timeout: 100_000 }, async () => {
       const url = b.fresh();
       const ids = [1, 2, 3].map((i) => `cluster-${b.title}-${i}`);
       const servers: (ServerUnderTest & { child: import('node:child_process').ChildProcess })[] = [];
@@ -149,29 +141,44 @@ for (const b of backends) {
       assert.deepEqual(acked.filter((p) => !runs.has(p)), [], 'acknowledged jobs that never completed');
       assert.deepEqual(overlaps, [], 'runs of one job that overlapped');
 
-      // 3. The killed server's jobs ran elsewhere, none before its lease was out.
+      // 3. The killed server's jobs ran elsewhere, none before its lease was out. Runs are
+      // known by payload (unique id), not by row: a submission the killed server committed but
+      // never answered was sent on by the client to another server, which made a row of its own
+      // for it and may run it at once. Such a unique has two rows; only its killed server's row
+      // waits for the lease, so for it some run on a survivor must start after the lease.
       assert.ok(snapshot.length > 0, 'the killed server held pending jobs when it died');
+      const finalRows = await reader.list({ fn, limit: 1_000_000 });
+      const rowsByUnique = new Map<string, JobRecord[]>();
+      for (const r of finalRows) rowsByUnique.set(r.unique, [...(rowsByUnique.get(r.unique) ?? []), r]);
+      const finalById = new Map(finalRows.map((r) => [r.id, r]));
+      const unansweredAtKill = (p: string): boolean => {
+        const e = sent.get(p)!;
+        return e.at <= killAt && (e.settled === 0 || e.settled >= killAt);
+      };
       let firstPickup = Infinity;
       for (const row of snapshot) {
         const after = (runs.get(row.unique) ?? []).filter((r) => r.server !== victim.address);
         assert.ok(after.length > 0, `job ${row.unique} (held by the killed server) completed on another server`);
-        for (const r of after) {
-          assert.ok(r.start >= row.leaseUntil, `job ${row.unique} started at ${r.start}, before its lease ran out at ${row.leaseUntil}`);
-          firstPickup = Math.min(firstPickup, r.start);
+        const rows = rowsByUnique.get(row.unique) ?? [];
+        if (rows.length === 1) {
+          for (const r of after) assert.ok(r.start >= row.leaseUntil, `job ${row.unique} started at ${r.start}, before its lease ran out at ${row.leaseUntil}`);
+        } else {
+          assert.ok(unansweredAtKill(row.unique), `job ${row.unique} has ${rows.length} rows although its submission was answered before the kill`);
+          assert.ok(after.some((r) => r.start >= row.leaseUntil), `job ${row.unique} (two rows) never ran on a survivor after the killed server's lease ran out at ${row.leaseUntil}`);
         }
+        firstPickup = Math.min(firstPickup, ...after.filter((r) => r.start >= row.leaseUntil).map((r) => r.start));
+        const own = finalById.get(row.id);
+        assert.ok(own && survivors.some((_, i) => own.owner === ids[i + 1]), `job ${row.unique} (row ${row.id}) ends owned by a surviving server`);
       }
-      const finalRows = new Map((await reader.list({ fn, limit: 1_000_000 })).map((r) => [r.unique, r]));
-      for (const row of snapshot) {
-        assert.ok(survivors.some((_, i) => finalRows.get(row.unique)?.owner === ids[i + 1]), `job ${row.unique} ends owned by a surviving server`);
-      }
+      // No other unique was stored twice: only a failover around the kill makes a second row.
+      const doubled = [...rowsByUnique].filter(([u, rs]) => rs.length > 1 && !unansweredAtKill(u)).map(([u]) => u);
+      assert.deepEqual(doubled, [], 'uniques stored twice without the kill to explain it');
 
       // 4. Twice only where the kill could cut a run or an acknowledgement short.
       const twice = [...runs].filter(([, r]) => r.length > 1).map(([p]) => p);
       const explained = (p: string): boolean => {
-        const e = sent.get(p)!;
         const ranOnVictim = all.get(p)!.some((r) => r.server === victim.address);
-        const unansweredAtKill = e.at <= killAt && (e.settled === 0 || e.settled >= killAt);
-        return ranOnVictim || unansweredAtKill;
+        return ranOnVictim || unansweredAtKill(p);
       };
       assert.deepEqual(twice.filter((p) => !explained(p)), [], 'jobs that ran twice without the kill to explain it');
 
@@ -179,7 +186,7 @@ for (const b of backends) {
       console.log(
         `# ${b.title}: ${acked.length} acknowledged (${unanswered.length} not), ${snapshot.length} held by the killed server; ` +
           `first of them ran ${firstPickup - killAt} ms after the kill, ${firstPickup - minLease} ms after the earliest lease ran out; ` +
-          `${twice.length} ran twice (all around the kill)`,
+          `${twice.length} ran twice (all around the kill); ${snapshot.filter((r) => (rowsByUnique.get(r.unique) ?? []).length > 1).length} of the held ones also stored by another server after a failover`,
       );
     });
   });
