@@ -31,6 +31,17 @@ const MAX_RESULT_TEXT = 4000;
  * MySQL's TEXT column refuses more than 64 KiB.
  */
 const MAX_WORKER_TEXT = 1000;
+/**
+ * A job is written as `running` only once it has run this long. Most jobs finish sooner, and
+ * their start is folded into the update that ends them (state, worker and attempts in one
+ * statement): one row write a job fewer, which was about a third of the store's work per job.
+ */
+export const RUNNING_WRITE_DELAY_MS = 100;
+
+interface Start {
+  worker: string;
+  at: number;
+}
 
 export class JobLog implements JobListener {
   readonly journal: Journal;
@@ -40,6 +51,9 @@ export class JobLog implements JobListener {
   /** Since when upkeep has been failing (ms), or 0: its error is logged once per outage. */
   private failingSince = 0;
   private lastPrune = 0;
+  /** Jobs started whose `running` state is not written yet, oldest first (see RUNNING_WRITE_DELAY_MS). */
+  private readonly starts = new Map<string, Start>();
+  private startTimer: NodeJS.Timeout | null = null;
   readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly retentionMs: number;
@@ -161,11 +175,36 @@ export class JobLog implements JobListener {
   }
 
   started(job: Job, worker: Peer): void {
-    this.journal.update(job.id, { state: 'running', worker: `${worker.host} ${worker.clientId}`.slice(0, MAX_WORKER_TEXT), updatedAt: Date.now() });
+    this.starts.set(job.id, { worker: `${worker.host} ${worker.clientId}`.slice(0, MAX_WORKER_TEXT), at: Date.now() });
+    if (this.startTimer === null) this.startTimer = setTimeout(() => this.writeStarts(), RUNNING_WRITE_DELAY_MS).unref();
+  }
+
+  /** Write `running` for the jobs started at least RUNNING_WRITE_DELAY_MS ago (all of them with `all`). */
+  private writeStarts(all = false): void {
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    const due = Date.now() - RUNNING_WRITE_DELAY_MS;
+    for (const [id, s] of this.starts) {
+      if (!all && s.at > due) {
+        this.startTimer = setTimeout(() => this.writeStarts(), s.at - due).unref();
+        return;
+      }
+      this.starts.delete(id);
+      this.journal.update(id, { state: 'running', worker: s.worker, updatedAt: s.at });
+    }
+  }
+
+  /** The worker of an attempt that ends now, if its start was not written (set with the end). */
+  private endStart(job: Job): { worker?: string } {
+    const s = this.starts.get(job.id);
+    if (s === undefined) return {};
+    this.starts.delete(job.id);
+    return { worker: s.worker };
   }
 
   completed(job: Job, result: Buffer): void {
     this.journal.update(job.id, {
+      ...this.endStart(job),
       state: 'done',
       attempts: job.retries + 1,
       result: result.toString('utf8', 0, Math.min(result.length, MAX_RESULT_TEXT)),
@@ -178,6 +217,7 @@ export class JobLog implements JobListener {
     const text = reason.slice(0, MAX_RESULT_TEXT);
     if (retryAt === null) this.log.warn({ job: job.id, fn: job.fn.name, attempts: job.retries, reason: text }, 'job is dead');
     this.journal.update(job.id, {
+      ...this.endStart(job),
       state: retryAt === null ? 'dead' : 'failed',
       attempts: job.retries,
       runAt: retryAt ?? job.runAt,
@@ -187,13 +227,14 @@ export class JobLog implements JobListener {
   }
 
   cancelled(job: Job): void {
-    this.journal.update(job.id, { state: 'cancelled', data: null, updatedAt: Date.now() });
+    this.journal.update(job.id, { ...this.endStart(job), state: 'cancelled', data: null, updatedAt: Date.now() });
   }
 
   // ---- operator actions --------------------------------------------------------------------
 
   /** Write pending changes so that reads of the store see them (the journal writes behind). */
   sync(): Promise<void> {
+    this.writeStarts(true);
     return this.journal.sync();
   }
 
@@ -231,6 +272,7 @@ export class JobLog implements JobListener {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.writeStarts(true);
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await this.journal.close();
     await this.store.release(this.owner).catch((err: Error) => this.log.warn({ err: err.message }, 'could not release the job lease'));

@@ -2,7 +2,7 @@
 
 import { gtError } from '../errors.js';
 import { MemoryStore } from './memory.js';
-import { SqliteStore } from './sqlite.js';
+import { ThreadedSqliteStore } from './sqlite-thread.js';
 import type { JobStore } from './types.js';
 
 export type { JobStore, JobRecord, JobChange, JobFilter, JobState } from './types.js';
@@ -23,7 +23,7 @@ export async function createStore(url: string): Promise<JobStore> {
     case 'sqlite': {
       const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
       if (file === '') throw gtError('GT_STORE_URL_INVALID', url);
-      return new SqliteStore(file);
+      return new ThreadedSqliteStore(file);
     }
     case 'mysql':
     case 'mariadb': {

@@ -49,7 +49,7 @@ export class SqliteStore implements JobStore {
   private db: Database.Database | null = null;
   private readonly updates = new Map<string, Database.Statement>();
   private insertStmt!: Database.Statement;
-  private applyTx!: (changes: readonly JobChange[]) => void;
+  private applyTx!: Database.Transaction<(changes: readonly JobChange[]) => void>;
 
   constructor(readonly file: string) {
     this.name = `sqlite:${file}`;
@@ -116,7 +116,7 @@ export class SqliteStore implements JobStore {
     if (changes.length === 0) return;
     this.handle;
     try {
-      this.applyTx(changes);
+      this.applyTx.immediate(changes);
     } catch (err) {
       // A value SQLite refuses cannot be written by trying again; a full disk or a locked file can.
       const code = String((err as { code?: unknown }).code ?? '');
@@ -155,7 +155,10 @@ export class SqliteStore implements JobStore {
         r.lease_until = leaseUntil;
       }
       return rows.map(fromRow);
-    })();
+      // IMMEDIATE: the write lock first. A read that later turns into a write fails at once with
+      // "database is locked" when another connection (a second server on the same file) wrote
+      // in between; asking for the lock up front waits for it (busy_timeout) instead.
+    }).immediate();
   }
 
   async renew(owner: string, leaseUntil: number): Promise<void> {

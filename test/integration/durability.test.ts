@@ -121,6 +121,32 @@ describe('durable job log (SQLite)', () => {
     assert.ok(ref.handle.startsWith('H:'));
   });
 
+  it('a long job shows as running with its worker; a short one goes from queued to done with its worker kept', async () => {
+    const port = await freePort();
+    const s = await server(path.join(tmp, 'running.db'), port);
+    const fn = 'dur_running';
+    const c = new Client({ servers: [s.address] });
+    closers.push(() => c.close());
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const w = new Worker({ servers: [s.address], clientId: 'runner-1', concurrency: 2 });
+    w.addFunction(fn, (job) => (job.text() === 'slow' ? held : undefined));
+    await w.start();
+    closers.push(() => w.close({ timeoutMs: 1000 }));
+    await c.submitBackground(fn, 'fast');
+    await c.submitBackground(fn, 'slow');
+    // The slow job's start is written once it has run for a while (joblog.ts RUNNING_WRITE_DELAY_MS).
+    const running = await until(async () => (await jobsList(s.port, `function=${fn} state=running`))[0], 'the slow job to show as running');
+    assert.match(String(running.worker), / runner-1$/);
+    const fast = await until(async () => (await jobsList(s.port, `function=${fn} state=done`))[0], 'the fast job to be done');
+    assert.match(String(fast.worker), / runner-1$/, 'the worker is written with the end of an attempt whose start was not');
+    assert.equal(fast.attempts, 1);
+    release();
+    await until(async () => (await jobsList(s.port, `function=${fn} state=done`)).length === 2, 'the slow job to be done');
+    const rows = await jobsList(s.port, `function=${fn}`);
+    assert.deepEqual(rows.map((r) => [r.state, String(r.worker).endsWith(' runner-1')]), [['done', true], ['done', true]]);
+  });
+
   it('a job that keeps failing ends dead with its error, does not block others, and can be retried', async () => {
     const port = await freePort();
     const s = await server(path.join(tmp, 'dead.db'), port, ['--max-attempts', '3']);
