@@ -57,7 +57,7 @@ export function runAdmin(ctx: AdminContext, words: string[]): string | Promise<s
       const what = words.slice(1).map((w) => w.toLowerCase()).join(' ');
       if (what === 'unique jobs') {
         let out = '';
-        for (const job of registry.uniques) out += `${job.unique}\n`;
+        for (const job of registry.uniques()) out += `${job.unique}\n`;
         return `${out}.\n`;
       }
       if (what === 'jobs') {

@@ -41,6 +41,22 @@ export function newPeerState(): Pick<Peer, 'clientId' | 'exceptions' | 'abilitie
   return { clientId: '-', exceptions: false, abilities: new Map(), wakeState: AWAKE, held: new Set(), attached: new Set() };
 }
 
+/**
+ * How one registry spells its jobs' names. A job stores only its sequence number: its handle,
+ * its job log id and (when the client sent none) its unique id are made from it when asked.
+ * Those three strings and the map entries behind them were about 300 bytes of a queued job's
+ * 1 KB, and making them was a third of the server's time per submission (bench/memory.ts,
+ * bench/background-noop.ts).
+ */
+export interface JobNaming {
+  /** `H:host`: handles are `H:host:SEQ`, as gearmand's. */
+  readonly handlePrefix: string;
+  /** Job log ids are `BOOT-SEQ`, unique across restarts and across servers sharing a store. */
+  readonly bootId: string;
+  /** The first 20 characters of every unique id this registry makes up (random per process). */
+  readonly uniquePrefix: string;
+}
+
 export class Job implements Linked<Job> {
   prev: Job | null = null;
   next: Job | null = null;
@@ -52,11 +68,13 @@ export class Job implements Linked<Job> {
   retries = 0;
   /** Attempts allowed before a logged job is dead. */
   maxAttempts = 1;
-  /** Job log id; '' for a job not in the log (foreground jobs). */
-  id = '';
+  /** In the job log: background jobs, and foreground ones a background submission joined. */
+  logged = false;
+  /** The log id of a job reloaded from the store (made by another process); null otherwise. */
+  foreignId: string | null = null;
   /** Settles when the job's log entry is committed; null once it is (or for unlogged jobs). */
   committed: Promise<void> | null = null;
-  /** When the job may run, in ms since the epoch. */
+  /** When the job may run, in ms since the epoch; 0 for now. */
   runAt: number;
   queued = false;
   cancelled = false;
@@ -64,18 +82,116 @@ export class Job implements Linked<Job> {
   /** When a worker took it (performance.now()), for the duration metric. */
   startedAt = 0;
   constructor(
-    readonly handle: string,
+    readonly naming: JobNaming,
+    readonly seq: number,
     readonly fn: FunctionEntry,
-    readonly unique: string,
-    readonly uniqueKey: string,
+    /** The unique id the client sent ('' when it sent none: see `unique`). */
+    readonly givenUnique: string,
+    /** The key that coalesces submissions (function and unique id); null when the client sent no unique. */
+    readonly uniqueKey: string | null,
     readonly data: Buffer,
     readonly priority: Priority,
     /** Becomes true when a background submission joins a foreground job: someone was promised it runs. */
     public background: boolean,
     /** Unix time in seconds at which the job becomes runnable; 0 for now. */
-    readonly when: number,
+    when: number,
   ) {
     this.runAt = when * 1000;
+  }
+
+  get handle(): string {
+    return `${this.naming.handlePrefix}:${this.seq}`;
+  }
+
+  /** The client's unique id, or a random-looking UUID the server made up (gearmand makes one too). */
+  get unique(): string {
+    return this.givenUnique !== '' ? this.givenUnique : madeUnique(this.naming, this.seq);
+  }
+
+  /** The job log id; '' for a job not in the log (foreground jobs). */
+  get id(): string {
+    if (!this.logged) return '';
+    return this.foreignId ?? `${this.naming.bootId}-${this.seq}`;
+  }
+}
+
+/** `PREFIX` + the sequence number as 15 hex digits, spelled as the last 16 characters of a UUID. */
+function madeUnique(naming: JobNaming, seq: number): string {
+  const hex = seq.toString(16).padStart(15, '0');
+  return `${naming.uniquePrefix}${hex.slice(0, 3)}-${hex.slice(3)}`;
+}
+
+/** The sequence number in a unique id this registry made up, or -1. */
+function madeUniqueSeq(naming: JobNaming, unique: string): number {
+  if (unique.length !== 36 || unique.charCodeAt(23) !== 0x2d || !unique.startsWith(naming.uniquePrefix)) return -1;
+  const hex = unique.slice(20, 23) + unique.slice(24);
+  return /^[0-9a-f]{15}$/.test(hex) ? parseInt(hex, 16) : -1;
+}
+
+/** A decimal sequence number as the server writes it (no sign, no leading zero), or -1. */
+function parseSeq(text: string, from: number): number {
+  const len = text.length - from;
+  if (len < 1 || len > 15 || (len > 1 && text.charCodeAt(from) === 0x30)) return -1;
+  let n = 0;
+  for (let i = from; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * The jobs by handle, keyed by sequence number: a number key costs no string per job. Reads
+ * take the handle a client sent (`H:host:SEQ`).
+ */
+export class JobsByHandle {
+  private readonly bySeq = new Map<number, Job>();
+  constructor(private readonly handlePrefix: string) {}
+
+  /** The sequence number in a handle of this server, or -1. */
+  seqOf(handle: string): number {
+    const p = this.handlePrefix;
+    if (handle.length <= p.length + 1 || handle.charCodeAt(p.length) !== 0x3a || !handle.startsWith(p)) return -1;
+    return parseSeq(handle, p.length + 1);
+  }
+
+  get(handle: string): Job | undefined {
+    const seq = this.seqOf(handle);
+    return seq < 0 ? undefined : this.bySeq.get(seq);
+  }
+
+  has(handle: string): boolean {
+    return this.get(handle) !== undefined;
+  }
+
+  bySequence(seq: number): Job | undefined {
+    return this.bySeq.get(seq);
+  }
+
+  add(job: Job): void {
+    this.bySeq.set(job.seq, job);
+  }
+
+  /** Forget `job` (not another job that reused nothing: sequence numbers are never reused). */
+  delete(job: Job): void {
+    if (this.bySeq.get(job.seq) === job) this.bySeq.delete(job.seq);
+  }
+
+  holds(job: Job): boolean {
+    return this.bySeq.get(job.seq) === job;
+  }
+
+  values(): IterableIterator<Job> {
+    return this.bySeq.values();
+  }
+
+  get size(): number {
+    return this.bySeq.size;
+  }
+
+  clear(): void {
+    this.bySeq.clear();
   }
 }
 
@@ -170,47 +286,55 @@ export class JobRegistry {
   readonly functions = new Map<string, FunctionEntry>();
   /** Per-function totals for /metrics, by name; outlive `drop function` and clear(). */
   readonly stats = new Map<string, FunctionStats>();
-  readonly jobs = new Map<string, Job>();
+  /** Every job, by handle. */
+  readonly jobs: JobsByHandle;
+  /** Jobs whose client sent a unique id, by function and unique id (see uniqueKeyOf). */
   private readonly byUnique = new Map<string, Job>();
   /** GET_STATUS_UNIQUE names only the unique id (no function): the latest job holding it. */
   private readonly byBareUnique = new Map<string, Job>();
   private seq = 0;
-  /** Logged jobs by job log id. */
+  /** Jobs reloaded from the job log, by their log id (this process's own ids are parsed). */
   private readonly byId = new Map<string, Job>();
-  private logSeq = 0;
-  private readonly handlePrefix: string;
+  private readonly naming: JobNaming;
   private readonly listener: JobListener | undefined;
   readonly retry: RetryPolicy;
-  /** Makes job log ids unique across restarts and across servers sharing a store. */
-  private readonly bootId = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
 
   constructor(opts: RegistryOptions) {
-    this.handlePrefix = opts.handlePrefix;
+    const hex = newUuid().replaceAll('-', '');
+    this.naming = {
+      handlePrefix: opts.handlePrefix,
+      // Makes job log ids unique across restarts and across servers sharing a store.
+      bootId: `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`,
+      // A v4 UUID's shape: version 4, RFC 4122 variant; 60 random bits, then 60 bits of sequence.
+      uniquePrefix: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8`,
+    };
+    this.jobs = new JobsByHandle(opts.handlePrefix);
     this.listener = opts.listener;
     this.retry = opts.retry ?? backoffPolicy();
   }
 
-  /** Give a job a log id (new background jobs, or a foreground job a background submission joined). */
+  /** Put a job in the log (new background jobs, or a foreground job a background submission joined). */
   logJob(job: Job): void {
-    job.id = `${this.bootId}-${++this.logSeq}`;
-    this.byId.set(job.id, job);
+    job.logged = true;
     job.maxAttempts = Math.max(1, this.retry.maxAttempts(job.fn.name));
   }
 
   /** Put a job from the job log back in the queue (start-up, or an operator's retry). */
   restore(r: RestoredJob): Job {
     const fn = this.fn(r.fn);
-    const handle = `${this.handlePrefix}:${++this.seq}`;
-    const uniqueKey = `${r.fn}\0${r.unique}`;
-    const job = new Job(handle, fn, r.unique, uniqueKey, r.data, r.priority, true, 0);
-    job.id = r.id;
-    this.byId.set(job.id, job);
+    const uniqueKey = uniqueKeyOf(r.fn, r.unique, r.data);
+    const job = new Job(this.naming, ++this.seq, fn, r.unique, uniqueKey, r.data, r.priority, true, 0);
+    job.logged = true;
+    job.foreignId = r.id;
+    this.byId.set(r.id, job);
     job.retries = r.attempts;
     job.maxAttempts = r.maxAttempts;
     job.runAt = r.runAt;
-    this.jobs.set(handle, job);
-    if (!this.byUnique.has(uniqueKey)) this.byUnique.set(uniqueKey, job);
-    this.byBareUnique.set(r.unique, job);
+    this.jobs.add(job);
+    if (uniqueKey !== null) {
+      if (!this.byUnique.has(uniqueKey)) this.byUnique.set(uniqueKey, job);
+      this.byBareUnique.set(r.unique, job);
+    }
     this.schedule(job);
     return job;
   }
@@ -231,22 +355,13 @@ export class JobRegistry {
   /** Create a job or attach to the one with the same function and unique id. */
   submit(client: Peer | null, r: SubmitRequest & { defer?: boolean }): Job {
     const fn = this.fn(r.fn);
-    let unique = r.unique;
-    let uniqueKey: string;
-    if (unique === '') {
-      unique = newUuid();
-      uniqueKey = `${r.fn}\0${unique}`;
-    } else if (unique === '-') {
-      // gearmand: a unique of "-" means "coalesce on the payload".
-      uniqueKey = `${r.fn}\0-\0${r.data.toString('latin1')}`;
-    } else {
-      uniqueKey = `${r.fn}\0${unique}`;
-      if (unique.length > 64) throw gtError('GT_UNIQUE_TOO_LONG', unique.length);
-    }
-    // A unique the server just made up (122 random bits) names no job yet: no lookup, one Map
-    // operation fewer per anonymous submission (not measured alone; the bench's jobs are all
-    // anonymous).
-    const existing = r.unique === '' ? undefined : this.byUnique.get(uniqueKey);
+    if (r.unique.length > 64 && r.unique !== '-') throw gtError('GT_UNIQUE_TOO_LONG', r.unique.length);
+    const uniqueKey = uniqueKeyOf(r.fn, r.unique, r.data);
+    // An anonymous submission names no job yet: no lookup, and no unique id is made for it
+    // (Job.unique spells one from its sequence number when asked). A client may still send a
+    // unique this server made up (read from JOB_ASSIGN_UNIQ): that finds the job it names.
+    let existing: Job | undefined;
+    if (uniqueKey !== null) existing = this.byUnique.get(uniqueKey) ?? this.madeUp(fn, r.unique);
     if (existing && !existing.cancelled) {
       if (client && !r.background) this.attach(existing, client);
       // A background submission was acknowledged with this job's handle: it must run even if
@@ -257,12 +372,13 @@ export class JobRegistry {
     const limit = fn.maxQueue[r.priority];
     if (limit > 0 && fn.total >= limit) throw gtError('GT_QUEUE_FULL');
 
-    const handle = `${this.handlePrefix}:${++this.seq}`;
     // Copy the payload: the decoder hands out views of a shared receive buffer.
-    const job = new Job(handle, fn, unique, uniqueKey, Buffer.from(r.data), r.priority, r.background, r.when ?? 0);
-    this.jobs.set(handle, job);
-    this.byUnique.set(uniqueKey, job);
-    this.byBareUnique.set(unique, job);
+    const job = new Job(this.naming, ++this.seq, fn, r.unique, uniqueKey, Buffer.from(r.data), r.priority, r.background, r.when ?? 0);
+    this.jobs.add(job);
+    if (uniqueKey !== null) {
+      this.byUnique.set(uniqueKey, job);
+      this.byBareUnique.set(r.unique, job);
+    }
     if (client && !r.background) this.attach(job, client);
     // A deferred job waits for activate(): a background job runs only once it is durable.
     if (!r.defer) this.schedule(job);
@@ -272,13 +388,13 @@ export class JobRegistry {
   /** The job's log entry is committed: let it run. */
   activate(job: Job): void {
     job.committed = null;
-    if (this.jobs.get(job.handle) === job && !job.queued && job.timer === null && job.worker === null) this.schedule(job);
+    if (this.jobs.holds(job) && !job.queued && job.timer === null && job.worker === null) this.schedule(job);
   }
 
   /** The job could not be logged: waiting clients are failed and it is forgotten. */
   abandon(job: Job): void {
     job.committed = null;
-    if (this.jobs.get(job.handle) !== job) return;
+    if (!this.jobs.holds(job)) return;
     this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
     this.remove(job);
   }
@@ -426,7 +542,7 @@ export class JobRegistry {
       job.fn.running++;
       job.startedAt = performance.now();
       worker.held.add(job);
-      if (job.id !== '') this.listener?.started(job, worker);
+      if (job.logged) this.listener?.started(job, worker);
       const timeout = worker.abilities.get(job.fn) ?? 0;
       if (timeout > 0) {
         // gearmand: timeouts under one second are raised to one second; on expiry, requeue.
@@ -467,7 +583,7 @@ export class JobRegistry {
     job.numerator = job.denominator = 0;
     if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
     // A logged job counts the lost attempt and is retried with backoff, or dies.
-    if (job.id !== '') return this.attemptFailed(job, reason, true);
+    if (job.logged) return this.attemptFailed(job, reason, true);
     job.fn.stats.retried++;
     job.retries++;
     this.enqueue(job, true);
@@ -484,7 +600,7 @@ export class JobRegistry {
     this.releaseWorker(job);
     job.retries++;
     job.numerator = job.denominator = 0;
-    if (job.cancelled || job.id === '') return this.remove(job);
+    if (job.cancelled || !job.logged) return this.remove(job);
     if (!keepClients) {
       for (const c of job.clients) c.attached.delete(job);
       job.clients = [];
@@ -548,7 +664,7 @@ export class JobRegistry {
   /** WORK_COMPLETE: the job is done. */
   complete(job: Job, result: Buffer): void {
     this.endAttempt(job, true);
-    if (job.id !== '' && !job.cancelled) this.listener?.completed(job, result);
+    if (job.logged && !job.cancelled) this.listener?.completed(job, result);
     this.remove(job);
   }
 
@@ -569,9 +685,9 @@ export class JobRegistry {
     }
     for (const c of job.clients) c.attached.delete(job);
     job.clients = [];
-    this.jobs.delete(job.handle);
+    this.jobs.delete(job);
     this.forgetUnique(job);
-    if (job.id !== '') this.byId.delete(job.id);
+    if (job.foreignId !== null && this.byId.get(job.foreignId) === job) this.byId.delete(job.foreignId);
   }
 
   /**
@@ -583,13 +699,13 @@ export class JobRegistry {
     const job = this.jobs.get(handle);
     if (!job) return false;
     this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
-    if (job.id !== '') this.listener?.cancelled(job);
+    if (job.logged) this.listener?.cancelled(job);
     const worker = job.worker;
     if (worker) {
       job.cancelled = true;
       for (const c of job.clients) c.attached.delete(job);
       job.clients = [];
-      this.jobs.delete(job.handle);
+      this.jobs.delete(job);
       this.forgetUnique(job);
     } else {
       this.remove(job);
@@ -598,17 +714,29 @@ export class JobRegistry {
   }
 
   private forgetUnique(job: Job): void {
+    if (job.uniqueKey === null) return;
     if (this.byUnique.get(job.uniqueKey) === job) this.byUnique.delete(job.uniqueKey);
-    if (this.byBareUnique.get(job.unique) === job) this.byBareUnique.delete(job.unique);
+    if (this.byBareUnique.get(job.givenUnique) === job) this.byBareUnique.delete(job.givenUnique);
   }
 
   /** The job with this log id, if this server holds it. */
   findById(id: string): Job | undefined {
-    return this.byId.get(id);
+    const foreign = this.byId.get(id);
+    if (foreign) return foreign;
+    const { bootId } = this.naming;
+    if (id.length <= bootId.length + 1 || id.charCodeAt(bootId.length) !== 0x2d || !id.startsWith(bootId)) return undefined;
+    const job = this.jobs.bySequence(parseSeq(id, bootId.length + 1));
+    return job && job.logged && job.foreignId === null ? job : undefined;
   }
 
   findByUnique(unique: string): Job | undefined {
-    return this.byBareUnique.get(unique);
+    return this.byBareUnique.get(unique) ?? this.madeUp(null, unique);
+  }
+
+  /** The anonymous job whose made-up unique id this is (of function `fn` when given). */
+  private madeUp(fn: FunctionEntry | null, unique: string): Job | undefined {
+    const job = this.jobs.bySequence(madeUniqueSeq(this.naming, unique));
+    return job && job.givenUnique === '' && (fn === null || job.fn === fn) ? job : undefined;
   }
 
   // ---- admin -----------------------------------------------------------------------------
@@ -642,9 +770,20 @@ export class JobRegistry {
     this.functions.clear();
   }
 
-  get uniques(): IterableIterator<Job> {
-    return this.byUnique.values();
+  /** One job per unique id, as `show unique jobs` lists them. */
+  *uniques(): IterableIterator<Job> {
+    for (const job of this.jobs.values()) if (job.uniqueKey === null || this.byUnique.get(job.uniqueKey) === job) yield job;
   }
+}
+
+/**
+ * The key that coalesces submissions: function and unique id; for a unique of `-` (gearmand:
+ * "coalesce on the payload") function and payload; null for no unique id.
+ */
+function uniqueKeyOf(fn: string, unique: string, data: Buffer): string | null {
+  if (unique === '') return null;
+  if (unique === '-') return `${fn}\0-\0${data.toString('latin1')}`;
+  return `${fn}\0${unique}`;
 }
 
 const NOOP = res(Cmd.NOOP);

@@ -219,6 +219,57 @@ describe('unique ids', () => {
     assert.equal(r.fn('uniq_len_fn').queued, 1);
   });
 
+  test('a made-up unique id is a v4 UUID that names its job, for coalescing and GET_STATUS_UNIQUE, until the job ends', () => {
+    const r = newRegistry();
+    const a = bg(r, 'made_fn');
+    const b = bg(r, 'made_fn');
+    assert.match(a.unique, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(a.unique, a.unique, 'the same id on every read');
+    assert.notEqual(a.unique, b.unique);
+    assert.notEqual(new JobRegistry({ handlePrefix: 'H:test' }).submit(null, { fn: 'made_fn', unique: '', data: Buffer.from('x'), priority: NORMAL, background: true }).unique, a.unique, 'another registry (process) makes other ids');
+    // A client that read the id (JOB_ASSIGN_UNIQ) and submits with it meets the same job.
+    assert.equal(bg(r, 'made_fn', a.unique), a);
+    assert.equal(r.findByUnique(a.unique), a);
+    assert.notEqual(bg(r, 'made_other_fn', b.unique), b, 'under another function it is another job');
+    assert.deepEqual([...r.uniques()].filter((j) => j.fn.name === 'made_fn'), [a, b]);
+    const w = worker(r, 'made_fn');
+    r.complete(r.grab(w)!, Buffer.alloc(0));
+    assert.equal(r.findByUnique(a.unique), undefined, 'gone with its job');
+    const again = bg(r, 'made_fn', a.unique);
+    assert.notEqual(again, a);
+    assert.equal(again.unique, a.unique, 'now a client-given unique like any other');
+  });
+
+  test('handles and job log ids are read back exactly: no other spelling finds a job', () => {
+    const r = newRegistry();
+    const job = bg(r, 'handle_fn');
+    r.logJob(job);
+    assert.match(job.handle, /^H:test:\d+$/);
+    assert.equal(r.jobs.get(job.handle), job);
+    const seq = job.handle.slice('H:test:'.length);
+    for (const other of [`H:test:0${seq}`, `H:test:+${seq}`, `H:tes:${seq}`, `H:test:${seq} `, `H:test${seq}`, 'H:test:', `X:test:${seq}`]) {
+      assert.equal(r.jobs.get(other), undefined, other);
+    }
+    assert.equal(r.findById(job.id), job);
+    assert.equal(r.findById(`${job.id}0`), undefined);
+    assert.equal(r.findById(job.id.replace(/-(\d+)$/, '-0$1')), undefined);
+    const unlogged = bg(r, 'handle_fn');
+    assert.equal(unlogged.id, '');
+    assert.equal(r.findById(`${job.id.split('-')[0]}-${unlogged.handle.split(':')[2]}`), undefined, 'a job not in the log has no log id');
+    const restored = r.restore({ id: 'other-boot-7', fn: 'handle_fn', unique: 'u-7', priority: NORMAL, data: Buffer.from('x'), attempts: 1, maxAttempts: 3, runAt: 0 });
+    assert.equal(restored.id, 'other-boot-7');
+    assert.equal(r.findById('other-boot-7'), restored);
+    r.remove(restored);
+    assert.equal(r.findById('other-boot-7'), undefined);
+  });
+
+  test("a job restored with unique '-' coalesces on its payload, as it did when it was submitted", () => {
+    const r = newRegistry();
+    const restored = r.restore({ id: 'b-1', fn: 'dash_restore_fn', unique: '-', priority: NORMAL, data: Buffer.from('p1'), attempts: 0, maxAttempts: 3, runAt: 0 });
+    assert.equal(bg(r, 'dash_restore_fn', '-', 'p1'), restored);
+    assert.notEqual(bg(r, 'dash_restore_fn', '-', 'p2'), restored);
+  });
+
   test('findByUnique finds a job by its unique id', () => {
     const r = newRegistry();
     const job = bg(r, 'find_fn', 'find-me');
