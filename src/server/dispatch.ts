@@ -128,8 +128,8 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
     case 'GRAB_JOB_ALL': {
       const job = registry.grab(conn);
       if (!job) conn.send(NO_JOB);
-      else if (name === 'GRAB_JOB') conn.send(res(Cmd.JOB_ASSIGN, job.handle, job.fn.name, job.data));
-      else conn.send(res(Cmd.JOB_ASSIGN_UNIQ, job.handle, job.fn.name, job.unique, job.data));
+      else if (name === 'GRAB_JOB') conn.send(res(Cmd.JOB_ASSIGN, job.handle, job.fn.name, job.payload));
+      else conn.send(res(Cmd.JOB_ASSIGN_UNIQ, job.handle, job.fn.name, job.unique, job.payload));
       return;
     }
 

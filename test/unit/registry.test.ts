@@ -270,6 +270,19 @@ describe('unique ids', () => {
     assert.notEqual(bg(r, 'dash_restore_fn', '-', 'p2'), restored);
   });
 
+  test('a payload is kept as sent, every byte value, small (a latin1 string) or large (a Buffer), and copied from the receive buffer', () => {
+    const r = newRegistry();
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const large = Buffer.concat(Array.from({ length: 8 }, () => every));
+    for (const sent of [every, large, Buffer.alloc(0)]) {
+      const view = Buffer.from(sent);
+      const job = r.submit(null, { fn: 'payload_fn', unique: '', data: view, priority: NORMAL, background: true });
+      view.fill(0x41);
+      assert.deepEqual(job.data, sent);
+      assert.equal(job.dataLength, sent.length);
+    }
+  });
+
   test('findByUnique finds a job by its unique id', () => {
     const r = newRegistry();
     const job = bg(r, 'find_fn', 'find-me');

@@ -77,7 +77,7 @@ export function liveJobView(job: Job): JobView {
     result: null,
     error: null,
     payload: payloadText(job.data),
-    payloadBytes: job.data.length,
+    payloadBytes: job.dataLength,
   };
 }
 
