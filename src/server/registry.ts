@@ -61,6 +61,11 @@ export interface JobNaming {
  * The clients of a job nobody waits on: one shared, frozen array instead of an empty one per
  * job (32 bytes of every queued background job).
  */
+const QUEUED = 1;
+const CANCELLED = 2;
+const LOGGED = 4;
+const BACKGROUND = 8;
+
 const NO_CLIENTS: Peer[] = Object.freeze([]) as unknown as Peer[];
 
 /** Payloads shorter than this are kept as latin1 strings (see Job.payload). */
@@ -84,21 +89,18 @@ export class Job implements Linked<Job> {
   retries = 0;
   /** Attempts allowed before a logged job is dead. */
   maxAttempts = 1;
-  /** In the job log: background jobs, and foreground ones a background submission joined. */
-  logged = false;
+  /** QUEUED | CANCELLED | LOGGED | BACKGROUND: one field for four booleans (24 bytes a job). */
+  private flags = 0;
   /** The log id of a job reloaded from the store (made by another process); null otherwise. */
   foreignId: string | null = null;
   /** Settles when the job's log entry is committed; null once it is (or for unlogged jobs). */
   committed: Promise<void> | null = null;
   /** When the job may run, in ms since the epoch; 0 for now. */
   runAt: number;
-  queued = false;
-  cancelled = false;
   timer: NodeJS.Timeout | null = null;
   /** When a worker took it (performance.now()), for the duration metric. */
   startedAt = 0;
   constructor(
-    readonly naming: JobNaming,
     readonly seq: number,
     readonly fn: FunctionEntry,
     /** The unique id the client sent ('' when it sent none: see `unique`). */
@@ -112,12 +114,48 @@ export class Job implements Linked<Job> {
      */
     readonly payload: Buffer | string,
     readonly priority: Priority,
-    /** Becomes true when a background submission joins a foreground job: someone was promised it runs. */
-    public background: boolean,
+    background: boolean,
     /** Unix time in seconds at which the job becomes runnable; 0 for now. */
     when: number,
   ) {
     this.runAt = when * 1000;
+    if (background) this.flags = BACKGROUND;
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  /** In its function's queue. */
+  get queued(): boolean {
+    return (this.flags & QUEUED) !== 0;
+  }
+  set queued(on: boolean) {
+    this.flag(QUEUED, on);
+  }
+
+  /** Cancelled while running: its worker's results are ignored. */
+  get cancelled(): boolean {
+    return (this.flags & CANCELLED) !== 0;
+  }
+  set cancelled(on: boolean) {
+    this.flag(CANCELLED, on);
+  }
+
+  /** In the job log: background jobs, and foreground ones a background submission joined. */
+  get logged(): boolean {
+    return (this.flags & LOGGED) !== 0;
+  }
+  set logged(on: boolean) {
+    this.flag(LOGGED, on);
+  }
+
+  /** Becomes true when a background submission joins a foreground job: someone was promised it runs. */
+  get background(): boolean {
+    return (this.flags & BACKGROUND) !== 0;
+  }
+  set background(on: boolean) {
+    this.flag(BACKGROUND, on);
   }
 
   /** The payload as bytes (a copy for a small payload). */
@@ -131,18 +169,18 @@ export class Job implements Linked<Job> {
   }
 
   get handle(): string {
-    return `${this.naming.handlePrefix}:${this.seq}`;
+    return `${this.fn.naming.handlePrefix}:${this.seq}`;
   }
 
   /** The client's unique id, or a random-looking UUID the server made up (gearmand makes one too). */
   get unique(): string {
-    return this.givenUnique !== '' ? this.givenUnique : madeUnique(this.naming, this.seq);
+    return this.givenUnique !== '' ? this.givenUnique : madeUnique(this.fn.naming, this.seq);
   }
 
   /** The job log id; '' for a job not in the log (foreground jobs). */
   get id(): string {
     if (!this.logged) return '';
-    return this.foreignId ?? `${this.naming.bootId}-${this.seq}`;
+    return this.foreignId ?? `${this.fn.naming.bootId}-${this.seq}`;
   }
 }
 
@@ -239,6 +277,8 @@ export class FunctionEntry {
   maxQueue: [number, number, number] = [0, 0, 0];
   constructor(
     readonly name: string,
+    /** How the registry names jobs (a job reaches it through its function: one field less a job). */
+    readonly naming: JobNaming,
     /** Totals for /metrics; the registry keeps them when the function is dropped. */
     readonly stats: FunctionStats = new FunctionStats(name),
   ) {}
@@ -354,7 +394,7 @@ export class JobRegistry {
   restore(r: RestoredJob): Job {
     const fn = this.fn(r.fn);
     const uniqueKey = uniqueKeyOf(r.fn, r.unique, r.data);
-    const job = new Job(this.naming, ++this.seq, fn, r.unique, uniqueKey, keepPayload(r.data), r.priority, true, 0);
+    const job = new Job(++this.seq, fn, r.unique, uniqueKey, keepPayload(r.data), r.priority, true, 0);
     job.logged = true;
     job.foreignId = r.id;
     this.byId.set(r.id, job);
@@ -375,7 +415,7 @@ export class JobRegistry {
     if (!f) {
       let stats = this.stats.get(name);
       if (!stats) this.stats.set(name, (stats = new FunctionStats(name)));
-      f = new FunctionEntry(name, stats);
+      f = new FunctionEntry(name, this.naming, stats);
       this.functions.set(name, f);
     }
     return f;
@@ -403,7 +443,7 @@ export class JobRegistry {
     const limit = fn.maxQueue[r.priority];
     if (limit > 0 && fn.total >= limit) throw gtError('GT_QUEUE_FULL');
 
-    const job = new Job(this.naming, ++this.seq, fn, r.unique, uniqueKey, keepPayload(r.data), r.priority, r.background, r.when ?? 0);
+    const job = new Job(++this.seq, fn, r.unique, uniqueKey, keepPayload(r.data), r.priority, r.background, r.when ?? 0);
     this.jobs.add(job);
     if (uniqueKey !== null) {
       this.byUnique.set(uniqueKey, job);
