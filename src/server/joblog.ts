@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import { gtError } from '../errors.js';
-import type { JobRecord, JobStore } from '../store/types.js';
+import type { JobRecord, JobState, JobStore } from '../store/types.js';
 import { Journal } from './journal.js';
 import type { Job, JobListener, JobRegistry, Peer } from './registry.js';
 
@@ -37,6 +37,8 @@ const MAX_WORKER_TEXT = 1000;
  * statement): one row write a job fewer, which was about a third of the store's work per job.
  */
 export const RUNNING_WRITE_DELAY_MS = 100;
+
+const workerName = (worker: Peer): string => `${worker.host} ${worker.clientId}`.slice(0, MAX_WORKER_TEXT);
 
 interface Start {
   worker: string;
@@ -80,6 +82,15 @@ export class JobLog implements JobListener {
   /** Reload this server's pending jobs (and expired ones), then keep the lease alive. */
   async start(registry: JobRegistry): Promise<number> {
     this.registry = registry;
+    this.store.attachLive?.({
+      get: (id) => {
+        const job = registry.findById(id);
+        return job ? this.liveRecord(job) : null;
+      },
+      pending: function* (this: JobLog) {
+        for (const job of registry.jobs.values()) if (job.logged && !job.cancelled) yield this.liveRecord(job);
+      }.bind(this),
+    });
     const n = await this.claim(true);
     this.timer = setInterval(() => void this.tick(), this.pollMs);
     this.timer.unref();
@@ -147,10 +158,23 @@ export class JobLog implements JobListener {
 
   // ---- JobListener -----------------------------------------------------------------------
 
-  /** A new background job: resolves when it is committed; null when the store is not durable (nothing to wait for). */
-  record(job: Job): Promise<void> | null {
-    const now = Date.now();
-    const row: JobRecord = {
+  /** The job as a log record (state and worker from the registry). */
+  private liveRecord(job: Job): JobRecord {
+    const s = this.starts.get(job.id);
+    let state: JobState = 'queued';
+    if (job.worker !== null) state = 'running';
+    else if (job.retries > 0 && !job.queued) state = 'failed';
+    return {
+      ...this.row(job, job.createdAt),
+      state,
+      attempts: job.retries,
+      worker: s?.worker ?? (job.worker ? workerName(job.worker) : null),
+      updatedAt: s?.at ?? job.createdAt,
+    };
+  }
+
+  private row(job: Job, now: number): JobRecord {
+    return {
       id: job.id,
       fn: job.fn.name,
       unique: job.unique,
@@ -161,12 +185,21 @@ export class JobLog implements JobListener {
       maxAttempts: job.maxAttempts,
       runAt: job.runAt || now,
       worker: null,
-      createdAt: now,
+      createdAt: job.createdAt,
       updatedAt: now,
       result: null,
       owner: this.owner,
       leaseUntil: now + this.leaseMs,
     };
+  }
+
+  /**
+   * A new background job: resolves when it is committed; null when the store is not durable
+   * (nothing to wait for; a store that reads pending jobs from the registry gets nothing yet).
+   */
+  record(job: Job): Promise<void> | null {
+    if (this.store.attachLive) return null;
+    const row = this.row(job, Date.now());
     if (!this.store.durable) {
       this.journal.insertBehind(row);
       return null;
@@ -174,8 +207,14 @@ export class JobLog implements JobListener {
     return this.journal.insert(row);
   }
 
+  /** A change of state: an update of the row, or the whole row for a store that has none yet. */
+  private change(job: Job, set: Partial<Omit<JobRecord, 'id'>>): void {
+    if (this.store.attachLive) this.journal.insertBehind({ ...this.row(job, Date.now()), leaseUntil: 0, ...set });
+    else this.journal.update(job.id, set);
+  }
+
   started(job: Job, worker: Peer): void {
-    this.starts.set(job.id, { worker: `${worker.host} ${worker.clientId}`.slice(0, MAX_WORKER_TEXT), at: Date.now() });
+    this.starts.set(job.id, { worker: workerName(worker), at: Date.now() });
     if (this.startTimer === null) this.startTimer = setTimeout(() => this.writeStarts(), RUNNING_WRITE_DELAY_MS).unref();
   }
 
@@ -190,7 +229,8 @@ export class JobLog implements JobListener {
         return;
       }
       this.starts.delete(id);
-      this.journal.update(id, { state: 'running', worker: s.worker, updatedAt: s.at });
+      // A store reading pending jobs from the registry sees them running already.
+      if (!this.store.attachLive) this.journal.update(id, { state: 'running', worker: s.worker, updatedAt: s.at });
     }
   }
 
@@ -203,7 +243,7 @@ export class JobLog implements JobListener {
   }
 
   completed(job: Job, result: Buffer): void {
-    this.journal.update(job.id, {
+    this.change(job, {
       ...this.endStart(job),
       state: 'done',
       attempts: job.retries + 1,
@@ -216,7 +256,7 @@ export class JobLog implements JobListener {
   failed(job: Job, reason: string, retryAt: number | null): void {
     const text = reason.slice(0, MAX_RESULT_TEXT);
     if (retryAt === null) this.log.warn({ job: job.id, fn: job.fn.name, attempts: job.retries, reason: text }, 'job is dead');
-    this.journal.update(job.id, {
+    this.change(job, {
       ...this.endStart(job),
       state: retryAt === null ? 'dead' : 'failed',
       attempts: job.retries,
@@ -227,7 +267,7 @@ export class JobLog implements JobListener {
   }
 
   cancelled(job: Job): void {
-    this.journal.update(job.id, { ...this.endStart(job), state: 'cancelled', data: null, updatedAt: Date.now() });
+    this.change(job, { ...this.endStart(job), state: 'cancelled', data: null, updatedAt: Date.now() });
   }
 
   // ---- operator actions --------------------------------------------------------------------

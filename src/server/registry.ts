@@ -55,6 +55,8 @@ export interface JobNaming {
   readonly bootId: string;
   /** The first 20 characters of every unique id this registry makes up (random per process). */
   readonly uniquePrefix: string;
+  /** When the registry started (ms since the epoch): jobs keep their creation time from it. */
+  readonly epoch: number;
 }
 
 /**
@@ -100,6 +102,8 @@ export class Job implements Linked<Job> {
   timer: NodeJS.Timeout | null = null;
   /** When a worker took it (performance.now()), for the duration metric. */
   startedAt = 0;
+  /** Created at naming.epoch + born ms: a small integer for the first 24 days, not a boxed double. */
+  private readonly born: number;
   constructor(
     readonly seq: number,
     readonly fn: FunctionEntry,
@@ -120,6 +124,12 @@ export class Job implements Linked<Job> {
   ) {
     this.runAt = when * 1000;
     if (background) this.flags = BACKGROUND;
+    this.born = Date.now() - fn.naming.epoch;
+  }
+
+  /** When the job was submitted (or reloaded), ms since the epoch. */
+  get createdAt(): number {
+    return this.fn.naming.epoch + this.born;
   }
 
   private flag(bit: number, on: boolean): void {
@@ -378,6 +388,7 @@ export class JobRegistry {
       bootId: `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`,
       // A v4 UUID's shape: version 4, RFC 4122 variant; 60 random bits, then 60 bits of sequence.
       uniquePrefix: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8`,
+      epoch: Date.now(),
     };
     this.jobs = new JobsByHandle(opts.handlePrefix);
     this.listener = opts.listener;

@@ -1,15 +1,29 @@
 // The in-memory store: the same job log as the durable stores, in a Map. Nothing survives the
 // process (durable = false); `pipeline server --store memory:` is for tests and benchmarks.
+// Attached to a server (attachLive), it keeps only what the server's registry does not hold:
+// finished jobs, and the last failure of jobs waiting for a retry. Pending jobs are read from
+// the registry, so a million queued jobs are not kept twice.
 
-import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
+import type { JobChange, JobFilter, JobRecord, JobStore, LiveJobs } from './types.js';
 import { isPending, matches } from './filter.js';
 
 export class MemoryStore implements JobStore {
   readonly name = 'memory';
   readonly durable = false;
   private readonly jobs = new Map<string, JobRecord>();
+  private live: LiveJobs | null = null;
 
   async open(): Promise<void> {}
+
+  attachLive(live: LiveJobs): void {
+    this.live = live;
+  }
+
+  /** A pending job as the registry has it, with the last failure kept here. */
+  private liveRecord(r: JobRecord): JobRecord {
+    const kept = this.jobs.get(r.id);
+    return kept && r.result === null ? { ...r, result: kept.result, worker: r.worker ?? kept.worker } : r;
+  }
 
   async ping(): Promise<void> {}
 
@@ -46,12 +60,23 @@ export class MemoryStore implements JobStore {
   }
 
   async get(id: string): Promise<JobRecord | null> {
+    const l = this.live?.get(id);
+    if (l) return this.liveRecord(l);
     const j = this.jobs.get(id);
     return j ? { ...j } : null;
   }
 
   async list(filter: JobFilter): Promise<JobRecord[]> {
-    const out = [...this.jobs.values()].filter((j) => matches(j, filter));
+    const out: JobRecord[] = [];
+    const held = new Set<string>();
+    if (this.live) {
+      for (const r of this.live.pending()) {
+        held.add(r.id);
+        const l = this.liveRecord(r);
+        if (matches(l, filter)) out.push(l);
+      }
+    }
+    for (const j of this.jobs.values()) if (!held.has(j.id) && matches(j, filter)) out.push(j);
     out.sort((a, b) => b.updatedAt - a.updatedAt);
     return out.slice(0, filter.limit ?? 100).map((j) => ({ ...j }));
   }

@@ -88,4 +88,16 @@ export interface JobStore {
   /** Delete done and cancelled jobs last updated before `before` (ms); returns how many. */
   prune(before: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * Only for a store that keeps nothing across restarts (memory): the server's registry holds
+   * every pending job anyway, so the store does not keep a second copy of each. It reads them
+   * from `live` and is written only when a job fails or leaves the queue for good.
+   */
+  attachLive?(live: LiveJobs): void;
+}
+
+/** The pending jobs a server holds, as job log records. */
+export interface LiveJobs {
+  get(id: string): JobRecord | null;
+  pending(): Iterable<JobRecord>;
 }

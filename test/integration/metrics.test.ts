@@ -108,6 +108,8 @@ test('/metrics counts a known workload', async (t) => {
     'the workload',
   );
 
+  // The job log is written behind (a few ms): let the store's group commits happen first.
+  await h.server.joblog!.sync();
   const res = await h.api('GET', '/metrics');
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
