@@ -2,7 +2,7 @@
 // what a file is, so a pipeline can choose what to make of it. sharp answers for images
 // (a header read, no decode); ffprobe for video and audio.
 
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { gtError } from '../errors.js';
 import { checkAllowed, inputFile } from './files.js';
 import { probeMedia } from './ffmpeg.js';
@@ -42,6 +42,7 @@ export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePa
     checkAllowed('Input', input, settings.allowPaths);
     const st = await inputFile(input);
     try {
+      const sharp = await loadSharp();
       const m = await sharp(input).metadata();
       if (m.format && IMAGE_FORMATS.has(m.format) && m.width && m.height) {
         const pages = m.pages ?? 1;

@@ -7,7 +7,9 @@
 import type { Stats } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import type sharp from 'sharp';
+import type { Sharp } from 'sharp';
+import { loadSharp } from './sharp.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { checkAllowed, fingerprint, freshOutput, inputFile, recordOutput, writeAtomic } from './files.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
@@ -233,6 +235,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
         return { input: p.input, ...source, outputs };
       }
 
+      const sharp = await loadSharp();
       // Every sharp call goes through decode(), and nothing else does: what sharp throws is about
       // the image (GT_MEDIA_INVALID, not worth a retry); a failed write is an fs error with its
       // own code (ENOSPC, EACCES) and goes out as it is, so a background job may be retried.
