@@ -67,6 +67,8 @@ const QUEUED = 1;
 const CANCELLED = 2;
 const LOGGED = 4;
 const BACKGROUND = 8;
+/** The priority (0-2) sits in the flags above the four booleans. */
+const PRIORITY_SHIFT = 4;
 
 const NO_CLIENTS: Peer[] = Object.freeze([]) as unknown as Peer[];
 
@@ -85,8 +87,8 @@ export class Job implements Linked<Job> {
   /** Foreground clients waiting on the job; the shared empty NO_CLIENTS for most jobs. */
   clients: Peer[] = NO_CLIENTS;
   worker: Peer | null = null;
-  numerator = 0;
-  denominator = 0;
+  /** WORK_STATUS [numerator, denominator]; null until a worker sends one (most jobs). */
+  private progress: [number, number] | null = null;
   /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
   retries = 0;
   /** Attempts allowed before a logged job is dead. */
@@ -107,9 +109,10 @@ export class Job implements Linked<Job> {
   constructor(
     readonly seq: number,
     readonly fn: FunctionEntry,
-    /** The unique id the client sent ('' when it sent none: see `unique`). */
-    readonly givenUnique: string,
-    /** The key that coalesces submissions (function and unique id); null when the client sent no unique. */
+    /**
+     * The key that coalesces submissions (see uniqueKeyOf): function and the unique id the
+     * client sent; null when it sent none. The unique id is read back from it (givenUnique).
+     */
     readonly uniqueKey: string | null,
     /**
      * The payload: a small one as a latin1 string (one byte per character, so any bytes
@@ -117,13 +120,13 @@ export class Job implements Linked<Job> {
      * large one as a Buffer. Packets take either (codec.ts); `data` makes a Buffer of it.
      */
     readonly payload: Buffer | string,
-    readonly priority: Priority,
+    priority: Priority,
     background: boolean,
     /** Unix time in seconds at which the job becomes runnable; 0 for now. */
     when: number,
   ) {
     this.runAt = when * 1000;
-    if (background) this.flags = BACKGROUND;
+    this.flags = (background ? BACKGROUND : 0) | (priority << PRIORITY_SHIFT);
     this.born = Date.now() - fn.naming.epoch;
   }
 
@@ -134,6 +137,32 @@ export class Job implements Linked<Job> {
 
   private flag(bit: number, on: boolean): void {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  get priority(): Priority {
+    return ((this.flags >>> PRIORITY_SHIFT) & 3) as Priority;
+  }
+
+  get numerator(): number {
+    return this.progress === null ? 0 : this.progress[0];
+  }
+
+  get denominator(): number {
+    return this.progress === null ? 0 : this.progress[1];
+  }
+
+  /** WORK_STATUS; 0/0 forgets it (a new attempt). */
+  setProgress(numerator: number, denominator: number): void {
+    this.progress = numerator === 0 && denominator === 0 ? null : [numerator, denominator];
+  }
+
+  /** The unique id the client sent; '' when it sent none (see `unique`). */
+  get givenUnique(): string {
+    const key = this.uniqueKey;
+    if (key === null) return '';
+    // A unique id holds no NUL (the protocol splits arguments on NUL): `-\0` is gearmand's `-`.
+    const rest = key.slice(this.fn.name.length + 1);
+    return rest.charCodeAt(0) === 0x2d && rest.charCodeAt(1) === 0 ? '-' : rest;
   }
 
   /** In its function's queue. */
@@ -405,7 +434,7 @@ export class JobRegistry {
   restore(r: RestoredJob): Job {
     const fn = this.fn(r.fn);
     const uniqueKey = uniqueKeyOf(r.fn, r.unique, r.data);
-    const job = new Job(++this.seq, fn, r.unique, uniqueKey, keepPayload(r.data), r.priority, true, 0);
+    const job = new Job(++this.seq, fn, uniqueKey, keepPayload(r.data), r.priority, true, 0);
     job.logged = true;
     job.foreignId = r.id;
     this.byId.set(r.id, job);
@@ -454,7 +483,7 @@ export class JobRegistry {
     const limit = fn.maxQueue[r.priority];
     if (limit > 0 && fn.total >= limit) throw gtError('GT_QUEUE_FULL');
 
-    const job = new Job(++this.seq, fn, r.unique, uniqueKey, keepPayload(r.data), r.priority, r.background, r.when ?? 0);
+    const job = new Job(++this.seq, fn, uniqueKey, keepPayload(r.data), r.priority, r.background, r.when ?? 0);
     this.jobs.add(job);
     if (uniqueKey !== null) {
       this.byUnique.set(uniqueKey, job);
@@ -662,7 +691,7 @@ export class JobRegistry {
   requeue(job: Job, reason = 'worker lost'): void {
     this.endAttempt(job, false);
     this.releaseWorker(job);
-    job.numerator = job.denominator = 0;
+    job.setProgress(0, 0);
     if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
     // A logged job counts the lost attempt and is retried with backoff, or dies.
     if (job.logged) return this.attemptFailed(job, reason, true);
@@ -681,7 +710,7 @@ export class JobRegistry {
     this.endAttempt(job, false);
     this.releaseWorker(job);
     job.retries++;
-    job.numerator = job.denominator = 0;
+    job.setProgress(0, 0);
     if (job.cancelled || !job.logged) return this.remove(job);
     if (!keepClients) {
       for (const c of job.clients) c.attached.delete(job);
@@ -739,8 +768,7 @@ export class JobRegistry {
   }
 
   status(job: Job, numerator: number, denominator: number): void {
-    job.numerator = numerator;
-    job.denominator = denominator;
+    job.setProgress(numerator, denominator);
   }
 
   /** WORK_COMPLETE: the job is done. */
