@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client, Worker, WorkFail } from '../../src/client/index.js';
 import { adminCommand } from '../../src/client/admin.js';
 import { CLI, freePort, startCli, type ServerUnderTest } from '../helpers/servers.js';
+import { adminJobs } from '../helpers/joblog.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-durability-'));
 const closers: (() => Promise<unknown>)[] = [];
@@ -36,12 +37,8 @@ async function server(db: string, port: number, extra: string[] = []): Promise<S
   return s;
 }
 
-async function jobsList(port: number, filter = ''): Promise<Record<string, unknown>[]> {
-  const reply = await adminCommand('127.0.0.1', port, `jobs list limit=100000 ${filter}`.trim());
-  return reply
-    .split('\n')
-    .filter((l) => l !== '' && l !== '.')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+function jobsList(port: number, filter = ''): Promise<Record<string, unknown>[]> {
+  return adminJobs(port, `jobs list limit=100000 ${filter}`.trim());
 }
 
 describe('durable job log (SQLite)', () => {

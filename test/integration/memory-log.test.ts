@@ -8,6 +8,7 @@ import { Client, Worker } from '../../src/client/index.js';
 import { adminCommand } from '../../src/client/admin.js';
 import { backoffPolicy } from '../../src/server/registry.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { adminJobs } from '../helpers/joblog.js';
 import { startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
@@ -15,14 +16,6 @@ const closers: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of closers.reverse()) await c().catch(() => {});
 });
-
-async function jobs(port: number, command: string): Promise<Record<string, unknown>[]> {
-  const reply = await adminCommand('127.0.0.1', port, command);
-  return reply
-    .split('\n')
-    .filter((l) => l !== '' && l !== '.')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('job log on the memory store', () => {
   it('lists queued, running, failed and done jobs; keeps no row for a pending job', async () => {
@@ -33,7 +26,7 @@ describe('job log on the memory store', () => {
     const c = new Client({ servers: [s.address] });
     closers.push(() => c.close());
     for (const p of ['q1', 'q2']) await c.submitBackground('mem_idle', p);
-    const queued = await jobs(s.port, 'jobs list function=mem_idle');
+    const queued = await adminJobs(s.port, 'jobs list function=mem_idle');
     assert.deepEqual(queued.map((r) => [r.state, r.payload, r.attempts, r.worker]).sort(), [['queued', 'q1', 0, null], ['queued', 'q2', 0, null]]);
     assert.match(String(queued[0]!.unique), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.equal(queued[0]!.handle, s.server.registry.findById(String(queued[0]!.id))!.handle);
@@ -55,24 +48,24 @@ describe('job log on the memory store', () => {
     await c.submitBackground('mem_bad', 'b1');
     await c.submitBackground('mem_ok', 'o1');
 
-    const running = await until('the slow job to run', async () => (await jobs(s.port, 'jobs list state=running'))[0]);
+    const running = await until('the slow job to run', async () => (await adminJobs(s.port, 'jobs list state=running'))[0]);
     assert.equal(running.fn, 'mem_slow');
     assert.match(String(running.worker), / mem-w$/);
-    const failed = await until('the bad job to fail', async () => (await jobs(s.port, 'jobs list state=failed'))[0]);
+    const failed = await until('the bad job to fail', async () => (await adminJobs(s.port, 'jobs list state=failed'))[0]);
     assert.equal(failed.fn, 'mem_bad');
     assert.equal(failed.attempts, 1);
     assert.match(String(failed.result), /no luck/);
     assert.equal(failed.payload, 'b1', 'a failed job keeps its payload for the retry');
-    const done = await until('the ok job to be done', async () => (await jobs(s.port, 'jobs list state=done'))[0]);
+    const done = await until('the ok job to be done', async () => (await adminJobs(s.port, 'jobs list state=done'))[0]);
     assert.deepEqual([done.fn, done.result, done.attempts, done.payload, done.handle], ['mem_ok', 'done o1', 1, null, null]);
     assert.match(String(done.worker), / mem-w$/);
 
-    const [shown] = await jobs(s.port, `jobs show ${String(failed.id)}`);
+    const [shown] = await adminJobs(s.port, `jobs show ${String(failed.id)}`);
     assert.equal(shown!.state, 'failed');
     release();
-    await until('the slow job to be done', async () => (await jobs(s.port, 'jobs list function=mem_slow state=done')).length === 1);
+    await until('the slow job to be done', async () => (await adminJobs(s.port, 'jobs list function=mem_slow state=done')).length === 1);
     assert.equal(await adminCommand('127.0.0.1', s.port, `jobs cancel ${String(queued[0]!.id)}`), 'OK\r\n');
-    const after = await jobs(s.port, 'jobs list function=mem_idle');
+    const after = await adminJobs(s.port, 'jobs list function=mem_idle');
     assert.deepEqual(after.map((r) => r.state).sort(), ['cancelled', 'queued']);
   });
 });
