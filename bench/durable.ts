@@ -1,13 +1,18 @@
 // Background no-op jobs with a durable queue: geartrain on its SQLite store (a fresh file per
-// run) against gearmand in memory and against gearmand's libsqlite3 queue (also a fresh file).
+// run) against gearmand in memory and against gearmand's libsqlite3 queue (also a fresh file);
+// then geartrain on MariaDB, PostgreSQL and Redis against gearmand with its own queue in the
+// same database (a fresh table or key prefix per run, dropped after it). A database that is not
+// running on its usual local port is left out, with a line saying so.
 // Each server start measures end to end (submitted AND completed, bounded backlog, as in
 // background-noop.ts) and then submit only (the queue fills) on the same server.
 // Targets (DESIGN.md): geartrain-sqlite ≥ 1× gearmand in memory; ≥ 20× gearmand with sqlite.
+// DESIGN.md sets none for the database stores: their rows are information.
 //
 // Windows are shorter than background-noop.ts so the scenario stays near a minute at 3 runs
-// (2 cases × 2 servers × 3 runs × about 5 s).
+// (2 cases × 2 servers × 3 runs × about 5 s) plus the database cases.
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { cpuNote, fmt, runLoad, type Case, type RunningServer, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
@@ -62,18 +67,134 @@ async function measure(server: RunningServer): Promise<Sample> {
   };
 }
 
-function durableCase(name: string, args: ServerArgs, target: number, versus: string): Case {
+function durableCase(name: string, args: ServerArgs, target: number | undefined, versus: string, store = 'sqlite', after: () => void | Promise<void> = cleanup): Case {
   return {
     name,
-    config: { endToEnd, submitOnly, serverArgs: { geartrain: args.geartrain?.name ?? 'sqlite tmp file', gearmand: versus } },
+    config: { endToEnd, submitOnly, serverArgs: { geartrain: store, gearmand: versus } },
     serverArgs: args,
-    cleanup,
+    cleanup: after,
     metrics: [
-      { key: 'jobs', label: `bg no-op jobs/s, gt sqlite vs gearmand ${versus}`, unit: 'jobs/s', better: 'higher', target },
-      { key: 'submits', label: `bg submit-only jobs/s, gt sqlite vs gearmand ${versus}`, unit: 'jobs/s', better: 'higher' },
+      { key: 'jobs', label: `bg no-op jobs/s, gt ${store} vs gearmand ${versus}`, unit: 'jobs/s', better: 'higher', ...(target === undefined ? {} : { target }) },
+      { key: 'submits', label: `bg submit-only jobs/s, gt ${store} vs gearmand ${versus}`, unit: 'jobs/s', better: 'higher' },
     ],
     measure,
   };
+}
+
+// ---- the database stores -----------------------------------------------------------------
+
+/** Whether something accepts connections on 127.0.0.1:port (within a second). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** The tables (or key prefixes) of this run, for the database's cleanup. */
+let runTables: string[] = [];
+const nextTable = (): string => {
+  const t = `bench_${process.pid}_${Date.now().toString(36)}_${runTables.length}`;
+  runTables.push(t);
+  return t;
+};
+
+interface Db {
+  title: string;
+  port: number;
+  /** geartrain's store URL and gearmand's queue arguments, both on a fresh table. */
+  geartrain(table: string): string[];
+  gearmand(table: string): string[];
+  /** Drop what a run made. */
+  drop(tables: string[]): Promise<void>;
+}
+
+const DBS: Db[] = [
+  {
+    title: 'mariadb',
+    port: 3306,
+    geartrain: (t) => ['--store', `mysql://root@127.0.0.1:3306/test?table=${t}`],
+    gearmand: (t) => ['-q', 'MySQL', '--mysql-host', '127.0.0.1', '--mysql-port', '3306', '--mysql-user', 'root', '--mysql-db', 'test', '--mysql-table', `${t}_gq`],
+    async drop(tables) {
+      const mysql = (await import('mysql2/promise')).default;
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', database: 'test' });
+      try {
+        for (const t of tables) await c.query(`DROP TABLE IF EXISTS \`${t}\`, \`${t}_gq\``);
+        if (tables.length > 0) await c.query(`DELETE FROM geartrain_schema WHERE jobs_table IN (?)`, [tables]).catch(() => {});
+      } finally {
+        await c.end();
+      }
+    },
+  },
+  {
+    title: 'postgres',
+    port: 5432,
+    geartrain: (t) => ['--store', `postgres://postgres@127.0.0.1:5432/test?table=${t}`],
+    gearmand: (t) => ['-q', 'Postgres', '--libpq-conninfo', 'host=127.0.0.1 port=5432 user=postgres dbname=test', '--libpq-table', `${t}_gq`],
+    async drop(tables) {
+      const pg = (await import('pg')).default;
+      const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+      await c.connect();
+      try {
+        for (const t of tables) await c.query(`DROP TABLE IF EXISTS "${t}", "${t}_gq"`);
+        if (tables.length > 0) await c.query('DELETE FROM geartrain_schema WHERE jobs_table = ANY($1)', [tables]).catch(() => {});
+      } finally {
+        await c.end();
+      }
+    },
+  },
+  {
+    title: 'redis',
+    port: 6379,
+    geartrain: (t) => ['--store', `redis://127.0.0.1:6379/0?prefix=${t}`],
+    gearmand: (t) => ['-q', 'redis', '--redis-server', '127.0.0.1', '--redis-port', '6379', '--redis-prefix', `${t}_gq:`],
+    async drop(tables) {
+      const { Redis } = await import('ioredis');
+      const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+      await r.connect();
+      try {
+        for (const t of tables) {
+          for (const pattern of [`${t}:*`, `${t}_gq:*`]) {
+            for (let cursor = '0'; ; ) {
+              const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+              if (keys.length > 0) await r.del(...keys);
+              if ((cursor = next) === '0') break;
+            }
+          }
+        }
+      } finally {
+        r.disconnect();
+      }
+    },
+  },
+];
+
+async function databaseCases(): Promise<Case[]> {
+  const cases: Case[] = [];
+  for (const db of DBS) {
+    if (!(await listening(db.port))) {
+      console.log(`durable: no ${db.title} on 127.0.0.1:${db.port}; its cases are left out`);
+      continue;
+    }
+    // One table per server start: geartrain's and gearmand's runs never share one.
+    const args: ServerArgs = {
+      geartrain: () => db.geartrain(nextTable()),
+      gearmand: () => db.gearmand(nextTable()),
+    };
+    const after = async (): Promise<void> => {
+      const tables = runTables;
+      runTables = [];
+      await db.drop(tables).catch((err: Error) => console.log(`durable: could not drop the ${db.title} bench tables ${tables.join(', ')}: ${err.message}`));
+    };
+    cases.push(durableCase(`geartrain ${db.title} vs gearmand ${db.title}`, args, undefined, db.title, db.title, after));
+  }
+  return cases;
 }
 
 export const scenario: Scenario = {
@@ -86,5 +207,6 @@ export const scenario: Scenario = {
       20,
       'sqlite',
     ),
+    ...(await databaseCases()),
   ],
 };

@@ -107,7 +107,7 @@ async function measureOnce(c: Case, kind: ServerKind, profiling: boolean): Promi
       if (profiling && kind === 'geartrain') printProfile(server.pid!);
     }
   } finally {
-    c.cleanup?.();
+    await c.cleanup?.();
   }
 }
 

@@ -239,8 +239,8 @@ export interface Case {
   serverArgs?: ServerArgs;
   /** At most this many runs per server, whatever --reps says (bench/memory.ts: long, steady runs). */
   maxReps?: number;
-  /** Runs after each server stopped (bench/durable.ts deletes its store files here). */
-  cleanup?(): void;
+  /** Runs after each server stopped (bench/durable.ts deletes its store files and tables here). */
+  cleanup?(): void | Promise<void>;
   measure(server: RunningServer): Promise<Sample>;
   /**
    * Compare geartrain with something other than a gearmand server (a plain sharp loop, the

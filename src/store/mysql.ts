@@ -17,9 +17,9 @@ import { gtError, invalidArgument } from '../errors.js';
 import { approxSize, chunk, planWrite } from './batch.js';
 import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
 import { byCreation, renewalDue } from './lease.js';
-import { NotConnected, PooledStore, refusedSqlState, type Failure } from './pooled.js';
+import { NoAnswer, NotConnected, PooledStore, refusedSqlState, withDeadline, type Failure } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, timeoutOption, type StoreUrl } from './url.js';
 
 /** Table of schema versions, one row per jobs table (shared by every `?table=`). */
 const SCHEMA_TABLE = 'geartrain_schema';
@@ -118,14 +118,17 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
    * already counts payloads twice (they travel as hex), so this leaves room to spare.
    */
   private statementBytes = 4 * 1024 * 1024;
+  /** `?timeout=`: how long one operation may wait for MySQL (url.ts). */
+  private readonly timeoutMs: number;
 
   constructor(url: string) {
     super();
-    this.url = parseStoreUrl(url, ['table']);
+    this.url = parseStoreUrl(url, ['table', 'timeout']);
+    this.timeoutMs = timeoutOption(this.url);
     this.table = checkIdentifier(this.url.options.get('table') ?? DEFAULT_TABLE, 'table', TABLE_NAME, 'a table name of lowercase letters, digits and _ (at most 48)');
     const u = this.url.url;
     if (u.pathname.length <= 1) throw gtError('GT_STORE_URL_INVALID', `${this.name} (no database: mysql://user:password@host:3306/DATABASE)`);
-    for (const key of u.searchParams.keys()) throw invalidArgument('no option but table', 'store URL', key);
+    for (const key of u.searchParams.keys()) throw invalidArgument('no option but table or timeout', 'store URL', key);
     const t = quote(this.table);
     const cols = FIELDS.map((f) => quote(COLUMNS[f]));
     this.sql = {
@@ -207,11 +210,11 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
         await c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
         this.ready.add(c.connection);
       }
-      const out = await body(c);
+      const out = await withDeadline(body(c), this.timeoutMs);
       c.release();
       return out;
     } catch (err) {
-      if ((err as { fatal?: boolean }).fatal === true) c.destroy();
+      if ((err as { fatal?: boolean }).fatal === true || err instanceof NoAnswer) c.destroy();
       else c.release();
       throw err;
     }

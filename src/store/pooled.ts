@@ -91,3 +91,17 @@ export class NotConnected extends Error {
 
 /** SQLSTATE classes of errors caused by the data: 22 data exception, 23 integrity constraint violation. */
 export const refusedSqlState = (state: unknown): boolean => typeof state === 'string' && /^2[23]/.test(state);
+
+/** An operation that got no answer in time (url.ts `?timeout=`): its connection is dropped. */
+export class NoAnswer extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+/** `work`, or NoAnswer once `ms` have passed without it settling. */
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer(ms)), ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

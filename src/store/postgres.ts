@@ -18,7 +18,7 @@ import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
 import { byCreation, renewalDue } from './lease.js';
 import { NotConnected, PooledStore, refusedSqlState, type Failure } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, timeoutOption, type StoreUrl } from './url.js';
 
 /** Table of schema versions, one row per jobs table (shared by every `?table=`). */
 const SCHEMA_TABLE = 'geartrain_schema';
@@ -131,10 +131,13 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
     prune: string;
   };
   private readonly updates = new Map<string, string>();
+  /** `?timeout=`: how long one query may wait for PostgreSQL (url.ts). */
+  private readonly timeoutMs: number;
 
   constructor(url: string) {
     super();
-    this.url = parseStoreUrl(url, ['table']);
+    this.url = parseStoreUrl(url, ['table', 'timeout']);
+    this.timeoutMs = timeoutOption(this.url);
     this.table = checkIdentifier(this.url.options.get('table') ?? DEFAULT_TABLE, 'table', TABLE_NAME, 'a table name of lowercase letters, digits and _ (at most 40)');
     const jobs = `"${this.table}"`;
     this.t = { jobs, index: (s) => `"${this.table}_${s}"` };
@@ -159,6 +162,8 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
     const pool = new pg.Pool({
       connectionString: this.url.url.href,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // Client side: a server that stops answering fails the query (and its client is dropped).
+      query_timeout: this.timeoutMs,
       keepAlive: true,
       fallback_application_name: 'geartrain',
     });

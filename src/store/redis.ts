@@ -18,7 +18,7 @@ import { planWrite } from './batch.js';
 import { renewalDue } from './lease.js';
 import { CLAIM, LIST, PRUNE, RENEW, WRITE } from './redis-scripts.js';
 import { JOB_STATES, type JobChange, type JobFilter, type JobRecord, type JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, storeUnavailable, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, storeUnavailable, timeoutOption, type StoreUrl } from './url.js';
 
 const DEFAULT_PREFIX = 'geartrain:';
 /** `{…}` allowed so a Redis Cluster hash tag can pin every key to one slot. */
@@ -54,9 +54,12 @@ export class RedisStore implements JobStore {
   private closing: Promise<void> | null = null;
   /** Commands waiting for a reply, each as the function that fails it (see untilLost()). */
   private readonly waiting = new Set<(err: Error) => void>();
+  /** `?timeout=`: how long one command may wait for Redis (url.ts). */
+  private readonly timeoutMs: number;
 
   constructor(url: string) {
-    this.url = parseStoreUrl(url, ['prefix']);
+    this.url = parseStoreUrl(url, ['prefix', 'timeout']);
+    this.timeoutMs = timeoutOption(this.url);
     const prefix = checkIdentifier(this.url.options.get('prefix') ?? DEFAULT_PREFIX, 'prefix', PREFIX, 'a key prefix of letters, digits and _ : . { } - (at most 64)');
     this.prefix = prefix.endsWith(':') ? prefix : `${prefix}:`;
     this.name = this.url.name;
@@ -75,6 +78,8 @@ export class RedisStore implements JobStore {
     const redis = new Redis(this.url.url.href, {
       lazyConnect: true,
       connectTimeout: CONNECT_TIMEOUT_MS,
+      // A Redis that stops answering fails the command instead of holding it.
+      commandTimeout: this.timeoutMs,
       // While Redis is away, commands fail at once (the journal retries them) instead of
       // queueing without bound; the connection comes back by itself.
       enableOfflineQueue: false,

@@ -40,6 +40,22 @@ export function redactUrl(raw: string): string {
   return raw.replace(/(\/\/[^/@:]*:)[^@/]*@/, '$1***@');
 }
 
+/** How long one operation may wait for the database before the store counts as down, ms. */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
+/**
+ * `?timeout=MS`: the longest one query or command waits for an answer. A database that stops
+ * answering without closing the connection (a network partition, a frozen host) would
+ * otherwise hold every write, and the submissions waiting on it, until TCP gives up (minutes).
+ */
+export function timeoutOption(store: StoreUrl): number {
+  const raw = store.options.get('timeout');
+  if (raw === undefined) return DEFAULT_STORE_TIMEOUT_MS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 3_600_000) throw invalidArgument('an integer number of milliseconds between 1 and 3600000', 'the store URL option timeout', raw);
+  return n;
+}
+
 /** A table name or key prefix goes into SQL and key names: letters, digits and `_` only. */
 export function checkIdentifier(value: string, option: string, pattern: RegExp, expected: string): string {
   if (!pattern.test(value)) throw invalidArgument(expected, option, value);

@@ -16,7 +16,12 @@ export interface Proxy {
   drop(): void;
   /** Destroy every connection and refuse new ones (accepted, then reset at once) until restore(). */
   cut(): void;
-  /** Forward new connections again. */
+  /**
+   * Stop forwarding without closing anything, as a network partition or a frozen host would:
+   * bytes sent either way go nowhere, new connections are accepted and then hear nothing.
+   */
+  freeze(): void;
+  /** Forward new connections again (connections held by freeze() are reset). */
   restore(): void;
   /** Stop listening and destroy everything. */
   close(): Promise<void>;
@@ -25,12 +30,21 @@ export interface Proxy {
 export async function startProxy(target: { host: string; port: number }): Promise<Proxy> {
   const links = new Set<net.Socket>();
   let refusing = false;
+  let frozen = false;
+  /** Connections accepted while frozen: held open, never forwarded. */
+  const held = new Set<net.Socket>();
   let accepted = 0;
   const server = net.createServer((inbound) => {
     accepted++;
     inbound.on('error', () => {});
     if (refusing) {
       inbound.resetAndDestroy();
+      return;
+    }
+    if (frozen) {
+      held.add(inbound);
+      inbound.on('close', () => held.delete(inbound));
+      inbound.resume();
       return;
     }
     const outbound = net.connect(target.port, target.host);
@@ -69,13 +83,29 @@ export async function startProxy(target: { host: string; port: number }): Promis
       refusing = true;
       dropAll();
     },
+    freeze() {
+      frozen = true;
+      for (const s of links) {
+        s.unpipe();
+        // Read and drop what arrives, so the peer's writes succeed as they would into a void.
+        s.removeAllListeners('data');
+        s.on('data', () => {});
+      }
+    },
     restore() {
       refusing = false;
+      if (frozen) {
+        frozen = false;
+        dropAll();
+        for (const s of held) s.resetAndDestroy();
+        held.clear();
+      }
     },
     async close() {
       refusing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       dropAll();
+      for (const s of held) s.destroy();
       await closed;
     },
   };

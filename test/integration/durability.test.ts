@@ -248,6 +248,10 @@ describe('durable job log (SQLite)', () => {
     assert.equal(unusable.status, 9);
     assert.equal(unusable.stderr.trim().split('\n').length, 1, unusable.stderr);
     assert.match(unusable.stderr, /Could not open the SQLite store .*not-a-dir\/jobs\.db.*\(GT_STORE_UNAVAILABLE\)/);
+    const timeout = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'postgres://u@127.0.0.1:5432/db?timeout=soon'], { encoding: 'utf8' });
+    assert.equal(timeout.status, 2, timeout.stderr);
+    assert.equal(timeout.stderr.trim().split('\n').length, 1, timeout.stderr);
+    assert.match(timeout.stderr, /Expected an integer number of milliseconds between 1 and 3600000 for the store URL option timeout but received soon of type string \(GT_INVALID_ARGUMENT\)/);
   });
 });
 

@@ -38,7 +38,7 @@ function direct(b: DbBackend, url: string): string {
 }
 
 /** How the server names the store in its messages. */
-const storeName = (b: DbBackend, url: string): string => parseStoreUrl(url, [b.title === 'redis' ? 'prefix' : 'table']).name;
+const storeName = (b: DbBackend, url: string): string => parseStoreUrl(url, [b.title === 'redis' ? 'prefix' : 'table', 'timeout']).name;
 
 /** `pipeline ARGS…` to its end: exit code and stdout. */
 function pipeline(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
@@ -227,6 +227,53 @@ for (const b of backends) {
         `# ${b.title}: ${ackedBeforeCut} acked before the cut, ${acked.size - ackedBeforeCut} while it happened, ${refused.length} refused; ` +
           `slowest refusal ${slowest} ms; first acknowledgement ${recoveryMs} ms after the store came back`,
       );
+    });
+
+    it('a store that stops answering (connections left open) fails submissions after its timeout, not never; recovers when it answers', { timeout: 90_000 }, async () => {
+      const proxy = await startProxy(b);
+      closers.push(() => proxy.close());
+      const base = b.fresh(proxy.port);
+      // ?timeout=: the longest one query or command waits (default 10 s; shorter here).
+      const url = `${base}${base.includes('?') ? '&' : '?'}timeout=1500`;
+      const srv = await startCli(['--store', url, '--server-id', `frozen-${b.title}`]);
+      closers.push(() => srv.stop());
+      const client = new Client({ servers: [srv.address] });
+      closers.push(() => client.close());
+      const fn = `frozen_${b.title}`;
+      await client.submitBackground(fn, 'before', { unique: 'before' });
+
+      proxy.freeze();
+      const started = Date.now();
+      const err = await within(
+        'a submission while the store does not answer',
+        client.submitBackground(fn, 'frozen', { unique: 'frozen' }).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+        30_000,
+      );
+      const waited = Date.now() - started;
+      assert.ok(err instanceof GeartrainError, 'a submission was acknowledged while the store did not answer');
+      assert.match(err.message, /^Job server answered QUEUE_ERROR: /);
+      assert.ok(err.message.includes(storeName(b, url)), `the error names the store: ${err.message}`);
+      // The timeout (1.5 s), one more try on a fresh connection where the driver retries (its
+      // connect timeout, 5 s), and the journal's first retry: never the minutes TCP would take.
+      assert.ok(waited < 15_000, `refused after ${waited} ms`);
+      // Once the store is known to be down, the next submission is refused at once.
+      const again = Date.now();
+      await assert.rejects(client.submitBackground(fn, 'frozen-2', { unique: 'frozen-2' }), /QUEUE_ERROR/);
+      assert.ok(Date.now() - again < 1000, `second refusal took ${Date.now() - again} ms`);
+
+      proxy.restore();
+      await until(
+        'a submission to be acknowledged once the store answers again',
+        () => client.submitBackground(fn, 'back', { unique: 'back' }).then(
+          () => true,
+          () => false,
+        ),
+        30_000,
+      );
+      console.log(`# ${b.title}: a frozen store refused the first submission after ${waited} ms`);
     });
 
     it('a change the store refuses is parked; the changes around and after it are written', async () => {
