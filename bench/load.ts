@@ -41,6 +41,12 @@ export interface LoadConfig {
    * have their JOB_CREATED (bench/memory.ts fills a queue to an exact size). Default: no limit.
    */
   maxJobs?: number;
+  /**
+   * Background modes: every job gets its own unique id (`u<pid>-<n>`) instead of none. gearmand's
+   * MySQL and PostgreSQL queues store the unique the client sent, so anonymous jobs collide on
+   * their (function, unique) key and are refused with QUEUE_ERROR (bench/durable.ts).
+   */
+  uniques?: boolean;
 }
 
 export interface LatencySummary {
@@ -120,6 +126,8 @@ class Load {
   /** Background clients waiting for the backlog to shrink. */
   private readonly blocked = new Set<() => void>();
   private readonly submitBg: Buffer;
+  private readonly payload: Buffer;
+  private uniqueSeq = 0;
   private readonly submitFg: Buffer;
   /** `window` SUBMIT_JOB_BG packets back to back: a top-up of n jobs is one subarray, one write. */
   private readonly submitBatch: Buffer;
@@ -130,6 +138,7 @@ class Load {
   constructor(private readonly cfg: LoadConfig) {
     const payload = Buffer.alloc(cfg.payloadBytes, 'x');
     // Empty unique id: the server names the job (both servers generate a UUID for it).
+    this.payload = payload;
     this.submitBg = req(Cmd.SUBMIT_JOB_BG, cfg.fn, '', payload);
     this.submitFg = req(Cmd.SUBMIT_JOB, cfg.fn, '', payload);
     this.submitBatch = Buffer.concat(Array.from({ length: Math.max(1, cfg.window) }, () => this.submitBg));
@@ -235,7 +244,8 @@ class Load {
       }
       outstanding += n;
       this.submitted += n;
-      s.write(this.submitBatch.subarray(0, n * this.submitBg.length));
+      if (this.cfg.uniques) s.write(Buffer.concat(Array.from({ length: n }, () => req(Cmd.SUBMIT_JOB_BG, this.cfg.fn, `u${process.pid}-${++this.uniqueSeq}`, this.payload))));
+      else s.write(this.submitBatch.subarray(0, n * this.submitBg.length));
     };
     const reader = new ResponseReader((type, body) => {
       if (type === Cmd.JOB_CREATED) {
