@@ -4,7 +4,8 @@
 
 import type { Logger } from 'pino';
 import { gtError } from '../errors.js';
-import type { JobRecord, JobState, JobStore } from '../store/types.js';
+import { newest } from '../store/filter.js';
+import type { JobFilter, JobRecord, JobState, JobStore } from '../store/types.js';
 import { Journal } from './journal.js';
 import type { Job, JobListener, JobRegistry, Peer } from './registry.js';
 
@@ -37,6 +38,12 @@ const MAX_WORKER_TEXT = 1000;
  * statement): one row write a job fewer, which was about a third of the store's work per job.
  */
 export const RUNNING_WRITE_DELAY_MS = 100;
+
+/** A held job's state as the log shows it. */
+function liveState(job: Job): JobState {
+  if (job.worker !== null) return 'running';
+  return job.retries > 0 && !job.queued ? 'failed' : 'queued';
+}
 
 const workerName = (worker: Peer): string => `${worker.host} ${worker.clientId}`.slice(0, MAX_WORKER_TEXT);
 
@@ -87,9 +94,8 @@ export class JobLog implements JobListener {
         const job = registry.findById(id);
         return job ? this.liveRecord(job) : null;
       },
-      pending: function* (this: JobLog) {
-        for (const job of registry.jobs.values()) if (job.logged && !job.cancelled) yield this.liveRecord(job);
-      }.bind(this),
+      holds: (id) => registry.findById(id) !== undefined,
+      pending: (filter) => this.livePending(filter),
     });
     const n = await this.claim(true);
     this.timer = setInterval(() => void this.tick(), this.pollMs);
@@ -158,12 +164,33 @@ export class JobLog implements JobListener {
 
   // ---- JobListener -----------------------------------------------------------------------
 
+  /**
+   * The logged jobs this server holds that match `f`, newest first, at most f.limit: filtered on
+   * the jobs' own fields, and only those kept made into records (a million queued jobs are read
+   * once, not copied).
+   */
+  private livePending(f: JobFilter): JobRecord[] {
+    const matching = function* (this: JobLog): Generator<Job> {
+      for (const job of this.registry.jobs.values()) {
+        if (!job.logged || job.cancelled) continue;
+        if (f.fn !== undefined && job.fn.name !== f.fn) continue;
+        if (f.state !== undefined && liveState(job) !== f.state) continue;
+        if (f.since !== undefined && this.liveUpdatedAt(job) < f.since) continue;
+        yield job;
+      }
+    }.call(this);
+    return newest(matching, f.limit ?? 100, (job) => this.liveUpdatedAt(job)).map((job) => this.liveRecord(job));
+  }
+
+  /** When a held job last changed: its start if it runs (and the start is not written yet), else its creation. */
+  private liveUpdatedAt(job: Job): number {
+    return (job.worker !== null ? this.starts.get(job.id)?.at : undefined) ?? job.createdAt;
+  }
+
   /** The job as a log record (state and worker from the registry). */
   private liveRecord(job: Job): JobRecord {
-    const s = this.starts.get(job.id);
-    let state: JobState = 'queued';
-    if (job.worker !== null) state = 'running';
-    else if (job.retries > 0 && !job.queued) state = 'failed';
+    const s = job.worker !== null ? this.starts.get(job.id) : undefined;
+    const state = liveState(job);
     return {
       ...this.row(job, job.createdAt),
       state,
@@ -215,13 +242,15 @@ export class JobLog implements JobListener {
 
   started(job: Job, worker: Peer): void {
     this.starts.set(job.id, { worker: workerName(worker), at: Date.now() });
-    if (this.startTimer === null) this.startTimer = setTimeout(() => this.writeStarts(), RUNNING_WRITE_DELAY_MS).unref();
+    // A store that reads held jobs from the registry sees them running already: nothing to write.
+    if (this.startTimer === null && !this.store.attachLive) this.startTimer = setTimeout(() => this.writeStarts(), RUNNING_WRITE_DELAY_MS).unref();
   }
 
   /** Write `running` for the jobs started at least RUNNING_WRITE_DELAY_MS ago (all of them with `all`). */
   private writeStarts(all = false): void {
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
+    if (this.store.attachLive) return;
     const due = Date.now() - RUNNING_WRITE_DELAY_MS;
     for (const [id, s] of this.starts) {
       if (!all && s.at > due) {
@@ -229,8 +258,7 @@ export class JobLog implements JobListener {
         return;
       }
       this.starts.delete(id);
-      // A store reading pending jobs from the registry sees them running already.
-      if (!this.store.attachLive) this.journal.update(id, { state: 'running', worker: s.worker, updatedAt: s.at });
+      this.journal.update(id, { state: 'running', worker: s.worker, updatedAt: s.at });
     }
   }
 

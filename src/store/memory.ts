@@ -5,7 +5,7 @@
 // the registry, so a million queued jobs are not kept twice.
 
 import type { JobChange, JobFilter, JobRecord, JobStore, LiveJobs } from './types.js';
-import { isPending, matches } from './filter.js';
+import { isPending, matches, newest } from './filter.js';
 
 export class MemoryStore implements JobStore {
   readonly name = 'memory';
@@ -67,18 +67,18 @@ export class MemoryStore implements JobStore {
   }
 
   async list(filter: JobFilter): Promise<JobRecord[]> {
-    const out: JobRecord[] = [];
-    const held = new Set<string>();
-    if (this.live) {
-      for (const r of this.live.pending()) {
-        held.add(r.id);
-        const l = this.liveRecord(r);
-        if (matches(l, filter)) out.push(l);
-      }
-    }
-    for (const j of this.jobs.values()) if (!held.has(j.id) && matches(j, filter)) out.push(j);
-    out.sort((a, b) => b.updatedAt - a.updatedAt);
-    return out.slice(0, filter.limit ?? 100).map((j) => ({ ...j }));
+    const limit = filter.limit ?? 100;
+    const live = this.live;
+    // The newest `limit` of each side, then of both: never a sort of every job.
+    const held = live ? live.pending(filter).map((r) => this.liveRecord(r)) : [];
+    const kept = newest(
+      (function* (jobs: Iterable<JobRecord>) {
+        for (const j of jobs) if (matches(j, filter) && !(live?.holds(j.id) ?? false)) yield j;
+      })(this.jobs.values()),
+      limit,
+      (j) => j.updatedAt,
+    );
+    return newest([...held, ...kept], limit, (j) => j.updatedAt).map((j) => ({ ...j }));
   }
 
   async prune(before: number): Promise<number> {

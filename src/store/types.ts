@@ -99,5 +99,8 @@ export interface JobStore {
 /** The pending jobs a server holds, as job log records. */
 export interface LiveJobs {
   get(id: string): JobRecord | null;
-  pending(): Iterable<JobRecord>;
+  /** Whether the server holds the job (its record then comes from get/pending, not the store). */
+  holds(id: string): boolean;
+  /** The pending jobs that match `filter`, newest first, at most `filter.limit` (default 100). */
+  pending(filter: JobFilter): JobRecord[];
 }
