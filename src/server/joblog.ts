@@ -66,6 +66,15 @@ export class JobLog implements JobListener {
   readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly retentionMs: number;
+  /**
+   * Until when every row this server owns is surely still leased to it (ms): half a lease after
+   * the start of the last renew that got through (renew() rewrites the rows with less than half
+   * left, so none has less than that). Past it, another server may claim them.
+   */
+  private leaseGood = 0;
+  private fenceTimer: NodeJS.Timeout | null = null;
+  /** While reclaim() runs: jobs whose attempt ended meanwhile (their row may still read pending). */
+  private ended: Set<string> | null = null;
 
   constructor(
     readonly store: JobStore,
@@ -97,17 +106,51 @@ export class JobLog implements JobListener {
       holds: (id) => registry.findById(id) !== undefined,
       pending: (filter) => this.livePending(filter),
     });
+    const claimedAt = Date.now();
     const n = await this.claim(true);
+    this.leaseGood = claimedAt + Math.floor(this.leaseMs / 2);
     this.timer = setInterval(() => void this.tick(), this.pollMs);
     this.timer.unref();
+    // Checked on its own timer: a renew stuck on an unanswering store must not delay the fence.
+    this.fenceTimer = setInterval(() => this.checkFence(), Math.max(1, Math.floor(this.pollMs / 2)));
+    this.fenceTimer.unref();
     return n;
+  }
+
+  /**
+   * Self-fencing: a server cut off from a shared store for longer than half a lease stops
+   * handing out logged jobs, since another server may claim them from then on (and would run
+   * them too). A margin of an eighth of a lease (at most 1 s) covers the gap between a grab and
+   * the job's start, and clocks a little apart. Normal polling (every quarter lease at most)
+   * never comes near it.
+   */
+  private checkFence(): void {
+    const margin = Math.min(1000, Math.floor(this.leaseMs / 8));
+    if (Date.now() < this.leaseGood - margin || this.registry.isFenced) return;
+    this.registry.setFenced(true);
+    this.log.warn({ store: this.store.name, leaseMs: this.leaseMs }, 'job log lease not renewed in time; logged jobs are not handed out until it is');
   }
 
   private async tick(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
     try {
-      await this.store.renew(this.owner, Date.now() + this.leaseMs);
+      const renewAt = Date.now();
+      await this.store.renew(this.owner, renewAt + this.leaseMs);
+      // Past leaseGood before this renew was applied, other servers may have claimed some of
+      // this server's rows (the renew skipped those): hand back what no worker runs and claim
+      // again what is still ours.
+      const lapsed = Date.now() > this.leaseGood;
+      this.leaseGood = renewAt + Math.floor(this.leaseMs / 2);
+      if (lapsed && !(await this.reclaim())) {
+        // The changes made meanwhile are not all written yet: stay fenced, try next poll.
+        this.leaseGood = 0;
+        return;
+      }
+      if (this.registry.isFenced) {
+        this.registry.setFenced(false);
+        this.log.info({ store: this.store.name }, 'job log lease renewed; handing out logged jobs again');
+      }
       await this.claim();
       if (this.retentionMs > 0 && Date.now() - this.lastPrune > 60_000) {
         this.lastPrune = Date.now();
@@ -130,6 +173,24 @@ export class JobLog implements JobListener {
     }
   }
 
+  /**
+   * After a lapse of the lease: write every change made meanwhile (a job that ended during the
+   * outage must not look pending), then forget the logged jobs no worker runs and claim again
+   * those still this server's. False when the changes could not all be written.
+   */
+  private async reclaim(): Promise<boolean> {
+    this.ended = new Set();
+    try {
+      if (!(await this.journal.drain())) return false;
+      const dropped = this.registry.dropIdleLogged();
+      const back = await this.claim(true);
+      this.log.warn({ dropped, reclaimed: back }, 'job log lease had lapsed; jobs not running were claimed again (the others belong to another server now)');
+      return true;
+    } finally {
+      this.ended = null;
+    }
+  }
+
   /** Claim pending jobs this server does not hold yet and queue them. */
   private async claim(includeOwn = false): Promise<number> {
     let total = 0;
@@ -146,7 +207,7 @@ export class JobLog implements JobListener {
 
   /** Queue a stored job unless this server already holds it. What was running runs again. */
   private adopt(r: JobRecord): boolean {
-    if (this.registry.findById(r.id)) return false;
+    if (this.registry.findById(r.id) || this.ended?.has(r.id)) return false;
     if (r.data === null) return false;
     const job = this.registry.restore({
       id: r.id,
@@ -271,6 +332,7 @@ export class JobLog implements JobListener {
   }
 
   completed(job: Job, result: Buffer): void {
+    this.ended?.add(job.id);
     this.change(job, {
       ...this.endStart(job),
       state: 'done',
@@ -283,7 +345,10 @@ export class JobLog implements JobListener {
 
   failed(job: Job, reason: string, retryAt: number | null): void {
     const text = reason.slice(0, MAX_RESULT_TEXT);
-    if (retryAt === null) this.log.warn({ job: job.id, fn: job.fn.name, attempts: job.retries, reason: text }, 'job is dead');
+    if (retryAt === null) {
+      this.ended?.add(job.id);
+      this.log.warn({ job: job.id, fn: job.fn.name, attempts: job.retries, reason: text }, 'job is dead');
+    }
     this.change(job, {
       ...this.endStart(job),
       state: retryAt === null ? 'dead' : 'failed',
@@ -295,6 +360,7 @@ export class JobLog implements JobListener {
   }
 
   cancelled(job: Job): void {
+    this.ended?.add(job.id);
     this.change(job, { ...this.endStart(job), state: 'cancelled', data: null, updatedAt: Date.now() });
   }
 
@@ -340,6 +406,8 @@ export class JobLog implements JobListener {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.fenceTimer) clearInterval(this.fenceTimer);
+    this.fenceTimer = null;
     this.writeStarts(true);
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await this.journal.close();

@@ -295,6 +295,19 @@ export class Journal {
     if (this.batch.length > 0 && !this.retryTimer) await this.flush();
   }
 
+  /**
+   * Write everything pending now, the backlog of an outage included, without waiting for the
+   * retry timer: true when all of it is written.
+   */
+  async drain(): Promise<boolean> {
+    while (this.writing) await this.writing.catch(() => {});
+    for (const t of [this.retryTimer, this.flushTimer]) if (t) clearTimeout(t);
+    this.retryTimer = null;
+    this.flushTimer = null;
+    if (this.batch.length > 0 || this.backlog.length > 0 || this.downError) await this.flush();
+    return this.batch.length === 0 && this.backlog.length === 0 && this.downError === null;
+  }
+
   /** Write what is pending (one last try), then stop. */
   async close(): Promise<void> {
     this.closed = true;

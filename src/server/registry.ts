@@ -408,6 +408,7 @@ export class JobRegistry {
   private readonly naming: JobNaming;
   private readonly listener: JobListener | undefined;
   readonly retry: RetryPolicy;
+  private fenced = false;
 
   constructor(opts: RegistryOptions) {
     const hex = newUuid().replaceAll('-', '');
@@ -630,8 +631,43 @@ export class JobRegistry {
   }
 
   private peek(worker: Peer): boolean {
-    for (const fn of worker.abilities.keys()) if (fn.queued > 0) return true;
+    for (const fn of worker.abilities.keys()) for (const q of fn.queues) if (this.startable(q.head)) return true;
     return false;
+  }
+
+  /** A queue's head may go to a worker: not a logged job while the job log's lease is in doubt. */
+  private startable(head: Job | null): head is Job {
+    return head !== null && !(this.fenced && head.logged);
+  }
+
+  /**
+   * While set, logged jobs are not handed to workers: the job log could not renew this server's
+   * lease in time, so another server sharing the store may have claimed them (joblog.ts). A
+   * queue whose head is such a job waits, whatever is behind it.
+   */
+  setFenced(on: boolean): void {
+    if (this.fenced === on) return;
+    this.fenced = on;
+    if (!on) for (const fn of this.functions.values()) this.wake(fn);
+  }
+
+  get isFenced(): boolean {
+    return this.fenced;
+  }
+
+  /**
+   * Forget the logged jobs this server holds that no worker runs (queued, or waiting for a
+   * retry), so they can be claimed again from the store: after a lapse of the lease, some may
+   * belong to another server now. Jobs a foreground client waits on are kept.
+   */
+  dropIdleLogged(): number {
+    let n = 0;
+    for (const job of [...this.jobs.values()]) {
+      if (!job.logged || job.worker !== null || job.committed !== null || job.clients.length > 0) continue;
+      this.remove(job);
+      n++;
+    }
+    return n;
   }
 
   /**
@@ -643,8 +679,10 @@ export class JobRegistry {
     let job: Job | null = null;
     for (let p = 0; p < 3 && job === null; p++) {
       for (const fn of worker.abilities.keys()) {
-        job = fn.queues[p as Priority].shift();
-        if (job) break;
+        const q = fn.queues[p as Priority];
+        if (!this.startable(q.head)) continue;
+        job = q.shift();
+        break;
       }
     }
     if (job) {
