@@ -1,6 +1,7 @@
 // The server's side of the job log: turns registry events into store changes (through the
 // group-committing Journal), reloads pending jobs on start, holds the lease on this server's
-// jobs, and claims the jobs of servers that died (or that an operator re-queued).
+// jobs (and stops handing them out when it cannot renew it in time), and claims the jobs of
+// servers that died (or that an operator re-queued).
 
 import type { Logger } from 'pino';
 import { gtError } from '../errors.js';

@@ -5,7 +5,10 @@
 import { Cmd } from '../protocol/commands.js';
 import { res } from '../protocol/codec.js';
 import { gtError } from '../errors.js';
-import { Fifo, type Linked } from './fifo.js';
+import { Fifo } from './fifo.js';
+import { Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type JobNaming } from './job.js';
+
+export { Job, JobsByHandle, type JobNaming } from './job.js';
 import { newUuid } from './uuid.js';
 import { FunctionStats } from './stats.js';
 
@@ -39,268 +42,6 @@ export interface Peer {
 
 export function newPeerState(): Pick<Peer, 'clientId' | 'exceptions' | 'abilities' | 'wakeState' | 'held' | 'attached'> {
   return { clientId: '-', exceptions: false, abilities: new Map(), wakeState: AWAKE, held: new Set(), attached: new Set() };
-}
-
-/**
- * How one registry spells its jobs' names. A job stores only its sequence number: its handle,
- * its job log id and (when the client sent none) its unique id are made from it when asked.
- * Those three strings and the map entries behind them were about 300 bytes of a queued job's
- * 1 KB, and making them was a third of the server's time per submission (bench/memory.ts,
- * bench/background-noop.ts).
- */
-export interface JobNaming {
-  /** `H:host`: handles are `H:host:SEQ`, as gearmand's. */
-  readonly handlePrefix: string;
-  /** Job log ids are `BOOT-SEQ`, unique across restarts and across servers sharing a store. */
-  readonly bootId: string;
-  /** The first 20 characters of every unique id this registry makes up (random per process). */
-  readonly uniquePrefix: string;
-  /** When the registry started (ms since the epoch): jobs keep their creation time from it. */
-  readonly epoch: number;
-}
-
-/**
- * The clients of a job nobody waits on: one shared, frozen array instead of an empty one per
- * job (32 bytes of every queued background job).
- */
-const QUEUED = 1;
-const CANCELLED = 2;
-const LOGGED = 4;
-const BACKGROUND = 8;
-/** The priority (0-2) sits in the flags above the four booleans. */
-const PRIORITY_SHIFT = 4;
-
-const NO_CLIENTS: Peer[] = Object.freeze([]) as unknown as Peer[];
-
-/** Payloads shorter than this are kept as latin1 strings (see Job.payload). */
-const STRING_PAYLOAD_MAX = 1024;
-
-/** A payload as a job keeps it. */
-function keepPayload(data: Buffer): Buffer | string {
-  // Copied either way: the decoder hands out views of a shared receive buffer.
-  return data.length < STRING_PAYLOAD_MAX ? data.toString('latin1') : Buffer.from(data);
-}
-
-export class Job implements Linked<Job> {
-  prev: Job | null = null;
-  next: Job | null = null;
-  /** Foreground clients waiting on the job; the shared empty NO_CLIENTS for most jobs. */
-  clients: Peer[] = NO_CLIENTS;
-  worker: Peer | null = null;
-  /** WORK_STATUS [numerator, denominator]; null until a worker sends one (most jobs). */
-  private progress: [number, number] | null = null;
-  /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
-  retries = 0;
-  /** Attempts allowed before a logged job is dead. */
-  maxAttempts = 1;
-  /** QUEUED | CANCELLED | LOGGED | BACKGROUND: one field for four booleans (24 bytes a job). */
-  private flags = 0;
-  /** The log id of a job reloaded from the store (made by another process); null otherwise. */
-  foreignId: string | null = null;
-  /** Settles when the job's log entry is committed; null once it is (or for unlogged jobs). */
-  committed: Promise<void> | null = null;
-  /** When the job may run, in ms since the epoch; 0 for now. */
-  runAt: number;
-  timer: NodeJS.Timeout | null = null;
-  /** When a worker took it (performance.now()), for the duration metric. */
-  startedAt = 0;
-  /** Created at naming.epoch + born ms: a small integer for the first 24 days, not a boxed double. */
-  private readonly born: number;
-  constructor(
-    readonly seq: number,
-    readonly fn: FunctionEntry,
-    /**
-     * The key that coalesces submissions (see uniqueKeyOf): function and the unique id the
-     * client sent; null when it sent none. The unique id is read back from it (givenUnique).
-     */
-    readonly uniqueKey: string | null,
-    /**
-     * The payload: a small one as a latin1 string (one byte per character, so any bytes
-     * survive), which costs its length plus 16 bytes where a Buffer costs about 100 more; a
-     * large one as a Buffer. Packets take either (codec.ts); `data` makes a Buffer of it.
-     */
-    readonly payload: Buffer | string,
-    priority: Priority,
-    background: boolean,
-    /** Unix time in seconds at which the job becomes runnable; 0 for now. */
-    when: number,
-  ) {
-    this.runAt = when * 1000;
-    this.flags = (background ? BACKGROUND : 0) | (priority << PRIORITY_SHIFT);
-    this.born = Date.now() - fn.naming.epoch;
-  }
-
-  /** When the job was submitted (or reloaded), ms since the epoch. */
-  get createdAt(): number {
-    return this.fn.naming.epoch + this.born;
-  }
-
-  private flag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
-  }
-
-  get priority(): Priority {
-    return ((this.flags >>> PRIORITY_SHIFT) & 3) as Priority;
-  }
-
-  get numerator(): number {
-    return this.progress === null ? 0 : this.progress[0];
-  }
-
-  get denominator(): number {
-    return this.progress === null ? 0 : this.progress[1];
-  }
-
-  /** WORK_STATUS; 0/0 forgets it (a new attempt). */
-  setProgress(numerator: number, denominator: number): void {
-    this.progress = numerator === 0 && denominator === 0 ? null : [numerator, denominator];
-  }
-
-  /** The unique id the client sent; '' when it sent none (see `unique`). */
-  get givenUnique(): string {
-    const key = this.uniqueKey;
-    if (key === null) return '';
-    // A unique id holds no NUL (the protocol splits arguments on NUL): `-\0` is gearmand's `-`.
-    const rest = key.slice(this.fn.name.length + 1);
-    return rest.charCodeAt(0) === 0x2d && rest.charCodeAt(1) === 0 ? '-' : rest;
-  }
-
-  /** In its function's queue. */
-  get queued(): boolean {
-    return (this.flags & QUEUED) !== 0;
-  }
-  set queued(on: boolean) {
-    this.flag(QUEUED, on);
-  }
-
-  /** Cancelled while running: its worker's results are ignored. */
-  get cancelled(): boolean {
-    return (this.flags & CANCELLED) !== 0;
-  }
-  set cancelled(on: boolean) {
-    this.flag(CANCELLED, on);
-  }
-
-  /** In the job log: background jobs, and foreground ones a background submission joined. */
-  get logged(): boolean {
-    return (this.flags & LOGGED) !== 0;
-  }
-  set logged(on: boolean) {
-    this.flag(LOGGED, on);
-  }
-
-  /** Becomes true when a background submission joins a foreground job: someone was promised it runs. */
-  get background(): boolean {
-    return (this.flags & BACKGROUND) !== 0;
-  }
-  set background(on: boolean) {
-    this.flag(BACKGROUND, on);
-  }
-
-  /** The payload as bytes (a copy for a small payload). */
-  get data(): Buffer {
-    return typeof this.payload === 'string' ? Buffer.from(this.payload, 'latin1') : this.payload;
-  }
-
-  /** Payload size in bytes. */
-  get dataLength(): number {
-    return this.payload.length;
-  }
-
-  get handle(): string {
-    return `${this.fn.naming.handlePrefix}:${this.seq}`;
-  }
-
-  /** The client's unique id, or a random-looking UUID the server made up (gearmand makes one too). */
-  get unique(): string {
-    return this.givenUnique !== '' ? this.givenUnique : madeUnique(this.fn.naming, this.seq);
-  }
-
-  /** The job log id; '' for a job not in the log (foreground jobs). */
-  get id(): string {
-    if (!this.logged) return '';
-    return this.foreignId ?? `${this.fn.naming.bootId}-${this.seq}`;
-  }
-}
-
-/** `PREFIX` + the sequence number as 15 hex digits, spelled as the last 16 characters of a UUID. */
-function madeUnique(naming: JobNaming, seq: number): string {
-  const hex = seq.toString(16).padStart(15, '0');
-  return `${naming.uniquePrefix}${hex.slice(0, 3)}-${hex.slice(3)}`;
-}
-
-/** The sequence number in a unique id this registry made up, or -1. */
-function madeUniqueSeq(naming: JobNaming, unique: string): number {
-  if (unique.length !== 36 || unique.charCodeAt(23) !== 0x2d || !unique.startsWith(naming.uniquePrefix)) return -1;
-  const hex = unique.slice(20, 23) + unique.slice(24);
-  return /^[0-9a-f]{15}$/.test(hex) ? parseInt(hex, 16) : -1;
-}
-
-/** A decimal sequence number as the server writes it (no sign, no leading zero), or -1. */
-function parseSeq(text: string, from: number): number {
-  const len = text.length - from;
-  if (len < 1 || len > 15 || (len > 1 && text.charCodeAt(from) === 0x30)) return -1;
-  let n = 0;
-  for (let i = from; i < text.length; i++) {
-    const d = text.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/**
- * The jobs by handle, keyed by sequence number: a number key costs no string per job. Reads
- * take the handle a client sent (`H:host:SEQ`).
- */
-export class JobsByHandle {
-  private readonly bySeq = new Map<number, Job>();
-  constructor(private readonly handlePrefix: string) {}
-
-  /** The sequence number in a handle of this server, or -1. */
-  seqOf(handle: string): number {
-    const p = this.handlePrefix;
-    if (handle.length <= p.length + 1 || handle.charCodeAt(p.length) !== 0x3a || !handle.startsWith(p)) return -1;
-    return parseSeq(handle, p.length + 1);
-  }
-
-  get(handle: string): Job | undefined {
-    const seq = this.seqOf(handle);
-    return seq < 0 ? undefined : this.bySeq.get(seq);
-  }
-
-  has(handle: string): boolean {
-    return this.get(handle) !== undefined;
-  }
-
-  bySequence(seq: number): Job | undefined {
-    return this.bySeq.get(seq);
-  }
-
-  add(job: Job): void {
-    this.bySeq.set(job.seq, job);
-  }
-
-  /** Forget `job` (not another job that reused nothing: sequence numbers are never reused). */
-  delete(job: Job): void {
-    if (this.bySeq.get(job.seq) === job) this.bySeq.delete(job.seq);
-  }
-
-  holds(job: Job): boolean {
-    return this.bySeq.get(job.seq) === job;
-  }
-
-  values(): IterableIterator<Job> {
-    return this.bySeq.values();
-  }
-
-  get size(): number {
-    return this.bySeq.size;
-  }
-
-  clear(): void {
-    this.bySeq.clear();
-  }
 }
 
 export class FunctionEntry {
@@ -511,8 +252,7 @@ export class JobRegistry {
   }
 
   private attach(job: Job, client: Peer): void {
-    if (job.clients === NO_CLIENTS) job.clients = [client];
-    else job.clients.push(client);
+    job.addClient(client);
     client.attached.add(job);
   }
 
@@ -751,8 +491,7 @@ export class JobRegistry {
     job.setProgress(0, 0);
     if (job.cancelled || !job.logged) return this.remove(job);
     if (!keepClients) {
-      for (const c of job.clients) c.attached.delete(job);
-      job.clients = NO_CLIENTS;
+      job.detachClients();
     }
     if (job.retries < job.maxAttempts && !permanent) {
       job.fn.stats.retried++;
@@ -831,8 +570,7 @@ export class JobRegistry {
       job.worker = null;
       job.fn.running--;
     }
-    for (const c of job.clients) c.attached.delete(job);
-    job.clients = NO_CLIENTS;
+    job.detachClients();
     this.jobs.delete(job);
     this.forgetUnique(job);
     if (job.foreignId !== null && this.byId.get(job.foreignId) === job) this.byId.delete(job.foreignId);
@@ -851,8 +589,7 @@ export class JobRegistry {
     const worker = job.worker;
     if (worker) {
       job.cancelled = true;
-      for (const c of job.clients) c.attached.delete(job);
-      job.clients = NO_CLIENTS;
+      job.detachClients();
       this.jobs.delete(job);
       this.forgetUnique(job);
     } else {
