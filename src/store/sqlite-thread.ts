@@ -12,6 +12,9 @@ import { GeartrainError, type ErrorCode } from '../errors.js';
 import { SqliteStore } from './sqlite.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
+/** Wait before a lost thread is started again, ms. */
+const RESTART_DELAY_MS = 200;
+
 type Method = 'open' | 'write' | 'ping' | 'claim' | 'renew' | 'release' | 'get' | 'list' | 'prune' | 'close';
 
 interface Request {
@@ -51,14 +54,31 @@ export class ThreadedSqliteStore implements JobStore {
   private worker: Worker | null = null;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
-  /** Why the thread stopped, once it has: every later call fails with it. */
+  /** Settles when the thread is gone; shared by concurrent close() calls. */
+  private closing: Promise<void> | null = null;
+  /** Why the thread stopped, while no thread runs: calls fail with it. */
   private gone: GeartrainError | null = null;
+  /** open() succeeded: a thread lost from then on is started again. */
+  private opened = false;
 
   constructor(readonly file: string) {
     this.name = `sqlite:${file}`;
   }
 
   async open(): Promise<void> {
+    const worker = this.spawn();
+    this.worker = worker;
+    try {
+      await this.call('open', []);
+    } catch (err) {
+      this.worker = null;
+      await worker.terminate();
+      throw err;
+    }
+    this.opened = true;
+  }
+
+  private spawn(): Worker {
     const workerData = { file: this.file };
     let worker: Worker;
     if (import.meta.url.endsWith('.ts')) {
@@ -70,10 +90,31 @@ export class ThreadedSqliteStore implements JobStore {
     } else worker = new Worker(new URL(import.meta.url), { workerData });
     worker.unref();
     worker.on('message', (m: Reply) => this.onReply(m));
-    worker.on('error', (err) => this.stop(`the SQLite thread failed: ${err.message}`));
-    worker.on('exit', (code) => this.stop(`the SQLite thread exited with code ${code}`));
+    worker.on('error', (err) => this.lost(worker, `the SQLite thread failed: ${err.message}`));
+    worker.on('exit', (code) => this.lost(worker, `the SQLite thread exited with code ${code}`));
+    return worker;
+  }
+
+  /**
+   * The thread stopped: its calls fail (the journal keeps and retries their changes), and
+   * unless the store is closing a new thread opens the database again after a short delay.
+   */
+  private lost(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    const err = new GeartrainError('GT_STORE_UNAVAILABLE', `The SQLite store ${this.file} is not available: ${why}`);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.gone = err;
+    if (this.opened && this.closing === null) setTimeout(() => this.restart(), RESTART_DELAY_MS).unref();
+  }
+
+  private restart(): void {
+    if (this.closing !== null || this.worker !== null) return;
+    const worker = this.spawn();
     this.worker = worker;
-    await this.call('open', []);
+    // A thread that cannot open the database is stopped, and lost() tries again later.
+    this.call('open', []).catch(() => void worker.terminate());
   }
 
   private onReply(m: Reply): void {
@@ -83,13 +124,6 @@ export class ThreadedSqliteStore implements JobStore {
     if (this.pending.size === 0) this.worker?.unref();
     if ('error' in m) p.reject(new GeartrainError(m.error.code as ErrorCode, m.error.message));
     else p.resolve(m.value);
-  }
-
-  private stop(why: string): void {
-    this.gone ??= new GeartrainError('GT_STORE_UNAVAILABLE', `The SQLite store ${this.file} is not available: ${why}`);
-    this.worker = null;
-    for (const p of this.pending.values()) p.reject(this.gone);
-    this.pending.clear();
   }
 
   private call(method: Method, args: unknown[]): Promise<unknown> {
@@ -141,9 +175,6 @@ export class ThreadedSqliteStore implements JobStore {
     return (await this.call('prune', [before])) as number;
   }
 
-  /** Settles when the thread is gone; shared by concurrent close() calls. */
-  private closing: Promise<void> | null = null;
-
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -151,13 +182,12 @@ export class ThreadedSqliteStore implements JobStore {
 
   private async shutDown(): Promise<void> {
     const worker = this.worker;
-    if (worker === null) return;
     try {
-      await this.call('close', []);
+      if (worker !== null) await this.call('close', []);
     } finally {
       this.gone = new GeartrainError('GT_STORE_UNAVAILABLE', `The SQLite store ${this.file} is closed`);
       this.worker = null;
-      await worker.terminate();
+      await worker?.terminate();
     }
   }
 }
