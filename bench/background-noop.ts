@@ -5,7 +5,8 @@
 import { cpuNote, fmt, runLoad, type Case, type Scenario } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
 
-const endToEnd: Omit<LoadConfig, 'port'> = {
+/** The end-to-end load; bench/durable.ts runs the same one with shorter windows. */
+export const endToEnd: Omit<LoadConfig, 'port'> = {
   mode: 'background',
   clients: 4,
   workers: 4,

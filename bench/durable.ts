@@ -17,18 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { cpuNote, fmt, runLoad, type Case, type RunningServer, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
+import { endToEnd as noopEndToEnd } from './background-noop.js';
 
-const endToEnd: Omit<LoadConfig, 'port'> = {
-  mode: 'background',
-  clients: 4,
-  workers: 4,
-  payloadBytes: 100,
-  window: 1000,
-  maxBacklog: 20_000,
-  warmupMs: 500,
-  measureMs: 2000,
-  fn: 'bench_durable',
-};
+const endToEnd: Omit<LoadConfig, 'port'> = { ...noopEndToEnd, warmupMs: 500, measureMs: 2000, fn: 'bench_durable' };
 
 const submitOnly: Omit<LoadConfig, 'port'> = {
   ...endToEnd,
