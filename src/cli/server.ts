@@ -8,6 +8,7 @@ import { backoffPolicy } from '../server/registry.js';
 import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
 import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
 import { runsIn } from '../pipelines/worker.js';
+import { tuneHeapGrowth } from '../server/heap.js';
 
 interface ServerOpts {
   host: string;
@@ -53,6 +54,7 @@ export function registerServer(program: Command): void {
     .option('--http-body-limit <bytes>', 'largest HTTP request body, e.g. 1m', parseSize, 1024 * 1024)
     .action(async (opts: ServerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'server');
+      tuneHeapGrowth();
       const token = opts.httpToken ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined);
       if (opts.httpPort === undefined) {
         for (const flag of ['httpHost', 'httpToken', 'httpBodyLimit'] as const) {

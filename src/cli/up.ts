@@ -11,6 +11,7 @@ import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
 import { ControlServer, DEFAULT_SOCKET, LogRelay, Supervisor, loadConfig, type ServerConfig } from '../supervisor/index.js';
 import { commandLogger } from './options.js';
 import { redact } from './server.js';
+import { tuneHeapGrowth } from '../server/heap.js';
 
 interface UpOpts {
   config?: string;
@@ -57,6 +58,7 @@ export function registerUp(program: Command): void {
     .option('-c, --config <file>', 'geartrain.config.json or .yaml (default: ./geartrain.config.{json,yaml,yml}, else one process per worker type)')
     .option('--socket <path>', 'control socket for pipeline ps, scale and reload (GEARTRAIN_SUPERVISOR_SOCKET)', process.env.GEARTRAIN_SUPERVISOR_SOCKET ?? DEFAULT_SOCKET)
     .action(async (opts: UpOpts, cmd: Command) => {
+      tuneHeapGrowth();
       const log = commandLogger(cmd, 'supervisor');
       const level = log.level;
       // A bad config exits 2 here, before anything starts.
