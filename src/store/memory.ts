@@ -22,7 +22,7 @@ export class MemoryStore implements JobStore {
   /** A pending job as the registry has it, with the last failure kept here. */
   private liveRecord(r: JobRecord): JobRecord {
     const kept = this.jobs.get(r.id);
-    return kept && r.result === null ? { ...r, result: kept.result, worker: r.worker ?? kept.worker } : r;
+    return kept && r.result === null ? { ...r, result: kept.result, worker: r.worker ?? kept.worker, updatedAt: Math.max(r.updatedAt, kept.updatedAt) } : r;
   }
 
   async ping(): Promise<void> {}

@@ -62,6 +62,14 @@ describe('job log on the memory store', () => {
 
     const [shown] = await adminJobs(s.port, `jobs show ${String(failed.id)}`);
     assert.equal(shown!.state, 'failed');
+    // An operator's retry runs it now, not after the backoff; it fails again, a fresh attempt.
+    const [retried] = await adminJobs(s.port, `jobs retry ${String(failed.id)}`);
+    assert.deepEqual([retried!.state, retried!.attempts], ['queued', 0]);
+    await until('the retried job to fail again', async () => {
+      const [r] = await adminJobs(s.port, `jobs show ${String(failed.id)}`);
+      return r!.state === 'failed' && r!.attempts === 1 && Number(r!.updatedAt) > Number(failed.updatedAt);
+    });
+    assert.equal((await adminJobs(s.port, 'jobs list function=mem_bad')).length, 1, 'still one job');
     release();
     await until('the slow job to be done', async () => (await adminJobs(s.port, 'jobs list function=mem_slow state=done')).length === 1);
     assert.equal(await adminCommand('127.0.0.1', s.port, `jobs cancel ${String(queued[0]!.id)}`), 'OK\r\n');
