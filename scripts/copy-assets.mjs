@@ -1,8 +1,10 @@
 // tsc compiles src/ to dist/ but copies nothing else: this copies the non-TypeScript files the
-// code reads at run time (the dashboard's HTML, JS and CSS) to the same place under dist/.
-// Run by `npm run build`.
+// code reads at run time (the dashboard's HTML, JS and CSS) to the same place under dist/, and
+// makes the CLI executable (tsc writes it 0644; `npx pipeline` in a fresh clone then failed with
+// "Permission denied", as npm had nothing to link yet when it set bin modes).
+// Run by `npm run build` and `prepare`.
 
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,3 +21,5 @@ for (const dir of ASSET_DIRS) {
   rmSync(to, { recursive: true, force: true });
   cpSync(from, to, { recursive: true });
 }
+
+chmodSync(path.join(ROOT, 'dist', 'cli', 'index.js'), 0o755);

@@ -508,3 +508,14 @@ describe('pipeline server: lifecycle and logs', () => {
     assert.equal(logs(w)[0]!.msg, 'listening');
   });
 });
+
+describe('the installed command', () => {
+  it('the built CLI is executable, as the package bins `pipeline` and `geartrain` point at it', async () => {
+    const { execFile } = await import('node:child_process');
+    const { stat } = await import('node:fs/promises');
+    assert.notEqual((await stat(CLI)).mode & 0o111, 0, `${CLI} has no execute bit`);
+    // Run as a program (shebang), not through `node`: what `npx pipeline` does.
+    const version = await new Promise<string>((resolve, reject) => execFile(CLI, ['--version'], (err, out) => (err ? reject(err) : resolve(out))));
+    assert.match(version.trim(), /^\d+\.\d+\.\d+$/);
+  });
+});
