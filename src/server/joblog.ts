@@ -62,7 +62,7 @@ export class JobLog implements JobListener {
   private failingSince = 0;
   private lastPrune = 0;
   /** Jobs started whose `running` state is not written yet, oldest first (see RUNNING_WRITE_DELAY_MS). */
-  private readonly starts = new Map<string, Start>();
+  private readonly starts = new Map<Job, Start>();
   private startTimer: NodeJS.Timeout | null = null;
   readonly leaseMs: number;
   private readonly pollMs: number;
@@ -246,12 +246,12 @@ export class JobLog implements JobListener {
 
   /** When a held job last changed: its start if it runs (and the start is not written yet), else its creation. */
   private liveUpdatedAt(job: Job): number {
-    return (job.worker !== null ? this.starts.get(job.id)?.at : undefined) ?? job.createdAt;
+    return (job.worker !== null ? this.starts.get(job)?.at : undefined) ?? job.createdAt;
   }
 
   /** The job as a log record (state and worker from the registry). */
   private liveRecord(job: Job): JobRecord {
-    const s = job.worker !== null ? this.starts.get(job.id) : undefined;
+    const s = job.worker !== null ? this.starts.get(job) : undefined;
     const state = liveState(job);
     return {
       ...this.row(job, job.createdAt),
@@ -303,7 +303,7 @@ export class JobLog implements JobListener {
   }
 
   started(job: Job, worker: Peer): void {
-    this.starts.set(job.id, { worker: workerName(worker), at: Date.now() });
+    this.starts.set(job, { worker: workerName(worker), at: Date.now() });
     // A store that reads held jobs from the registry sees them running already: nothing to write.
     if (this.startTimer === null && !this.store.attachLive) this.startTimer = setTimeout(() => this.writeStarts(), RUNNING_WRITE_DELAY_MS).unref();
   }
@@ -314,21 +314,21 @@ export class JobLog implements JobListener {
     this.startTimer = null;
     if (this.store.attachLive) return;
     const due = Date.now() - RUNNING_WRITE_DELAY_MS;
-    for (const [id, s] of this.starts) {
+    for (const [job, s] of this.starts) {
       if (!all && s.at > due) {
         this.startTimer = setTimeout(() => this.writeStarts(), s.at - due).unref();
         return;
       }
-      this.starts.delete(id);
-      this.journal.update(id, { state: 'running', worker: s.worker, updatedAt: s.at });
+      this.starts.delete(job);
+      this.journal.update(job.id, { state: 'running', worker: s.worker, updatedAt: s.at });
     }
   }
 
   /** The worker of an attempt that ends now, if its start was not written (set with the end). */
   private endStart(job: Job): { worker?: string } {
-    const s = this.starts.get(job.id);
+    const s = this.starts.get(job);
     if (s === undefined) return {};
-    this.starts.delete(job.id);
+    this.starts.delete(job);
     return { worker: s.worker };
   }
 
