@@ -207,7 +207,7 @@ export function submitJob(ctx: DispatchContext, client: Peer | null, r: SubmitRe
   if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
   const { registry } = ctx;
   const job = registry.submit(client, r);
-  if (r.background && job.id === '') {
+  if (r.background && !job.logged) {
     registry.logJob(job);
     const committed = ctx.record(job);
     if (committed === null) registry.activate(job);

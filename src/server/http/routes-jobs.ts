@@ -107,7 +107,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
   app.get<IdParams>('/api/v1/jobs/:id', async (req) => {
     const param = req.params.id;
     const live = registry.jobs.get(param);
-    if (live && live.id === '') return { job: liveJobView(live) };
+    if (live && !live.logged) return { job: liveJobView(live) };
     const log = joblog();
     await log.sync();
     const id = idOf(param);
@@ -141,7 +141,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     objectBody(req.body, [], true);
     const param = req.params.id;
     const live = registry.jobs.get(param);
-    if (live && live.id === '') {
+    if (live && !live.logged) {
       // A foreground job: not in the log; its waiting clients get WORK_FAIL.
       const view = liveJobView(live);
       registry.cancel(live.handle);
