@@ -100,6 +100,9 @@ const RETRY_CODES = new Set(['40P01', '40001', '57P01', '57P02', '57P03', '08000
  * index row too large): refused. Anything else (a dropped table, no permission): down.
  */
 function classify(err: unknown): Failure {
+  // query_timeout (`?timeout=`): the server stopped answering. A fresh connection would only
+  // wait out its connect timeout as well; report the store down now.
+  if (err instanceof Error && err.message === 'Query read timeout') return 'down';
   if (!(err instanceof pg.DatabaseError)) return 'retry';
   if (RETRY_CODES.has(err.code ?? '')) return 'retry';
   if (refusedSqlState(err.code) || err.code?.startsWith('54')) return 'refused';
