@@ -148,6 +148,18 @@ function warmPayload(url: string): string {
   return JSON.stringify({ urls: [url], timeoutMs: 60_000, retries: 0 });
 }
 
+/**
+ * Submit a cache-warm job whose request the origin holds; resolves once it is held, with the
+ * job's result (wrapped: an async function returning the promise would wait for it).
+ */
+async function submitHeld(origin: Origin, client: Client): Promise<{ result: Promise<Buffer> }> {
+  origin.holdNext = 1;
+  const arrivals = origin.slowArrivals;
+  const result = client.submit('cache-warm', warmPayload(`${origin.base}/slow`));
+  await until('the job to reach the origin', async () => (origin.slowArrivals > arrivals ? true : undefined));
+  return { result };
+}
+
 /** The worker rows of `gearadmin --workers` serving `fn`. */
 async function gearadminWorkers(port: number, fn: string): Promise<string[]> {
   const r = await pipelineLike('gearadmin', ['-h', '127.0.0.1', '-p', String(port), '--workers']);
@@ -221,10 +233,8 @@ describe('pipeline up: supervised worker processes', () => {
     assert.equal(before.name, 'worker:cache-warm#1');
     const client = new Client({ servers: [u.address] });
     try {
-      origin.holdNext = 1;
       const arrivals = origin.slowArrivals;
-      const result = client.submit('cache-warm', warmPayload(`${origin.base}/slow`));
-      await until('the job to reach the origin', async () => (origin.slowArrivals > arrivals ? true : undefined));
+      const { result } = await submitHeld(origin, client);
       process.kill(before.pid!, 'SIGKILL');
       // The server requeues the job when the worker's connection drops; the restarted process runs it.
       const out = JSON.parse((await result).toString()) as { results: { status: number }[] };
@@ -466,10 +476,7 @@ describe('pipeline up: supervised worker processes', () => {
     assert.equal((await u.ps()).config, 'geartrain.config.json');
     const client = new Client({ servers: [u.address] });
     try {
-      origin.holdNext = 1;
-      const arrivals = origin.slowArrivals;
-      const result = client.submit('cache-warm', warmPayload(`${origin.base}/slow`));
-      await until('the job to reach the origin', async () => (origin.slowArrivals > arrivals ? true : undefined));
+      const { result } = await submitHeld(origin, client);
       u.child.kill('SIGTERM');
       await until('both workers to begin stopping', async () =>
         u.lines().filter((l) => String(l.name).startsWith('worker:') && l.msg === 'stopping: finishing running jobs').length === 2 ? true : undefined,

@@ -79,6 +79,23 @@ export function postgresBackend(): DbBackend {
   };
 }
 
+/** `body` on a connection of its own to the MariaDB/MySQL database of `url`, closed after. */
+export async function withMysql<T>(url: string, body: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const u = new URL(url);
+  const c = await mysql.createConnection({
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: u.pathname.slice(1),
+  });
+  try {
+    return await body(c);
+  } finally {
+    await c.end();
+  }
+}
+
 export function mysqlBackend(): DbBackend {
   const base = process.env.GEARTRAIN_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
   const tables: string[] = [];
@@ -93,22 +110,11 @@ export function mysqlBackend(): DbBackend {
       tables.push(t);
       return through(withOption(base, 'table', t), via);
     },
-    async drop() {
-      const u = new URL(base);
-      const c = await mysql.createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-        database: u.pathname.slice(1),
-      });
-      try {
+    drop: () =>
+      withMysql(base, async (c) => {
         for (const t of tables.splice(0)) await c.query(`DROP TABLE IF EXISTS \`${t}\``);
         await c.query('DELETE FROM geartrain_schema WHERE jobs_table LIKE ?', [`${RUN}%`]).catch(() => {});
-      } finally {
-        await c.end();
-      }
-    },
+      }),
   };
 }
 

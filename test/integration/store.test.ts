@@ -13,13 +13,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { GeartrainError } from '../../src/errors.js';
 import { createStore } from '../../src/store/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { JobRecord, JobStore } from '../../src/store/types.js';
+import { withMysql } from '../helpers/stores.js';
 
 const CI = process.env.CI === 'true';
 /** Lower case: it ends up in table names. */
@@ -89,21 +90,7 @@ function sqliteBackend(): Backend {
 function mysqlBackend(): Backend {
   const base = process.env.GEARTRAIN_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
   const tables: string[] = [];
-  const admin = async <T>(body: (c: mysql.Connection) => Promise<T>): Promise<T> => {
-    const u = new URL(base);
-    const c = await mysql.createConnection({
-      host: u.hostname,
-      port: Number(u.port || 3306),
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
-      database: u.pathname.slice(1),
-    });
-    try {
-      return await body(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = <T>(body: (c: mysql.Connection) => Promise<T>): Promise<T> => withMysql(base, body);
   return {
     title: 'mysql (MariaDB/MySQL)',
     service: { what: 'MariaDB/MySQL', url: base, env: 'GEARTRAIN_TEST_MYSQL_URL' },
