@@ -9,7 +9,7 @@ import { newPeerState, type Peer } from './registry.js';
 /** A packet this large is written at once, not copied into the tick's combined buffer. */
 const COALESCE_MAX = 64 * 1024;
 
-interface HeldReply {
+export interface HeldReply {
   packet: Buffer | string | null;
 }
 
@@ -37,7 +37,7 @@ export class Connection implements Peer {
   private readonly decoder: PacketDecoder;
   /** Packets sent this tick, written together by flush(). */
   private pending: Buffer[] = [];
-  /** Replies waiting behind a sendAfter(), in order; null when nothing waits. */
+  /** Replies waiting behind a held one (see hold()), in order; null when nothing waits. */
   private waiting: HeldReply[] | null = null;
   private waitHead = 0;
   private pendingBytes = 0;
@@ -95,20 +95,17 @@ export class Connection implements Peer {
   }
 
   /**
-   * Send a reply that must wait for `until` (JOB_CREATED waits for the job to be durable).
-   * Everything sent to this peer after it waits behind it, so replies keep request order.
+   * Keep a place for a reply that must wait (JOB_CREATED waits for the job to be durable):
+   * everything sent to this peer after it waits behind it, so replies keep request order. Set
+   * its `packet`, then call release().
    */
-  sendAfter(until: Promise<unknown>, ok: () => Buffer, failed: (err: unknown) => Buffer): void {
+  hold(slot: HeldReply): void {
     if (this.closed) return;
-    const slot: HeldReply = { packet: null };
     (this.waiting ??= []).push(slot);
-    until.then(
-      () => (slot.packet = ok()),
-      (err: unknown) => (slot.packet = failed(err)),
-    ).finally(() => this.release());
   }
 
-  private release(): void {
+  /** Send the held replies that are ready, up to the first one that is not. */
+  release(): void {
     const waiting = this.waiting;
     if (waiting === null) return;
     // A head index, not shift(): a batch of a thousand pipelined submits settles slot by slot.

@@ -6,14 +6,18 @@ import { Cmd, GEARMAN_MAX_UNIQUE_SIZE, type CommandName } from '../protocol/comm
 import { res, type Packet } from '../protocol/codec.js';
 import { GeartrainError, exceptionCode, gtError, isRetryable } from '../errors.js';
 import { HIGH, LOW, NORMAL, type JobRegistry, type Priority, type Job, type Peer, type SubmitRequest } from './registry.js';
-import type { Connection } from './connection.js';
+import type { Connection, HeldReply } from './connection.js';
+import type { CommitWaiter } from './job.js';
 
 export interface DispatchContext {
   readonly registry: JobRegistry;
   /** False while shutting down: submissions are refused with GT_SHUTTING_DOWN. */
   accepting(): boolean;
-  /** Write a new background job to the job log; JOB_CREATED waits for the promise. */
-  record(job: Job): Promise<void> | null;
+  /**
+   * Write a new background job to the job log. True when its JOB_CREATED must wait for the
+   * commit (the registry's activate() or abandon() says when); throws when it is refused at once.
+   */
+  record(job: Job): boolean;
 }
 
 const str = (b: Buffer | undefined): string => (b === undefined ? '' : b.toString('latin1'));
@@ -61,10 +65,8 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       const epoch = name === 'SUBMIT_JOB_EPOCH' ? parseEpoch(str(a[2])) : 0;
       const data = a[a.length - 1]!;
       const job = submitJob(ctx, conn, { fn, unique: str(a[1]), data, priority, background, when: epoch, defer: background });
-      if (job.committed) {
-        const handle = job.handle;
-        conn.sendAfter(job.committed, () => res(Cmd.JOB_CREATED, handle), (err) => errorPacket(err));
-      } else conn.send(res(Cmd.JOB_CREATED, job.handle));
+      if (job.acks !== null) job.acks.push(new HeldCreated(conn, job));
+      else conn.send(res(Cmd.JOB_CREATED, job.handle));
       return;
     }
 
@@ -200,8 +202,8 @@ const NO_JOB = res(Cmd.NO_JOB);
 /**
  * Create a job or join one (SUBMIT_JOB* here, POST /api/v1/jobs in http/). A background job is
  * logged before it is acknowledged: a new one, or a foreground job this submission joined (it
- * must now outlive its foreground clients). Its `committed` promise, when set, says when the
- * acknowledgement may leave. `r.defer` must equal `r.background`.
+ * must now outlive its foreground clients). While `job.acks` is set, the acknowledgement waits:
+ * add a CommitWaiter to it. `r.defer` must equal `r.background`.
  */
 export function submitJob(ctx: DispatchContext, client: Peer | null, r: SubmitRequest & { defer: boolean }): Job {
   if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
@@ -209,17 +211,36 @@ export function submitJob(ctx: DispatchContext, client: Peer | null, r: SubmitRe
   const job = registry.submit(client, r);
   if (r.background && !job.logged) {
     registry.logJob(job);
-    const committed = ctx.record(job);
-    if (committed === null) registry.activate(job);
-    else {
-      job.committed = committed;
-      committed.then(
-        () => registry.activate(job),
-        () => registry.abandon(job),
-      );
+    let waits: boolean;
+    try {
+      waits = ctx.record(job);
+    } catch (err) {
+      registry.abandon(job, err as Error);
+      throw err;
     }
+    if (waits) job.acks = [];
+    else registry.activate(job);
   }
   return job;
+}
+
+/**
+ * A JOB_CREATED held in its connection's replies until the job is committed (an ERROR if it
+ * is refused). One object per durable submission, and the only one kept while it waits.
+ */
+class HeldCreated implements HeldReply, CommitWaiter {
+  packet: Buffer | null = null;
+  constructor(
+    private readonly conn: Connection,
+    private readonly job: Job,
+  ) {
+    conn.hold(this);
+  }
+
+  settle(err: Error | null): void {
+    this.packet = err === null ? res(Cmd.JOB_CREATED, this.job.handle) : errorPacket(err);
+    this.conn.release();
+  }
 }
 
 function commandNameOf(type: number): CommandName {

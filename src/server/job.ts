@@ -41,6 +41,11 @@ const NO_CLIENTS: Peer[] = Object.freeze([]) as unknown as Peer[];
 /** Payloads shorter than this are kept as latin1 strings (see Job.payload). */
 const STRING_PAYLOAD_MAX = 1024;
 
+/** Waits for a background job's log entry: `err` is null once it is committed. */
+export interface CommitWaiter {
+  settle(err: Error | null): void;
+}
+
 /** A payload as a job keeps it. */
 export function keepPayload(data: Buffer): Buffer | string {
   // Copied either way: the decoder hands out views of a shared receive buffer.
@@ -63,8 +68,11 @@ export class Job implements Linked<Job> {
   private flags = 0;
   /** The log id of a job reloaded from the store (made by another process); null otherwise. */
   foreignId: string | null = null;
-  /** Settles when the job's log entry is committed; null once it is (or for unlogged jobs). */
-  committed: Promise<void> | null = null;
+  /**
+   * Told when the job's log entry is committed or refused (the JOB_CREATED replies waiting for
+   * it); null once it is, and for jobs not waiting for a commit.
+   */
+  acks: CommitWaiter[] | null = null;
   /** When the job may run, in ms since the epoch; 0 for now. */
   runAt: number;
   timer: NodeJS.Timeout | null = null;

@@ -54,7 +54,7 @@ interface Start {
 }
 
 export class JobLog implements JobListener {
-  readonly journal: Journal;
+  readonly journal: Journal<Job>;
   private registry!: JobRegistry;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
@@ -82,7 +82,16 @@ export class JobLog implements JobListener {
     private readonly log: Logger,
     private readonly opts: JobLogOptions,
   ) {
-    this.journal = new Journal(store, log, { onWrite: opts.onWrite });
+    this.journal = new Journal<Job>(
+      store,
+      {
+        id: (job) => job.id,
+        row: (job) => this.row(job, Date.now()),
+        settled: (job, err) => (err === null ? this.registry.activate(job) : this.registry.abandon(job, err)),
+      },
+      log,
+      { onWrite: opts.onWrite },
+    );
     this.leaseMs = opts.leaseMs ?? 30_000;
     // renew() rewrites the leases with less than half left (lease.ts), so between two polls a
     // lease must not lose more than a quarter: with --lease-ms 2000 and a 1 s poll, a lease was
@@ -283,23 +292,24 @@ export class JobLog implements JobListener {
   }
 
   /**
-   * A new background job: resolves when it is committed; null when the store is not durable
-   * (nothing to wait for; a store that reads pending jobs from the registry gets nothing yet).
+   * A new background job. True when its acknowledgement waits for the commit (the registry
+   * is told); false when the store is not durable (nothing to wait for; a store that reads
+   * pending jobs from the registry gets nothing yet). Throws while the store is down.
    */
-  record(job: Job): Promise<void> | null {
-    if (this.store.attachLive) return null;
-    const row = this.row(job, Date.now());
+  record(job: Job): boolean {
+    if (this.store.attachLive) return false;
     if (!this.store.durable) {
-      this.journal.insertBehind(row);
-      return null;
+      this.journal.insertBehind(job);
+      return false;
     }
-    return this.journal.insert(row);
+    this.journal.insert(job);
+    return true;
   }
 
   /** A change of state: an update of the row, or the whole row for a store that has none yet. */
   private change(job: Job, set: Partial<Omit<JobRecord, 'id'>>): void {
-    if (this.store.attachLive) this.journal.insertBehind({ ...this.row(job, Date.now()), leaseUntil: 0, ...set });
-    else this.journal.update(job.id, set);
+    if (this.store.attachLive) this.journal.insertBehind(job, { leaseUntil: 0, ...set });
+    else this.journal.update(job, set);
   }
 
   started(job: Job, worker: Peer): void {
@@ -320,7 +330,7 @@ export class JobLog implements JobListener {
         return;
       }
       this.starts.delete(job);
-      this.journal.update(job.id, { state: 'running', worker: s.worker, updatedAt: s.at });
+      this.journal.update(job, { state: 'running', worker: s.worker, updatedAt: s.at });
     }
   }
 

@@ -239,16 +239,21 @@ export class JobRegistry {
 
   /** The job's log entry is committed: let it run. */
   activate(job: Job): void {
-    job.committed = null;
+    const acks = job.acks;
+    job.acks = null;
     if (this.jobs.holds(job) && !job.queued && job.timer === null && job.worker === null) this.schedule(job);
+    if (acks !== null) for (const a of acks) a.settle(null);
   }
 
   /** The job could not be logged: waiting clients are failed and it is forgotten. */
-  abandon(job: Job): void {
-    job.committed = null;
-    if (!this.jobs.holds(job)) return;
-    this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
-    this.remove(job);
+  abandon(job: Job, err: Error): void {
+    const acks = job.acks;
+    job.acks = null;
+    if (this.jobs.holds(job)) {
+      this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
+      this.remove(job);
+    }
+    if (acks !== null) for (const a of acks) a.settle(err);
   }
 
   private attach(job: Job, client: Peer): void {
@@ -403,7 +408,7 @@ export class JobRegistry {
   dropIdleLogged(): number {
     let n = 0;
     for (const job of [...this.jobs.values()]) {
-      if (!job.logged || job.worker !== null || job.committed !== null || job.clients.length > 0) continue;
+      if (!job.logged || job.worker !== null || job.acks !== null || job.clients.length > 0) continue;
       this.remove(job);
       n++;
     }

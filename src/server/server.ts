@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { MemoryStore } from '../store/memory.js';
 import type { JobStore } from '../store/types.js';
 import { VERSION } from '../version.js';
-import { Connection, type ConnectionHost } from './connection.js';
+import { Connection, type ConnectionHost, type HeldReply } from './connection.js';
 import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
 import { JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
@@ -228,19 +228,22 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   onText(conn: Connection, words: string[]): void {
     conn.admin = true;
-    let answer = '';
     try {
       const reply = runAdmin(this, words);
       if (typeof reply === 'string') conn.send(reply);
       else {
-        conn.sendAfter(
-          reply.then((text) => (answer = text)),
-          () => Buffer.from(answer),
-          (err) => {
-            conn.log.error({ err }, 'admin command failed');
-            return Buffer.from(`ERR UNKNOWN_ERROR ${String((err as Error).message ?? err).replace(/\s/g, '+')}\r\n`);
-          },
-        );
+        // Replies to the commands after it wait behind it.
+        const held: HeldReply = { packet: null };
+        conn.hold(held);
+        reply
+          .then(
+            (text) => (held.packet = text),
+            (err: unknown) => {
+              conn.log.error({ err }, 'admin command failed');
+              held.packet = `ERR UNKNOWN_ERROR ${String((err as Error).message ?? err).replace(/\s/g, '+')}\r\n`;
+            },
+          )
+          .finally(() => conn.release());
       }
     } catch (err) {
       conn.log.error({ err }, 'internal error in admin command');
@@ -269,8 +272,8 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   // ---- DispatchContext -------------------------------------------------------------------
 
-  record(job: Job): Promise<void> | null {
-    if (!this.jobLog) return Promise.reject(gtError('GT_CLOSED', 'server'));
+  record(job: Job): boolean {
+    if (!this.jobLog) throw gtError('GT_CLOSED', 'server');
     return this.jobLog.record(job);
   }
 

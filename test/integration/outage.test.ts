@@ -281,7 +281,18 @@ for (const b of backends) {
       await store.open();
       const lines: { level: number; msg: string; job?: string }[] = [];
       const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });
-      const journal = new Journal(store, logger);
+      // Rows are their own source here; each insert's settlement resolves its promise.
+      const settlements = new Map<string, { resolve(): void; reject(err: Error): void }>();
+      const journal = new Journal<JobRecord>(
+        store,
+        { id: (r) => r.id, row: (r) => ({ ...r }), settled: (r, err) => (err ? settlements.get(r.id)!.reject(err) : settlements.get(r.id)!.resolve()) },
+        logger,
+      );
+      const insert = (r: JobRecord): Promise<void> =>
+        new Promise((resolve, reject) => {
+          settlements.set(r.id, { resolve, reject });
+          journal.insert(r);
+        });
       const now = Date.now();
       const job = (id: string, over: Partial<JobRecord> = {}): JobRecord => ({
         id, fn: 'parked', unique: id, priority: 1, data: Buffer.from(id), state: 'queued', attempts: 0, maxAttempts: 3, runAt: now,
@@ -290,7 +301,7 @@ for (const b of backends) {
 
       // Three good inserts and one the store refuses, in one batch: only that one is refused.
       const bad = job('in-bad', { priority: 7 as 0 });
-      const results = await Promise.allSettled(['in-1', 'in-2', 'in-3'].map((id) => journal.insert(job(id))).concat(journal.insert(bad)));
+      const results = await Promise.allSettled(['in-1', 'in-2', 'in-3'].map((id) => insert(job(id))).concat(insert(bad)));
       assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
       const refusedInsert = (results[3] as PromiseRejectedResult).reason as GeartrainError;
       assert.ok(refusedInsert instanceof GeartrainError && refusedInsert.code === 'GT_INVALID_ARGUMENT', String(refusedInsert));
@@ -313,7 +324,7 @@ for (const b of backends) {
       );
 
       // Nothing waits behind it: the next submission and updates go through.
-      await within('an insert after the parked change', journal.insert(job('in-4')));
+      await within('an insert after the parked change', insert(job('in-4')));
       journal.update('in-2', { state: 'done', data: null, updatedAt: now + 2 });
       await journal.close();
       assert.equal((await store.get('in-2'))!.state, 'done');
