@@ -65,7 +65,7 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       const epoch = name === 'SUBMIT_JOB_EPOCH' ? parseEpoch(str(a[2])) : 0;
       const data = a[a.length - 1]!;
       const job = submitJob(ctx, conn, { fn, unique: str(a[1]), data, priority, background, when: epoch, defer: background });
-      if (job.acks !== null) job.acks.push(new HeldCreated(conn, job));
+      if (job.awaitingCommit) job.onCommit(new HeldCreated(conn, job));
       else conn.send(res(Cmd.JOB_CREATED, job.handle));
       return;
     }
@@ -202,8 +202,8 @@ const NO_JOB = res(Cmd.NO_JOB);
 /**
  * Create a job or join one (SUBMIT_JOB* here, POST /api/v1/jobs in http/). A background job is
  * logged before it is acknowledged: a new one, or a foreground job this submission joined (it
- * must now outlive its foreground clients). While `job.acks` is set, the acknowledgement waits:
- * add a CommitWaiter to it. `r.defer` must equal `r.background`.
+ * must now outlive its foreground clients). While `job.awaitingCommit`, the acknowledgement waits:
+ * see Job.onCommit(). `r.defer` must equal `r.background`.
  */
 export function submitJob(ctx: DispatchContext, client: Peer | null, r: SubmitRequest & { defer: boolean }): Job {
   if (!ctx.accepting()) throw gtError('GT_SHUTTING_DOWN');
@@ -218,7 +218,7 @@ export function submitJob(ctx: DispatchContext, client: Peer | null, r: SubmitRe
       registry.abandon(job, err as Error);
       throw err;
     }
-    if (waits) job.acks = [];
+    if (waits) job.waitForCommit();
     else registry.activate(job);
   }
   return job;

@@ -24,13 +24,16 @@ export interface JobNaming {
   readonly epoch: number;
 }
 
-/** Job.flags: four booleans in one field (24 bytes a job less than four fields). */
+/** Job.flags: four booleans, the priority and the attempts allowed in one field (40 bytes a job less than six fields). */
 const QUEUED = 1;
 const CANCELLED = 2;
 const LOGGED = 4;
 const BACKGROUND = 8;
 /** The priority (0-2) sits in the flags above the four booleans. */
 const PRIORITY_SHIFT = 4;
+/** And the attempts allowed above it: up to 2^23 - 1, more than any retry policy gets through. */
+const ATTEMPTS_SHIFT = 8;
+const MAX_ATTEMPTS = 2 ** 23 - 1;
 
 /**
  * The clients of a job nobody waits on: one shared, frozen array instead of an empty one per
@@ -52,34 +55,42 @@ export function keepPayload(data: Buffer): Buffer | string {
   return data.length < STRING_PAYLOAD_MAX ? data.toString('latin1') : Buffer.from(data);
 }
 
+/**
+ * The fields a queued job does not use, kept aside: a job pays one pointer for all of them
+ * until one is set (a client waits, a worker takes it, a timer waits for it, ...). 56 bytes of every
+ * queued background job.
+ */
+class JobExtra {
+  clients: Peer[] = NO_CLIENTS;
+  /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
+  retries = 0;
+  /** When the job may run, in ms since the epoch; 0 for now. */
+  runAt = 0;
+  worker: Peer | null = null;
+  /** When the worker took it (performance.now()), for the duration metric. */
+  startedAt = 0;
+  progress: [number, number] | null = null;
+  timer: NodeJS.Timeout | null = null;
+  foreignId: string | null = null;
+}
+
+/** Waiting for a commit, nobody to tell yet: shared, never written. */
+const NO_ACKS: CommitWaiter[] = Object.freeze([]) as unknown as CommitWaiter[];
+
 export class Job implements Linked<Job> {
   prev: Job | null = null;
   next: Job | null = null;
-  /** Foreground clients waiting on the job; the shared empty NO_CLIENTS for most jobs. */
-  clients: Peer[] = NO_CLIENTS;
-  worker: Peer | null = null;
-  /** WORK_STATUS [numerator, denominator]; null until a worker sends one (most jobs). */
-  private progress: [number, number] | null = null;
-  /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
-  retries = 0;
-  /** Attempts allowed before a logged job is dead. */
-  maxAttempts = 1;
-  /** QUEUED | CANCELLED | LOGGED | BACKGROUND: one field for four booleans (24 bytes a job). */
+  /** QUEUED | CANCELLED | LOGGED | BACKGROUND, the priority and maxAttempts, packed (see the constants above). */
   private flags = 0;
-  /** The log id of a job reloaded from the store (made by another process); null otherwise. */
-  foreignId: string | null = null;
-  /**
-   * Told when the job's log entry is committed or refused (the JOB_CREATED replies waiting for
-   * it); null once it is, and for jobs not waiting for a commit.
-   */
-  acks: CommitWaiter[] | null = null;
-  /** When the job may run, in ms since the epoch; 0 for now. */
-  runAt: number;
-  timer: NodeJS.Timeout | null = null;
-  /** When a worker took it (performance.now()), for the duration metric. */
-  startedAt = 0;
   /** Created at naming.epoch + born ms: a small integer for the first 24 days, not a boxed double. */
   private readonly born: number;
+  private extra: JobExtra | null = null;
+  /**
+   * Told when the job's log entry is committed or refused (the JOB_CREATED replies waiting for
+   * it): one, or several when submissions coalesced; null once it is, and for jobs not waiting
+   * for a commit. See waitForCommit().
+   */
+  private acks: CommitWaiter | CommitWaiter[] | null = null;
   constructor(
     readonly seq: number,
     readonly fn: FunctionEntry,
@@ -99,9 +110,96 @@ export class Job implements Linked<Job> {
     /** Unix time in seconds at which the job becomes runnable; 0 for now. */
     when: number,
   ) {
-    this.runAt = when * 1000;
-    this.flags = (background ? BACKGROUND : 0) | (priority << PRIORITY_SHIFT);
+    if (when !== 0) this.runAt = when * 1000;
+    this.flags = (background ? BACKGROUND : 0) | (priority << PRIORITY_SHIFT) | (1 << ATTEMPTS_SHIFT);
     this.born = Date.now() - fn.naming.epoch;
+  }
+
+  private get x(): JobExtra {
+    return (this.extra ??= new JobExtra());
+  }
+
+  /** Foreground clients waiting on the job; the shared empty NO_CLIENTS for most jobs. */
+  get clients(): Peer[] {
+    return this.extra === null ? NO_CLIENTS : this.extra.clients;
+  }
+  set clients(c: Peer[]) {
+    if (c !== NO_CLIENTS || this.extra !== null) this.x.clients = c;
+  }
+
+  /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
+  get retries(): number {
+    return this.extra === null ? 0 : this.extra.retries;
+  }
+  set retries(n: number) {
+    if (n !== 0 || this.extra !== null) this.x.retries = n;
+  }
+
+  /** When the job may run, in ms since the epoch; 0 for now. */
+  get runAt(): number {
+    return this.extra === null ? 0 : this.extra.runAt;
+  }
+  set runAt(t: number) {
+    if (t !== 0 || this.extra !== null) this.x.runAt = t;
+  }
+
+  /** The worker running it; null while it waits. */
+  get worker(): Peer | null {
+    return this.extra === null ? null : this.extra.worker;
+  }
+  set worker(w: Peer | null) {
+    if (w !== null || this.extra !== null) this.x.worker = w;
+  }
+
+  /** When its worker took it (performance.now()), for the duration metric. */
+  get startedAt(): number {
+    return this.extra === null ? 0 : this.extra.startedAt;
+  }
+  set startedAt(t: number) {
+    this.x.startedAt = t;
+  }
+
+  /** The timer that queues it when its time comes (SUBMIT_JOB_EPOCH, a retry's backoff). */
+  get timer(): NodeJS.Timeout | null {
+    return this.extra === null ? null : this.extra.timer;
+  }
+  set timer(t: NodeJS.Timeout | null) {
+    if (t !== null || this.extra !== null) this.x.timer = t;
+  }
+
+  /** The log id of a job reloaded from the store (made by another process); null otherwise. */
+  get foreignId(): string | null {
+    return this.extra === null ? null : this.extra.foreignId;
+  }
+  set foreignId(id: string | null) {
+    if (id !== null || this.extra !== null) this.x.foreignId = id;
+  }
+
+  /** From now until the registry's activate() or abandon(), the job waits for its log entry. */
+  waitForCommit(): void {
+    this.acks = NO_ACKS;
+  }
+
+  /** Its log entry is not committed yet: submissions that reach it must wait (onCommit()). */
+  get awaitingCommit(): boolean {
+    return this.acks !== null;
+  }
+
+  /** Tell `w` when the job's log entry is committed or refused; only while awaitingCommit. */
+  onCommit(w: CommitWaiter): void {
+    const a = this.acks;
+    if (a === NO_ACKS || a === null) this.acks = w;
+    else if (Array.isArray(a)) a.push(w);
+    else this.acks = [a, w];
+  }
+
+  /** The log entry is committed (`err` null) or refused: tell whoever waits; nobody waits from now. */
+  commitSettled(err: Error | null): void {
+    const a = this.acks;
+    this.acks = null;
+    if (a === null) return;
+    if (Array.isArray(a)) for (const w of a) w.settle(err);
+    else a.settle(err);
   }
 
   /** When the job was submitted (or reloaded), ms since the epoch. */
@@ -113,21 +211,34 @@ export class Job implements Linked<Job> {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 
+  /** Attempts allowed before a logged job is dead (1 until the job is logged). */
+  get maxAttempts(): number {
+    return this.flags >>> ATTEMPTS_SHIFT;
+  }
+  set maxAttempts(n: number) {
+    const kept = Math.min(Math.max(1, Math.floor(n) || 1), MAX_ATTEMPTS);
+    this.flags = (this.flags & ((1 << ATTEMPTS_SHIFT) - 1)) | (kept << ATTEMPTS_SHIFT);
+  }
+
   get priority(): Priority {
     return ((this.flags >>> PRIORITY_SHIFT) & 3) as Priority;
   }
 
+  /** WORK_STATUS [numerator, denominator]: 0/0 until a worker sends one (most jobs). */
   get numerator(): number {
-    return this.progress === null ? 0 : this.progress[0];
+    const p = this.extra?.progress;
+    return p ? p[0] : 0;
   }
 
   get denominator(): number {
-    return this.progress === null ? 0 : this.progress[1];
+    const p = this.extra?.progress;
+    return p ? p[1] : 0;
   }
 
   /** WORK_STATUS; 0/0 forgets it (a new attempt). */
   setProgress(numerator: number, denominator: number): void {
-    this.progress = numerator === 0 && denominator === 0 ? null : [numerator, denominator];
+    const forget = numerator === 0 && denominator === 0;
+    if (!forget || this.extra !== null) this.x.progress = forget ? null : [numerator, denominator];
   }
 
   /** The unique id the client sent; '' when it sent none (see `unique`). */

@@ -2,8 +2,8 @@
 // write() (one transaction); while a write is in flight the next batch gathers, so under load
 // each transaction carries many jobs and durability costs little per job.
 //
-// Inserts are what JOB_CREATED waits for: their promise settles when the batch commits, and a
-// failed batch rejects them (the client gets ERROR). Updates are write-behind: a failed batch
+// Inserts are what JOB_CREATED waits for: their source is told when the batch commits, or that
+// it failed (the client gets ERROR). Updates are write-behind: a failed batch
 // of updates is kept and tried again with backoff, so a store restart loses no state change.
 //
 // Two kinds of failure, told apart by the error's code (see storeDown()):
@@ -40,16 +40,24 @@ export interface JournalSource<S> {
   settled(source: S, err: Error | null): void;
 }
 
-/** A change waiting to be written. */
-interface Entry<S> {
-  /** Its job: the source, or the id of a job the server knows only by id. Inserts have a source. */
-  readonly key: S | string;
-  readonly insert: boolean;
-  /** Fields this change sets; for an insert, set over the row made from the source. */
-  set: RowFields | null;
-  /** An insert whose submission waits for the commit: settled() is called for it. */
-  readonly waits: boolean;
+/**
+ * A change waiting to be written. An insert that a submission waits for is not one: the batch
+ * holds its source itself (one pointer per durable submission).
+ */
+class Entry<S> {
+  constructor(
+    /** Its job: the source, or the id of a job the server knows only by id. Inserts have a source. */
+    readonly key: S | string,
+    readonly insert: boolean,
+    /** Fields this change sets; for an insert, set over the row made from the source. */
+    public set: RowFields | null,
+  ) {}
 }
+
+/** What a batch holds: a change, or the source of a new job whose submission waits for it. */
+type Item<S> = Entry<S> | S;
+
+const waiting = <S>(item: Item<S>): item is S => !(item instanceof Entry);
 
 export interface JournalOptions {
   /** Most updates held while the store is down, before the oldest are dropped (and logged). @defaultValue 1_000_000 */
@@ -89,11 +97,12 @@ export interface ParkedChange {
 }
 
 export class Journal<S> {
-  private batch: Entry<S>[] = [];
+  private batch: Item<S>[] = [];
   /** The batch's change for each job: a job's later changes in the same batch merge into it. */
   private byKey = new Map<S | string, Entry<S>>();
-  /** Inserts in the batch that a submission waits for. */
+  /** Inserts in the batch that a submission waits for (the sources in it). */
   private batchWaits = 0;
+  /** Updates not written while the store was down. */
   private backlog: Entry<S>[] = [];
   private writing: Promise<void> | null = null;
   private scheduled = false;
@@ -138,7 +147,9 @@ export class Journal<S> {
     if (this.closed) throw new GeartrainError('GT_SHUTTING_DOWN', 'Server is shutting down');
     // The store is known to be down: answer now rather than after the next retry.
     if (this.downError) throw this.downError;
-    this.add({ key: source, insert: true, set: null, waits: true });
+    // Not merged with the job's later changes in the batch: there are none, the job does not
+    // run before this commits (and any would be written after it, in order).
+    this.batch.push(source);
     this.batchWaits++;
     this.schedule();
   }
@@ -148,13 +159,13 @@ export class Journal<S> {
    * not durable). `set` goes over the row made from the source.
    */
   insertBehind(source: S, set: RowFields | null = null): void {
-    this.add({ key: source, insert: true, set, waits: false });
+    this.add(new Entry(source, true, set));
     this.schedule();
   }
 
   /** Record a state change; written behind, retried until the store takes it. */
   update(key: S | string, set: RowFields): void {
-    this.add({ key, insert: false, set, waits: false });
+    this.add(new Entry(key, false, set));
     this.schedule();
   }
 
@@ -167,7 +178,7 @@ export class Journal<S> {
         return;
       }
       // The whole row again (insertBehind): it replaces what the batch had for the job.
-      if (prev.insert && !prev.waits) {
+      if (prev.insert) {
         prev.set = e.set;
         return;
       }
@@ -177,7 +188,9 @@ export class Journal<S> {
   }
 
   /** The change to write: an insert's row is made now, from its job as it stands. */
-  private change(e: Entry<S>): JobChange {
+  private change(item: Item<S>): JobChange {
+    if (waiting(item)) return { op: 'insert', job: this.source.row(item) };
+    const e = item;
     if (!e.insert) return { op: 'update', id: typeof e.key === 'string' ? e.key : this.source.id(e.key), set: e.set ?? {} };
     const row = this.source.row(e.key as S);
     return { op: 'insert', job: e.set === null ? row : Object.assign(row, e.set) };
@@ -235,16 +248,17 @@ export class Journal<S> {
       this.retryDelay = RETRY_FIRST_MS;
     } catch (cause) {
       const err = cause instanceof Unwritten ? cause.error : asDown(this.store, cause);
-      const rest: Entry<S>[] = cause instanceof Unwritten ? (cause as Unwritten<S>).entries : [];
+      const rest: Item<S>[] = cause instanceof Unwritten ? (cause as Unwritten<S>).entries : [];
       if (!this.downError) {
         this.downSince = Date.now();
         this.log.error({ store: this.store.name, err: err.message }, 'job store write failed; submissions refused until it is back');
       }
       this.downError = err;
       // Keep the updates (their jobs exist in the registry); the failed inserts are refused.
-      for (const e of rest) {
-        if (!e.insert) this.backlog.push(e);
-        else if (e.waits) this.source.settled(e.key as S, err);
+      // An insert behind (a store that is not durable) is dropped with them.
+      for (const item of rest) {
+        if (waiting(item)) this.source.settled(item, err);
+        else if (!item.insert) this.backlog.push(item);
       }
       // Submissions that joined the batch meanwhile would only wait for the retry to fail.
       this.refuseBatchInserts(err);
@@ -271,7 +285,7 @@ export class Journal<S> {
    * it refuses stands alone; that one is parked and the others are written. Throws Unwritten,
    * with what was not written, when the store is down.
    */
-  private async commit(entries: Entry<S>[]): Promise<void> {
+  private async commit(entries: Item<S>[]): Promise<void> {
     const started = performance.now();
     try {
       // Rows are made here and not kept: a store that sends them elsewhere (the SQLite thread)
@@ -290,14 +304,14 @@ export class Journal<S> {
       return this.commit(entries.slice(mid));
     }
     this.opts.onWrite?.(performance.now() - started, entries.length);
-    for (const e of entries) if (e.waits) this.source.settled(e.key as S, null);
+    for (const item of entries) if (waiting(item)) this.source.settled(item, null);
   }
 
-  private park(e: Entry<S>, err: GeartrainError): void {
-    const change = this.change(e);
+  private park(item: Item<S>, err: GeartrainError): void {
+    const change = this.change(item);
     if (change.op === 'insert') {
       this.log.warn({ job: change.job.id, fn: change.job.fn, err: err.message }, 'job store refused a new job; submission refused');
-      if (e.waits) this.source.settled(e.key as S, err);
+      if (waiting(item)) this.source.settled(item, err);
       return;
     }
     // Without the payload: the log line names the change, it need not carry megabytes.
@@ -310,12 +324,10 @@ export class Journal<S> {
 
   private refuseBatchInserts(err: GeartrainError): void {
     if (this.batchWaits === 0) return;
-    const kept: Entry<S>[] = [];
-    for (const e of this.batch) {
-      if (e.waits) {
-        this.source.settled(e.key as S, err);
-        this.byKey.delete(e.key);
-      } else kept.push(e);
+    const kept: Item<S>[] = [];
+    for (const item of this.batch) {
+      if (waiting(item)) this.source.settled(item, err);
+      else kept.push(item);
     }
     this.batch = kept;
     this.batchWaits = 0;
@@ -368,7 +380,7 @@ export class Journal<S> {
 class Unwritten<S> extends Error {
   constructor(
     readonly error: GeartrainError,
-    readonly entries: Entry<S>[],
+    readonly entries: Item<S>[],
   ) {
     super(error.message);
   }

@@ -239,21 +239,17 @@ export class JobRegistry {
 
   /** The job's log entry is committed: let it run. */
   activate(job: Job): void {
-    const acks = job.acks;
-    job.acks = null;
     if (this.jobs.holds(job) && !job.queued && job.timer === null && job.worker === null) this.schedule(job);
-    if (acks !== null) for (const a of acks) a.settle(null);
+    job.commitSettled(null);
   }
 
   /** The job could not be logged: waiting clients are failed and it is forgotten. */
   abandon(job: Job, err: Error): void {
-    const acks = job.acks;
-    job.acks = null;
     if (this.jobs.holds(job)) {
       this.forward(job, Cmd.WORK_FAIL, [Buffer.from(job.handle, 'latin1')]);
       this.remove(job);
     }
-    if (acks !== null) for (const a of acks) a.settle(err);
+    job.commitSettled(err);
   }
 
   private attach(job: Job, client: Peer): void {
@@ -408,7 +404,7 @@ export class JobRegistry {
   dropIdleLogged(): number {
     let n = 0;
     for (const job of [...this.jobs.values()]) {
-      if (!job.logged || job.worker !== null || job.acks !== null || job.clients.length > 0) continue;
+      if (!job.logged || job.worker !== null || job.awaitingCommit || job.clients.length > 0) continue;
       this.remove(job);
       n++;
     }

@@ -12,6 +12,13 @@ import { GeartrainError, type ErrorCode } from '../errors.js';
 import { SqliteStore } from './sqlite.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
+/**
+ * The thread's heap holds one batch of rows at a time, all short-lived: a young generation of
+ * 16 MB instead of V8's default keeps it from growing by some 20 MB when a queue fills (1M
+ * submissions: 485 → 466-471 MB RSS, the fill as fast; 8 MB saved no more and filled slower).
+ */
+const resourceLimits = { maxYoungGenerationSizeMb: 16 };
+
 /** Wait before a lost thread is started again, ms. */
 const RESTART_DELAY_MS = 200;
 
@@ -86,8 +93,8 @@ export class ThreadedSqliteStore implements JobStore {
       // hooks to a worker thread, so the worker registers tsx itself before loading this file.
       const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
       const self = JSON.stringify(import.meta.url);
-      worker = new Worker(`import(${tsx}).then((t) => { t.register(); return import(${self}); })`, { eval: true, workerData });
-    } else worker = new Worker(new URL(import.meta.url), { workerData });
+      worker = new Worker(`import(${tsx}).then((t) => { t.register(); return import(${self}); })`, { eval: true, workerData, resourceLimits });
+    } else worker = new Worker(new URL(import.meta.url), { workerData, resourceLimits });
     worker.unref();
     worker.on('message', (m: Reply) => this.onReply(m));
     worker.on('error', (err) => this.lost(worker, `the SQLite thread failed: ${err.message}`));

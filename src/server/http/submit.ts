@@ -33,8 +33,7 @@ function coalescedOnto(host: HttpHost, s: HttpSubmission): Job | undefined {
 export async function submitBackground(host: HttpHost, s: HttpSubmission): Promise<Submitted> {
   const prior = coalescedOnto(host, s);
   const job = submitJob(host, null, { fn: s.fn, unique: s.unique, data: s.data, priority: s.priority, background: true, defer: true });
-  const acks = job.acks;
-  if (acks !== null) await new Promise<void>((resolve, reject) => acks.push({ settle: (err) => (err ? reject(err) : resolve()) }));
+  if (job.awaitingCommit) await new Promise<void>((resolve, reject) => job.onCommit({ settle: (err) => (err ? reject(err) : resolve()) }));
   return { job, coalesced: prior === job };
 }
 
