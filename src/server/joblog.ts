@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { gtError } from '../errors.js';
 import { newest } from '../store/filter.js';
-import type { JobFilter, JobRecord, JobState, JobStore } from '../store/types.js';
+import type { DoneJob, JobFilter, JobRecord, JobState, JobStore } from '../store/types.js';
 import { Journal } from './journal.js';
 import type { Job, JobListener, JobRegistry, Peer } from './registry.js';
 
@@ -271,7 +271,8 @@ export class JobLog implements JobListener {
     };
   }
 
-  private row(job: Job, now: number): JobRecord {
+  /** The job's row as first written (queued, leased to this server). */
+  row(job: Job, now: number): JobRecord {
     return {
       id: job.id,
       fn: job.fn.name,
@@ -344,14 +345,10 @@ export class JobLog implements JobListener {
 
   completed(job: Job, result: Buffer): void {
     this.ended?.add(job.id);
-    this.change(job, {
-      ...this.endStart(job),
-      state: 'done',
-      attempts: job.retries + 1,
-      result: result.toString('utf8', 0, Math.min(result.length, MAX_RESULT_TEXT)),
-      data: null,
-      updatedAt: Date.now(),
-    });
+    const text = result.toString('utf8', 0, Math.min(result.length, MAX_RESULT_TEXT));
+    const worker = this.endStart(job).worker ?? null;
+    if (this.store.keepDone) return this.store.keepDone(new Done(this, job, worker, text, Date.now()));
+    this.change(job, { state: 'done', attempts: job.retries + 1, result: text, data: null, updatedAt: Date.now(), ...(worker === null ? {} : { worker }) });
   }
 
   failed(job: Job, reason: string, retryAt: number | null): void {
@@ -423,5 +420,30 @@ export class JobLog implements JobListener {
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await this.journal.close();
     await this.store.release(this.owner).catch((err: Error) => this.log.warn({ err: err.message }, 'could not release the job lease'));
+  }
+}
+
+/** A completed job handed to a store that keeps them in memory (JobStore.keepDone). */
+class Done implements DoneJob {
+  constructor(
+    private readonly log: JobLog,
+    private readonly job: Job,
+    private readonly worker: string | null,
+    private readonly result: string,
+    readonly updatedAt: number,
+  ) {}
+
+  get id(): string {
+    return this.job.id;
+  }
+
+  get fn(): string {
+    return this.job.fn.name;
+  }
+
+  record(): JobRecord {
+    const { job, updatedAt } = this;
+    // Read after the job left the registry: its attempts stopped counting at the completion.
+    return { ...this.log.row(job, updatedAt), state: 'done', attempts: job.retries + 1, data: null, worker: this.worker, result: this.result, leaseUntil: 0 };
   }
 }

@@ -18,8 +18,17 @@ export const DEFAULT_STORE_URL = 'sqlite:.geartrain/jobs.db';
 export async function createStore(url: string): Promise<JobStore> {
   const scheme = /^([a-z][a-z0-9+]*):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
-    case 'memory':
-      return new MemoryStore();
+    case 'memory': {
+      // memory:[NAME][?keep=N]: the name only tells stores apart in tests.
+      const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : null;
+      const keep = query?.get('keep');
+      for (const key of query?.keys() ?? []) {
+        if (key !== 'keep') throw gtError('GT_STORE_URL_INVALID', `${url} (memory: takes one option, keep=N)`);
+      }
+      if (keep === undefined || keep === null) return new MemoryStore();
+      if (!/^\d{1,9}$/.test(keep)) throw gtError('GT_STORE_URL_INVALID', `${url} (keep= expects how many completed jobs to keep, a whole number such as keep=10000)`);
+      return new MemoryStore({ keep: Number(keep) });
+    }
     case 'sqlite': {
       const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
       if (file === '') throw gtError('GT_STORE_URL_INVALID', url);

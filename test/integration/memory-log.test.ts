@@ -8,6 +8,7 @@ import { Client, Worker } from '../../src/client/index.js';
 import { adminCommand } from '../../src/client/admin.js';
 import { backoffPolicy } from '../../src/server/registry.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { createStore } from '../../src/store/index.js';
 import { adminJobs } from '../helpers/joblog.js';
 import { startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
@@ -75,5 +76,30 @@ describe('job log on the memory store', () => {
     assert.equal(await adminCommand('127.0.0.1', s.port, `jobs cancel ${String(queued[0]!.id)}`), 'OK\r\n');
     const after = await adminJobs(s.port, 'jobs list function=mem_idle');
     assert.deepEqual(after.map((r) => r.state).sort(), ['cancelled', 'queued']);
+  });
+
+  it('keeps the newest N completed jobs (memory:?keep=N); a bad keep is refused naming it', async () => {
+    const store = await createStore('memory:?keep=3');
+    const s = await startInProcess({ store });
+    closers.push(() => s.stop());
+    const c = new Client({ servers: [s.address] });
+    closers.push(() => c.close());
+    for (let i = 1; i <= 5; i++) await c.submitBackground('mem_keep', `k${i}`);
+    const queued = await adminJobs(s.port, 'jobs list function=mem_keep');
+    const idOf = new Map(queued.map((r) => [r.payload, String(r.id)]));
+    const w = new Worker({ servers: [s.address] });
+    w.addFunction('mem_keep', (job) => `ran ${job.text()}`);
+    await w.start();
+    closers.push(() => w.close({ timeoutMs: 1000 }));
+    await until('five jobs to be done', () => s.server.registry.stats.get('mem_keep')?.completed === 5);
+    const done = await adminJobs(s.port, 'jobs list state=done function=mem_keep');
+    assert.deepEqual(done.map((r) => r.result), ['ran k5', 'ran k4', 'ran k3'], 'the newest three, newest first');
+    assert.deepEqual(done.map((r) => r.id), [idOf.get('k5'), idOf.get('k4'), idOf.get('k3')]);
+    assert.deepEqual((await adminJobs(s.port, `jobs show ${idOf.get('k4')!}`)).map((r) => [r.state, r.attempts, r.payload]), [['done', 1, null]]);
+    assert.match(await adminCommand('127.0.0.1', s.port, `jobs show ${idOf.get('k1')!}`), /^ERR /, 'the oldest is no longer kept');
+    assert.equal((await adminJobs(s.port, 'jobs list state=failed')).length, 0);
+
+    await assert.rejects(createStore('memory:?keep=lots'), /keep= expects how many completed jobs to keep/);
+    await assert.rejects(createStore('memory:?kept=3'), /memory: takes one option, keep=N/);
   });
 });
