@@ -107,6 +107,19 @@ async function startProfiledCli(dir: string, extra: string[]): Promise<RunningSe
   return { kind: 'geartrain', host: '127.0.0.1', port, address, pid: child.pid!, child, stop: () => stopChild(child) };
 }
 
+/** bench/lib/stub-server.ts: the load's ceiling (no queue, canned answers). */
+export async function startStub(): Promise<RunningServer> {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'lib/stub-server.ts'), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  try {
+    await waitForPort(port, 10_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return { kind: 'geartrain', host: '127.0.0.1', port, address: `127.0.0.1:${port}`, pid: child.pid!, child, stop: () => stopChild(child) };
+}
+
 async function trackServer(starting: Promise<RunningServer>): Promise<RunningServer> {
   const s = await starting;
   track(s.child);

@@ -1,0 +1,61 @@
+// A stub Gearman server: the ceiling of the background load on this machine. It answers each
+// SUBMIT_JOB_BG with JOB_CREATED and each GRAB_JOB with a canned JOB_ASSIGN while it owes jobs,
+// and keeps nothing else: no queue, no job objects, no protocol checks, one write per chunk
+// read. Whatever it reaches is what the load generator, the kernel and Node's sockets allow;
+// a real server can only come close to it (bench/background-noop.ts prints the ratio).
+//
+//   node --import tsx bench/lib/stub-server.ts PORT
+
+import net from 'node:net';
+import { res } from '../../src/protocol/codec.js';
+import { Cmd } from '../../src/protocol/commands.js';
+
+const HEADER = 12;
+const NO_JOB = res(Cmd.NO_JOB);
+const NOOP = res(Cmd.NOOP);
+const PAYLOAD = Buffer.alloc(100, 'x');
+
+let owed = 0;
+let seq = 0;
+const sleeping = new Set<net.Socket>();
+
+function serve(s: net.Socket): void {
+  s.setNoDelay(true);
+  let rest: Buffer | null = null;
+  s.on('data', (chunk: Buffer) => {
+    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    rest = null;
+    const out: Buffer[] = [];
+    let off = 0;
+    while (buf.length - off >= HEADER) {
+      const end = off + HEADER + buf.readUInt32BE(off + 8);
+      if (end > buf.length) break;
+      switch (buf.readUInt32BE(off + 4)) {
+        case Cmd.SUBMIT_JOB_BG:
+          owed++;
+          out.push(res(Cmd.JOB_CREATED, `H:stub:${++seq}`));
+          for (const w of sleeping) w.write(NOOP);
+          sleeping.clear();
+          break;
+        case Cmd.GRAB_JOB:
+          if (owed === 0) out.push(NO_JOB);
+          else {
+            owed--;
+            out.push(res(Cmd.JOB_ASSIGN, `H:stub:${++seq}`, 'bench_noop', PAYLOAD));
+          }
+          break;
+        case Cmd.PRE_SLEEP:
+          if (owed > 0) out.push(NOOP);
+          else sleeping.add(s);
+          break;
+      }
+      off = end;
+    }
+    if (off < buf.length) rest = Buffer.from(buf.subarray(off));
+    if (out.length > 0) s.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  });
+  s.on('close', () => sleeping.delete(s));
+  s.on('error', () => {});
+}
+
+net.createServer(serve).listen(Number(process.argv[2]), '127.0.0.1');
