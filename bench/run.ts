@@ -5,6 +5,7 @@
 //   npm run bench                                   all scenarios, 3 runs per server
 //   npm run bench -- background-noop --reps 1       one scenario, one run
 //   npm run bench -- --profile background-noop      also --cpu-prof the geartrain server
+//   npm run bench -- durable --case "in memory"      only the cases whose name contains the text
 //
 // Every measurement starts a fresh server child and a fresh load-generator child (see
 // bench/lib/harness.ts for the setup); runs alternate which server goes first, so drift on the
@@ -58,6 +59,8 @@ interface Args {
   profile: boolean;
   /** Measure one server only (while working on it); no ratios then. */
   only: ServerKind | null;
+  /** Run only the cases whose name contains this. */
+  caseFilter: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -65,6 +68,7 @@ function parseArgs(argv: string[]): Args {
   let reps = 3;
   let profile = false;
   let only: ServerKind | null = null;
+  let caseFilter: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--reps') {
@@ -75,10 +79,13 @@ function parseArgs(argv: string[]): Args {
       const v = argv[++i];
       if (v !== 'geartrain' && v !== 'gearmand') throw new Error(`Expected geartrain or gearmand for --only but received "${v}"`);
       only = v;
-    } else if (a.startsWith('-')) throw new Error(`Unknown option ${a} (known: --reps N, --profile, --only geartrain|gearmand)`);
+    } else if (a === '--case') {
+      caseFilter = argv[++i] ?? '';
+      if (caseFilter === '') throw new Error('Expected part of a case name after --case');
+    } else if (a.startsWith('-')) throw new Error(`Unknown option ${a} (known: --reps N, --profile, --only geartrain|gearmand, --case TEXT)`);
     else names.push(a.replace(/^bench\//, '').replace(/\.ts$/, ''));
   }
-  return { names, reps, profile, only };
+  return { names, reps, profile, only, caseFilter };
 }
 
 async function loadScenarios(names: string[]): Promise<Scenario[]> {
@@ -202,6 +209,7 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   for (const s of scenarios) {
     for (const c of s.cases) {
+      if (args.caseFilter !== null && !c.name.includes(args.caseFilter)) continue;
       try {
         rows.push(...(await runCase(s, c, args)));
       } catch (err) {

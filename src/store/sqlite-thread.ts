@@ -9,6 +9,7 @@
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { GeartrainError, type ErrorCode } from '../errors.js';
+import { FIELDS } from './columns.js';
 import { SqliteStore } from './sqlite.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
@@ -47,10 +48,47 @@ function fixRecord(r: JobRecord): JobRecord {
   return r;
 }
 
-function fixChanges(changes: JobChange[]): JobChange[] {
+/**
+ * A batch of changes as one flat array of values, the way it crosses to the thread. Structured
+ * clone writes every property name of every object it copies; a flat array costs half as much
+ * to send and a third as much to receive (1,000 new rows: 0.94 → 0.45 ms on the server's thread,
+ * 1.55 → 0.59 ms on the SQLite thread). An insert is INSERT and the record's fields in FIELDS
+ * order; an update is UPDATE, the id, the number of fields set, then name and value of each.
+ */
+const INSERT = 0;
+const UPDATE = 1;
+
+function pack(changes: readonly JobChange[]): unknown[] {
+  const out: unknown[] = [];
   for (const c of changes) {
-    if (c.op === 'insert') fixRecord(c.job);
-    else if (c.set.data !== undefined) c.set.data = asBuffer(c.set.data);
+    if (c.op === 'insert') {
+      out.push(INSERT);
+      for (const f of FIELDS) out.push(c.job[f]);
+    } else {
+      const keys = Object.keys(c.set) as (keyof typeof c.set)[];
+      out.push(UPDATE, c.id, keys.length);
+      for (const k of keys) out.push(k, c.set[k]);
+    }
+  }
+  return out;
+}
+
+function unpack(flat: unknown[]): JobChange[] {
+  const changes: JobChange[] = [];
+  let i = 0;
+  while (i < flat.length) {
+    if (flat[i++] === INSERT) {
+      const job: Record<string, unknown> = {};
+      for (const f of FIELDS) job[f] = flat[i++];
+      changes.push({ op: 'insert', job: fixRecord(job as unknown as JobRecord) });
+    } else {
+      const id = flat[i++] as string;
+      const n = flat[i++] as number;
+      const set: Record<string, unknown> = {};
+      for (let k = 0; k < n; k++, i += 2) set[flat[i] as string] = flat[i + 1];
+      if (set.data !== undefined) set.data = asBuffer(set.data as Uint8Array | null);
+      changes.push({ op: 'update', id, set });
+    }
   }
   return changes;
 }
@@ -150,7 +188,7 @@ export class ThreadedSqliteStore implements JobStore {
 
   async write(changes: readonly JobChange[]): Promise<void> {
     if (changes.length === 0) return;
-    await this.call('write', [changes]);
+    await this.call('write', [pack(changes)]);
   }
 
   async ping(): Promise<void> {
@@ -207,7 +245,7 @@ if (!isMainThread && parentPort !== null && (workerData as { file?: unknown } | 
   const run = (method: Method, args: unknown[]): Promise<unknown> => {
     switch (method) {
       case 'write':
-        return store.write(fixChanges(args[0] as JobChange[]));
+        return store.write(unpack(args[0] as unknown[]));
       case 'claim':
         return store.claim(args[0] as string, args[1] as number, args[2] as number, args[3] as boolean);
       case 'renew':
