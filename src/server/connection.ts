@@ -35,8 +35,13 @@ export class Connection implements Peer {
   /** It sent a text admin command (the `connections` metric counts it as admin, not client). */
   admin = false;
   private readonly decoder: PacketDecoder;
-  /** Packets sent this tick, written together by flush(). */
-  private pending: Buffer[] = [];
+  /**
+   * Packets sent this tick, written together by flush(): the first one alone, the others in
+   * `more`. Most ticks send a connection one packet (a worker's next JOB_ASSIGN), and an array
+   * for it was 150-400 bytes of garbage a job.
+   */
+  private first: Buffer | null = null;
+  private more: Buffer[] | null = null;
   /** Replies waiting behind a held one (see hold()), in order; null when nothing waits. */
   private waiting: HeldReply[] | null = null;
   private waitHead = 0;
@@ -125,8 +130,10 @@ export class Connection implements Peer {
     // Admin replies are strings; socket.write(string) sent them as UTF-8, and so does this.
     const b = typeof packet === 'string' ? Buffer.from(packet) : packet;
     const large = b.length >= COALESCE_MAX;
-    if (this.pending.length === 0 && !large) process.nextTick(this.flush);
-    this.pending.push(b);
+    if (this.first === null) {
+      if (!large) process.nextTick(this.flush);
+      this.first = b;
+    } else (this.more ??= []).push(b);
     this.pendingBytes += b.length;
     // A large packet (a forwarded result) goes out now, behind what is pending: a copy would
     // gain nothing, and the output limit is checked as it is queued, not a tick later.
@@ -134,18 +141,23 @@ export class Connection implements Peer {
   }
 
   private readonly flush = (): void => {
-    const list = this.pending;
+    const first = this.first;
+    const more = this.more;
     const bytes = this.pendingBytes;
-    this.pending = [];
+    this.first = null;
+    this.more = null;
     this.pendingBytes = 0;
-    if (this.closed || list.length === 0) return;
+    if (this.closed || first === null) return;
     let ok = true;
-    if (list.length === 1) ok = this.socket.write(list[0]!);
-    else if (list[list.length - 1]!.length < COALESCE_MAX) ok = this.socket.write(Buffer.concat(list, bytes));
-    else {
+    if (more === null) ok = this.socket.write(first);
+    else if (more[more.length - 1]!.length < COALESCE_MAX) {
+      more.unshift(first);
+      ok = this.socket.write(Buffer.concat(more, bytes));
+    } else {
       // Small packets, then the large one that flushed them: no copy of it; one writev.
       this.socket.cork();
-      for (const b of list) ok = this.socket.write(b);
+      this.socket.write(first);
+      for (const b of more) ok = this.socket.write(b);
       this.socket.uncork();
     }
     if (ok) return;

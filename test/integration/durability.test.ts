@@ -70,10 +70,13 @@ describe('durable job log (SQLite)', () => {
       }
     })();
     await until(() => acked.size >= 500, '500 acknowledged jobs');
+    // Listened for before the kill: the exit may come while `submitting` winds down, and a
+    // listener added after it waits forever (the reconnecting client keeps the test alive).
+    const exited = new Promise((r) => s.child.once('exit', r));
     s.child.kill('SIGKILL');
     killed = true;
     await submitting;
-    await new Promise((r) => s.child.once('exit', r));
+    await exited;
     const ackedAtKill = new Set(acked);
     assert.ok(ackedAtKill.size >= 500);
 
