@@ -3,8 +3,8 @@
 // each transaction carries many jobs and durability costs little per job.
 //
 // Inserts are what JOB_CREATED waits for: their source is told when the batch commits, or that
-// it failed (the client gets ERROR). Updates are write-behind: a failed batch
-// of updates is kept and tried again with backoff, so a store restart loses no state change.
+// it failed (the client gets ERROR). Updates are write-behind: a failed batch of updates is
+// kept and tried again with backoff, so a store restart loses no state change.
 //
 // Two kinds of failure, told apart by the error's code (see storeDown()):
 // - the store is down (GT_STORE_UNAVAILABLE, or anything unexpected): the batch's inserts are
