@@ -575,6 +575,8 @@ export class JobRegistry {
     this.jobs.delete(job);
     this.forgetUnique(job);
     if (job.foreignId !== null && this.byId.get(job.foreignId) === job) this.byId.delete(job.foreignId);
+    // A job not in the log is read by nobody from now on (a logged one still is, by the job log).
+    if (!job.logged) job.forgetExtra();
   }
 
   /**
