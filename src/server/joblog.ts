@@ -346,9 +346,9 @@ export class JobLog implements JobListener {
   completed(job: Job, result: Buffer): void {
     this.ended?.add(job.id);
     const text = result.toString('utf8', 0, Math.min(result.length, MAX_RESULT_TEXT));
-    const worker = this.endStart(job).worker ?? null;
-    if (this.store.keepDone) return this.store.keepDone(new Done(this, job, worker, text, Date.now()));
-    this.change(job, { state: 'done', attempts: job.retries + 1, result: text, data: null, updatedAt: Date.now(), ...(worker === null ? {} : { worker }) });
+    const start = this.endStart(job);
+    if (this.store.keepDone) return this.store.keepDone(new Done(this, job, start.worker ?? null, text, Date.now()));
+    this.change(job, { ...start, state: 'done', attempts: job.retries + 1, result: text, data: null, updatedAt: Date.now() });
   }
 
   failed(job: Job, reason: string, retryAt: number | null): void {

@@ -7,10 +7,10 @@ import { res } from '../protocol/codec.js';
 import { gtError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type JobNaming } from './job.js';
-
-export { Job, JobsByHandle, type JobNaming } from './job.js';
 import { newUuid } from './uuid.js';
 import { FunctionStats } from './stats.js';
+
+export { Job, JobsByHandle, type JobNaming } from './job.js';
 
 export type Priority = 0 | 1 | 2;
 export const HIGH: Priority = 0;
