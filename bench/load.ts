@@ -209,7 +209,9 @@ class Load {
         out[HEADER + hlen] = 0;
         GRAB_JOB.copy(out, HEADER + hlen + 1);
         s.write(out);
-        this.completed++;
+        // Foreground jobs are counted by their clients, when the result arrives (and only those
+        // submitted in the window); counted here too, the foreground rate was twice the real one.
+        if (this.cfg.mode !== 'foreground') this.completed++;
         // Release blocked clients in batches, not one packet per completion.
         if (this.blocked.size > 0 && this.cfg.maxBacklog - (this.submitted - this.completed) >= UNBLOCK_BATCH) this.unblock();
       } else if (type === Cmd.NO_JOB) {

@@ -324,7 +324,12 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     // Foreground HTTP calls had the grace period to get their results; now they are answered.
     await this.http?.close().catch((err: unknown) => this.log.warn({ err }, 'closing the HTTP API failed'));
     this.tearingDown = true;
-    for (const c of this.conns.values()) c.destroy();
+    // What was sent before the close goes first (the OK of an admin `shutdown`): flushes wait
+    // for the end of the loop's turn, and the shutdown was queued before its own reply.
+    for (const c of this.conns.values()) {
+      c.flush();
+      c.destroy();
+    }
     await stopped;
     this.registry.clear();
     await this.jobLog?.close();
