@@ -1,7 +1,8 @@
 // `transcode` {input, outDir, profiles, poster?, name?} → {input, durationSeconds, probe, outputs,
 // poster?}: web renditions of one video (H.264/AAC MP4, VP9/Opus WebM, AAC or Opus audio) and a
 // poster frame. The input is probed first (a bad file fails before any encode); one ffmpeg run
-// per output, each written atomically; progress goes out as WORK_STATUS while ffmpeg runs;
+// per output, each written atomically (renditions one after another, the poster beside them);
+// progress goes out as WORK_STATUS while ffmpeg runs;
 // outputs already made from the same input and options are not made again.
 
 import type { Stats } from 'node:fs';
@@ -273,13 +274,16 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           checkSource(p.input, src, p);
           const per = Math.max(1, Math.round(src.durationSeconds * 1000));
           const total = per * todo.length;
+          const done = todo.map(() => 0);
           let sent = -1;
-          const progress = (done: number): void => {
-            if (done > sent) ctx.progress((sent = done), total);
+          const progress = (): void => {
+            const sum = done.reduce((a, b) => a + b, 0);
+            if (sum > sent) ctx.progress((sent = sum), total);
           };
-          progress(0);
-          for (const [i, s] of todo.entries()) {
-            const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, src, p.input, s.final) : profileRun(bin, s.profile, src, p.input, s.final);
+          progress();
+          const runSlot = async (i: number): Promise<void> => {
+            const s = todo[i]!;
+            const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, src!, p.input, s.final) : profileRun(bin, s.profile, src!, p.input, s.final);
             let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
             await writeAtomic(s.final, async (tmp) => {
               report = await runFfmpeg(bin, {
@@ -287,7 +291,10 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
                 output: tmp,
                 signal: job.signal,
                 totalMs: per,
-                onProgress: (doneMs) => progress(i * per + doneMs),
+                onProgress: (doneMs) => {
+                  done[i] = doneMs;
+                  progress();
+                },
               });
             });
             const bytes = (await stat(s.final)).size;
@@ -296,11 +303,30 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
             const output: TranscodeOutput | PosterOutput =
               s.profile === 'poster'
                 ? { path: s.final, width: width!, height: height!, format: p.poster!.format, atSeconds: planned.atSeconds!, bytes }
-                : { profile: s.profile, path: s.final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? src.durationSeconds) * 1000) / 1000 };
-            await recordOutput(s.final, p.input, st, s.key, { output, probe: src } satisfies MadeRecord);
+                : { profile: s.profile, path: s.final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? src!.durationSeconds) * 1000) / 1000 };
+            await recordOutput(s.final, p.input, st, s.key, { output, probe: src! } satisfies MadeRecord);
             made.set(s, output);
-            progress((i + 1) * per);
-          }
+            done[i] = per;
+            progress();
+          };
+          // The poster (one frame, one core) is made while the renditions encode, one after
+          // another: x264 and libvpx already use every core, and the poster then costs the job
+          // little wall time. bench/transcode.ts (480p + poster of a 10 s 720p clip, 2-core VM,
+          // 5 runs) against the same two commands run one after the other: 1.06× → 0.96×.
+          const renditions = async (): Promise<void> => {
+            for (const [i, s] of todo.entries()) if (s.profile !== 'poster') await runSlot(i);
+          };
+          const posterAt = todo.findIndex((s) => s.profile === 'poster');
+          const runs = [renditions(), ...(posterAt >= 0 ? [runSlot(posterAt)] : [])];
+          // The first failure ends the job: the other run is stopped (its output never reaches
+          // its final path), and the job fails with that first error.
+          const failed = runs.map((r) => r.catch((err: unknown) => {
+            if (!job.signal.aborted) job.abort(err);
+            throw err;
+          }));
+          const outcome = await Promise.allSettled(failed);
+          const first = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+          if (first) throw job.signal.reason ?? first.reason;
         } finally {
           clearTimeout(timer);
           ctx.signal.removeEventListener('abort', onAbort);

@@ -205,14 +205,18 @@ test('ffmpeg runs exactly the command profileRun()/posterRun() build, is found o
     profileRun(bin, 'audio-m4a', src, CLIP, path.join(out, 'again-audio.m4a')),
   ];
   assert.equal(runs.length, expected.length);
-  for (const [i, e] of expected.entries()) {
+  // The first job's poster runs beside its rendition (either may start first); the second job's
+  // run comes after both.
+  const firstJob = [...runs.slice(0, 2)].sort((a, b) => Number(b.includes('poster')) - Number(a.includes('poster')));
+  for (const [i, run] of [...firstJob, runs[2]!].entries()) {
+    const e = expected[i]!;
     const argv = ffmpegArgv(e.spec);
-    const tmpOut = runs[i]!.split(' ').at(-1)!;
+    const tmpOut = run.split(' ').at(-1)!;
     const final = path.basename(e.spec.output, path.extname(e.spec.output));
     assert.match(path.basename(tmpOut), new RegExp(`^\\.${final}\\.[0-9a-f]{8}\\.tmp${path.extname(e.spec.output).replace('.', '\\.')}$`), 'a temp file beside the output, same extension');
-    assert.equal(runs[i], [...argv.slice(0, -1), tmpOut].join(' '));
+    assert.equal(run, [...argv.slice(0, -1), tmpOut].join(' '));
+    assert.match(run, / -protocol_whitelist file (-ss \S+ )?-i /, 'local files only');
   }
-  assert.ok(runs[1]!.includes('-protocol_whitelist file -i '), 'local files only');
 });
 
 test('bad inputs fail alone with their codes, naming the file; nothing half-written; the worker goes on', { skip }, async (t) => {
@@ -250,6 +254,22 @@ test('ffmpeg failing mid-way is GT_FFMPEG_FAILED with its last meaningful line; 
   const missing = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: path.join(out, 'no-such-ffmpeg') } });
   assert.match(await missing.failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'] }), new RegExp(`^GT_FFMPEG_NOT_FOUND: No ffmpeg at ${out}/no-such-ffmpeg found: install ffmpeg`));
   assert.deepEqual((await readdir(out)).filter((f) => f.includes('.tmp')), [], 'no partial output');
+});
+
+test('a poster that fails stops the rendition encoding beside it; the job fails with the poster\'s error; nothing left', { skip }, async (t) => {
+  const out = await tmp(t);
+  // The poster (a .jpg output) fails at once; a rendition is made to run for a minute.
+  const fake = await fakeFfmpeg(
+    out,
+    `case "$*" in *-version*) exec FFMPEG "$@";; *.jpg) echo 'poster: No space left on device' >&2; echo 'Conversion failed!' >&2; exit 1;; esac\nexec FFMPEG -re -stream_loop -1 "$@"`,
+  );
+  const { failure } = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: fake.bin } });
+  const started = Date.now();
+  const err = await failure('transcode', { input: CLIP, outDir: out, name: 'both', profiles: ['mp4-240p'], poster: true });
+  assert.equal(err, `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: poster: No space left on device`);
+  assert.ok(Date.now() - started < 30_000, 'the rendition was stopped, not waited for');
+  assert.deepEqual(processesMentioning(out), [], 'the rendition\'s ffmpeg is gone when the job fails');
+  assert.deepEqual((await entries(out)).filter((f) => f.startsWith('both') || f.includes('.tmp')), [], 'no output, no temp file');
 });
 
 test('the timeout and an aborted job kill ffmpeg and leave no temp file', { skip }, async (t) => {
