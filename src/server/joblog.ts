@@ -335,20 +335,31 @@ export class JobLog implements JobListener {
     }
   }
 
-  /** The worker of an attempt that ends now, if its start was not written (set with the end). */
-  private endStart(job: Job): { worker?: string } {
+  /** The worker of an attempt that ends now, if its start was not written (it is written with the end). */
+  private endStart(job: Job): string | undefined {
     const s = this.starts.get(job);
-    if (s === undefined) return {};
+    if (s === undefined) return undefined;
     this.starts.delete(job);
-    return { worker: s.worker };
+    return s.worker;
+  }
+
+  /**
+   * `set`, with the worker of an attempt that ends now when its start was not written. Not
+   * `{ ...{ worker }, state, … }`: V8 (Node 20) takes a slow path for a spread of a non-empty
+   * object followed by properties it does not have, 1–7 µs each time (overriding ones it has is
+   * fast); it was 5% of the server's CPU under bench/durable.ts.
+   */
+  private ending<T extends Partial<Omit<JobRecord, 'id'>>>(job: Job, set: T): T {
+    const worker = this.endStart(job);
+    if (worker !== undefined) set.worker = worker;
+    return set;
   }
 
   completed(job: Job, result: Buffer): void {
     this.ended?.add(job.id);
     const text = result.toString('utf8', 0, Math.min(result.length, MAX_RESULT_TEXT));
-    const start = this.endStart(job);
-    if (this.store.keepDone) return this.store.keepDone(new Done(this, job, start.worker ?? null, text, Date.now()));
-    this.change(job, { ...start, state: 'done', attempts: job.retries + 1, result: text, data: null, updatedAt: Date.now() });
+    if (this.store.keepDone) return this.store.keepDone(new Done(this, job, this.endStart(job) ?? null, text, Date.now()));
+    this.change(job, this.ending(job, { state: 'done', attempts: job.retries + 1, result: text, data: null, updatedAt: Date.now() }));
   }
 
   failed(job: Job, reason: string, retryAt: number | null): void {
@@ -357,19 +368,21 @@ export class JobLog implements JobListener {
       this.ended?.add(job.id);
       this.log.warn({ job: job.id, fn: job.fn.name, attempts: job.retries, reason: text }, 'job is dead');
     }
-    this.change(job, {
-      ...this.endStart(job),
-      state: retryAt === null ? 'dead' : 'failed',
-      attempts: job.retries,
-      runAt: retryAt ?? job.runAt,
-      result: text,
-      updatedAt: Date.now(),
-    });
+    this.change(
+      job,
+      this.ending(job, {
+        state: retryAt === null ? 'dead' : 'failed',
+        attempts: job.retries,
+        runAt: retryAt ?? job.runAt,
+        result: text,
+        updatedAt: Date.now(),
+      }),
+    );
   }
 
   cancelled(job: Job): void {
     this.ended?.add(job.id);
-    this.change(job, { ...this.endStart(job), state: 'cancelled', data: null, updatedAt: Date.now() });
+    this.change(job, this.ending(job, { state: 'cancelled', data: null, updatedAt: Date.now() }));
   }
 
   // ---- operator actions --------------------------------------------------------------------
