@@ -63,9 +63,9 @@ export class Connection implements Peer {
   admin = false;
   private readonly decoder: PacketDecoder;
   /**
-   * Packets sent this turn of the loop, written together by flush(): the first one alone, the others in
-   * `more`. Most ticks send a connection one packet (a worker's next JOB_ASSIGN), and an array
-   * for it was 150-400 bytes of garbage a job.
+   * Packets sent this turn of the loop, written together by flush(): the first one alone, the
+   * others in `more`. Most turns send a connection one packet (a worker's next JOB_ASSIGN), and an
+   * array for it was 150-400 bytes of garbage a job.
    */
   private first: Buffer | null = null;
   private more: Buffer[] | null = null;
@@ -110,8 +110,8 @@ export class Connection implements Peer {
   }
 
   /**
-   * Queue a packet. Packets sent in one turn of the loop leave as one buffer in one write: a burst of
-   * pipelined submits answered with hundreds of JOB_CREATED costs one Buffer.concat, where
+   * Queue a packet. Packets sent in one turn of the loop leave as one buffer in one write: a
+   * burst of pipelined submits answered with hundreds of JOB_CREATED costs one Buffer.concat, where
    * cork() + a stream write per packet cost a Writable entry each and a writev of hundreds of
    * iovecs (bench/background-noop.ts, 2 cores: end to end +20%, server CPU 34 → 30 µs a job).
    * When this peer stops reading, we stop reading its requests (so its own replies stop

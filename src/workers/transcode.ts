@@ -270,9 +270,9 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
         ctx.signal.addEventListener('abort', onAbort, { once: true });
         try {
           const bin = await locate(settings.transcode);
-          src = await probeFile(bin, p.input, job.signal);
-          checkSource(p.input, src, p);
-          const per = Math.max(1, Math.round(src.durationSeconds * 1000));
+          const source = (src = await probeFile(bin, p.input, job.signal));
+          checkSource(p.input, source, p);
+          const per = Math.max(1, Math.round(source.durationSeconds * 1000));
           const total = per * todo.length;
           const done = todo.map(() => 0);
           let sent = -1;
@@ -283,7 +283,7 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           progress();
           const runSlot = async (i: number): Promise<void> => {
             const s = todo[i]!;
-            const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, src!, p.input, s.final) : profileRun(bin, s.profile, src!, p.input, s.final);
+            const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, source, p.input, s.final) : profileRun(bin, s.profile, source, p.input, s.final);
             let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
             await writeAtomic(s.final, async (tmp) => {
               report = await runFfmpeg(bin, {
@@ -303,8 +303,8 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
             const output: TranscodeOutput | PosterOutput =
               s.profile === 'poster'
                 ? { path: s.final, width: width!, height: height!, format: p.poster!.format, atSeconds: planned.atSeconds!, bytes }
-                : { profile: s.profile, path: s.final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? src!.durationSeconds) * 1000) / 1000 };
-            await recordOutput(s.final, p.input, st, s.key, { output, probe: src! } satisfies MadeRecord);
+                : { profile: s.profile, path: s.final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? source.durationSeconds) * 1000) / 1000 };
+            await recordOutput(s.final, p.input, st, s.key, { output, probe: source } satisfies MadeRecord);
             made.set(s, output);
             done[i] = per;
             progress();
