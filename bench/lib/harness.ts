@@ -89,28 +89,19 @@ export async function startServer(kind: ServerKind, args: ServerArgs = {}): Prom
 }
 
 /** `pipeline server` as startCli() runs it, under `node --cpu-prof` (not allowed in NODE_OPTIONS). */
-async function startProfiledCli(dir: string, extra: string[]): Promise<RunningServer> {
-  const port = await freePort();
-  const child = track(
-    spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--log-level', 'warn', 'server', '--port', String(port), ...extra], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, GEARTRAIN_STORE },
-    }),
-  );
-  try {
-    await waitForPort(port, 10_000);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  const address = `127.0.0.1:${port}`;
-  return { kind: 'geartrain', host: '127.0.0.1', port, address, pid: child.pid!, child, stop: () => stopChild(child) };
+function startProfiledCli(dir: string, extra: string[]): Promise<RunningServer> {
+  return startNodeServer((port) => ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--log-level', 'warn', 'server', '--port', String(port), ...extra], { ...process.env, GEARTRAIN_STORE });
 }
 
 /** bench/lib/stub-server.ts: the load's ceiling (no queue, canned answers). */
-export async function startStub(): Promise<RunningServer> {
+export function startStub(): Promise<RunningServer> {
+  return startNodeServer((port) => ['--import', 'tsx', path.join(BENCH_DIR, 'lib/stub-server.ts'), String(port)]);
+}
+
+/** A node child listening on a free port (`argv` for that port), once it accepts connections. */
+async function startNodeServer(argv: (port: number) => string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const port = await freePort();
-  const child = track(spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'lib/stub-server.ts'), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  const child = track(spawn(process.execPath, argv(port), { stdio: ['ignore', 'ignore', 'inherit'], env }));
   try {
     await waitForPort(port, 10_000);
   } catch (err) {
