@@ -3,9 +3,9 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { GeartrainError, gtError } from '../errors.js';
 import { Fields, itemFields, itemString } from '../workers/validate.js';
+import { parseYaml } from '../yaml.js';
 import { compile, expressionsIn } from './expr.js';
 import type { InputKind, PipelineDef, StepDef } from './types.js';
 

@@ -5,10 +5,10 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { parseServer } from '../client/address.js';
 import { GeartrainError, invalidArgument } from '../errors.js';
 import { DOMAIN_WORKER_NAMES, isDomainWorkerName } from '../workers/index.js';
+import { parseYaml } from '../yaml.js';
 
 /** The files `pipeline up` looks for in the working directory when no -c is given, in order. */
 export const CONFIG_FILES = ['geartrain.config.json', 'geartrain.config.yaml', 'geartrain.config.yml'] as const;

@@ -6,7 +6,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { domainToASCII } from 'node:url';
-import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
+import type { SendMailOptions, Transporter } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import { gtError, invalidArgument, invalidPayload } from '../errors.js';
 import { DEFAULT_TEMPLATES_DIR, TEMPLATE_NAME, renderTemplate, type TemplateVars } from './email-template.js';
@@ -108,7 +108,16 @@ async function attachmentFile(field: string, p: string, allowPaths: readonly str
 /** The SMTP URL without its password, for messages and logs. */
 const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
 
-function smtpTransport(url: string): Transporter {
+/**
+ * nodemailer itself, loaded with the first message: it is about a hundred modules, and every
+ * process that has the email worker among its workers (a `pipeline run` of the built-in
+ * thumbnails pipeline, whose notify step is an email) would otherwise load them at start.
+ */
+let mailer: Promise<typeof import('nodemailer')> | null = null;
+const loadMailer = (): Promise<typeof import('nodemailer')> => (mailer ??= import('nodemailer'));
+
+/** Refuse anything but an smtp:// or smtps:// URL with a host (at start, not at the first message). */
+function checkSmtpUrl(url: string): void {
   let u: URL | undefined;
   try {
     u = new URL(url);
@@ -118,8 +127,6 @@ function smtpTransport(url: string): Transporter {
   if (!u || (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || u.hostname === '') {
     throw invalidArgument('an smtp:// or smtps:// URL', 'email.smtpUrl', redact(url));
   }
-  // Query parameters of the URL (`?pool=false&socketTimeout=…`) override these.
-  return nodemailer.createTransport({ ...SMTP_TIMEOUTS, url, pool: true });
 }
 
 export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<EmailPayload, EmailResult> => {
@@ -128,9 +135,15 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
   const defaultFrom = address(settings.email?.from || process.env.GEARTRAIN_MAIL_FROM || 'geartrain@localhost', 'the email.from setting');
   const templatesDir = settings.email?.templatesDir ?? DEFAULT_TEMPLATES_DIR;
   const outboxDir = path.resolve(settings.email?.outboxDir ?? '.geartrain/outbox');
-  const smtp = smtpUrl ? smtpTransport(smtpUrl) : null;
-  // Without SMTP a stream transport only builds the raw message (Bcc kept, so the file is complete).
-  const composer = smtp ? null : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  if (smtpUrl) checkSmtpUrl(smtpUrl);
+  // Made with the first message. With an SMTP URL, a pooled transport (query parameters of the
+  // URL, `?pool=false&socketTimeout=…`, override these options); without one, a stream
+  // transport that only builds the raw message (Bcc kept, so the file is complete).
+  let transport: Promise<Transporter> | null = null;
+  const transporter = (): Promise<Transporter> =>
+    (transport ??= loadMailer().then((nodemailer) =>
+      smtpUrl ? nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: smtpUrl, pool: true }) : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
+    ));
   if (smtpUrl) log.info({ smtp: redact(smtpUrl) }, 'email: sending through SMTP');
   else log.info({ outbox: outboxDir }, 'email: no SMTP URL set (GEARTRAIN_SMTP_URL / --smtp); messages go to the outbox');
 
@@ -202,8 +215,9 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
         signal: ctx.signal,
       };
 
-      if (composer) {
-        const built = await composer.sendMail(message);
+      const mail = await transporter();
+      if (!smtpUrl) {
+        const built = await mail.sendMail(message);
         const id = built.messageId.replace(/[<>]/g, '');
         const file = path.join(outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id.replace(/[^\w.@-]/g, '_')}.eml`);
         ctx.signal.throwIfAborted();
@@ -212,7 +226,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
         return { messageId: built.messageId, outbox: file };
       }
       try {
-        const info = await smtp!.sendMail(message);
+        const info = await mail.sendMail(message);
         return { messageId: String(info.messageId), accepted: (info.accepted ?? []).map(String), rejected: (info.rejected ?? []).map(String) };
       } catch (err) {
         throw gtError('GT_EMAIL_FAILED', p.to.join(', '), (err as Error).message);
@@ -220,8 +234,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
     },
 
     async close() {
-      smtp?.close();
-      composer?.close();
+      if (transport) (await transport.catch(() => null))?.close();
     },
   };
 };
