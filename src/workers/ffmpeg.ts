@@ -17,7 +17,7 @@ import type { WorkerSettings } from './types.js';
  * (imported at start, it added about 30 ms to every run of the CLI).
  */
 let fluent: typeof FfmpegNs | null = null;
-function Ffmpeg(opts: FfmpegNs.FfmpegCommandOptions): FfmpegNs.FfmpegCommand {
+function ffmpegCommand(opts: FfmpegNs.FfmpegCommandOptions): FfmpegNs.FfmpegCommand {
   fluent ??= createRequire(import.meta.url)('fluent-ffmpeg') as typeof FfmpegNs;
   return fluent(opts);
 }
@@ -331,7 +331,7 @@ export function runFfmpeg(bin: Binaries, opts: RunOptions): Promise<RunReport> {
   const label = opts.label ?? opts.input;
   if (opts.signal.aborted) return Promise.reject(opts.signal.reason as Error);
   return new Promise<RunReport>((resolve, reject) => {
-    const cmd = Ffmpeg({ stdoutLines: 200 });
+    const cmd = ffmpegCommand({ stdoutLines: 200 });
     const hooks: FluentHooks = {
       _getFfmpegPath: (cb) => cb(null, bin.ffmpeg),
       _getFfprobePath: (cb) => cb(null, bin.ffprobe),
