@@ -2,8 +2,9 @@
 // SUBMIT_JOB_BG with JOB_CREATED and each GRAB_JOB with a canned JOB_ASSIGN while it owes jobs,
 // and keeps nothing else: no queue, no job objects, no protocol checks. It writes the way the
 // server does (src/server/connection.ts): each socket's replies as one buffer, all sockets once
-// per turn of the event loop. Whatever it reaches is what the load generator, the kernel and Node's sockets allow;
-// a real server can only come close to it (bench/background-noop.ts prints the ratio).
+// per turn of the event loop. Whatever it reaches is what the load generator, the kernel and
+// Node's sockets allow; a real server can only come close to it (bench/background-noop.ts
+// prints the ratio).
 //
 //   node --import tsx bench/lib/stub-server.ts PORT
 
