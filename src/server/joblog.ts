@@ -201,11 +201,17 @@ export class JobLog implements JobListener {
     }
   }
 
-  /** Claim pending jobs this server does not hold yet and queue them. */
+  /**
+   * Claim pending jobs this server does not hold yet and queue them, in pages. Every page asks
+   * for the same lease: with includeOwn the store then passes over the jobs earlier pages took
+   * (until session 7, each page asked for a new lease and got this server's first 10,000 jobs
+   * again, so a restart reloaded 10,000 of a larger queue and left the rest in the log).
+   */
   private async claim(includeOwn = false): Promise<number> {
     let total = 0;
+    const leaseUntil = Date.now() + this.leaseMs;
     for (;;) {
-      const batch = await this.store.claim(this.owner, Date.now() + this.leaseMs, 10_000, includeOwn);
+      const batch = await this.store.claim(this.owner, leaseUntil, 10_000, includeOwn);
       let added = 0;
       for (const r of batch) if (this.adopt(r)) added++;
       total += added;

@@ -10,6 +10,7 @@ export const byCreation = (a: JobRecord, b: JobRecord): number => a.createdAt - 
  * lease left. Renewing every pending row on every poll (1 s) rewrote each queued job once a
  * second (PostgreSQL: 2.4 s per renew with 126k jobs held); this way a row is rewritten once
  * per half lease, and it is still never less than half a lease from expiry while its owner
- * polls, so no other server can take it. The SQLite store does the same.
+ * polls, so no other server can take it. The SQLite store keeps a lease per owner instead
+ * (sqlite.ts, OWNERS): its renew writes one row.
  */
 export const renewalDue = (leaseUntil: number, now = Date.now()): number => now + Math.floor((leaseUntil - now) / 2);

@@ -77,7 +77,7 @@ export class MemoryStore implements JobStore {
     const out: JobRecord[] = [];
     for (const j of this.jobs.values()) {
       if (out.length >= limit) break;
-      if (isPending(j.state) && ((includeOwn && j.owner === owner) || j.owner === null || (j.owner !== owner && j.leaseUntil < now))) {
+      if (isPending(j.state) && ((includeOwn && j.owner === owner && j.leaseUntil !== leaseUntil) || j.owner === null || (j.owner !== owner && j.leaseUntil < now))) {
         j.owner = owner;
         j.leaseUntil = leaseUntil;
         out.push({ ...j });

@@ -135,7 +135,7 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
       // VALUES(col) is deprecated in MySQL 8.0.20 in favour of a row alias that MariaDB lacks.
       upsert: `INSERT INTO ${t} (${cols.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${cols.slice(1).map((c) => `${c} = VALUES(${c})`).join(', ')}`,
       claim: `SELECT * FROM ${t} WHERE state IN ${PENDING_SQL} AND (owner IS NULL OR (owner <> ? AND lease_until < ?)) LIMIT ? FOR UPDATE SKIP LOCKED`,
-      claimWithOwn: `SELECT * FROM ${t} WHERE state IN ${PENDING_SQL} AND (owner = ? OR owner IS NULL OR lease_until < ?) LIMIT ? FOR UPDATE SKIP LOCKED`,
+      claimWithOwn: `SELECT * FROM ${t} WHERE state IN ${PENDING_SQL} AND ((owner = ? AND lease_until <> ?) OR owner IS NULL OR lease_until < ?) LIMIT ? FOR UPDATE SKIP LOCKED`,
       renew: `UPDATE ${t} SET lease_until = ? WHERE owner = ? AND lease_until < ? AND state IN ${PENDING_SQL}`,
       release: `UPDATE ${t} SET lease_until = 0 WHERE owner = ? AND state IN ${PENDING_SQL}`,
     };
@@ -272,7 +272,8 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
 
   async claim(owner: string, leaseUntil: number, limit: number, includeOwn = false): Promise<JobRecord[]> {
     return this.run('claim jobs from', true, async (c) => {
-      const [rows] = await c.query<mysql.RowDataPacket[]>(includeOwn ? this.sql.claimWithOwn : this.sql.claim, [owner, Date.now(), limit]);
+      const args = includeOwn ? [owner, leaseUntil, Date.now(), limit] : [owner, Date.now(), limit];
+      const [rows] = await c.query<mysql.RowDataPacket[]>(includeOwn ? this.sql.claimWithOwn : this.sql.claim, args);
       if (rows.length === 0) return [];
       const jobs = rows.map((r) => fromRow(r as Row));
       await c.query(`UPDATE ${quote(this.table)} SET owner = ?, lease_until = ? WHERE id IN (?)`, [owner, leaseUntil, jobs.map((j) => j.id)]);

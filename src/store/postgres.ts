@@ -151,7 +151,7 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
         `INSERT INTO ${jobs} (${cols.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')}) ` +
         `ON CONFLICT (id) DO UPDATE SET ${cols.filter((c) => c !== 'id').map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
       claim: claimSql(jobs, `owner IS NULL OR (owner <> $1 AND lease_until < $3)`),
-      claimWithOwn: claimSql(jobs, `owner = $1 OR owner IS NULL OR lease_until < $3`),
+      claimWithOwn: claimSql(jobs, `(owner = $1 AND lease_until <> $2) OR owner IS NULL OR lease_until < $3`),
       renew: `UPDATE ${jobs} SET lease_until = $2 WHERE owner = $1 AND lease_until < $3 AND state IN ${PENDING_SQL}`,
       release: `UPDATE ${jobs} SET lease_until = 0 WHERE owner = $1 AND state IN ${PENDING_SQL}`,
       get: `SELECT * FROM ${jobs} WHERE id = $1`,

@@ -76,7 +76,7 @@ return 0
 /**
  * ARGV: P, owner, leaseUntil, now, limit, includeOwn ('1' | '0'). Jobs without a live lease
  * (no owner first, then the longest expired) but not the owner's own, then with includeOwn
- * the owner's own. Returns the claimed jobs' hashes (HGETALL replies).
+ * the owner's own that are not leased until exactly leaseUntil. Returns the claimed jobs' hashes (HGETALL replies).
  */
 export const CLAIM = `${PRELUDE}
 local owner, lease, now, limit, includeOwn = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6] == '1'
@@ -108,19 +108,17 @@ while n < limit do
     end
   end
 end
--- The owner's own. Taking one changes its score in the owner's set, so the candidates are
--- read first (pages of an unchanging set), then taken; those taken above are passed over.
+-- The owner's own, but not those leased until exactly this lease: a page of the same claim
+-- took them (and those taken above have that score too). Read first, then taken.
 if includeOwn and n < limit then
-  local mine, offset = {}, 0
-  while n + #mine < limit do
-    local ids = redis.call('ZRANGE', P .. 'owner:' .. owner, offset, offset + limit - n - #mine - 1)
-    if #ids == 0 then break end
-    offset = offset + #ids
-    for _, id in ipairs(ids) do
-      if not taken[id] then mine[#mine + 1] = id end
-    end
+  local own = P .. 'owner:' .. owner
+  local mine = redis.call('ZRANGEBYSCORE', own, '-inf', '(' .. lease, 'LIMIT', 0, limit - n)
+  if n + #mine < limit then
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', own, '(' .. lease, '+inf', 'LIMIT', 0, limit - n - #mine)) do mine[#mine + 1] = id end
   end
-  for _, id in ipairs(mine) do take(id, indexed(jobKey(id))) end
+  for _, id in ipairs(mine) do
+    if not taken[id] then take(id, indexed(jobKey(id))) end
+  end
 end
 return out
 `;

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { GeartrainError } from '../errors.js';
 import { planWrite, type JobFields } from './batch.js';
 import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
+import { isPending } from './filter.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
 /** Each entry migrates the schema from version i to i + 1. */
@@ -35,7 +36,29 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX jobs_state_updated ON jobs (state, updated_at);
    CREATE INDEX jobs_pending_owner ON jobs (owner, lease_until) WHERE state IN ('queued', 'running', 'failed');`,
+  // Version 2: leases per owner (see OWNERS). The partial index went with them: putting each
+  // job in it and taking it out again when it ended was a quarter of the work of a job's insert
+  // and done update (callgrind, 200 of each a transaction behind 20,000 queued: 72,600 → 53,000
+  // instructions a job; the SQLite thread's CPU a job under bench/durable.ts fell 15-25%).
+  `DROP INDEX jobs_pending_owner;
+   CREATE TABLE owners (owner TEXT PRIMARY KEY, lease INTEGER NOT NULL, min_lease INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO owners (owner, lease, min_lease)
+     SELECT coalesce(owner, ''), 0, min(lease_until) FROM jobs WHERE state IN ${PENDING_SQL} GROUP BY 1;`,
 ];
+
+/*
+ * OWNERS. Every owner of pending jobs has a row in `owners` (the key '' stands for jobs with no
+ * owner), holding:
+ *  - lease: the owner's own lease, which renew() sets. A pending job's lease is the later of its
+ *    row's lease_until and its owner's lease, so renewing is one row written, however many jobs
+ *    the owner holds (per-job leases rewrote each queued job once per half lease: a million
+ *    queued jobs were 67,000 row writes a second with the default 30 s lease).
+ *  - min_lease: no pending job of the owner has a lease_until below it (write() lowers it as it
+ *    writes pending rows; claim() sets it exactly for the owners it looks at).
+ * So a claim reads the jobs only when some other owner's max(lease, min_lease) has passed (a
+ * dead or stopped server, or jobs with no owner) and on start-up; the jobs table needs no index
+ * of pending jobs by owner. Otherwise a poll reads only this small table.
+ */
 
 /** A record as the insert statement's positional parameters, in FIELDS order, appended to `out`. */
 function pushInsertArgs(out: unknown[], j: JobRecord): void {
@@ -51,6 +74,12 @@ function pushInsertArgs(out: unknown[], j: JobRecord): void {
 const ROWS_PER_STATEMENT = 25;
 
 const PENDING = `state IN ${PENDING_SQL}`;
+
+/** Keep the lowest lease seen per owner key. */
+function lower(low: Map<string, number>, key: string, lease: number): void {
+  const cur = low.get(key);
+  if (cur === undefined || lease < cur) low.set(key, lease);
+}
 
 export class SqliteStore implements JobStore {
   readonly durable = true;
@@ -91,7 +120,13 @@ export class SqliteStore implements JobStore {
         for (const j of rows) pushInsertArgs(args, j);
         this.insertStmt(rows.length).run(args);
       });
+      const low = new Map<string, number>();
+      for (const j of plan.inserts) if (isPending(j.state)) lower(low, j.owner ?? '', j.leaseUntil);
+      const reread: string[] = [];
       for (const g of plan.updates) {
+        // A row that may now be pending under another owner or lease (a claim, a retry, a job
+        // put back): its owner's min_lease is lowered from the row as written.
+        const moved = g.fields.includes('owner') || g.fields.includes('leaseUntil') || g.fields.includes('state');
         this.inChunks(g.rows, (rows) => {
           const args: unknown[] = [];
           for (const r of rows) {
@@ -102,8 +137,22 @@ export class SqliteStore implements JobStore {
           }
           this.updateStmt(g.fields, rows.length).run(args);
         });
+        if (moved) for (const r of g.rows) if (r.set.state === undefined || isPending(r.set.state)) reread.push(r.id);
       }
+      this.inChunks(reread, (ids) => {
+        for (const { k, m } of this.pendingLeasesStmt(ids.length).all(ids) as { k: string; m: number }[]) lower(low, k, m);
+      });
+      for (const [k, m] of low) this.lowerStmt.run(k, m);
     });
+  }
+
+  /** The lowest lease_until of the pending jobs among `rows` ids, by owner key. */
+  private pendingLeasesStmt(rows: number): Database.Statement {
+    return this.prepared(`pending leases ${rows}`, () => `SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE id IN (${Array(rows).fill('?').join(', ')}) AND ${PENDING} GROUP BY k`);
+  }
+
+  private get lowerStmt(): Database.Statement {
+    return this.prepared('lower', () => 'INSERT INTO owners (owner, lease, min_lease) VALUES (?, 0, ?) ON CONFLICT (owner) DO UPDATE SET min_lease = excluded.min_lease WHERE excluded.min_lease < min_lease');
   }
 
   private migrate(db: Database.Database): void {
@@ -175,26 +224,43 @@ export class SqliteStore implements JobStore {
     const db = this.handle;
     const now = Date.now();
     return db.transaction(() => {
-      // One OR over (own, unowned, expired) made SQLite read every pending row and sort them,
-      // every poll (1 s): with 300k jobs queued that was most of the server's time and the
-      // fill rate fell from 25k to under 5k jobs/s. As a UNION each arm is a range of the
-      // partial index (owner, lease_until), and a server's own live rows are never read.
-      const own = includeOwn ? `SELECT * FROM jobs WHERE ${PENDING} AND owner = @owner UNION ALL ` : '';
+      // The owners whose jobs may be claimable: no owner, another owner whose every job's lease
+      // may have passed, and this one at start-up. Usually none: then no job is read.
+      const keys = db
+        .prepare(`SELECT owner FROM owners WHERE owner = '' OR (owner <> @owner AND max(lease, min_lease) < @now)${includeOwn ? ' OR owner = @owner' : ''}`)
+        .pluck()
+        .all({ owner, now }) as string[];
+      if (keys.length === 0) return [];
+      const list = keys.map(() => '?').join(', ');
       const rows = db
         .prepare(
-          `SELECT * FROM (${own}SELECT * FROM jobs WHERE ${PENDING} AND owner IS NULL
-             UNION ALL SELECT * FROM jobs INDEXED BY jobs_pending_owner WHERE ${PENDING} AND owner < @owner AND lease_until < @now
-             UNION ALL SELECT * FROM jobs INDEXED BY jobs_pending_owner WHERE ${PENDING} AND owner > @owner AND lease_until < @now)
-           ORDER BY created_at LIMIT @limit`,
+          `SELECT j.* FROM jobs j JOIN owners o ON o.owner = coalesce(j.owner, '')
+           WHERE j.${PENDING} AND o.owner IN (${list})
+             AND (j.owner IS NULL OR ${includeOwn ? '(j.owner = @owner AND j.lease_until <> @leaseUntil) OR ' : ''}(j.owner <> @owner AND max(j.lease_until, o.lease) < @now))
+           ORDER BY j.created_at, j.id LIMIT @limit`,
         )
-        .all({ owner, now, limit }) as Row[];
+        .all(...keys, includeOwn ? { owner, now, limit, leaseUntil } : { owner, now, limit }) as Row[];
       const take = db.prepare('UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?');
-      for (const r of rows) {
-        take.run(owner, leaseUntil, r.id);
-        r.owner = owner;
-        r.lease_until = leaseUntil;
+      for (const r of rows) take.run(owner, leaseUntil, r.id);
+      if (rows.length > 0) this.lowerStmt.run(owner, leaseUntil);
+      // Exact bounds for the owners looked at, and this one; an owner left without pending jobs
+      // is forgotten (a server that stopped is not looked at again).
+      const looked = [...new Set([...keys, owner])];
+      const exact = new Map(
+        db
+          .prepare(`SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE ${PENDING} AND coalesce(owner, '') IN (${looked.map(() => '?').join(', ')}) GROUP BY k`)
+          .raw()
+          .all(...looked) as [string, number][],
+      );
+      const set = db.prepare('UPDATE owners SET min_lease = ? WHERE owner = ?');
+      const forget = db.prepare('DELETE FROM owners WHERE owner = ?');
+      for (const k of looked) {
+        const m = exact.get(k);
+        if (m === undefined) forget.run(k);
+        else set.run(m, k);
       }
-      return rows.map(fromRow);
+      const own = this.ownerLeases().get(owner) ?? 0;
+      return rows.map((r) => ({ ...fromRow(r), owner, leaseUntil: Math.max(leaseUntil, own) }));
       // IMMEDIATE: the write lock first. A read that later turns into a write fails at once with
       // "database is locked" when another connection (a second server on the same file) wrote
       // in between; asking for the lock up front waits for it (busy_timeout) instead.
@@ -202,22 +268,37 @@ export class SqliteStore implements JobStore {
   }
 
   async renew(owner: string, leaseUntil: number): Promise<void> {
-    // Only rows with less than half of a lease left: renewing every pending row every poll
-    // rewrote each queued job once a second (20k row updates/s behind a 20k backlog, about 13%
-    // of the server's CPU in bench/durable.ts). A row is still never less than half a lease
-    // from expiry while its owner polls, so no other server can take it.
-    const now = Date.now();
-    const halfway = now + Math.floor((leaseUntil - now) / 2);
-    this.handle.prepare(`UPDATE jobs SET lease_until = ? WHERE owner = ? AND lease_until < ? AND ${PENDING}`).run(leaseUntil, owner, halfway);
+    this.handle.prepare('UPDATE owners SET lease = ? WHERE owner = ?').run(leaseUntil, owner);
   }
 
   async release(owner: string): Promise<void> {
-    this.handle.prepare(`UPDATE jobs SET lease_until = 0 WHERE owner = ? AND ${PENDING}`).run(owner);
+    const db = this.handle;
+    db.transaction(() => {
+      db.prepare(`UPDATE jobs SET lease_until = 0 WHERE owner = ? AND ${PENDING}`).run(owner);
+      db.prepare('UPDATE owners SET lease = 0, min_lease = 0 WHERE owner = ?').run(owner);
+    }).immediate();
+  }
+
+  /** Owner leases set by renew(), by owner key. */
+  private ownerLeases(): Map<string, number> {
+    return new Map(this.handle.prepare('SELECT owner, lease FROM owners WHERE lease > 0').raw().all() as [string, number][]);
+  }
+
+  /** Rows as records, a pending job's lease the later of its own and its owner's. */
+  private records(rows: Row[]): JobRecord[] {
+    const out = rows.map(fromRow);
+    if (!out.some((r) => isPending(r.state))) return out;
+    const leases = this.ownerLeases();
+    for (const r of out) {
+      const own = isPending(r.state) ? leases.get(r.owner ?? '') : undefined;
+      if (own !== undefined && own > r.leaseUntil) r.leaseUntil = own;
+    }
+    return out;
   }
 
   async get(id: string): Promise<JobRecord | null> {
     const r = this.handle.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
-    return r ? fromRow(r) : null;
+    return r ? this.records([r])[0]! : null;
   }
 
   async list(f: JobFilter): Promise<JobRecord[]> {
@@ -227,7 +308,7 @@ export class SqliteStore implements JobStore {
     if (f.fn !== undefined) (where.push('fn = ?'), args.push(f.fn));
     if (f.since !== undefined) (where.push('updated_at >= ?'), args.push(f.since));
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ?`;
-    return (this.handle.prepare(sql).all(...args, f.limit ?? 100) as Row[]).map(fromRow);
+    return this.records(this.handle.prepare(sql).all(...args, f.limit ?? 100) as Row[]);
   }
 
   async prune(before: number): Promise<number> {

@@ -74,8 +74,10 @@ export interface JobStore {
   ping(): Promise<void>;
   /**
    * Lease pending jobs (queued, running, failed) to `owner` until `leaseUntil`: unowned ones,
-   * ones whose lease ran out, and (with `includeOwn`, at start-up) the ones it already owns.
-   * Returns them as now stored. Atomic: two servers never claim the same job.
+   * ones whose lease ran out, and (with `includeOwn`, at start-up) the ones it already owns,
+   * except those leased until exactly `leaseUntil`: a claim with the same lease again returns
+   * the next page, not the jobs the last one took. Returns them as now stored. Atomic: two
+   * servers never claim the same job.
    */
   claim(owner: string, leaseUntil: number, limit: number, includeOwn?: boolean): Promise<JobRecord[]>;
   /** Extend the lease of every pending job owned by `owner`. */

@@ -437,10 +437,10 @@ for (const b of backends) {
       }
       assert.deepEqual(await other.claim('srv-b', Date.now() + 60_000, 100), [], 'a live lease is not taken');
       assert.deepEqual(await a.claim('srv-a', lease, 100), [], 'its own jobs only with includeOwn');
-      assert.deepEqual(ids(await a.claim('srv-a', lease, 100, true)), ids(pending), 'includeOwn: its own jobs again');
+      assert.deepEqual(ids(await a.claim('srv-a', lease + 1, 100, true)), ids(pending), 'includeOwn: its own jobs again');
       assert.equal((await a.claim('srv-a', lease, 2, true)).length, 2, 'limit');
 
-      while (Date.now() <= lease) await sleep(20);
+      while (Date.now() <= lease + 1) await sleep(20);
       const taken = await other.claim('srv-b', Date.now() + 60_000, 100);
       assert.deepEqual(ids(taken), ids(pending));
       assert.ok(taken.every((j) => j.owner === 'srv-b'));
@@ -450,7 +450,7 @@ for (const b of backends) {
 
     it('includeOwn at start-up takes back the owner’s jobs, expired or not; without it they stay', async () => {
       const s = await open();
-      const live = [1, 2, 3].map((i) => job(`own-live-${i}`, { owner: 'srv-a', leaseUntil: Date.now() + 600_000 }));
+      const live = [1, 2, 3].map((i) => job(`own-live-${i}`, { owner: 'srv-a', leaseUntil: Date.now() + 900_000 }));
       const expired = [1, 2].map((i) => job(`own-exp-${i}`, { state: 'running', owner: 'srv-a', leaseUntil: T0 - 1 }));
       const mine = [...live, ...expired];
       await s.write(mine.map((j) => ({ op: 'insert', job: j })));
@@ -465,6 +465,18 @@ for (const b of backends) {
       const some = ids(await s.claim('srv-a', Date.now() + 5000, 7, true)); // shorter than the leases held
       assert.equal(new Set(some).size, 7, some.join());
       assert.deepEqual(ids(await s.claim('srv-a', lease + 2, 100, true)), ids([...mine, ...fresh]));
+    });
+
+    it('includeOwn in pages with one lease: each of the owner’s jobs once, then nothing', async () => {
+      const s = await open();
+      const mine = Array.from({ length: 25 }, (_, i) => job(`pg-${String(i).padStart(2, '0')}`, { owner: 'srv-a', leaseUntil: T0 + i, createdAt: T0 + i }));
+      await s.write(mine.map((j) => ({ op: 'insert', job: j })));
+      const lease = Date.now() + 600_000;
+      const pages: string[][] = [];
+      for (let i = 0; i < 4; i++) pages.push(ids(await s.claim('srv-a', lease, 10, true)));
+      assert.deepEqual(pages.map((p) => p.length), [10, 10, 5, 0]);
+      assert.deepEqual(pages.flat().sort(), ids(mine));
+      assert.equal((await s.claim('srv-a', lease + 1, 100, true)).length, 25, 'another lease: all of them again');
     });
 
     it('an owner holding more jobs than the limit still takes over a dead server’s jobs', async () => {
