@@ -118,7 +118,7 @@ export class JobLog implements JobListener {
     });
     const claimedAt = Date.now();
     const n = await this.claim(true);
-    this.leaseGood = claimedAt + Math.floor(this.leaseMs / 2);
+    await this.renewAfterReload(claimedAt);
     this.timer = setInterval(() => void this.tick(), this.pollMs);
     this.timer.unref();
     // Checked on its own timer: a renew stuck on an unanswering store must not delay the fence.
@@ -193,11 +193,31 @@ export class JobLog implements JobListener {
     try {
       if (!(await this.journal.drain())) return false;
       const dropped = this.registry.dropIdleLogged();
+      const claimedAt = Date.now();
       const back = await this.claim(true);
+      await this.renewAfterReload(claimedAt);
       this.log.warn({ dropped, reclaimed: back }, 'job log lease had lapsed; jobs not running were claimed again (the others belong to another server now)');
       return true;
     } finally {
       this.ended = null;
+    }
+  }
+
+  /**
+   * Renew the lease once a reload is done. The reload's jobs are leased from its start, and a
+   * big queue takes a while to read (300,000 jobs on SQLite: 20 s when each page read them
+   * all): counting the lease from the start, the server fenced itself at once, and reloaded
+   * everything again, and again. If the renew fails, the lease still counts from the start of
+   * the reload (`claimedAt`).
+   */
+  private async renewAfterReload(claimedAt: number): Promise<void> {
+    const at = Date.now();
+    try {
+      await this.store.renew(this.owner, at + this.leaseMs);
+      this.leaseGood = at + Math.floor(this.leaseMs / 2);
+    } catch (err) {
+      this.leaseGood = claimedAt + Math.floor(this.leaseMs / 2);
+      this.log.warn({ err: (err as Error).message, store: this.store.name }, 'could not renew the job log lease after reloading');
     }
   }
 

@@ -88,6 +88,8 @@ export class SqliteStore implements JobStore {
   /** Prepared statements by shape (kind, fields, rows), built once. */
   private readonly statements = new Map<string, Database.Statement>();
   private applyTx!: Database.Transaction<(changes: readonly JobChange[]) => void>;
+  /** Where the last page of a claim with includeOwn ended: its owner, lease and last rowid. */
+  private ownPage: { owner: string; leaseUntil: number; rowid: number } | null = null;
 
   constructor(readonly file: string) {
     this.name = `sqlite:${file}`;
@@ -224,40 +226,52 @@ export class SqliteStore implements JobStore {
     const db = this.handle;
     const now = Date.now();
     return db.transaction(() => {
-      // The owners whose jobs may be claimable: no owner, another owner whose every job's lease
-      // may have passed, and this one at start-up. Usually none: then no job is read.
-      const keys = db
-        .prepare(`SELECT owner FROM owners WHERE owner = '' OR (owner <> @owner AND max(lease, min_lease) < @now)${includeOwn ? ' OR owner = @owner' : ''}`)
-        .pluck()
-        .all({ owner, now }) as string[];
-      if (keys.length === 0) return [];
-      const list = keys.map(() => '?').join(', ');
-      const rows = db
-        .prepare(
-          `SELECT j.* FROM jobs j JOIN owners o ON o.owner = coalesce(j.owner, '')
-           WHERE j.${PENDING} AND o.owner IN (${list})
-             AND (j.owner IS NULL OR ${includeOwn ? '(j.owner = @owner AND j.lease_until <> @leaseUntil) OR ' : ''}(j.owner <> @owner AND max(j.lease_until, o.lease) < @now))
-           ORDER BY j.created_at, j.id LIMIT @limit`,
-        )
-        .all(...keys, includeOwn ? { owner, now, limit, leaseUntil } : { owner, now, limit }) as Row[];
+      // Other owners whose jobs may be claimable: no owner, or one whose every job's lease may
+      // have passed. Usually none: then no job is read.
+      const keys = db.prepare(`SELECT owner FROM owners WHERE owner = '' OR (owner <> ? AND max(lease, min_lease) < ?)`).pluck().all(owner, now) as string[];
+      const rows: Row[] = [];
+      if (keys.length > 0) {
+        const sql = `SELECT j.* FROM jobs j JOIN owners o ON o.owner = coalesce(j.owner, '')
+           WHERE j.${PENDING} AND o.owner IN (${keys.map(() => '?').join(', ')}) AND (j.owner IS NULL OR max(j.lease_until, o.lease) < ?)
+           ORDER BY j.created_at, j.id LIMIT ?`;
+        rows.push(...(db.prepare(sql).all(...keys, now, limit) as Row[]));
+      }
+      if (includeOwn && rows.length < limit) {
+        // Its own, in the order they were written, from where the last page of the same claim
+        // (the same lease) ended: a reload reads the table once, not once a page. NOT INDEXED:
+        // through the state index SQLite read every pending job and sorted them, each page.
+        const page = this.ownPage;
+        const from = page !== null && page.owner === owner && page.leaseUntil === leaseUntil ? page.rowid : 0;
+        const own = db
+          .prepare(`SELECT rowid AS gt_rowid, * FROM jobs NOT INDEXED WHERE rowid > ? AND owner = ? AND ${PENDING} AND lease_until <> ? ORDER BY rowid LIMIT ?`)
+          .all(from, owner, leaseUntil, limit - rows.length) as Row[];
+        if (own.length > 0) {
+          const last = own[own.length - 1]!.gt_rowid as number;
+          this.ownPage = { owner, leaseUntil, rowid: last };
+          // The same rows, leased in one statement (one by one, this was most of a reload).
+          db.prepare(`UPDATE jobs NOT INDEXED SET lease_until = ? WHERE rowid > ? AND rowid <= ? AND owner = ? AND ${PENDING} AND lease_until <> ?`).run(leaseUntil, from, last, owner, leaseUntil);
+        }
+        rows.push(...own);
+      }
       const take = db.prepare('UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?');
-      for (const r of rows) take.run(owner, leaseUntil, r.id);
+      for (const r of rows) if (r.gt_rowid === undefined) take.run(owner, leaseUntil, r.id);
       if (rows.length > 0) this.lowerStmt.run(owner, leaseUntil);
-      // Exact bounds for the owners looked at, and this one; an owner left without pending jobs
-      // is forgotten (a server that stopped is not looked at again).
-      const looked = [...new Set([...keys, owner])];
-      const exact = new Map(
-        db
-          .prepare(`SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE ${PENDING} AND coalesce(owner, '') IN (${looked.map(() => '?').join(', ')}) GROUP BY k`)
-          .raw()
-          .all(...looked) as [string, number][],
-      );
-      const set = db.prepare('UPDATE owners SET min_lease = ? WHERE owner = ?');
-      const forget = db.prepare('DELETE FROM owners WHERE owner = ?');
-      for (const k of looked) {
-        const m = exact.get(k);
-        if (m === undefined) forget.run(k);
-        else set.run(m, k);
+      // Once the other owners' claimable jobs are all taken (a short page): their exact bounds,
+      // and an owner left without pending jobs is forgotten (a stopped server is looked at once).
+      if (keys.length > 0 && rows.length < limit) {
+        const exact = new Map(
+          db
+            .prepare(`SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE ${PENDING} AND coalesce(owner, '') IN (${keys.map(() => '?').join(', ')}) GROUP BY k`)
+            .raw()
+            .all(...keys) as [string, number][],
+        );
+        const set = db.prepare('UPDATE owners SET min_lease = ? WHERE owner = ?');
+        const forget = db.prepare('DELETE FROM owners WHERE owner = ?');
+        for (const k of keys) {
+          const m = exact.get(k);
+          if (m === undefined) forget.run(k);
+          else set.run(m, k);
+        }
       }
       const own = this.ownerLeases().get(owner) ?? 0;
       return rows.map((r) => ({ ...fromRow(r), owner, leaseUntil: Math.max(leaseUntil, own) }));

@@ -117,3 +117,20 @@ test('a version 1 job log is migrated: leases and owners carry over', async () =
   assert.deepEqual(Object.keys(owners(s)), ['srv-live', 'srv-new']);
   await s.close();
 });
+
+test('a reload in pages takes each job once: its own by where the last page ended, a dead owner’s first', async () => {
+  const s = new SqliteStore(file());
+  await s.open();
+  await s.write([
+    ...Array.from({ length: 25 }, (_, i) => ({ op: 'insert' as const, job: job(`own-${String(i).padStart(2, '0')}`, { leaseUntil: 1 + i, createdAt: 100 + i }) })),
+    ...Array.from({ length: 5 }, (_, i) => ({ op: 'insert' as const, job: job(`dead-${i}`, { owner: 'srv-dead', leaseUntil: 1, createdAt: 200 + i }) })),
+  ]);
+  const lease = Date.now() + 600_000;
+  const pages: string[][] = [];
+  for (let i = 0; i < 5; i++) pages.push((await s.claim('srv-a', lease, 10, true)).map((r) => r.id));
+  assert.deepEqual(pages.map((p) => p.length), [10, 10, 10, 0, 0]);
+  assert.deepEqual(pages[0]!.slice(0, 5), ['dead-0', 'dead-1', 'dead-2', 'dead-3', 'dead-4'], 'the dead owner’s jobs first');
+  assert.equal(new Set(pages.flat()).size, 30);
+  assert.ok((await s.list({ limit: 100 })).every((r) => r.owner === 'srv-a' && r.leaseUntil === lease));
+  await s.close();
+});
