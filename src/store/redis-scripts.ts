@@ -76,7 +76,8 @@ return 0
 /**
  * ARGV: P, owner, leaseUntil, now, limit, includeOwn ('1' | '0'). Jobs without a live lease
  * (no owner first, then the longest expired) but not the owner's own, then with includeOwn
- * the owner's own that are not leased until exactly leaseUntil. Returns the claimed jobs' hashes (HGETALL replies).
+ * the owner's own that are not leased until exactly leaseUntil. Returns the claimed jobs'
+ * hashes (HGETALL replies).
  */
 export const CLAIM = `${PRELUDE}
 local owner, lease, now, limit, includeOwn = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6] == '1'
