@@ -116,9 +116,7 @@ export class JobLog implements JobListener {
       holds: (id) => registry.findById(id) !== undefined,
       pending: (filter) => this.livePending(filter),
     });
-    const claimedAt = Date.now();
-    const n = await this.claim(true);
-    await this.renewAfterReload(claimedAt);
+    const n = await this.reload();
     this.timer = setInterval(() => void this.tick(), this.pollMs);
     this.timer.unref();
     // Checked on its own timer: a renew stuck on an unanswering store must not delay the fence.
@@ -193,9 +191,7 @@ export class JobLog implements JobListener {
     try {
       if (!(await this.journal.drain())) return false;
       const dropped = this.registry.dropIdleLogged();
-      const claimedAt = Date.now();
-      const back = await this.claim(true);
-      await this.renewAfterReload(claimedAt);
+      const back = await this.reload();
       this.log.warn({ dropped, reclaimed: back }, 'job log lease had lapsed; jobs not running were claimed again (the others belong to another server now)');
       return true;
     } finally {
@@ -204,13 +200,15 @@ export class JobLog implements JobListener {
   }
 
   /**
-   * Renew the lease once a reload is done. The reload's jobs are leased from its start, and a
-   * big queue takes a while to read (300,000 jobs on SQLite: 20 s when each page read them
-   * all): counting the lease from the start, the server fenced itself at once, and reloaded
-   * everything again, and again. If the renew fails, the lease still counts from the start of
-   * the reload (`claimedAt`).
+   * Claim this server's own jobs and any claimable ones, then renew the lease. The reload's jobs
+   * are leased from its start, and a big queue takes a while to read (300,000 jobs on SQLite:
+   * 20 s when each page read them all): counting the lease from the start, the server fenced
+   * itself at once, and reloaded everything again, and again. If the renew fails, the lease
+   * still counts from the start of the reload.
    */
-  private async renewAfterReload(claimedAt: number): Promise<void> {
+  private async reload(): Promise<number> {
+    const claimedAt = Date.now();
+    const n = await this.claim(true);
     const at = Date.now();
     try {
       await this.store.renew(this.owner, at + this.leaseMs);
@@ -219,6 +217,7 @@ export class JobLog implements JobListener {
       this.leaseGood = claimedAt + Math.floor(this.leaseMs / 2);
       this.log.warn({ err: (err as Error).message, store: this.store.name }, 'could not renew the job log lease after reloading');
     }
+    return n;
   }
 
   /**

@@ -81,10 +81,9 @@ return 0
  */
 export const CLAIM = `${PRELUDE}
 local owner, lease, now, limit, includeOwn = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6] == '1'
-local out, n, taken = {}, 0, {}
+local out, n = {}, 0
 local function take(id, o)
   local key = jobKey(id)
-  taken[id] = true
   if o.owner and o.owner ~= owner then redis.call('ZREM', P .. 'owner:' .. o.owner, id) end
   redis.call('ZADD', P .. 'owner:' .. owner, lease, id)
   redis.call('HSET', key, 'owner', owner, 'leaseUntil', lease)
@@ -110,16 +109,15 @@ while n < limit do
   end
 end
 -- The owner's own, but not those leased until exactly this lease: a page of the same claim
--- took them (and those taken above have that score too). Read first, then taken.
+-- took them, and so did the loop above (a taken job's score is the lease). Read first, then
+-- taken.
 if includeOwn and n < limit then
   local own = P .. 'owner:' .. owner
   local mine = redis.call('ZRANGEBYSCORE', own, '-inf', '(' .. lease, 'LIMIT', 0, limit - n)
   if n + #mine < limit then
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', own, '(' .. lease, '+inf', 'LIMIT', 0, limit - n - #mine)) do mine[#mine + 1] = id end
   end
-  for _, id in ipairs(mine) do
-    if not taken[id] then take(id, indexed(jobKey(id))) end
-  end
+  for _, id in ipairs(mine) do take(id, indexed(jobKey(id))) end
 end
 return out
 `;

@@ -54,7 +54,8 @@ const MIGRATIONS: readonly string[] = [
  *    the owner holds (per-job leases rewrote each queued job once per half lease: a million
  *    queued jobs were 67,000 row writes a second with the default 30 s lease).
  *  - min_lease: no pending job of the owner has a lease_until below it (write() lowers it as it
- *    writes pending rows; claim() sets it exactly for the owners it looks at).
+ *    writes pending rows; claim() sets it exactly for the other owners it looked at, once it
+ *    has taken all of their claimable jobs).
  * So a claim reads the jobs only when some other owner's max(lease, min_lease) has passed (a
  * dead or stopped server, or jobs with no owner) and on start-up; the jobs table needs no index
  * of pending jobs by owner. Otherwise a poll reads only this small table.
