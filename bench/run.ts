@@ -1,6 +1,6 @@
 // Runs the benchmark scenarios (every bench/*.ts that exports `scenario`, or those named on the
 // command line), each case on geartrain and on gearmand, and prints one table of medians with
-// the ratio against the DESIGN.md target. Results go to bench/results/latest.json.
+// the ratio against its target (docs/benchmarks.md). Results go to bench/results/latest.json.
 //
 //   npm run bench                                   all scenarios, 3 runs per server
 //   npm run bench -- background-noop --reps 1       one scenario, one run
