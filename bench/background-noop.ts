@@ -49,7 +49,7 @@ const e2eCase: Case = {
  * The same load against bench/lib/stub-server.ts, which does no work beyond answering: how near
  * the load's ceiling on the machine running the bench geartrain runs. The 2× target needs 2×
  * gearmand; when the stub itself reaches less than that, no server under this load can meet it
- * on that machine.
+ * there.
  */
 const ceilingCase: Case = {
   name: 'background no-op, end to end, against a stub server (the ceiling of this load)',
