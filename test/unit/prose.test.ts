@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, commentLines, datedAsides, fileReferences, read, referenceExists, relativeLinks, textFiles } from '../helpers/prose.js';
@@ -84,6 +85,21 @@ test('every relative link in README.md and docs/*.md resolves to a file', () => 
     }
   }
   assert.deepEqual(broken, []);
+});
+
+test('the package ships README.md, docs/ and every file their relative links point at', () => {
+  const pack = spawnSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(pack.status, 0, pack.stderr);
+  const shipped = new Set((JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
+  const docs = ['README.md', ...textFiles(['docs']).filter((f) => f.endsWith('.md'))];
+  const missing = docs.filter((f) => !shipped.has(f));
+  for (const f of docs) {
+    for (const target of relativeLinks(read(f))) {
+      const file = path.posix.normalize(path.posix.join(path.posix.dirname(f), target));
+      if (!shipped.has(file) && ![...shipped].some((s) => s.startsWith(`${file.replace(/\/$/, '')}/`))) missing.push(`${f}: ${target}`);
+    }
+  }
+  assert.deepEqual(missing, [], 'links on the package page must reach files in the package');
 });
 
 test('the reference extractor finds the files a comment names', () => {
