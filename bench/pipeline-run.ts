@@ -1,6 +1,6 @@
 // `pipeline run thumbnails DIR` as a user types it (the built CLI: embedded server, in-process
 // workers, the run record) against a plain sharp loop over the same folder.
-// Target (issue 5): ≥ 0.9× the plain loop.
+// Target (docs/benchmarks.md): ≥ 0.9× the plain loop.
 
 import { execFile } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Every error geartrain raises on purpose, from one table: a stable code, a message template,
 // the Gearman ERROR code it is sent as, the HTTP status, and the CLI exit code.
-// test/unit/errors.test.ts checks that each code is documented in the README.
+// test/unit/errors-doc.test.ts checks that each code is documented in docs/errors.md.
 
 interface ErrorDef {
   /** Message template; `%s` placeholders are filled in order. */

@@ -1,6 +1,6 @@
 // A pipeline is a graph of steps; each step calls one Gearman function with a payload built
 // from the run's input, options and earlier results. The same structure is written with the
-// TypeScript builder (define.ts) or in a JSON/YAML file (load.ts); only the builder may use
+// TypeScript builder or in a JSON/YAML file (both in define.ts); only the builder may use
 // functions where files use `${{ … }}` expressions.
 
 import type { PriorityName } from '../client/types.js';

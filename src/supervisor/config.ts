@@ -115,7 +115,7 @@ export const DEFAULT_RESTART: RestartPolicy = { initialDelayMs: 500, maxDelayMs:
 export const DEFAULT_STOP: StopPolicy = { graceMs: 35_000 };
 export const DEFAULT_RELOAD: ReloadPolicy = { readyTimeoutMs: 30_000 };
 
-/** sharp does best with two images in flight (DESIGN.md); every other type defaults to one job. */
+/** sharp does best with two images in flight (docs/benchmarks.md); every other type defaults to one job. */
 function defaultConcurrency(type: string): number {
   return type === 'thumbnail' ? 2 : 1;
 }

@@ -50,7 +50,7 @@ const located = new Map<string, Promise<Binaries>>();
  * Find ffmpeg and ffprobe: the settings' paths, else `ffmpeg`/`ffprobe` on PATH, else the binaries
  * shipped in the optional npm packages @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe,
  * else GT_FFMPEG_NOT_FOUND. Memoised per process (a failure is not, so installing ffmpeg later
- * helps); costs one `ffmpeg -version` (about 80 ms here), never fluent-ffmpeg's -formats/-encoders.
+ * helps); costs one `ffmpeg -version` (about 80 ms on 2 shared cores), never fluent-ffmpeg's -formats/-encoders.
  */
 export function locate(settings: TranscodeSettings = {}): Promise<Binaries> {
   const key = `${settings.ffmpegPath ?? ''}\0${settings.ffprobePath ?? ''}`;
@@ -299,10 +299,9 @@ type NodeCallback<T> = (err: Error | null, value?: T) => void;
  * fluent-ffmpeg internals answered per command. Its _prepare() runs _checkCapabilities (spawning
  * `ffmpeg -formats` and `ffmpeg -encoders`) and availableEncoders (to add `-strict experimental`)
  * on every run, whatever options were set (raw outputOptions do not avoid it); the answers are
- * cached per process, so the cost lands on each process's first job. Measured here (Debian ffmpeg
- * 5.1, 2 shared cores, 3 fresh processes each running one poster frame 3 times): stock fluent
- * 261-310 ms for the first run, 109-144 ms after; with these hooks 125-140 ms from the first run.
- * Measured again (same setup, 640×360 clip): stock 238-263 ms first, 93-112 after; hooked 103-124
+ * cached per process, so the cost lands on each process's first job. Measured with Debian ffmpeg
+ * 5.1 on 2 shared cores, 3 fresh processes each running one poster frame of a 640×360 clip 3
+ * times: stock fluent 238-263 ms for the first run, 93-112 ms after; with these hooks 103-124 ms
  * from the first; the bare command line 94-100 ms.
  * Our arguments are fixed, use no experimental encoder and are checked by the tests, so there is
  * nothing to ask: -formats and -encoders are never spawned (a test holds that).

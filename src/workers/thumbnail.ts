@@ -247,8 +247,8 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
           const e = mediaError(file, err);
           if (!e.message.endsWith(UNKNOWN)) throw e;
           // libvips has one error buffer for the process (lovell/sharp#902): when two decodes
-          // fail at once, one may read it empty. Seen here in 13 of 120 truncated-JPEG failures
-          // two jobs at a time. Decoding again alone is cheap on this path and names the reason.
+          // fail at once, one may read it empty (13 of 120 truncated-JPEG failures, two jobs at a
+          // time). Decoding again alone is cheap on this path and names the reason.
           const again = await sharp(p.input, { failOn: 'truncated', limitInputPixels: false, sequentialRead: true }).raw().toBuffer().then(
             () => e,
             (err2: unknown) => mediaError(file, err2),
@@ -275,7 +275,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       const scale = decodeScale(src, todo.map((i) => p.sizes[i]!), p.fit);
       const needsInput = (s: ThumbnailSize): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
       // One decode, rotated, in sRGB, shrunk once to what the largest output needs; every output
-      // is resized from that raw buffer. Measured on this 2-core machine (CPU time per image, 320w
+      // is resized from that raw buffer. Measured on 2 cores (CPU time per image, 320w
       // webp + 640w webp + 1280w jpeg, median of 11): 24 MP JPEG 187 ms against 231 ms with a
       // pipeline clone()d per output (each clone decodes the file again, shrink-on-load or not);
       // 1.7 MP 167 ms against 189 ms. bench/thumbnail.ts races the two. The raw buffer carries no

@@ -28,7 +28,7 @@ export const DEFAULT_POSTER_WIDTH = 1280;
 /** The worker's own timeout fires first (clean output folder, coded error); the Worker's is a backstop. */
 const BACKSTOP_MS = 10_000;
 
-// Measured on this 2-core VM, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
+// Measured on a 2-core VM, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
 // 5.8 s (files within 15% of each other on this clip); VP9 720p: realtime/cpu-used 8 about 3-4 s,
 // good/cpu-used 5 about 20 s. A job server shares its cores, so the fast presets; CRF keeps the
 // quality constant and lets the bit rate follow the content.
@@ -312,7 +312,8 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           // The poster (one frame, one core) is made while the renditions encode, one after
           // another: x264 and libvpx already use every core, and the poster then costs the job
           // little wall time. bench/transcode.ts (480p + poster of a 10 s 720p clip, 2-core VM,
-          // 5 runs) against the same two commands run one after the other: 1.06× → 0.96×.
+          // 5 runs): 0.96× the same two commands run one after the other, 1.06× with the poster
+          // made after the renditions.
           const renditions = async (): Promise<void> => {
             for (const [i, s] of todo.entries()) if (s.profile !== 'poster') await runSlot(i);
           };
