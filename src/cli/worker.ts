@@ -20,6 +20,7 @@ interface WorkerOpts {
   templates?: string;
   outbox?: string;
   allowedHosts?: string;
+  webhookSecret?: string;
   graceMs: number;
 }
 
@@ -51,6 +52,7 @@ export function settingsFrom(opts: WorkerOpts, env: NodeJS.ProcessEnv = process.
       outboxDir: opts.outbox,
     },
     cacheWarm: { allowedHosts: list(opts.allowedHosts ?? env.GEARTRAIN_ALLOWED_HOSTS) },
+    webhook: { secret: opts.webhookSecret ?? env.GEARTRAIN_WEBHOOK_SECRET },
   };
 }
 
@@ -70,7 +72,8 @@ export function registerWorker(program: Command): void {
     .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')
     .option('--outbox <dir>', 'email: folder for .eml files when no SMTP is set (default .geartrain/outbox)')
     .option('--grace-ms <ms>', 'on SIGTERM, let running jobs finish for this long, then fail them (retried)', parseNonNegativeInt('--grace-ms'), 30_000)
-    .option('--allowed-hosts <list>', 'cache-warm: comma-separated hosts URLs may point at (GEARTRAIN_ALLOWED_HOSTS)')
+    .option('--allowed-hosts <list>', 'cache-warm and webhook: comma-separated hosts URLs may point at (GEARTRAIN_ALLOWED_HOSTS)')
+    .option('--webhook-secret <secret>', 'webhook: HMAC-SHA256 signing key, at least 16 characters (GEARTRAIN_WEBHOOK_SECRET; prefer the variable: flags show in ps)')
     .action(async (args: string[], opts: WorkerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'worker');
       const wanted = args.length === 0 ? DOMAIN_WORKER_NAMES.map((type) => ({ type, count: undefined })) : args.map(parseTypeCount);

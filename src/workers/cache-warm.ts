@@ -5,6 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gtError, invalidPayload } from '../errors.js';
+import { allowedHostsOf, urlRefusal } from './hosts.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields, itemString } from './validate.js';
 
@@ -39,14 +40,7 @@ const BACKOFF_MS = 100;
 /** A failure that another attempt cannot cure (a refused redirect): reported, not retried. */
 class Permanent extends Error {}
 
-/** Why `u` may not be requested, or undefined when it may. */
-function refusal(u: URL, allowedHosts: readonly string[]): string | undefined {
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'only http and https are warmed';
-  if (allowedHosts.length > 0 && !allowedHosts.includes(u.hostname.toLowerCase()) && !allowedHosts.includes(u.host.toLowerCase())) {
-    return `host ${u.host} is not in the allowed hosts (${allowedHosts.join(', ')})`;
-  }
-  return undefined;
-}
+const refusal = (u: URL, allowedHosts: readonly string[]): string | undefined => urlRefusal(u, allowedHosts, 'warmed');
 
 /**
  * One attempt: request `url`, following redirects by hand so each target is checked like the
@@ -107,7 +101,7 @@ async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly str
 }
 
 export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<CacheWarmPayload, CacheWarmResult> => {
-  const allowedHosts = (settings.cacheWarm?.allowedHosts ?? []).map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  const allowedHosts = allowedHostsOf(settings);
   return {
     name: 'cache-warm',
     timeoutMs: 300_000,

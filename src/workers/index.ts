@@ -7,6 +7,7 @@ import { transcodeWorker } from './transcode.js';
 import { emailWorker } from './email.js';
 import { cacheWarmWorker } from './cache-warm.js';
 import { probeWorker } from './probe.js';
+import { webhookWorker } from './webhook.js';
 
 export const DOMAIN_WORKERS = {
   thumbnail: thumbnailWorker,
@@ -14,6 +15,7 @@ export const DOMAIN_WORKERS = {
   email: emailWorker,
   'cache-warm': cacheWarmWorker,
   probe: probeWorker,
+  webhook: webhookWorker,
 } as const satisfies Record<string, DomainWorkerFactory>;
 
 export type DomainWorkerName = keyof typeof DOMAIN_WORKERS;

@@ -37,8 +37,12 @@ export interface WorkerSettings {
     outboxDir?: string;
   };
   cacheWarm?: {
-    /** Hosts (`example.com`, `localhost:8080`) URLs may point at. @defaultValue [] (any host) */
+    /** Hosts (`example.com`, `localhost:8080`) URLs may point at, for cache-warm and webhook. @defaultValue [] (any host) */
     allowedHosts?: string[];
+  };
+  webhook?: {
+    /** Key of the HMAC-SHA256 signature, at least 16 characters. @defaultValue GEARTRAIN_WEBHOOK_SECRET; unset → webhook jobs fail with GT_WEBHOOK_NO_SECRET */
+    secret?: string;
   };
 }
 

@@ -1,0 +1,167 @@
+// webhook through a real job server against a local HTTP receiver that checks each request with
+// the verification code docs/workers.md gives: signed deliveries, retries on 5xx but not 4xx,
+// redirects refused, hosts outside the allowed list never contacted.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { webhookWorker } from '../../src/workers/webhook.js';
+import { withWorkers } from '../helpers/workers.js';
+
+const SECRET = 'test-secret-0123456789abcdef';
+
+type Verify = (rawBody: string, header: unknown, secret: string, toleranceSeconds?: number) => boolean;
+
+/** The `verifyWebhook` function exactly as docs/workers.md prints it. */
+async function documentedVerify(t: TestContext): Promise<Verify> {
+  const doc = await readFile(new URL('../../docs/workers.md', import.meta.url), 'utf8');
+  const m = /<!-- webhook-verify -->\s*```js\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m, 'docs/workers.md has the webhook-verify snippet');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-webhook-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'verify.mjs');
+  await writeFile(file, m[1]!);
+  return ((await import(pathToFileURL(file).href)) as { verifyWebhook: Verify }).verifyWebhook;
+}
+
+interface Received {
+  path: string;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+  verified: boolean;
+}
+
+/** The receiver: answers by path, records every request and whether its signature verified. */
+async function receiver(t: TestContext, verify: Verify) {
+  const received: Received[] = [];
+  const tries = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const url = req.url!;
+      received.push({ path: url, body, headers: req.headers, verified: verify(body, req.headers['geartrain-signature'], SECRET) });
+      const n = (tries.get(url) ?? 0) + 1;
+      tries.set(url, n);
+      if (url === '/flaky') return res.writeHead(n === 1 ? 500 : 200).end();
+      if (url === '/down') return res.writeHead(503).end('down');
+      if (url === '/bad') return res.writeHead(400).end('no');
+      if (url === '/redirect') return res.writeHead(302, { location: `http://localhost:${port}/elsewhere` }).end();
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { base: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, received, hits: (p: string) => received.filter((r) => r.path === p).length };
+}
+
+test('delivers a signed JSON body that the documented code verifies; a changed body, a wrong key or an old timestamp does not', async (t) => {
+  const verify = await documentedVerify(t);
+  const r = await receiver(t, verify);
+  const { call } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
+  const body = { run: 'r1', outputs: ['a-320w.webp'], note: 'ünïcode ✓' };
+  const res = await call<{ status: number; attempts: number; deliveryId: string }>('webhook', { url: `${r.base}/hook`, body, event: 'run.done', deliveryId: 'run-r1' });
+  assert.deepEqual([res.status, res.attempts, res.deliveryId], [204, 1, 'run-r1']);
+  assert.equal(r.received.length, 1);
+  const got = r.received[0]!;
+  assert.equal(got.verified, true);
+  assert.deepEqual(JSON.parse(got.body), body);
+  assert.equal(got.headers['content-type'], 'application/json');
+  assert.equal(got.headers['geartrain-event'], 'run.done');
+  assert.equal(got.headers['geartrain-delivery'], 'run-r1');
+  const header = String(got.headers['geartrain-signature']);
+  assert.match(header, /^t=\d+,v1=[0-9a-f]{64}$/);
+  assert.equal(verify(`${got.body} `, header, SECRET), false);
+  assert.equal(verify(got.body, header, 'another-secret-0123456789'), false);
+  const sentAt = Number(/^t=(\d+)/.exec(header)![1]);
+  assert.ok(Math.abs(sentAt - Date.now() / 1000) < 60, 'the timestamp is the time of sending');
+  // A replay: the same request presented past the tolerance.
+  assert.equal(verify(got.body, header, SECRET, -1), false);
+});
+
+test('a 500 then a 200 gives one delivery after one retry, with the same delivery id', async (t) => {
+  const r = await receiver(t, await documentedVerify(t));
+  const { call } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
+  const res = await call<{ status: number; attempts: number }>('webhook', { url: `${r.base}/flaky`, body: { n: 1 } });
+  assert.deepEqual([res.status, res.attempts], [200, 2]);
+  assert.equal(r.hits('/flaky'), 2);
+  const [first, second] = r.received;
+  assert.equal(first!.headers['geartrain-delivery'], second!.headers['geartrain-delivery']);
+  assert.ok(first!.verified && second!.verified);
+});
+
+test('5xx on every attempt fails with GT_WEBHOOK_FAILED after 1 + retries attempts', async (t) => {
+  const r = await receiver(t, await documentedVerify(t));
+  const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
+  const text = await failure('webhook', { url: `${r.base}/down`, body: {}, retries: 1 });
+  assert.equal(text, `GT_WEBHOOK_FAILED: Webhook ${r.base}/down failed: HTTP 503 (2 attempts)`);
+  assert.equal(r.hits('/down'), 2);
+});
+
+test('a 400 is not retried', async (t) => {
+  const r = await receiver(t, await documentedVerify(t));
+  const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
+  const text = await failure('webhook', { url: `${r.base}/bad`, body: {} });
+  assert.equal(text, `GT_WEBHOOK_REJECTED: Webhook ${r.base}/bad was refused: HTTP 400`);
+  assert.equal(r.hits('/bad'), 1);
+});
+
+test('a redirect is not followed, and one to a host not allowed says so', async (t) => {
+  const r = await receiver(t, await documentedVerify(t));
+  const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET }, cacheWarm: { allowedHosts: [r.host] } });
+  const text = await failure('webhook', { url: `${r.base}/redirect`, body: {} });
+  const port = r.host.split(':')[1];
+  assert.equal(
+    text,
+    `GT_WEBHOOK_REJECTED: Webhook ${r.base}/redirect was refused: HTTP 302 redirects to http://localhost:${port}/elsewhere, which is not followed (host localhost:${port} is not in the allowed hosts (${r.host}))`,
+  );
+  assert.deepEqual(r.received.map((x) => x.path), ['/redirect']);
+});
+
+test('a host outside the allowed list is refused before anything is sent', async (t) => {
+  const r = await receiver(t, await documentedVerify(t));
+  const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET }, cacheWarm: { allowedHosts: ['hooks.example.com'] } });
+  const text = await failure('webhook', { url: `${r.base}/hook`, body: {} });
+  assert.equal(text, `GT_URL_NOT_ALLOWED: URL ${r.base}/hook is not allowed: host ${r.host} is not in the allowed hosts (hooks.example.com) (webhook.url)`);
+  assert.equal(
+    await failure('webhook', { url: 'file:///etc/passwd', body: {} }),
+    'GT_URL_NOT_ALLOWED: URL file:///etc/passwd is not allowed: only http and https are called (webhook.url)',
+  );
+  assert.equal(r.received.length, 0);
+});
+
+test('without a signing secret nothing is sent; bad payloads are named', async (t) => {
+  const r = await receiver(t, await documentedVerify(t));
+  const saved = process.env.GEARTRAIN_WEBHOOK_SECRET;
+  delete process.env.GEARTRAIN_WEBHOOK_SECRET;
+  t.after(() => {
+    if (saved !== undefined) process.env.GEARTRAIN_WEBHOOK_SECRET = saved;
+  });
+  const none = await withWorkers(t, [{ factory: webhookWorker }]);
+  assert.equal(
+    await none.failure('webhook', { url: `${r.base}/hook`, body: {} }),
+    'GT_WEBHOOK_NO_SECRET: The webhook worker has no signing secret of at least 16 characters: start it with --webhook-secret or GEARTRAIN_WEBHOOK_SECRET',
+  );
+  const short = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: 'short' } });
+  assert.match(await short.failure('webhook', { url: `${r.base}/hook`, body: {} }), /^GT_WEBHOOK_NO_SECRET: /);
+  assert.equal(r.received.length, 0);
+
+  const ok = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
+  assert.equal(await ok.failure('webhook', { url: `${r.base}/hook` }), 'GT_PAYLOAD_INVALID: Expected a JSON value for webhook.body but received undefined');
+  assert.equal(
+    await ok.failure('webhook', { url: `${r.base}/hook`, body: {}, event: 'bad event\n' }),
+    'GT_PAYLOAD_INVALID: Expected letters, digits and . _ : - (at most 100) for webhook.event but received bad event\n of type string',
+  );
+  assert.match(await ok.failure('webhook', { url: `${r.base}/hook`, body: 'x'.repeat(1024 * 1024) }), /^GT_PAYLOAD_INVALID: Expected a body of at most 1048576 bytes as JSON for webhook.body/);
+  assert.equal(r.received.length, 0);
+});
