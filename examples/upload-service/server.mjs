@@ -1,8 +1,11 @@
 // A small upload service, the way a web application hands slow work to geartrain:
 //
-//   POST /uploads?name=photo.jpg[&owner=me@example.com]   body = the file's bytes
+//   POST /uploads?name=photo.jpg[&owner=me@example.com][&callbackUrl=https://app.example/hooks/media]
+//     body = the file's bytes
 //     → the file is stored under UPLOAD_DIR, the `upload` pipeline is enqueued as a background
-//       job (any pipeline worker drives it), and the answer is 202 {runId, status}.
+//       job (any pipeline worker drives it), and the answer is 202 {runId, status}. When the
+//       outputs are ready, callbackUrl gets them as a signed POST (the webhook worker: start it
+//       with GEARTRAIN_WEBHOOK_SECRET, and --allowed-hosts naming the hosts callbacks may go to).
 //   GET /uploads/RUN_ID   → the run's progress, per step, and its outputs as URLs.
 //   GET /media/…          → the outputs themselves (what cache-warm requests).
 //
@@ -11,7 +14,7 @@
 // MAX_UPLOAD_BYTES (200 MiB).
 //
 //   pipeline server &
-//   pipeline worker thumbnail transcode email cache-warm probe pipeline &
+//   GEARTRAIN_WEBHOOK_SECRET=… pipeline worker thumbnail transcode email cache-warm probe webhook pipeline --allowed-hosts … &
 //   node examples/upload-service/server.mjs
 //   curl --data-binary @photo.jpg 'http://127.0.0.1:8080/uploads?name=photo.jpg&owner=me@example.com'
 
@@ -45,6 +48,10 @@ async function receive(req, res, url, publicUrl) {
   if (!/^[\w.-]{1,200}$/.test(name) || name.startsWith('.')) {
     return send(res, 400, { error: { code: 'GT_INVALID_ARGUMENT', message: 'Expected ?name=FILE (letters, digits, . _ -) for name' } });
   }
+  const callbackUrl = url.searchParams.get('callbackUrl');
+  if (callbackUrl !== null && !/^https?:\/\/[^\s]{1,2000}$/.test(callbackUrl)) {
+    return send(res, 400, { error: { code: 'GT_INVALID_ARGUMENT', message: 'Expected an http(s) URL for callbackUrl' } });
+  }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) return send(res, 413, { error: { code: 'GT_BODY_TOO_LARGE', message: `Upload of ${declared} bytes exceeds ${maxBytes}` } });
   const uploadId = randomUUID();
@@ -66,7 +73,7 @@ async function receive(req, res, url, publicUrl) {
   }
   const out = mediaDir(uploadId);
   const owner = url.searchParams.get('owner');
-  const options = { baseUrl: `${publicUrl}/media/${uploadId}`, ...(owner ? { owner } : {}) };
+  const options = { baseUrl: `${publicUrl}/media/${uploadId}`, ...(owner ? { owner } : {}), ...(callbackUrl ? { notifyUrl: callbackUrl } : {}) };
   const runId = runIdFor(upload, final, out);
   await client.submitBackground(pipelineFunction(upload), JSON.stringify({ input: final, out, options, runId }), { unique: runId });
   send(res, 202, { runId, uploadId, status: `/uploads/${uploadId}` });

@@ -23,6 +23,7 @@ interface RunOpts {
   json?: boolean;
   set: Record<string, unknown>;
   notify?: string;
+  notifyUrl?: string;
   force?: boolean;
 }
 
@@ -126,11 +127,12 @@ export function registerRun(program: Command): void {
     .option('-c, --concurrency <n>', 'media jobs at once (embedded workers) and tasks in flight per step', parsePositiveInt('--concurrency'))
     .option('--set <key=value>', 'a pipeline option; JSON values allowed (repeatable)', parseSet, {})
     .option('--notify <address>', 'email the summary to this address (pipelines with a notify option)')
+    .option('--notify-url <url>', 'POST the summary and outputs, signed with GEARTRAIN_WEBHOOK_SECRET, to this URL (pipelines with a notifyUrl option)')
     .option('--force', 'ignore what an earlier run of the same input recorded')
     .option('--json', 'print the summary as JSON on stdout, no progress')
     .action(async (name: string, input: string, opts: RunOpts, cmd: Command) => {
       const def = await findPipeline(name);
-      const options = { ...opts.set, ...(opts.notify !== undefined ? { notify: opts.notify } : {}) };
+      const options = { ...opts.set, ...(opts.notify !== undefined ? { notify: opts.notify } : {}), ...(opts.notifyUrl !== undefined ? { notifyUrl: opts.notifyUrl } : {}) };
       checkOptions(def, options);
       const out = path.resolve(opts.out ?? def.name);
       const resolved = await resolveInput(def, input, opts.out ?? def.name);

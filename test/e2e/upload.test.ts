@@ -1,7 +1,7 @@
 // The upload flow end to end, as deployed: `pipeline server`, `pipeline worker … pipeline` and
 // examples/upload-service as separate processes. POST a video and an image → thumbnails,
-// transcode and poster on disk, cache-warm requests seen by a local HTTP "CDN", and an email
-// per upload received by a real SMTP server.
+// transcode and poster on disk, cache-warm requests seen by a local HTTP "CDN", an email per
+// upload received by a real SMTP server, and a signed callback for an upload that asks for one.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +14,9 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
+import { documentedVerify, SECRET, webhookReceiver, type Verify } from '../helpers/webhook.js';
 
-describe('upload service → upload pipeline → media, cache-warm, email', () => {
+describe('upload service → upload pipeline → media, cache-warm, email, callback', () => {
   const children: ChildProcess[] = [];
   const mails: ParsedMail[] = [];
   const cdnHits: string[] = [];
@@ -23,8 +24,10 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
   let cdn: http.Server;
   let dir: string;
   let service: string;
+  let verify: Verify;
 
   before(async () => {
+    verify = await documentedVerify();
     dir = await mkdtemp(path.join(os.tmpdir(), 'gt-upload-'));
     smtp = new SMTPServer({
       authOptional: true,
@@ -41,10 +44,15 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
     const server = await startCli();
     children.push(server.child);
     const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
-    const worker = spawn(process.execPath, [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'pipeline', '--server', server.address, '--smtp', smtpUrl], {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const worker = spawn(
+      process.execPath,
+      [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'webhook', 'pipeline', '--server', server.address, '--smtp', smtpUrl, '--allowed-hosts', '127.0.0.1'],
+      {
+        cwd: dir,
+        env: { ...process.env, GEARTRAIN_WEBHOOK_SECRET: SECRET },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     children.push(worker);
     const svc = spawn(process.execPath, [path.join(ROOT, 'examples/upload-service/server.mjs')], {
       cwd: dir,
@@ -71,8 +79,9 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function uploadAndWait(file: string, name: string): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
-    const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com`, { method: 'POST', body: await readFile(file) });
+  async function uploadAndWait(file: string, name: string, callbackUrl?: string): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
+    const callback = callbackUrl === undefined ? '' : `&callbackUrl=${encodeURIComponent(callbackUrl)}`;
+    const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com${callback}`, { method: 'POST', body: await readFile(file) });
     assert.equal(res.status, 202);
     const { uploadId, status } = (await res.json()) as { uploadId: string; status: string };
     for (let i = 0; i < 1200; i++) {
@@ -104,6 +113,22 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
     assert.equal(mails.length, 2);
     assert.deepEqual(mails.map((m) => m.subject).sort(), ['Your image photo.jpg is ready', 'Your video clip.mp4 is ready']);
     assert.equal((mails[0]!.to as { text: string }).text, 'owner@example.com');
+  });
+
+  it('an upload with a callbackUrl: the receiver gets its outputs as one signed POST', async (t) => {
+    const r = await webhookReceiver(t, verify);
+    const image = await uploadAndWait(path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), 'photo.jpg', `${r.base}/hooks/upload`);
+    assert.equal(image.status, 'done', JSON.stringify(image));
+    assert.equal(image.steps.webhook!.status, 'done');
+    assert.equal(r.received.length, 1);
+    assert.equal(r.received[0]!.verified, true);
+    const body = JSON.parse(r.received[0]!.body) as { pipeline: string; file: string; kind: string; outputs: { file: string; url: string }[] };
+    assert.deepEqual([body.pipeline, body.file, body.kind], ['upload', 'photo.jpg', 'image']);
+    assert.deepEqual(body.outputs.map((o) => o.file).sort(), ['photo-1280w.jpg', 'photo-320w.webp', 'photo-640w.webp']);
+    assert.deepEqual(body.outputs.map((o) => new URL(o.url).pathname).sort(), [...image.outputs].sort());
+
+    const bad = await fetch(`${service}/uploads?name=x.jpg&callbackUrl=${encodeURIComponent('file:///etc/passwd')}`, { method: 'POST', body: 'x' });
+    assert.equal(bad.status, 400);
   });
 
   it('rejects a bad upload name with a JSON error', async () => {

@@ -2,71 +2,14 @@
 // the verification code docs/workers.md gives: signed deliveries, retries on 5xx but not 4xx,
 // redirects refused, hosts outside the allowed list never contacted.
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { AddressInfo } from 'node:net';
 import { webhookWorker } from '../../src/workers/webhook.js';
+import { documentedVerify, SECRET, webhookReceiver as receiver } from '../helpers/webhook.js';
 import { withWorkers } from '../helpers/workers.js';
 
-const SECRET = 'test-secret-0123456789abcdef';
-
-type Verify = (rawBody: string, header: unknown, secret: string, toleranceSeconds?: number) => boolean;
-
-/** The `verifyWebhook` function exactly as docs/workers.md prints it. */
-async function documentedVerify(t: TestContext): Promise<Verify> {
-  const doc = await readFile(new URL('../../docs/workers.md', import.meta.url), 'utf8');
-  const m = /<!-- webhook-verify -->\s*```js\n([\s\S]*?)```/.exec(doc);
-  assert.ok(m, 'docs/workers.md has the webhook-verify snippet');
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-webhook-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'verify.mjs');
-  await writeFile(file, m[1]!);
-  return ((await import(pathToFileURL(file).href)) as { verifyWebhook: Verify }).verifyWebhook;
-}
-
-interface Received {
-  path: string;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-  verified: boolean;
-}
-
-/** The receiver: answers by path, records every request and whether its signature verified. */
-async function receiver(t: TestContext, verify: Verify) {
-  const received: Received[] = [];
-  const tries = new Map<string, number>();
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const url = req.url!;
-      received.push({ path: url, body, headers: req.headers, verified: verify(body, req.headers['geartrain-signature'], SECRET) });
-      const n = (tries.get(url) ?? 0) + 1;
-      tries.set(url, n);
-      if (url === '/flaky') return res.writeHead(n === 1 ? 500 : 200).end();
-      if (url === '/down') return res.writeHead(503).end('down');
-      if (url === '/bad') return res.writeHead(400).end('no');
-      if (url === '/redirect') return res.writeHead(302, { location: `http://localhost:${port}/elsewhere` }).end();
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  t.after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { base: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, received, hits: (p: string) => received.filter((r) => r.path === p).length };
-}
-
 test('delivers a signed JSON body that the documented code verifies; a changed body, a wrong key or an old timestamp does not', async (t) => {
-  const verify = await documentedVerify(t);
+  const verify = await documentedVerify();
   const r = await receiver(t, verify);
   const { call } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
   const body = { run: 'r1', outputs: ['a-320w.webp'], note: 'ünïcode ✓' };
@@ -90,7 +33,7 @@ test('delivers a signed JSON body that the documented code verifies; a changed b
 });
 
 test('a 500 then a 200 gives one delivery after one retry, with the same delivery id', async (t) => {
-  const r = await receiver(t, await documentedVerify(t));
+  const r = await receiver(t, await documentedVerify());
   const { call } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
   const res = await call<{ status: number; attempts: number }>('webhook', { url: `${r.base}/flaky`, body: { n: 1 } });
   assert.deepEqual([res.status, res.attempts], [200, 2]);
@@ -101,7 +44,7 @@ test('a 500 then a 200 gives one delivery after one retry, with the same deliver
 });
 
 test('5xx on every attempt fails with GT_WEBHOOK_FAILED after 1 + retries attempts', async (t) => {
-  const r = await receiver(t, await documentedVerify(t));
+  const r = await receiver(t, await documentedVerify());
   const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
   const text = await failure('webhook', { url: `${r.base}/down`, body: {}, retries: 1 });
   assert.equal(text, `GT_WEBHOOK_FAILED: Webhook ${r.base}/down failed: HTTP 503 (2 attempts)`);
@@ -109,7 +52,7 @@ test('5xx on every attempt fails with GT_WEBHOOK_FAILED after 1 + retries attemp
 });
 
 test('a 400 is not retried', async (t) => {
-  const r = await receiver(t, await documentedVerify(t));
+  const r = await receiver(t, await documentedVerify());
   const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
   const text = await failure('webhook', { url: `${r.base}/bad`, body: {} });
   assert.equal(text, `GT_WEBHOOK_REJECTED: Webhook ${r.base}/bad was refused: HTTP 400`);
@@ -117,7 +60,7 @@ test('a 400 is not retried', async (t) => {
 });
 
 test('a redirect is not followed, and one to a host not allowed says so', async (t) => {
-  const r = await receiver(t, await documentedVerify(t));
+  const r = await receiver(t, await documentedVerify());
   const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET }, cacheWarm: { allowedHosts: [r.host] } });
   const text = await failure('webhook', { url: `${r.base}/redirect`, body: {} });
   const port = r.host.split(':')[1];
@@ -129,7 +72,7 @@ test('a redirect is not followed, and one to a host not allowed says so', async 
 });
 
 test('a host outside the allowed list is refused before anything is sent', async (t) => {
-  const r = await receiver(t, await documentedVerify(t));
+  const r = await receiver(t, await documentedVerify());
   const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET }, cacheWarm: { allowedHosts: ['hooks.example.com'] } });
   const text = await failure('webhook', { url: `${r.base}/hook`, body: {} });
   assert.equal(text, `GT_URL_NOT_ALLOWED: URL ${r.base}/hook is not allowed: host ${r.host} is not in the allowed hosts (hooks.example.com) (webhook.url)`);
@@ -141,7 +84,7 @@ test('a host outside the allowed list is refused before anything is sent', async
 });
 
 test('without a signing secret nothing is sent; bad payloads are named', async (t) => {
-  const r = await receiver(t, await documentedVerify(t));
+  const r = await receiver(t, await documentedVerify());
   const saved = process.env.GEARTRAIN_WEBHOOK_SECRET;
   delete process.env.GEARTRAIN_WEBHOOK_SECRET;
   t.after(() => {

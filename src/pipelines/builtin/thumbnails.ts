@@ -1,9 +1,11 @@
 // `pipeline run thumbnails ./dir`: every image under a folder (recursively) → thumbnails in
-// --out, mirroring the folder tree → a summary; `--notify ADDRESS` emails it.
+// --out, mirroring the folder tree → a summary; `--notify ADDRESS` emails it, `--notify-url URL`
+// POSTs it with the outputs (signed, by the webhook worker).
 
 import path from 'node:path';
 import { pipeline } from '../define.js';
 import type { InputFile } from '../input.js';
+import { NOTIFY_URL_OPTION, notifyUrlStep, outputFile } from './notify-url.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
 
@@ -14,13 +16,14 @@ export const DEFAULT_SIZES = [
 ];
 
 export const thumbnails = pipeline('thumbnails', {
-  description: 'every image under a folder → thumbnail sizes in --out (same tree) → summary; --notify emails it',
+  description: 'every image under a folder → thumbnail sizes in --out (same tree) → summary; --notify emails it, --notify-url POSTs it',
   input: 'folder',
   extensions: IMAGE_EXTENSIONS,
   options: {
     sizes: { description: 'thumbnail sizes: [{width, height?, format, quality?}]', default: DEFAULT_SIZES },
     fit: { description: 'inside, cover or contain', default: 'inside' },
     notify: { description: 'email address that gets the summary' },
+    notifyUrl: NOTIFY_URL_OPTION,
   },
 })
   .step('thumbnail', {
@@ -46,4 +49,17 @@ export const thumbnails = pipeline('thumbnails', {
       },
     }),
   })
+  .step(
+    'webhook',
+    notifyUrlStep('thumbnails', ['thumbnail'], (s) => {
+      const results = (s.steps.thumbnail?.results ?? []) as { input: string; outputs: { path: string; width: number; height: number; format: string; bytes: number }[] }[];
+      return {
+        images: results.length,
+        failed: s.steps.thumbnail?.failed ?? 0,
+        outputs: results.flatMap((r) =>
+          r.outputs.map((o) => ({ source: path.relative(s.input.dir, r.input).split(path.sep).join('/'), file: outputFile(s, o.path), width: o.width, height: o.height, format: o.format, bytes: o.bytes })),
+        ),
+      };
+    }),
+  )
   .build();

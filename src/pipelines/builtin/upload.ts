@@ -6,33 +6,40 @@ import path from 'node:path';
 import { pipeline } from '../define.js';
 import type { StepScope } from '../types.js';
 import { DEFAULT_SIZES } from './thumbnails.js';
+import { NOTIFY_URL_OPTION, notifyUrlStep, outputFile } from './notify-url.js';
 
 interface Output {
   path: string;
 }
 
-/** Every output file the media steps made, as URLs under options.baseUrl. */
-function outputUrls(s: StepScope): string[] {
-  const base = String(s.options.baseUrl).replace(/\/+$/, '');
+/** Every output file the media steps made. */
+function outputPaths(s: StepScope): string[] {
   const files: string[] = [];
   for (const id of ['thumbnails', 'transcode', 'poster']) {
     const r = s.steps[id]?.result as { outputs?: Output[]; poster?: Output } | undefined;
     for (const o of r?.outputs ?? []) files.push(o.path);
     if (r?.poster) files.push(r.poster.path);
   }
-  return files.map((f) => `${base}/${path.relative(s.run.out, f).split(path.sep).map(encodeURIComponent).join('/')}`);
+  return files;
+}
+
+/** Every output file the media steps made, as URLs under options.baseUrl. */
+function outputUrls(s: StepScope): string[] {
+  const base = String(s.options.baseUrl).replace(/\/+$/, '');
+  return outputPaths(s).map((f) => `${base}/${path.relative(s.run.out, f).split(path.sep).map(encodeURIComponent).join('/')}`);
 }
 
 const isKind = (kind: string) => (s: StepScope): boolean => s.steps.probe?.result?.kind === kind;
 
 export const upload = pipeline('upload', {
-  description: 'one file → probe → image: thumbnails | video: transcode + poster in parallel → cache-warm → email the owner',
+  description: 'one file → probe → image: thumbnails | video: transcode + poster in parallel → cache-warm → email the owner, POST --notify-url',
   input: 'file',
   options: {
     sizes: { description: 'thumbnail sizes for an image', default: DEFAULT_SIZES },
     profiles: { description: 'transcode profiles for a video', default: ['mp4-720p', 'mp4-480p'] },
     baseUrl: { description: 'URL the output folder is served at; set to warm the outputs in the cache' },
     owner: { description: 'email address told when the outputs are ready' },
+    notifyUrl: NOTIFY_URL_OPTION,
   },
 })
   .step('probe', { fn: 'probe', priority: 'high', payload: (s) => ({ input: s.input.path }) })
@@ -74,6 +81,18 @@ export const upload = pipeline('upload', {
       vars: { file: s.input.name + s.input.ext, kind: s.steps.probe?.result?.kind ?? 'file', outputs: outputUrls0(s).length, outDir: s.run.out, runId: s.run.id },
     }),
   })
+  .step(
+    'webhook',
+    notifyUrlStep('upload', ['thumbnails', 'transcode', 'poster'], (s) => {
+      const files = outputPaths(s);
+      const urls = typeof s.options.baseUrl === 'string' ? outputUrls(s) : undefined;
+      return {
+        file: s.input.name + s.input.ext,
+        kind: s.steps.probe?.result?.kind ?? 'file',
+        outputs: files.map((f, i) => ({ file: outputFile(s, f), ...(urls ? { url: urls[i] } : {}) })),
+      };
+    }),
+  )
   .build();
 
 function outputUrls0(s: StepScope): unknown[] {

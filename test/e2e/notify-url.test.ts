@@ -1,0 +1,81 @@
+// `pipeline run thumbnails DIR --notify-url URL` as a user runs it (the built CLI, embedded
+// workers): the run's summary and outputs reach a local receiver as one signed POST, which
+// verifies with the code docs/workers.md gives.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { CLI, ROOT } from '../helpers/servers.js';
+import { documentedVerify, SECRET, webhookReceiver } from '../helpers/webhook.js';
+
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('thumbnails --notify-url POSTs the summary and every output, signed', async (t) => {
+  const r = await webhookReceiver(t, await documentedVerify());
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'photos', 'trip'), { recursive: true });
+  await copyFile(path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), path.join(dir, 'photos', 'landscape.jpg'));
+  await copyFile(path.join(ROOT, 'fixtures/images/photo-portrait-exif6.jpg'), path.join(dir, 'photos', 'trip', 'portrait.jpg'));
+  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
+  assert.equal(run.code, 0, run.stderr);
+  const summary = JSON.parse(run.stdout) as { steps: { id: string; status: string }[] };
+  assert.deepEqual(summary.steps.map((s) => [s.id, s.status]), [['thumbnail', 'done'], ['notify', 'skipped'], ['webhook', 'done']]);
+
+  assert.equal(r.received.length, 1);
+  const got = r.received[0]!;
+  assert.equal(got.path, '/hooks/media');
+  assert.equal(got.verified, true);
+  assert.equal(got.headers['geartrain-event'], 'thumbnails.done');
+  const body = JSON.parse(got.body) as { pipeline: string; runId: string; images: number; failed: number; outputs: { source: string; file: string; width: number; height: number; format: string }[] };
+  assert.equal(body.pipeline, 'thumbnails');
+  assert.match(body.runId, /^thumbnails-/);
+  assert.deepEqual([body.images, body.failed], [2, 0]);
+  assert.deepEqual(
+    body.outputs.map((o) => [o.source, o.file]).sort(),
+    [
+      ['landscape.jpg', 'landscape-1280w.jpg'],
+      ['landscape.jpg', 'landscape-320w.webp'],
+      ['landscape.jpg', 'landscape-640w.webp'],
+      ['trip/portrait.jpg', 'trip/portrait-1280w.jpg'],
+      ['trip/portrait.jpg', 'trip/portrait-320w.webp'],
+      ['trip/portrait.jpg', 'trip/portrait-640w.webp'],
+    ],
+  );
+  // The dimensions the body gives are those of the files on disk.
+  for (const o of body.outputs) {
+    const m = await sharp(path.join(dir, 'out', o.file)).metadata();
+    assert.deepEqual([m.width, m.height, m.format], [o.width, o.height, o.format], o.file);
+  }
+
+  // Run again: nothing changed, so the delivery is not sent twice.
+  const again = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(r.received.length, 1);
+});
+
+test('thumbnails --notify-url without a signing secret fails the webhook step and says why', async (t) => {
+  const r = await webhookReceiver(t, await documentedVerify());
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'photos'));
+  await copyFile(path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), path.join(dir, 'photos', 'landscape.jpg'));
+  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: '' });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stdout, /webhook +webhook +GT_WEBHOOK_NO_SECRET: The webhook worker has no signing secret of at least 16 characters/);
+  assert.equal(r.received.length, 0);
+});
