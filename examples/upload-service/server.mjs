@@ -14,7 +14,7 @@
 // MAX_UPLOAD_BYTES (200 MiB).
 //
 //   pipeline server &
-//   GEARTRAIN_WEBHOOK_SECRET=… pipeline worker thumbnail transcode email cache-warm probe webhook pipeline --allowed-hosts … &
+//   GEARTRAIN_WEBHOOK_SECRET=… pipeline worker thumbnail transcode waveform email cache-warm probe webhook pipeline --allowed-hosts … &
 //   node examples/upload-service/server.mjs
 //   curl --data-binary @photo.jpg 'http://127.0.0.1:8080/uploads?name=photo.jpg&owner=me@example.com'
 
@@ -33,7 +33,7 @@ const maxBytes = Number(process.env.MAX_UPLOAD_BYTES ?? 200 * 1024 * 1024);
 const upload = BUILTIN_PIPELINES.get('upload');
 const client = new Client({ servers });
 
-const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4' };
+const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json' };
 
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -87,7 +87,7 @@ async function status(res, uploadId) {
     Object.entries(record.steps).map(([id, s]) => [id, { status: s.status, ...(s.reason ? { reason: s.reason } : {}), done: Object.values(s.items).filter((i) => i.status === 'done').length, total: s.total }]),
   );
   const outputs = [];
-  for (const id of ['thumbnails', 'transcode', 'poster']) {
+  for (const id of ['thumbnails', 'transcode', 'poster', 'waveform']) {
     const r = record.steps[id]?.items['-']?.result;
     for (const o of [...(r?.outputs ?? []), ...(r?.poster ? [r.poster] : [])]) outputs.push(`/media/${uploadId}/${path.relative(mediaDir(uploadId), o.path)}`);
   }

@@ -15,6 +15,7 @@ interface WorkerOpts {
   maxPixels?: number;
   maxFileSize?: number;
   ffmpegTimeout?: number;
+  maxDuration?: number;
   smtp?: string;
   mailFrom?: string;
   templates?: string;
@@ -45,6 +46,7 @@ export function settingsFrom(opts: WorkerOpts, env: NodeJS.ProcessEnv = process.
     allowPaths: opts.allowPath ?? list(env.GEARTRAIN_ALLOW_PATHS),
     thumbnail: { maxPixels: opts.maxPixels, maxFileBytes: opts.maxFileSize },
     transcode: { timeoutMs: opts.ffmpegTimeout },
+    waveform: { maxDurationSeconds: opts.maxDuration },
     email: {
       smtpUrl: opts.smtp ?? env.GEARTRAIN_SMTP_URL,
       from: opts.mailFrom ?? env.GEARTRAIN_MAIL_FROM,
@@ -67,6 +69,7 @@ export function registerWorker(program: Command): void {
     .option('--max-pixels <n>', 'thumbnail: largest input in pixels (default 50000000)', parsePositiveInt('--max-pixels'))
     .option('--max-file-size <size>', 'thumbnail: largest input file, e.g. 100m (default 100m)', parseSize)
     .option('--ffmpeg-timeout <ms>', 'transcode: kill ffmpeg after this long (default 3600000)', parsePositiveInt('--ffmpeg-timeout'))
+    .option('--max-duration <seconds>', 'waveform: longest audio (default 10800)', parsePositiveInt('--max-duration'))
     .option('--smtp <url>', 'email: smtp://user:pass@host:port (GEARTRAIN_SMTP_URL); without it mail goes to the outbox')
     .option('--mail-from <address>', 'email: default From address (GEARTRAIN_MAIL_FROM)')
     .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')

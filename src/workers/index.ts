@@ -7,6 +7,7 @@ import { transcodeWorker } from './transcode.js';
 import { emailWorker } from './email.js';
 import { cacheWarmWorker } from './cache-warm.js';
 import { probeWorker } from './probe.js';
+import { waveformWorker } from './waveform.js';
 import { webhookWorker } from './webhook.js';
 
 export const DOMAIN_WORKERS = {
@@ -15,6 +16,7 @@ export const DOMAIN_WORKERS = {
   email: emailWorker,
   'cache-warm': cacheWarmWorker,
   probe: probeWorker,
+  waveform: waveformWorker,
   webhook: webhookWorker,
 } as const satisfies Record<string, DomainWorkerFactory>;
 

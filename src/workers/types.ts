@@ -40,6 +40,12 @@ export interface WorkerSettings {
     /** Hosts (`example.com`, `localhost:8080`) URLs may point at, for cache-warm and webhook. @defaultValue [] (any host) */
     allowedHosts?: string[];
   };
+  waveform?: {
+    /** Longest audio, in seconds, by the header and by the samples decoded. @defaultValue 10800 (3 hours) */
+    maxDurationSeconds?: number;
+    /** Largest input file in bytes. @defaultValue 1 GiB */
+    maxFileBytes?: number;
+  };
   webhook?: {
     /** Key of the HMAC-SHA256 signature, at least 16 characters. @defaultValue GEARTRAIN_WEBHOOK_SECRET; unset → webhook jobs fail with GT_WEBHOOK_NO_SECRET */
     secret?: string;

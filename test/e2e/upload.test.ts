@@ -5,7 +5,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -46,7 +46,7 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
     const worker = spawn(
       process.execPath,
-      [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'webhook', 'pipeline', '--server', server.address, '--smtp', smtpUrl, '--allowed-hosts', '127.0.0.1'],
+      [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'waveform', 'email', 'cache-warm', 'probe', 'webhook', 'pipeline', '--server', server.address, '--smtp', smtpUrl, '--allowed-hosts', '127.0.0.1'],
       {
         cwd: dir,
         env: { ...process.env, GEARTRAIN_WEBHOOK_SECRET: SECRET },
@@ -113,6 +113,22 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     assert.equal(mails.length, 2);
     assert.deepEqual(mails.map((m) => m.subject).sort(), ['Your image photo.jpg is ready', 'Your video clip.mp4 is ready']);
     assert.equal((mails[0]!.to as { text: string }).text, 'owner@example.com');
+  });
+
+  it('an audio file gets a waveform: peaks JSON and a PNG, warmed and in the callback', async (t) => {
+    const r = await webhookReceiver(t, verify);
+    const audio = path.join(dir, 'tone.m4a');
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100:duration=3', audio]);
+    const up = await uploadAndWait(audio, 'tone.m4a', `${r.base}/hooks/upload`);
+    assert.equal(up.status, 'done', JSON.stringify(up));
+    assert.deepEqual([up.steps.waveform!.status, up.steps.thumbnails!.status, up.steps.transcode!.status], ['done', 'skipped', 'skipped']);
+    assert.deepEqual(up.outputs.map((o) => path.basename(o)).sort(), ['tone-waveform.json', 'tone-waveform.png']);
+    for (const o of up.outputs) assert.ok(cdnHits.includes(o), `${o} was warmed`);
+    const peaks = JSON.parse(await readFile(path.join(dir, 'data', up.outputs.find((o) => o.endsWith('.json'))!.replace(/^\/media\//, 'media/')), 'utf8')) as { points: number; peaks: unknown[] };
+    assert.deepEqual([peaks.points, peaks.peaks.length], [1000, 1000]);
+    const body = JSON.parse(r.received[0]!.body) as { kind: string; outputs: { file: string }[] };
+    assert.equal(body.kind, 'audio');
+    assert.deepEqual(body.outputs.map((o) => o.file).sort(), ['tone-waveform.json', 'tone-waveform.png']);
   });
 
   it('an upload with a callbackUrl: the receiver gets its outputs as one signed POST', async (t) => {

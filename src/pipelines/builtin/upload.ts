@@ -1,6 +1,6 @@
 // The upload flow: one file → probe → an image gets thumbnails; a video gets a transcode (low
-// priority) and a poster (high priority) in parallel → the outputs' URLs are warmed and the
-// owner gets an email. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
+// priority) and a poster (high priority) in parallel; an audio file gets a waveform → the
+// outputs' URLs are warmed and the owner gets an email. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
 
 import path from 'node:path';
 import { pipeline } from '../define.js';
@@ -12,10 +12,12 @@ interface Output {
   path: string;
 }
 
+const MEDIA_STEPS = ['thumbnails', 'transcode', 'poster', 'waveform'];
+
 /** Every output file the media steps made. */
 function outputPaths(s: StepScope): string[] {
   const files: string[] = [];
-  for (const id of ['thumbnails', 'transcode', 'poster']) {
+  for (const id of MEDIA_STEPS) {
     const r = s.steps[id]?.result as { outputs?: Output[]; poster?: Output } | undefined;
     for (const o of r?.outputs ?? []) files.push(o.path);
     if (r?.poster) files.push(r.poster.path);
@@ -32,7 +34,7 @@ function outputUrls(s: StepScope): string[] {
 const isKind = (kind: string) => (s: StepScope): boolean => s.steps.probe?.result?.kind === kind;
 
 export const upload = pipeline('upload', {
-  description: 'one file → probe → image: thumbnails | video: transcode + poster in parallel → cache-warm → email the owner, POST --notify-url',
+  description: 'one file → probe → image: thumbnails | video: transcode + poster in parallel | audio: waveform → cache-warm → email the owner, POST --notify-url',
   input: 'file',
   options: {
     sizes: { description: 'thumbnail sizes for an image', default: DEFAULT_SIZES },
@@ -64,16 +66,23 @@ export const upload = pipeline('upload', {
     priority: 'high',
     payload: (s) => ({ input: s.input.path, outDir: s.run.out, profiles: [], poster: true }),
   })
+  .step('waveform', {
+    fn: 'waveform',
+    needs: ['probe'],
+    when: isKind('audio'),
+    priority: 'high',
+    payload: (s) => ({ input: s.input.path, outDir: s.run.out }),
+  })
   .step('warm', {
     fn: 'cache-warm',
-    needs: ['thumbnails', 'transcode', 'poster'],
+    needs: MEDIA_STEPS,
     when: (s) => typeof s.options.baseUrl === 'string' && outputUrls(s).length > 0,
     payload: (s) => ({ urls: outputUrls(s) }),
   })
   .step('notify', {
     fn: 'email',
     // Beside the warm step, not after it: a CDN that is down must not keep the owner uninformed.
-    needs: ['thumbnails', 'transcode', 'poster'],
+    needs: MEDIA_STEPS,
     when: (s) => typeof s.options.owner === 'string',
     payload: (s) => ({
       to: s.options.owner,
@@ -83,7 +92,7 @@ export const upload = pipeline('upload', {
   })
   .step(
     'webhook',
-    notifyUrlStep('upload', ['thumbnails', 'transcode', 'poster'], (s) => {
+    notifyUrlStep('upload', MEDIA_STEPS, (s) => {
       const files = outputPaths(s);
       const urls = typeof s.options.baseUrl === 'string' ? outputUrls(s) : undefined;
       return {
@@ -96,5 +105,5 @@ export const upload = pipeline('upload', {
   .build();
 
 function outputUrls0(s: StepScope): unknown[] {
-  return s.options.baseUrl ? outputUrls(s) : ['thumbnails', 'transcode', 'poster'].flatMap((id) => (s.steps[id]?.result as { outputs?: unknown[] } | undefined)?.outputs ?? []);
+  return s.options.baseUrl ? outputUrls(s) : MEDIA_STEPS.flatMap((id) => (s.steps[id]?.result as { outputs?: unknown[] } | undefined)?.outputs ?? []);
 }

@@ -1,0 +1,177 @@
+// `waveform` {input, outDir, points?, width?, height?, colour?, background?, name?} → {input,
+// durationSeconds, sampleRate, outputs: [peaks JSON, PNG]}: an audio file's waveform from one
+// decode. ffmpeg streams the first audio stream as 16-bit mono PCM; the peaks (min and max per
+// bucket) are computed as the samples pass; the PNG is drawn from the peaks with sharp.
+
+import type { Stats } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gtError, invalidPayload } from '../errors.js';
+import { locate, probe } from './ffmpeg.js';
+import { checkAllowed, fingerprint, freshOutput, inputFile, recordOutput, writeAtomic } from './files.js';
+import { decodePcm } from './pcm.js';
+import { PeakBlocks } from './peaks.js';
+import { loadSharp } from './sharp.js';
+import type { DomainWorker, DomainWorkerFactory } from './types.js';
+import { Fields } from './validate.js';
+
+export interface WaveformPayload {
+  input: string;
+  outDir: string;
+  /** Buckets in the JSON. @defaultValue 1000 */
+  points: number;
+  /** PNG width in pixels, one bucket per column. @defaultValue 1800 */
+  width: number;
+  /** @defaultValue 280 */
+  height: number;
+  colour: Rgba;
+  background: Rgba;
+  /** Base of the output names (`NAME-waveform.json`). @defaultValue the input's name without extension */
+  name?: string;
+}
+
+type Rgba = [number, number, number, number];
+
+export interface WaveformOutput {
+  path: string;
+  format: 'json' | 'png';
+  bytes: number;
+  /** JSON: its buckets; PNG: its width. */
+  points?: number;
+  width?: number;
+  height?: number;
+  skipped?: true;
+}
+
+export interface WaveformResult {
+  input: string;
+  durationSeconds: number;
+  sampleRate: number;
+  outputs: [WaveformOutput, WaveformOutput];
+}
+
+/** What the JSON file holds. */
+export interface PeaksFile {
+  durationSeconds: number;
+  sampleRate: number;
+  /** Samples decoded (mono). */
+  samples: number;
+  points: number;
+  /** `points` pairs [min, max] in [-1, 1]. */
+  peaks: [number, number][];
+}
+
+const HEX = /^#([0-9a-f]{6})([0-9a-f]{2})?$/i;
+
+function colour(f: Fields, field: string, dflt: Rgba): Rgba {
+  const v = f.optString(field, { maxLength: 9 });
+  if (v === undefined) return dflt;
+  const m = HEX.exec(v);
+  if (!m) throw invalidPayload('a colour #rrggbb or #rrggbbaa', f.name(field), v);
+  const byte = (i: number): number => parseInt(m[1]!.slice(i, i + 2), 16);
+  return [byte(0), byte(2), byte(4), m[2] === undefined ? 255 : parseInt(m[2], 16)];
+}
+
+/** Columns from the centre line to each bucket's min and max, on `background`. */
+function drawPeaks(peaks: readonly [number, number][], height: number, fg: Rgba, bg: Rgba): Buffer {
+  const width = peaks.length;
+  const px = Buffer.alloc(width * height * 4);
+  for (let i = 0; i < px.length; i += 4) px.set(bg, i);
+  const mid = (height - 1) / 2;
+  for (let x = 0; x < width; x++) {
+    const [lo, hi] = peaks[x]!;
+    const top = Math.max(0, Math.round(mid - hi * mid));
+    const bottom = Math.min(height - 1, Math.round(mid - lo * mid));
+    for (let y = top; y <= bottom; y++) px.set(fg, (y * width + x) * 4);
+  }
+  return px;
+}
+
+export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<WaveformPayload, WaveformResult> => {
+  const maxSeconds = settings.waveform?.maxDurationSeconds ?? 3 * 3600;
+  const maxFileBytes = settings.waveform?.maxFileBytes ?? 1024 * 1024 * 1024;
+  return {
+    name: 'waveform',
+    timeoutMs: 600_000,
+
+    parse(raw) {
+      const f = Fields.of(raw, 'waveform');
+      const p: WaveformPayload = {
+        input: f.string('input'),
+        outDir: f.string('outDir'),
+        points: f.optInt('points', { min: 1, max: 100_000 }) ?? 1000,
+        width: f.optInt('width', { min: 1, max: 16384 }) ?? 1800,
+        height: f.optInt('height', { min: 2, max: 4096 }) ?? 280,
+        colour: colour(f, 'colour', [37, 99, 235, 255]),
+        background: colour(f, 'background', [0, 0, 0, 0]),
+      };
+      const name = f.optString('name', { maxLength: 200 });
+      if (name !== undefined) {
+        if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', 'waveform.name', name);
+        p.name = name;
+      }
+      f.done();
+      return p;
+    },
+
+    async run(p, ctx) {
+      checkAllowed('Input', p.input, settings.allowPaths);
+      checkAllowed('Output folder', p.outDir, settings.allowPaths);
+      const st: Stats = await inputFile(p.input, maxFileBytes);
+      const base = p.name ?? path.basename(p.input, path.extname(p.input));
+      const jsonOut = path.join(p.outDir, `${base}-waveform.json`);
+      const pngOut = path.join(p.outDir, `${base}-waveform.png`);
+      const { input: _i, outDir: _o, name: _n, ...options } = p;
+      const key = fingerprint(options);
+      type Made = { output: WaveformOutput; durationSeconds: number; sampleRate: number };
+      const [jsonFresh, pngFresh] = await Promise.all([freshOutput<Made>(jsonOut, p.input, st, key), freshOutput<Made>(pngOut, p.input, st, key)]);
+      if (jsonFresh && pngFresh) {
+        ctx.progress(1, 1);
+        const skipped = (m: Made): WaveformOutput => ({ ...m.output, skipped: true });
+        return { input: p.input, durationSeconds: jsonFresh.durationSeconds, sampleRate: jsonFresh.sampleRate, outputs: [skipped(jsonFresh), skipped(pngFresh)] };
+      }
+
+      const bin = await locate(settings.transcode);
+      const info = await probe(bin, p.input, ctx.signal);
+      if (!info.audioCodec) throw gtError('GT_MEDIA_INVALID', p.input, 'audio file', 'it has no audio stream');
+      const limit = `${maxSeconds} s`;
+      if (info.durationSeconds > maxSeconds) throw gtError('GT_MEDIA_TOO_LARGE', p.input, `${Math.round(info.durationSeconds)} s of audio`, limit);
+      // The header's rate and duration may lie: the decode itself stops at the limit in samples.
+      const rate = info.sampleRate ?? 48_000;
+      const jsonPeaks = new PeakBlocks(p.points);
+      const pngPeaks = p.width === p.points ? jsonPeaks : new PeakBlocks(p.width);
+      const expected = Math.max(1, info.durationSeconds * rate);
+      let percent = -1;
+      const samples = await decodePcm(bin, p.input, {
+        signal: ctx.signal,
+        timeoutMs: settings.transcode?.timeoutMs ?? 3_600_000,
+        maxSamples: Math.ceil(maxSeconds * Math.max(rate, 8000)),
+        limitText: limit,
+        onSamples: (s) => {
+          jsonPeaks.push(s);
+          if (pngPeaks !== jsonPeaks) pngPeaks.push(s);
+          // One WORK_STATUS per percent, not per 64 KiB read.
+          const now = Math.floor((100 * Math.min(jsonPeaks.samples, expected)) / expected);
+          if (now !== percent) ctx.progress((percent = now), 100);
+        },
+      });
+      if (samples === 0) throw gtError('GT_MEDIA_INVALID', p.input, 'audio file', 'no audio samples could be decoded');
+      const durationSeconds = Math.round((samples / rate) * 1000) / 1000;
+
+      const file: PeaksFile = { durationSeconds, sampleRate: rate, samples, points: p.points, peaks: jsonPeaks.buckets(p.points) };
+      const text = JSON.stringify(file);
+      await writeAtomic(jsonOut, (tmp) => writeFile(tmp, text));
+      const sharp = await loadSharp();
+      const png = await sharp(drawPeaks(pngPeaks.buckets(p.width), p.height, p.colour, p.background), { raw: { width: p.width, height: p.height, channels: 4 } })
+        .png({ compressionLevel: 6 })
+        .toBuffer();
+      await writeAtomic(pngOut, (tmp) => writeFile(tmp, png));
+      const jsonOutput: WaveformOutput = { path: jsonOut, format: 'json', bytes: Buffer.byteLength(text), points: p.points };
+      const pngOutput: WaveformOutput = { path: pngOut, format: 'png', bytes: png.length, width: p.width, height: p.height };
+      await recordOutput(jsonOut, p.input, st, key, { output: jsonOutput, durationSeconds, sampleRate: rate });
+      await recordOutput(pngOut, p.input, st, key, { output: pngOutput, durationSeconds, sampleRate: rate });
+      ctx.progress(1, 1);
+      return { input: p.input, durationSeconds, sampleRate: rate, outputs: [jsonOutput, pngOutput] };
+    },
+  };
+};
