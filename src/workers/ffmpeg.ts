@@ -5,7 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type FfmpegNs from 'fluent-ffmpeg';
@@ -214,9 +214,38 @@ function num(v: string | number | undefined): number | undefined {
  */
 export const REFERENCING_FORMATS = new Set(['hls', 'applehttp', 'dash', 'concat', 'imf', 'avisynth', 'vapoursynth']);
 
+/**
+ * The referencing format a file's first bytes announce, if any: found before ffprobe runs,
+ * because a demuxer opens what a list names while it reads the header (a list whose first
+ * entry cannot be opened makes ffprobe fail without naming its format).
+ */
+export function listFormatOf(head: Buffer): string | undefined {
+  const text = head.toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  if (text.startsWith('#EXTM3U')) return 'hls';
+  if (text.startsWith('ffconcat version')) return 'concat';
+  if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<MPD[\s>]/.test(text)) return 'dash';
+  if (/<CompositionPlaylist[\s>]/.test(text)) return 'imf';
+  return undefined;
+}
+
+async function readHead(file: string, bytes: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The demuxer of a probed format name (`mov,mp4,m4a,3gp,3g2,mj2` → `mov`): what `-f` takes. */
 export function demuxerOf(format: string): string {
   return format.split(',', 1)[0]!;
+}
+
+function refusedFormat(file: string, format: string): GeartrainError {
+  return gtError('GT_MEDIA_INVALID', file, 'video or audio file', `its format ${format} reads other files (a playlist or list); such inputs are refused`);
 }
 
 export interface ProbeOptions {
@@ -235,6 +264,8 @@ export interface ProbeOptions {
 export async function probe(bin: Binaries, file: string, signal: AbortSignal, opts: ProbeOptions = {}): Promise<MediaProbe> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const label = opts.label ?? file;
+  const listed = listFormatOf(await readHead(file, 4096).catch(() => Buffer.alloc(0)));
+  if (listed !== undefined) throw refusedFormat(label, listed);
   const args = ['-v', 'error', ...INPUT_HARDENING, '-print_format', 'json', '-show_format', '-show_streams', file];
   const [cmd, argv] = launch(bin, bin.ffprobe, args);
   const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: (Error & { code?: unknown; killed?: boolean }) | null }>((resolve) =>
@@ -257,7 +288,7 @@ export async function probe(bin: Binaries, file: string, signal: AbortSignal, op
   const streams = j.streams ?? [];
   const format = j.format?.format_name ?? 'unknown';
   const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', label, 'video or audio file', why);
-  if (REFERENCING_FORMATS.has(demuxerOf(format))) throw invalid(`its format ${format} reads other files (a playlist or list); such inputs are refused`);
+  if (REFERENCING_FORMATS.has(demuxerOf(format))) throw refusedFormat(label, format);
   // ffprobe opens any `.jpg` with its image demuxer, even a text file (width 0): not a video.
   if (STILL_FORMATS.test(format)) {
     const w = streams.find((s) => s.codec_type === 'video')?.width ?? 0;

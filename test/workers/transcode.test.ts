@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -321,6 +321,32 @@ test('a playlist pointing at the network is refused: only local files are read',
   const run = profileRun(bin, 'mp4-240p', src, segments, path.join(out, 'direct.mp4'));
   await assert.rejects(runFfmpeg(bin, { ...run.spec, signal: new AbortController().signal }), (err: Error & { code?: string }) => err.code === 'GT_FFMPEG_FAILED');
   assert.deepEqual(requests, [], 'no request reached the server');
+});
+
+test('playlists and lists are refused by their format, whatever their name; nothing they point at is read', { skip }, async (t) => {
+  const dir = await tmp(t);
+  const allowed = path.join(dir, 'allowed');
+  const outside = path.join(dir, 'outside');
+  await mkdir(allowed);
+  await mkdir(outside);
+  const segment = path.join(outside, 'secret.ts');
+  execFileSync('ffmpeg', ['-v', 'error', '-i', CLIP, '-c', 'copy', '-f', 'mpegts', segment]);
+  // An HLS playlist and an ffconcat list named .mp4, each pointing at the segment outside.
+  const hls = path.join(allowed, 'holiday.mp4');
+  await writeFile(hls, `#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n${segment}\n#EXT-X-ENDLIST\n`);
+  const concat = path.join(allowed, 'party.mp4');
+  await writeFile(concat, `ffconcat version 1.0\nfile '${segment}'\n`);
+  const relative = path.join(allowed, 'near.mp4');
+  await writeFile(relative, `ffconcat version 1.0\nfile 'near.ts'\n`);
+  await writeFile(path.join(allowed, 'near.ts'), await readFile(segment));
+  const { failure } = await withWorkers(t, [{ factory: transcodeWorker }, { factory: probeWorker }], { allowPaths: [allowed] });
+  const out = path.join(allowed, 'out');
+  for (const [input, format] of [[hls, 'hls'], [concat, 'concat'], [relative, 'concat']] as const) {
+    const refused = `GT_MEDIA_INVALID: ${input} is not a valid video or audio file: its format ${format} reads other files (a playlist or list); such inputs are refused`;
+    assert.equal(await failure('transcode', { input, outDir: out, profiles: ['mp4-240p'], poster: true }), refused);
+    assert.equal(await failure('probe', { input }), refused);
+  }
+  assert.deepEqual(await filesUnder(out), [], 'nothing made');
 });
 
 test('runFfmpeg alone: progress in ms of the input\'s duration, then a report of what it wrote', { skip }, async (t) => {
