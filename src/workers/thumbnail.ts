@@ -246,7 +246,14 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       return { input: p.input, ...source, outputs };
     }
 
-    const sharp = await loadSharp();
+    const load = await loadSharp();
+    // Every pipeline stops at the job's deadline (libvips checks it as it computes, so a decode
+    // that cannot watch the signal still ends, and ends its use of the job's slot): the Worker
+    // fails the job at the deadline, and sharp's timeout, in whole seconds, follows it.
+    const sharp = (input: string | Buffer, options?: sharp.SharpOptions): Sharp => {
+      const img = load(input, options);
+      return ctx.deadline === undefined ? img : img.timeout({ seconds: Math.max(1, Math.ceil((ctx.deadline - performance.now()) / 1000)) });
+    };
     // Every sharp call goes through decode(), and nothing else does: what sharp throws is about
     // the image (GT_MEDIA_INVALID, not worth a retry); a failed write is an fs error with its
     // own code (ENOSPC, EACCES) and goes out as it is, so a background job may be retried.
@@ -271,8 +278,15 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     const pages = meta.pages ?? 1;
     const frameHeight = meta.pageHeight ?? meta.height ?? 0;
     const w = meta.width ?? 0;
-    if (w * frameHeight > maxPixels) throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight} = ${w * frameHeight} pixels`, `${maxPixels} pixels`);
     const animated = pages > 1 && (meta.format === 'gif' || meta.format === 'webp');
+    // The limit is on pixels decoded, read from the header before any decode: every frame when
+    // an animated output needs them all (a tiny GIF of thousands of 1×1 frames on a large
+    // screen decodes a full screen per frame), else the first.
+    const frames = animated && todo.some((i) => ANIMATED_OUT.has(p.sizes[i]!.format)) ? pages : 1;
+    const pixels = w * frameHeight * frames;
+    if (pixels > maxPixels) {
+      throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight}${frames > 1 ? ` × ${frames} frames` : ''} = ${pixels} pixels`, `${maxPixels} pixels`);
+    }
     const upright = meta.orientation !== undefined && meta.orientation >= 5;
     const src: Source = { width: upright ? frameHeight : w, height: upright ? w : frameHeight, format: meta.format ?? 'unknown' };
 
@@ -280,9 +294,9 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     // decodes it without a word); a broken header fails at every level. Tried with
     // sharp 0.34.5: 64 bytes overwritten mid-scan decode at every level, 'warning' included, so
     // the stricter levels buy nothing here and would refuse files browsers show.
-    // The pixel limit is per frame: an animated input is read as one tall strip of `pages` frames.
+    // libvips holds the same limit (an animation is read as one strip of `pages` frames).
     const opts = { failOn: 'truncated' as const, limitInputPixels: maxPixels };
-    const animOpts = { ...opts, animated: true, limitInputPixels: maxPixels * pages };
+    const animOpts = { ...opts, animated: true };
     const scale = decodeScale(src, todo.map((i) => p.sizes[i]!), p.fit);
     const needsInput = (s: ThumbnailSize): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
     // One decode, rotated, in sRGB, shrunk once to what the largest output needs; every output
