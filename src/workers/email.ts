@@ -11,6 +11,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { gtError, invalidArgument, invalidPayload } from '../errors.js';
 import { DEFAULT_TEMPLATES_DIR, TEMPLATE_NAME, renderTemplate, type TemplateVars } from './email-template.js';
 import { writeAtomic } from './files.js';
+import { redactUrls } from './redact.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields, itemFields } from './validate.js';
@@ -92,9 +93,6 @@ function attachment(value: unknown, name: string): EmailPayload['attachments'][n
   return item;
 }
 
-/** The SMTP URL without its password, for messages and logs. */
-const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
-
 /**
  * nodemailer itself, loaded with the first message: it is about a hundred modules, and every
  * process that has the email worker among its workers (a `pipeline run` of the built-in
@@ -112,7 +110,7 @@ function checkSmtpUrl(url: string): void {
     u = undefined;
   }
   if (!u || (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || u.hostname === '') {
-    throw invalidArgument('an smtp:// or smtps:// URL', 'email.smtpUrl', redact(url));
+    throw invalidArgument('an smtp:// or smtps:// URL', 'email.smtpUrl', redactUrls(url));
   }
 }
 
@@ -132,7 +130,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
     (transport ??= loadMailer().then((nodemailer) =>
       smtpUrl ? nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: smtpUrl, pool: true }) : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
     ));
-  if (smtpUrl) log.info({ smtp: redact(smtpUrl) }, 'email: sending through SMTP');
+  if (smtpUrl) log.info({ smtp: redactUrls(smtpUrl) }, 'email: sending through SMTP');
   else log.info({ outbox: outboxDir }, 'email: no SMTP URL set (GEARTRAIN_SMTP_URL / --smtp); messages go to the outbox');
 
   return {
@@ -231,7 +229,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
       const info = await mail.sendMail(message);
       return { messageId: String(info.messageId), accepted: (info.accepted ?? []).map(String), rejected: (info.rejected ?? []).map(String) };
     } catch (err) {
-      throw gtError('GT_EMAIL_FAILED', p.to.join(', '), (err as Error).message);
+      throw gtError('GT_EMAIL_FAILED', p.to.join(', '), redactUrls((err as Error).message));
     }
   }
 };
