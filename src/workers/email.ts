@@ -83,7 +83,7 @@ function addresses(f: Fields, field: string, required: boolean): string[] {
 
 function attachment(value: unknown, name: string): EmailPayload['attachments'][number] {
   const a = itemFields(value, name);
-  const item: EmailPayload['attachments'][number] = { path: a.string('path') };
+  const item: EmailPayload['attachments'][number] = { path: a.filePath('path') };
   const filename = a.optString('filename', { maxLength: 255 });
   if (filename !== undefined) {
     refuseHeaderBreak(filename, a.name('filename'));

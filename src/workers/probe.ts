@@ -36,7 +36,7 @@ export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePa
     timeoutMs: 60_000,
     parse(raw) {
       const f = Fields.of(raw, 'probe');
-      const input = f.string('input');
+      const input = f.filePath('input');
       f.done();
       return { input };
     },

@@ -167,8 +167,8 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     parse(raw) {
       const f = Fields.of(raw, 'thumbnail');
       const p: ThumbnailPayload = {
-        input: f.string('input'),
-        outDir: f.string('outDir'),
+        input: f.filePath('input'),
+        outDir: f.filePath('outDir'),
         sizes: f.array(
           'sizes',
           (v, n) => {
@@ -193,11 +193,8 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
         }
         p.background = parseColour(background);
       }
-      const name = f.optString('name', { maxLength: 200 });
-      if (name !== undefined) {
-        if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', 'thumbnail.name', name);
-        p.name = name;
-      }
+      const name = f.optFileName('name');
+      if (name !== undefined) p.name = name;
       f.done();
       return p;
     },

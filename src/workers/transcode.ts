@@ -198,8 +198,8 @@ function readProfile(v: unknown, name: string): Profile {
 export function parseTranscode(raw: unknown): TranscodePayload {
   const f = Fields.of(raw, 'transcode');
   const p: TranscodePayload = {
-    input: f.string('input'),
-    outDir: f.string('outDir'),
+    input: f.filePath('input'),
+    outDir: f.filePath('outDir'),
     profiles: f.array('profiles', readProfile, { min: 0, max: PROFILES.length }),
   };
   p.profiles.forEach((x, i) => {
@@ -217,11 +217,8 @@ export function parseTranscode(raw: unknown): TranscodePayload {
     if (width !== undefined) p.poster.width = width;
     pf.done();
   }
-  const name = f.optString('name', { maxLength: 200 });
-  if (name !== undefined) {
-    if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', f.name('name'), name);
-    p.name = name;
-  }
+  const name = f.optFileName('name');
+  if (name !== undefined) p.name = name;
   f.done();
   if (p.profiles.length === 0 && !p.poster) throw invalidPayload('at least one profile or a poster', f.name('profiles'), p.profiles);
   return p;

@@ -314,7 +314,11 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
     [{ ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] }, 'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number'],
     [{ outDir: '/tmp', sizes: [] }, 'Expected non-empty string of at most 4096 characters for thumbnail.input but received undefined'],
     [{ ...base, sizes: [{ width: 10, format: 'png' }], background: 'red' }, 'Expected a colour #rgb, #rgba, #rrggbb or #rrggbbaa for thumbnail.background but received red of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' }, 'Expected a file name without folders or a leading dot for thumbnail.name but received ../up of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received ../up of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'a\u0000b' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received a\u0000b of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'two\nlines' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of type string'],
+    [{ ...base, input: '/tmp/a\u0000.png', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path without NUL for thumbnail.input but received /tmp/a\u0000.png of type string'],
+    [{ ...base, outDir: '/tmp/out\u0000', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string'],
     [{ ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' }, 'Expected one of the fields input, outDir, sizes, fit, stripMetadata, background, name for thumbnail.colour but received x of type string'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
