@@ -22,7 +22,7 @@ const INPUT_FLAGS = fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY;
 function inside(real: string, roots: readonly string[]): boolean {
   return roots.some((root) => {
     const rel = path.relative(root, real);
-    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+    return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
   });
 }
 
@@ -152,7 +152,8 @@ export class AllowedPaths {
   async input(what: string, p: string, opts: { maxBytes?: number; media?: boolean } = {}): Promise<InputFile> {
     const maxBytes = opts.maxBytes ?? Infinity;
     const abs = path.resolve(p);
-    // The text is judged first, so a path outside is refused before anything there is opened.
+    // Judged by its real path first, so a file outside (a FIFO, a device) is never opened; then by
+    // what was opened, which is what gets read.
     this.check(what, p, await realpath(abs).catch((err: unknown) => Promise.reject(missing(p, err))));
     const handle = await open(abs, INPUT_FLAGS).catch((err: unknown) => Promise.reject(missing(p, err)));
     try {
