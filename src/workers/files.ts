@@ -89,6 +89,27 @@ function abandoned(name: string): boolean {
 
 const NOFOLLOW_READ = fsc.O_RDONLY | fsc.O_NOFOLLOW;
 
+/**
+ * Open a media job's input (a non-empty regular file of at most `maxBytes`) and its output
+ * folder under the allowed-folder rule, run `work` with them, and close both.
+ */
+export async function withJobFiles<T>(
+  allowed: AllowedPaths,
+  job: { input: string; outDir: string },
+  maxBytes: number | undefined,
+  work: (input: InputFile, out: OutputFolder) => Promise<T>,
+): Promise<T> {
+  const input = await allowed.input('Input', job.input, { media: true, ...(maxBytes !== undefined ? { maxBytes } : {}) });
+  let out: OutputFolder | undefined;
+  try {
+    out = new OutputFolder(await allowed.outputDir('Output folder', job.outDir));
+    return await work(input, out);
+  } finally {
+    await out?.close();
+    await input.close();
+  }
+}
+
 /** Where a job writes: outputs, their records and temp files, all under one checked folder. */
 export class OutputFolder {
   private tmp: Promise<DirHandle> | undefined;

@@ -10,7 +10,7 @@ import type sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { loadSharp } from './sharp.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
-import { OutputFolder, fingerprint } from './files.js';
+import { OutputFolder, fingerprint, withJobFiles } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields, itemFields } from './validate.js';
@@ -198,17 +198,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       f.done();
       return p;
     },
-    async run(p, ctx) {
-      const input = await allowed.input('Input', p.input, { maxBytes: maxFileBytes, media: true });
-      let out: OutputFolder | undefined;
-      try {
-        out = new OutputFolder(await allowed.outputDir('Output folder', p.outDir));
-        return await make(p, input, out, ctx);
-      } finally {
-        await out?.close();
-        await input.close();
-      }
-    },
+    run: (p, ctx) => withJobFiles(allowed, p, maxFileBytes, (input, out) => make(p, input, out, ctx)),
   };
 
   async function make(p: ThumbnailPayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<ThumbnailResult> {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
-import { OutputFolder, fingerprint } from './files.js';
+import { OutputFolder, fingerprint, withJobFiles } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields } from './validate.js';
@@ -247,17 +247,7 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     name: 'transcode',
     timeoutMs: timeoutMs + BACKSTOP_MS,
     parse: parseTranscode,
-    async run(p, ctx) {
-      const input = await allowed.input('Input', p.input, { media: true });
-      let out: OutputFolder | undefined;
-      try {
-        out = new OutputFolder(await allowed.outputDir('Output folder', p.outDir));
-        return await make(p, input, out, ctx);
-      } finally {
-        await out?.close();
-        await input.close();
-      }
-    },
+    run: (p, ctx) => withJobFiles(allowed, p, undefined, (input, out) => make(p, input, out, ctx)),
   };
 
   async function make(p: TranscodePayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<TranscodeResult> {
