@@ -8,8 +8,9 @@ export interface WorkerSettings {
   /** The job servers this process serves (set by serveDomainWorkers): pipeline workers submit their steps there. */
   servers?: string[];
   /**
-   * Folders a job may read inputs from and write outputs to. A path outside all of them fails
-   * with GT_PATH_NOT_ALLOWED. @defaultValue [] (any path the process can reach)
+   * Folders a job may read inputs from and write outputs to, compared by real path (links
+   * resolved): a path that is or leads outside all of them fails with GT_PATH_NOT_ALLOWED
+   * (paths.ts). @defaultValue [] (any path the process can reach)
    */
   allowPaths?: string[];
   thumbnail?: {
