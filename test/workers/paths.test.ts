@@ -6,6 +6,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, realpath, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,4 +109,13 @@ test('email: an attachment linked to a file outside is refused and nothing is ma
     `GT_PATH_NOT_ALLOWED: email.attachments[0].path ${path.join(allowed, 'docs', 'clip.mp4')} is not allowed: it resolves to ${path.join(outside, 'clip.mp4')}, outside the allowed folders (${allowed})`,
   );
   assert.deepEqual(await readdir(outbox).catch(() => []), [], 'nothing mailed');
+});
+
+test('a FIFO or a folder as input is refused as not a regular file, without blocking', async (t) => {
+  const { allowed } = await layout(t);
+  const fifo = path.join(allowed, 'pipe.jpg');
+  execFileSync('mkfifo', [fifo]);
+  const { failure } = await withWorkers(t, [{ factory: thumbnailWorker }, { factory: probeWorker }], { allowPaths: [allowed] });
+  assert.equal(await failure('thumbnail', { input: fifo, outDir: path.join(allowed, 'out'), sizes }), `GT_INPUT_NOT_FOUND: Input ${fifo}: not a regular file`);
+  assert.equal(await failure('probe', { input: allowed }), `GT_INPUT_NOT_FOUND: Input ${allowed}: not a regular file`);
 });
