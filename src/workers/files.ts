@@ -80,7 +80,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether a temp file was left by a process of this machine that no longer runs. */
+/** Whether a temp file was left by a process of this host that no longer runs. */
 function abandoned(name: string): boolean {
   const [pid, run, host] = name.split('.', 3);
   if (host !== HOST || !/^\d+$/.test(pid ?? '')) return false;

@@ -27,7 +27,7 @@ export const DEFAULT_POSTER_WIDTH = 1280;
 /** The worker's own timeout fires first (clean output folder, coded error); the Worker's is a backstop. */
 const BACKSTOP_MS = 10_000;
 
-// Measured on this 2-core VM, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
+// Measured on 2 cores, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
 // 5.8 s (files within 15% of each other on this clip); VP9 720p: realtime/cpu-used 8 about 3-4 s,
 // good/cpu-used 5 about 20 s. A job server shares its cores, so the fast presets; CRF keeps the
 // quality constant and lets the bit rate follow the content.
