@@ -3,16 +3,16 @@
 // decode. ffmpeg streams the first audio stream as 16-bit mono PCM; the peaks (min and max per
 // bucket) are computed as the samples pass; the PNG is drawn from the peaks with sharp.
 
-import type { Stats } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gtError, invalidPayload } from '../errors.js';
-import { locate, probe } from './ffmpeg.js';
-import { checkAllowed, fingerprint, freshOutput, inputFile, recordOutput, writeAtomic } from './files.js';
+import { demuxerOf, locate, probe } from './ffmpeg.js';
+import { fingerprint, withJobFiles, type OutputFolder } from './files.js';
+import { AllowedPaths, type InputFile } from './paths.js';
 import { decodePcm } from './pcm.js';
 import { PeakBlocks } from './peaks.js';
 import { loadSharp } from './sharp.js';
-import type { DomainWorker, DomainWorkerFactory } from './types.js';
+import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields } from './validate.js';
 
 export interface WaveformPayload {
@@ -90,6 +90,7 @@ function drawPeaks(peaks: readonly [number, number][], height: number, fg: Rgba,
 export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<WaveformPayload, WaveformResult> => {
   const maxSeconds = settings.waveform?.maxDurationSeconds ?? 3 * 3600;
   const maxFileBytes = settings.waveform?.maxFileBytes ?? 1024 * 1024 * 1024;
+  const allowed = new AllowedPaths(settings.allowPaths);
   return {
     name: 'waveform',
     timeoutMs: 600_000,
@@ -97,81 +98,79 @@ export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<Wave
     parse(raw) {
       const f = Fields.of(raw, 'waveform');
       const p: WaveformPayload = {
-        input: f.string('input'),
-        outDir: f.string('outDir'),
+        input: f.filePath('input'),
+        outDir: f.filePath('outDir'),
         points: f.optInt('points', { min: 1, max: 100_000 }) ?? 1000,
         width: f.optInt('width', { min: 1, max: 16384 }) ?? 1800,
         height: f.optInt('height', { min: 2, max: 4096 }) ?? 280,
         colour: colour(f, 'colour', [37, 99, 235, 255]),
         background: colour(f, 'background', [0, 0, 0, 0]),
       };
-      const name = f.optString('name', { maxLength: 200 });
-      if (name !== undefined) {
-        if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', 'waveform.name', name);
-        p.name = name;
-      }
+      const name = f.optFileName('name');
+      if (name !== undefined) p.name = name;
       f.done();
       return p;
     },
 
-    async run(p, ctx) {
-      checkAllowed('Input', p.input, settings.allowPaths);
-      checkAllowed('Output folder', p.outDir, settings.allowPaths);
-      const st: Stats = await inputFile(p.input, maxFileBytes);
-      const base = p.name ?? path.basename(p.input, path.extname(p.input));
-      const jsonOut = path.join(p.outDir, `${base}-waveform.json`);
-      const pngOut = path.join(p.outDir, `${base}-waveform.png`);
-      const { input: _i, outDir: _o, name: _n, ...options } = p;
-      const key = fingerprint(options);
-      type Made = { output: WaveformOutput; durationSeconds: number; sampleRate: number };
-      const [jsonFresh, pngFresh] = await Promise.all([freshOutput<Made>(jsonOut, p.input, st, key), freshOutput<Made>(pngOut, p.input, st, key)]);
-      if (jsonFresh && pngFresh) {
-        ctx.progress(1, 1);
-        const skipped = (m: Made): WaveformOutput => ({ ...m.output, skipped: true });
-        return { input: p.input, durationSeconds: jsonFresh.durationSeconds, sampleRate: jsonFresh.sampleRate, outputs: [skipped(jsonFresh), skipped(pngFresh)] };
-      }
-
-      const bin = await locate(settings.transcode);
-      const info = await probe(bin, p.input, ctx.signal);
-      if (!info.audioCodec) throw gtError('GT_MEDIA_INVALID', p.input, 'audio file', 'it has no audio stream');
-      const limit = `${maxSeconds} s`;
-      if (info.durationSeconds > maxSeconds) throw gtError('GT_MEDIA_TOO_LARGE', p.input, `${Math.round(info.durationSeconds)} s of audio`, limit);
-      // The header's rate and duration may lie: the decode itself stops at the limit in samples.
-      const rate = info.sampleRate ?? 48_000;
-      const jsonPeaks = new PeakBlocks(p.points);
-      const pngPeaks = p.width === p.points ? jsonPeaks : new PeakBlocks(p.width);
-      const expected = Math.max(1, info.durationSeconds * rate);
-      let percent = -1;
-      const samples = await decodePcm(bin, p.input, {
-        signal: ctx.signal,
-        timeoutMs: settings.transcode?.timeoutMs ?? 3_600_000,
-        maxSamples: Math.ceil(maxSeconds * Math.max(rate, 8000)),
-        limitText: limit,
-        onSamples: (s) => {
-          jsonPeaks.push(s);
-          if (pngPeaks !== jsonPeaks) pngPeaks.push(s);
-          // One WORK_STATUS per percent, not per 64 KiB read.
-          const now = Math.floor((100 * Math.min(jsonPeaks.samples, expected)) / expected);
-          if (now !== percent) ctx.progress((percent = now), 100);
-        },
-      });
-      if (samples === 0) throw gtError('GT_MEDIA_INVALID', p.input, 'audio file', 'no audio samples could be decoded');
-      const durationSeconds = Math.round((samples / rate) * 1000) / 1000;
-
-      const file: PeaksFile = { durationSeconds, sampleRate: rate, samples, points: p.points, peaks: jsonPeaks.buckets(p.points) };
-      const text = JSON.stringify(file);
-      await writeAtomic(jsonOut, (tmp) => writeFile(tmp, text));
-      const sharp = await loadSharp();
-      const png = await sharp(drawPeaks(pngPeaks.buckets(p.width), p.height, p.colour, p.background), { raw: { width: p.width, height: p.height, channels: 4 } })
-        .png({ compressionLevel: 6 })
-        .toBuffer();
-      await writeAtomic(pngOut, (tmp) => writeFile(tmp, png));
-      const jsonOutput: WaveformOutput = { path: jsonOut, format: 'json', bytes: Buffer.byteLength(text), points: p.points };
-      const pngOutput: WaveformOutput = { path: pngOut, format: 'png', bytes: png.length, width: p.width, height: p.height };
-      await recordOutput(jsonOut, p.input, st, key, { output: jsonOutput, durationSeconds, sampleRate: rate });
-      await recordOutput(pngOut, p.input, st, key, { output: pngOutput, durationSeconds, sampleRate: rate });
-      ctx.progress(1, 1);
-      return { input: p.input, durationSeconds, sampleRate: rate, outputs: [jsonOutput, pngOutput] };
-    },
+    run: (p, ctx) => withJobFiles(allowed, p, maxFileBytes, (input, out) => make(p, input, out, ctx)),
   };
+
+  async function make(p: WaveformPayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<WaveformResult> {
+    const base = p.name ?? path.basename(p.input, path.extname(p.input));
+    const names = [`${base}-waveform.json`, `${base}-waveform.png`] as const;
+    const { input: _i, outDir: _o, name: _n, ...options } = p;
+    const key = fingerprint(options);
+    type Made = { output: WaveformOutput; durationSeconds: number; sampleRate: number };
+    const [jsonFresh, pngFresh] = await Promise.all(names.map((n) => out.fresh<Made>(n, input, key)));
+    if (jsonFresh && pngFresh) {
+      ctx.progress(1, 1);
+      const skipped = (m: Made): WaveformOutput => ({ ...m.output, skipped: true });
+      return { input: p.input, durationSeconds: jsonFresh.durationSeconds, sampleRate: jsonFresh.sampleRate, outputs: [skipped(jsonFresh), skipped(pngFresh)] };
+    }
+
+    const bin = await locate(settings.transcode);
+    const info = await probe(bin, input.use, ctx.signal, { label: p.input });
+    if (!info.audioCodec) throw gtError('GT_MEDIA_INVALID', p.input, 'audio file', 'it has no audio stream');
+    const limit = `${maxSeconds} s`;
+    if (info.durationSeconds > maxSeconds) throw gtError('GT_MEDIA_TOO_LARGE', p.input, `${Math.round(info.durationSeconds)} s of audio`, limit);
+    // The header's rate and duration may lie: the decode itself stops at the limit in samples.
+    const rate = info.sampleRate ?? 48_000;
+    const jsonPeaks = new PeakBlocks(p.points);
+    const pngPeaks = p.width === p.points ? jsonPeaks : new PeakBlocks(p.width);
+    const expected = Math.max(1, info.durationSeconds * rate);
+    let percent = -1;
+    const samples = await decodePcm(bin, input.use, {
+      signal: ctx.signal,
+      timeoutMs: settings.transcode?.timeoutMs ?? 3_600_000,
+      maxSamples: Math.ceil(maxSeconds * Math.max(rate, 8000)),
+      limitText: limit,
+      label: p.input,
+      // ffmpeg reads with the demuxer the probe found and checked, as transcode does.
+      inputArgs: ['-f', demuxerOf(info.format)],
+      onSamples: (s) => {
+        jsonPeaks.push(s);
+        if (pngPeaks !== jsonPeaks) pngPeaks.push(s);
+        // One WORK_STATUS per percent, not per 64 KiB read.
+        const now = Math.floor((100 * Math.min(jsonPeaks.samples, expected)) / expected);
+        if (now !== percent) ctx.progress((percent = now), 100);
+      },
+    });
+    if (samples === 0) throw gtError('GT_MEDIA_INVALID', p.input, 'audio file', 'no audio samples could be decoded');
+    const durationSeconds = Math.round((samples / rate) * 1000) / 1000;
+
+    const file: PeaksFile = { durationSeconds, sampleRate: rate, samples, points: p.points, peaks: jsonPeaks.buckets(p.points) };
+    const text = JSON.stringify(file);
+    const sharp = await loadSharp();
+    const png = await sharp(drawPeaks(pngPeaks.buckets(p.width), p.height, p.colour, p.background), { raw: { width: p.width, height: p.height, channels: 4 } })
+      .png({ compressionLevel: 6 })
+      .toBuffer();
+    const jsonOutput: WaveformOutput = { path: out.file(names[0]), format: 'json', bytes: Buffer.byteLength(text), points: p.points };
+    const pngOutput: WaveformOutput = { path: out.file(names[1]), format: 'png', bytes: png.length, width: p.width, height: p.height };
+    for (const [name, data, output] of [[names[0], text, jsonOutput], [names[1], png, pngOutput]] as const) {
+      await out.write(name, (tmp) => writeFile(tmp, data), ctx.signal);
+      await out.record(name, input, key, { output, durationSeconds, sampleRate: rate } satisfies Made, ctx.signal);
+    }
+    ctx.progress(100, 100);
+    return { input: p.input, durationSeconds, sampleRate: rate, outputs: [jsonOutput, pngOutput] };
+  }
 };

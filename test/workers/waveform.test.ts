@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -115,7 +115,17 @@ test('non-audio input, a video without sound, too long an audio and paths outsid
   assert.match(await failure('waveform', { input: long, outDir: '/tmp' }), /^GT_PATH_NOT_ALLOWED: Output folder \/tmp is not allowed/);
   assert.equal(await failure('waveform', { input: long, outDir: out, points: 0 }), 'GT_PAYLOAD_INVALID: Expected integer between 1 and 100000 for waveform.points but received 0 of type number');
   assert.equal(await failure('waveform', { input: long, outDir: out, colour: 'blue' }), 'GT_PAYLOAD_INVALID: Expected a colour #rrggbb or #rrggbbaa for waveform.colour but received blue of type string');
-  assert.deepEqual(await readdir(dir).then((names) => names.sort()), ['long.wav', 'notes.mp3', 'silent.mp4'], 'no output written');
+  // The shared file rules: a playlist is refused whatever its name; a link out of the allowed folders too.
+  const playlist = path.join(dir, 'song.mp3');
+  await writeFile(playlist, '#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n');
+  assert.equal(await failure('waveform', { input: playlist, outDir: out }), `GT_MEDIA_INVALID: ${playlist} is not a valid video or audio file: its format hls reads other files (a playlist or list); such inputs are refused`);
+  const outside = await tempDir(t);
+  const elsewhere = path.join(outside, 'real.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=100:sample_rate=8000:duration=1', elsewhere]);
+  const link = path.join(dir, 'link.wav');
+  await symlink(elsewhere, link);
+  assert.match(await failure('waveform', { input: link, outDir: out }), new RegExp(`^GT_PATH_NOT_ALLOWED: Input ${link} is not allowed: it resolves to .*real\\.wav, outside the allowed folders`));
+  assert.deepEqual(await readdir(dir).then((names) => names.sort()), ['link.wav', 'long.wav', 'notes.mp3', 'silent.mp4', 'song.mp3'], 'no output written');
 });
 
 test('the decode stops at the cap in samples, whatever the header claimed; abort and a broken file end it too', { skip }, async (t) => {
