@@ -1,6 +1,6 @@
 // The command line of one worker process: `pipeline worker TYPE=C --server …` with the config's
-// settings as flags, or `pipeline exec -f FN… -- CMD…` for exec types. Secrets (the SMTP URL)
-// go in the environment, not argv, so `ps` does not show them.
+// settings as flags, or `pipeline exec -f FN… -- CMD…` for exec types. Secrets (the SMTP URL,
+// the webhook signing key) go in the environment, not argv, so `ps` does not show them.
 
 import { randomBytes } from 'node:crypto';
 import type { SettingsConfig, WorkerTypeConfig } from './config.js';
@@ -38,6 +38,8 @@ export function workerCommand(type: string, spec: WorkerTypeConfig, settings: Se
   if (e?.from !== undefined) args.push('--mail-from', e.from);
   if (e?.templates !== undefined) args.push('--templates', e.templates);
   if (e?.outbox !== undefined) args.push('--outbox', e.outbox);
+  if (settings.waveform?.maxDurationSeconds !== undefined) args.push('--max-duration', String(settings.waveform.maxDurationSeconds));
+  if (settings.webhook?.secret !== undefined) env.GEARTRAIN_WEBHOOK_SECRET = settings.webhook.secret;
   if (settings.cacheWarm?.allowedHosts?.length) args.push('--allowed-hosts', settings.cacheWarm.allowedHosts.join(','));
   // Variadic: last, so it takes only the paths.
   if (settings.allowPaths?.length) args.push('--allow-path', ...settings.allowPaths);

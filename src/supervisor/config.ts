@@ -68,6 +68,8 @@ export interface SettingsConfig {
   transcode?: { timeoutMs?: number };
   email?: { smtpUrl?: string; from?: string; templates?: string; outbox?: string };
   cacheWarm?: { allowedHosts?: string[] };
+  waveform?: { maxDurationSeconds?: number };
+  webhook?: { secret?: string };
 }
 
 export interface RestartPolicy {
@@ -372,7 +374,7 @@ function checkWorkerType(type: string, raw: unknown): WorkerTypeConfig {
 }
 
 function checkSettings(top: Section): SettingsConfig {
-  const s = top.section('settings', ['allowPaths', 'thumbnail', 'transcode', 'email', 'cacheWarm']);
+  const s = top.section('settings', ['allowPaths', 'thumbnail', 'transcode', 'email', 'cacheWarm', 'waveform', 'webhook']);
   if (!s) return {};
   const out: SettingsConfig = {};
   const allowPaths = s.strings('allowPaths');
@@ -385,6 +387,10 @@ function checkSettings(top: Section): SettingsConfig {
   if (e) out.email = drop({ smtpUrl: e.string('smtpUrl'), from: e.string('from'), templates: e.string('templates'), outbox: e.string('outbox') });
   const c = s.section('cacheWarm', ['allowedHosts']);
   if (c) out.cacheWarm = drop({ allowedHosts: c.strings('allowedHosts') });
+  const w = s.section('waveform', ['maxDurationSeconds']);
+  if (w) out.waveform = drop({ maxDurationSeconds: w.int('maxDurationSeconds', 1) });
+  const h = s.section('webhook', ['secret']);
+  if (h) out.webhook = drop({ secret: h.string('secret') });
   return out;
 }
 

@@ -19,6 +19,9 @@ export const FORMATS = ['jpeg', 'webp', 'avif', 'png'] as const;
 export type ImageFormat = (typeof FORMATS)[number];
 export const FITS = ['inside', 'cover', 'contain'] as const;
 export type Fit = (typeof FITS)[number];
+/** Where `fit: cover` crops: the middle, the most salient region (skin, saturation, luminance), or the busiest. */
+export const POSITIONS = ['centre', 'attention', 'entropy'] as const;
+export type Position = (typeof POSITIONS)[number];
 
 const EXT: Record<ImageFormat, string> = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' };
 const DEFAULT_QUALITY: Record<ImageFormat, number> = { jpeg: 80, webp: 80, avif: 50, png: 100 };
@@ -45,6 +48,8 @@ export interface ThumbnailPayload {
   outDir: string;
   sizes: ThumbnailSize[];
   fit: Fit;
+  /** Where cover crops (sharp's strategies); only with `fit: cover`. @defaultValue 'centre' */
+  position: Position;
   stripMetadata: boolean;
   /**
    * The colour behind the image: contain's padding, and what transparent areas become in JPEG.
@@ -109,11 +114,12 @@ function encode(img: Sharp, s: ThumbnailSize, background: sharp.RGBA | undefined
   }
 }
 
-function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | undefined): sharp.ResizeOptions {
+function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | undefined, position: Position): sharp.ResizeOptions {
   return {
     width: s.width,
     ...(s.height !== undefined ? { height: s.height } : {}),
     fit,
+    ...(fit === 'cover' ? { position } : {}),
     // Never upscale: a thumbnail bigger than its source only adds bytes.
     withoutEnlargement: true,
     // sharp flattens before it resizes, so encode()'s flatten() never reaches contain's padding:
@@ -184,8 +190,10 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
           { min: 1, max: 32 },
         ),
         fit: f.oneOf('fit', FITS, 'inside'),
+        position: f.oneOf('position', POSITIONS, 'centre'),
         stripMetadata: f.bool('stripMetadata', true),
       };
+      if (f.has('position') && p.fit !== 'cover') throw invalidPayload('fit cover (a position says where to crop)', f.name('fit'), p.fit);
       const background = f.raw('background');
       if (background !== undefined) {
         if (typeof background !== 'string' || !HEX_COLOUR.test(background)) {
@@ -215,6 +223,8 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       fingerprint({
         s,
         fit: p.fit,
+        // Left out for the default, so outputs recorded before the option existed stay valid.
+        pos: p.position === 'centre' ? undefined : p.position,
         strip: p.stripMetadata,
         bg: p.fit === 'contain' || s.format === 'jpeg' ? p.background : undefined,
         pad: p.fit === 'contain' && s.format === 'jpeg' ? 'opaque' : undefined,
@@ -319,7 +329,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       // From the shrunk buffer, `inside` gets the dimensions sharp would give from the source
       // (rounding twice could make 1600×1067 → 320×214 instead of 320×213).
       const dims = insideDims(src, s);
-      const resize = !needsInput(s) && (p.fit === 'inside' || s.height === undefined) ? { ...dims, fit: 'fill' as const } : resizeOptions(s, p.fit, p.background);
+      const resize = !needsInput(s) && (p.fit === 'inside' || s.height === undefined) ? { ...dims, fit: 'fill' as const } : resizeOptions(s, p.fit, p.background, p.position);
       const encoder = encode(img.resize(resize).toColourspace('srgb'), s, p.background);
       // Encoded in memory (a thumbnail is small), then written: a sharp failure is the image's.
       const { data, info } = await decode(() => encoder.toBuffer({ resolveWithObject: true }));

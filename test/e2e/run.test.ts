@@ -166,7 +166,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
     assert.match(unknown.stderr, /No pipeline "thumbnailz" \(known: thumbnails, upload\)/);
     const badSet = await cli(['run', 'thumbnails', 'text', '--set', 'colour=red'], dir);
     assert.equal(badSet.code, 2);
-    assert.match(badSet.stderr, /Expected one of sizes, fit, notify, notifyUrl for --set colour \(pipeline thumbnails\)/);
+    assert.match(badSet.stderr, /Expected one of sizes, fit, position, notify, notifyUrl for --set colour \(pipeline thumbnails\)/);
     assert.deepEqual((await readdir(dir)).sort(), ['empty', 'text'], 'no output folder was created');
   });
 

@@ -22,6 +22,7 @@ export const thumbnails = pipeline('thumbnails', {
   options: {
     sizes: { description: 'thumbnail sizes: [{width, height?, format, quality?}]', default: DEFAULT_SIZES },
     fit: { description: 'inside, cover or contain', default: 'inside' },
+    position: { description: 'where cover crops: centre, attention or entropy (with fit=cover)' },
     notify: { description: 'email address that gets the summary' },
     notifyUrl: NOTIFY_URL_OPTION,
   },
@@ -30,7 +31,13 @@ export const thumbnails = pipeline('thumbnails', {
     fn: 'thumbnail',
     forEach: (s) => s.input.files as InputFile[],
     itemKey: (f: InputFile) => f.rel,
-    payload: (s) => ({ input: s.item.path, outDir: path.join(s.run.out, s.item.dir), sizes: s.options.sizes, fit: s.options.fit }),
+    payload: (s) => ({
+      input: s.item.path,
+      outDir: path.join(s.run.out, s.item.dir),
+      sizes: s.options.sizes,
+      fit: s.options.fit,
+      ...(s.options.position !== undefined ? { position: s.options.position } : {}),
+    }),
   })
   .step('notify', {
     fn: 'email',

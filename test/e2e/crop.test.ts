@@ -1,0 +1,51 @@
+// `pipeline run thumbnails DIR --set fit=cover --set position=attention` as a user runs it (the
+// built CLI, embedded workers): the crop keeps an off-centre subject; a position without
+// fit=cover fails each image naming the field.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { CLI } from '../helpers/servers.js';
+
+function cli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('thumbnails --set fit=cover --set position=attention keeps the subject; a position without cover is refused', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-crop-e2e-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'photos'));
+  // Flat grey 1200×600, a 160×160 block of stripes near the right edge.
+  const stripes = Buffer.alloc(160 * 160 * 3);
+  for (let i = 0; i < stripes.length; i += 3) stripes.fill(((i / 3) % 160) % 8 < 4 ? 20 : 235, i, i + 3);
+  const subject = await sharp(stripes, { raw: { width: 160, height: 160, channels: 3 } }).png().toBuffer();
+  await sharp({ create: { width: 1200, height: 600, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .composite([{ input: subject, left: 980, top: 220 }])
+    .png()
+    .toFile(path.join(dir, 'photos', 'scene.png'));
+
+  const sizes = JSON.stringify([{ width: 300, height: 300, format: 'png' }]);
+  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--set', `sizes=${sizes}`, '--set', 'fit=cover', '--set', 'position=attention'], dir);
+  assert.equal(run.code, 0, run.stderr + run.stdout);
+  const { data, info } = await sharp(path.join(dir, 'out', 'scene-300x300.png')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height], [300, 300]);
+  let subjectPixels = 0;
+  for (let i = 0; i < data.length; i += info.channels) if (Math.abs(data[i]! - 128) > 8) subjectPixels++;
+  assert.ok(subjectPixels > 0.9 * 80 * 80, `the subject (80×80 once scaled) is in the crop: ${subjectPixels} pixels`);
+
+  const bad = await cli(['run', 'thumbnails', 'photos', '--out', 'out2', '--set', 'position=attention'], dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /GT_PAYLOAD_INVALID: Expected fit cover \(a position says where to crop\) for thumbnail\.fit but received inside of type string/);
+});
