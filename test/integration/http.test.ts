@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
 import { backoffPolicy } from '../../src/server/registry.js';
@@ -222,6 +223,29 @@ test('bad JSON, an empty body, a body that is not JSON, and an oversized body ge
   assert.equal(h.server.registry.functions.has('big_fn'), false);
   const fits = await h.api('POST', '/api/v1/jobs', { function: 'big_fn', payload: 'x'.repeat(1000 * 1000) });
   assert.equal(fits.status, 202);
+});
+
+test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an error-level log', async (t) => {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const h = await startHttp(t, { logger });
+  const json = { 'content-type': 'application/json' };
+  // 100,000 levels fit in the body limit; JSON.parse builds them, JSON.stringify overflows the stack.
+  const arrays = await h.api('POST', '/api/v1/jobs', undefined, { raw: `{"function":"deep_fn","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, headers: json });
+  assert.equal(arrays.status, 400);
+  assert.deepEqual(arrays.body.error, { code: 'GT_BODY_INVALID', message: 'Request body is not valid: JSON nested deeper than 64 levels' });
+  const objects = await h.api('POST', '/api/v1/jobs/retry-dead', undefined, { raw: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000), headers: json });
+  assert.equal(objects.status, 400);
+  assert.equal(objects.body.error.code, 'GT_BODY_INVALID');
+  assert.equal(h.server.registry.functions.has('deep_fn'), false);
+  // Brackets inside strings do not count, and 64 levels are accepted.
+  const inString = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: { text: '['.repeat(1000) + '{"'.repeat(100) } });
+  assert.equal(inString.status, 202);
+  let nested: unknown = 1;
+  for (let i = 0; i < 62; i++) nested = [nested];
+  const fits = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: nested });
+  assert.equal(fits.status, 202);
+  assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), []);
 });
 
 test('http.bodyLimit sets the limit', async (t) => {

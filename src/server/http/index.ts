@@ -10,6 +10,7 @@ import type { RouteContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { errorHandler, sendError } from './errors.js';
 import { EventHub } from './events.js';
+import { parseJsonBody } from './json-body.js';
 import type { HttpHost } from './host.js';
 import type { CheckedHttpOptions } from './options.js';
 import { registerJobRoutes } from './routes-jobs.js';
@@ -46,16 +47,12 @@ export class HttpApi {
     });
     this.app = app;
     // JSON only (a cross-site form cannot send it without a CORS preflight, which is never
-    // granted); an empty body is "no body". The message keeps JSON.parse's position.
+    // granted); an empty body is "no body".
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-      const text = body as string;
-      if (text.trim() === '') return done(null, undefined);
-      try {
-        done(null, JSON.parse(text));
-      } catch (err) {
-        done(gtError('GT_BODY_INVALID', `not JSON (${(err as Error).message})`), undefined);
-      }
+      const parsed = parseJsonBody(body as string);
+      if ('error' in parsed) done(parsed.error, undefined);
+      else done(null, parsed.value);
     });
     app.addHook('onRequest', authHook(opts.token));
     app.addHook('onSend', async (req, reply) => {

@@ -1,0 +1,45 @@
+// Request bodies: JSON text to a value, with a nesting limit. JSON.parse itself builds any depth,
+// but what reads the value afterwards (JSON.stringify of a payload, validators walking it)
+// recurses and overflows the stack past some thousands of levels: a 1 MiB body of `[` is
+// 500,000 levels. The depth is checked on the text, before anything is built.
+
+import { gtError, type GeartrainError } from '../../errors.js';
+
+/** Deepest nesting of arrays and objects a request body may have. */
+export const MAX_JSON_DEPTH = 64;
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Whether `text` nests arrays and objects deeper than `max` (brackets inside strings do not count). */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
+}
+
+/** The body's value (undefined for an empty body), or GT_BODY_INVALID naming what is wrong. */
+export function parseJsonBody(text: string): { value: unknown } | { error: GeartrainError } {
+  if (text.trim() === '') return { value: undefined };
+  if (nestedDeeperThan(text, MAX_JSON_DEPTH)) return { error: gtError('GT_BODY_INVALID', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`) };
+  try {
+    return { value: JSON.parse(text) };
+  } catch (err) {
+    // The message keeps JSON.parse's position.
+    return { error: gtError('GT_BODY_INVALID', `not JSON (${(err as Error).message})`) };
+  }
+}
