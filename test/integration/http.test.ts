@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
@@ -246,6 +248,86 @@ test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an e
   const fits = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: nested });
   assert.equal(fits.status, 202);
   assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), []);
+});
+
+/** A raw HTTP peer: writes what the test gives it, collects what comes back, notes when the server closes. */
+async function rawHttp(base: string): Promise<{ send(s: string): boolean; received(): string; closed: Promise<number>; destroy(): void }> {
+  const url = new URL(base);
+  const socket = net.connect(Number(url.port), url.hostname);
+  await once(socket, 'connect');
+  const start = Date.now();
+  let text = '';
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  socket.on('error', () => {});
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - start)));
+  return { send: (s) => !socket.destroyed && socket.write(s), received: () => text, closed, destroy: () => socket.destroy() };
+}
+
+/** Send `body` one byte every `everyMs` until the server closes or the body is all sent. */
+function trickle(peer: { send(s: string): boolean }, body: string, everyMs: number, t: { after(f: () => void): void }): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (i >= body.length || !peer.send(body[i++]!)) clearInterval(timer);
+  }, everyMs);
+  t.after(() => clearInterval(timer));
+}
+
+test('a body trickled byte by byte is cut at http.requestTimeoutMs with 408', { timeout: 20_000 }, async (t) => {
+  const h = await startHttp(t, { http: { port: 0, requestTimeoutMs: 1000 } });
+  const peer = await rawHttp(h.base);
+  t.after(() => peer.destroy());
+  const body = JSON.stringify({ function: 'trickle_fn', payload: 'x'.repeat(200) });
+  peer.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  trickle(peer, body, 50, t);
+  // The whole body would take over 11 s; the server closes after about 1 s (checked every second).
+  const ms = await peer.closed;
+  assert.ok(ms < 6000, `closed after ${ms} ms`);
+  assert.match(peer.received(), /^HTTP\/1\.1 408 /);
+  assert.equal(h.server.registry.functions.has('trickle_fn'), false);
+});
+
+test('a 401 or 413 answer closes the connection: the rest of a trickled body is not waited for', { timeout: 20_000 }, async (t) => {
+  const h = await startHttp(t);
+  const body = JSON.stringify({ function: 'trickle401_fn', payload: 'x'.repeat(200) });
+  const noToken = await rawHttp(h.base);
+  t.after(() => noToken.destroy());
+  noToken.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  trickle(noToken, body, 50, t);
+  const ms = await noToken.closed;
+  assert.ok(ms < 3000, `closed after ${ms} ms`);
+  assert.match(noToken.received(), /^HTTP\/1\.1 401 [^]*connection: close/i);
+
+  const tooLarge = await rawHttp(h.base);
+  t.after(() => tooLarge.destroy());
+  tooLarge.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`);
+  trickle(tooLarge, body, 50, t);
+  const ms2 = await tooLarge.closed;
+  assert.ok(ms2 < 3000, `closed after ${ms2} ms`);
+  assert.match(tooLarge.received(), /^HTTP\/1\.1 413 [^]*GT_BODY_TOO_LARGE/);
+});
+
+test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', { timeout: 20_000 }, async (t) => {
+  const h = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500, eventsIntervalMs: 1500 } });
+  const idle = await rawHttp(h.base);
+  t.after(() => idle.destroy());
+  const ms = await idle.closed;
+  assert.ok(ms < 4000, `closed after ${ms} ms`);
+
+  await h.worker({ slow_fg_fn: () => new Promise((r) => setTimeout(() => r('late'), 1500)) });
+  const fg = await h.api('POST', '/api/v1/jobs', { function: 'slow_fg_fn', background: false });
+  assert.equal(fg.status, 200);
+  assert.equal(fg.body.result, 'late');
+
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const res = await fetch(`${h.base}/api/v1/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = '';
+  while ((seen.match(/event: snapshot/g) ?? []).length < 2) {
+    const { value, done } = await reader.read();
+    assert.equal(done, false, 'the stream stays open between snapshots');
+    seen += value;
+  }
 });
 
 test('http.bodyLimit sets the limit', async (t) => {

@@ -40,6 +40,12 @@ export class HttpApi {
     const app = Fastify({
       logger: false,
       bodyLimit: opts.bodyLimit,
+      // A client trickling its request (Slowloris) is cut at requestTimeoutMs with 408; Node
+      // checks that every connectionsCheckingInterval, 30 s unless set. An idle socket closes
+      // at connectionTimeoutMs.
+      requestTimeout: opts.requestTimeoutMs,
+      connectionTimeout: opts.connectionTimeoutMs,
+      http: { headersTimeout: opts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs) },
       // close() must not wait for event streams and keep-alive sockets.
       forceCloseConnections: true,
       // Handles ("H:host:123") and log ids are short, but host names can be long.

@@ -61,7 +61,10 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
         ...(workers === 0 ? { warning: `No worker can run ${fn} yet; the job waits in the queue until one registers it` } : {}),
       });
     }
-    const call = calls.run(host, s, timeoutMs ?? DEFAULT_FOREGROUND_TIMEOUT_MS, req.ip, (stop) => {
+    const waitMs = timeoutMs ?? DEFAULT_FOREGROUND_TIMEOUT_MS;
+    // The socket is silent while the job runs: the idle timeout starts again after the wait.
+    req.raw.socket.setTimeout(waitMs + ctx.opts.connectionTimeoutMs);
+    const call = calls.run(host, s, waitMs, req.ip, (stop) => {
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) stop();
       });

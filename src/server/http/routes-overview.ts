@@ -55,6 +55,9 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: RouteContext):
   app.get('/api/v1/events', (req, reply) => {
     checkQuery(req.query, []);
     reply.hijack();
+    // Quiet between snapshots when the interval is long; a stream that stops reading is
+    // dropped by the hub instead.
+    req.raw.socket.setTimeout(0);
     ctx.events.add(reply.raw);
   });
 
