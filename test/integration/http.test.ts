@@ -361,6 +361,7 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   assert.equal(entry.maxAttempts, 2);
   assert.equal(entry.error, 'WORK_EXCEPTION: always broken');
   assert.equal(entry.result, null);
+  assert.equal(entry.resultText, null);
   assert.equal(entry.payload, '{"n":1}');
   assert.equal(entry.handle, null, 'a dead job is no longer held');
   await until(async () => (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job.state === 'done');
@@ -401,6 +402,39 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   const again = await h.api('POST', `/api/v1/jobs/${bad.body.id}/cancel`);
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'GT_JOB_STATE_CONFLICT');
+});
+
+test('a JSON result is returned as JSON, its text as resultText; other results stay text', async (t) => {
+  const h = await startHttp(t);
+  const made = { input: 'a.jpg', outputs: [{ path: 'a-320w.webp', width: 320 }] };
+  await h.worker({
+    json_result: () => JSON.stringify(made),
+    text_result: () => 'plain words',
+    deep_result: () => '['.repeat(5000) + ']'.repeat(5000),
+  });
+  const fg = await h.api('POST', '/api/v1/jobs', { function: 'json_result', background: false });
+  assert.equal(fg.status, 200);
+  assert.deepEqual(fg.body.result, made);
+  assert.equal(fg.body.resultText, JSON.stringify(made));
+
+  const bg = await h.api('POST', '/api/v1/jobs', { function: 'json_result' });
+  const text = await h.api('POST', '/api/v1/jobs', { function: 'text_result' });
+  const deep = await h.api('POST', '/api/v1/jobs', { function: 'deep_result' });
+  for (const id of [bg.body.id, text.body.id, deep.body.id]) {
+    await until(async () => (await h.api('GET', `/api/v1/jobs/${id}`)).body.job.state === 'done', 5000, `job ${id} done`);
+  }
+  const entry = (await h.api('GET', `/api/v1/jobs/${bg.body.id}`)).body.job;
+  assert.deepEqual(entry.result, made);
+  assert.equal(entry.resultText, JSON.stringify(made));
+  const listed = (await h.api('GET', '/api/v1/jobs?function=json_result')).body.jobs[0];
+  assert.deepEqual(listed.result, made);
+  const plain = (await h.api('GET', `/api/v1/jobs/${text.body.id}`)).body.job;
+  assert.equal(plain.result, 'plain words');
+  assert.equal(plain.resultText, 'plain words');
+  // Too deep to be sent back as JSON safely: kept as its text.
+  const tooDeep = await h.api('GET', `/api/v1/jobs/${deep.body.id}`);
+  assert.equal(tooDeep.status, 200);
+  assert.equal(tooDeep.body.job.result, tooDeep.body.job.resultText);
 });
 
 test('cancel: a queued background job leaves the queue, a foreground one answers its caller', async (t) => {

@@ -10,7 +10,7 @@ import type { RouteContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { errorHandler, sendError } from './errors.js';
 import { EventHub } from './events.js';
-import { parseJsonBody } from './json-body.js';
+import { parseJsonBody } from './json.js';
 import type { HttpHost } from './host.js';
 import type { CheckedHttpOptions } from './options.js';
 import { registerJobRoutes } from './routes-jobs.js';

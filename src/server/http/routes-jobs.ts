@@ -9,6 +9,7 @@ import type { JobLog } from '../joblog.js';
 import { PRIORITY_NAMES, type Priority } from '../registry.js';
 import type { RouteContext } from './context.js';
 import { errorBody } from './errors.js';
+import { resultValue } from './json.js';
 import { submitBackground, type HttpSubmission } from './submit.js';
 import { booleanField, checkQuery, intField, objectBody, oneOf, queryInt, stringField } from './validate.js';
 import { liveJobView, recordView } from './views.js';
@@ -74,7 +75,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
       const body = errorBody(o.error);
       return reply.code(o.error.httpStatus).send({ ...body, handle: call.job.handle });
     }
-    return reply.code(200).send({ handle: o.job.handle, function: fn, coalesced: call.coalesced, result: o.result.toString('utf8') });
+    const text = o.result.toString('utf8');
+    return reply.code(200).send({ handle: o.job.handle, function: fn, coalesced: call.coalesced, result: resultValue(text), resultText: text });
   });
 
   app.get('/api/v1/jobs', async (req) => {

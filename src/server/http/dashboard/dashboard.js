@@ -291,7 +291,7 @@
           td(j.priority),
           td(j.state, `state-${j.state}`),
           td(`${j.attempts}/${j.maxAttempts}`, 'num'),
-          td((j.error ?? j.result ?? '').slice(0, 300), 'text'),
+          td((j.error ?? j.resultText ?? '').slice(0, 300), 'text'),
           el(
             'td',
             {},

@@ -1,12 +1,14 @@
-// Request bodies: JSON text to a value, with a nesting limit. JSON.parse itself builds any depth,
-// but what reads the value afterwards (JSON.stringify of a payload, validators walking it)
-// recurses and overflows the stack past some thousands of levels: a 1 MiB body of `[` is
-// 500,000 levels. The depth is checked on the text, before anything is built.
+// JSON text to values with a nesting limit, for request bodies and job results. JSON.parse
+// builds any depth, but what reads the value afterwards (JSON.stringify of a payload or of an
+// answer) recurses and overflows the stack past some thousands of levels: a 1 MiB body of `[`
+// is 500,000 levels. The depth is checked on the text, before anything is built.
 
 import { gtError, type GeartrainError } from '../../errors.js';
 
 /** Deepest nesting of arrays and objects a request body may have. */
 export const MAX_JSON_DEPTH = 64;
+/** Deepest nesting of a job result sent back as JSON; a deeper one is sent as its text. */
+export const MAX_RESULT_DEPTH = 256;
 
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
@@ -41,5 +43,21 @@ export function parseJsonBody(text: string): { value: unknown } | { error: Geart
   } catch (err) {
     // The message keeps JSON.parse's position.
     return { error: gtError('GT_BODY_INVALID', `not JSON (${(err as Error).message})`) };
+  }
+}
+
+/**
+ * A worker's result as the API shows it: its JSON value when the text is JSON (and no deeper
+ * than MAX_RESULT_DEPTH), else the text itself.
+ */
+export function resultValue(text: string): unknown {
+  const first = text.trimStart()[0];
+  // Plain text is the common non-JSON result: skip the throw JSON.parse would cost.
+  if (first === undefined || !'{["-0123456789tfn'.includes(first)) return text;
+  if (nestedDeeperThan(text, MAX_RESULT_DEPTH)) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
