@@ -554,7 +554,11 @@ test('runs, processes and scale answer 501 with a stable code without a provider
     const r = await h.api(method, path, body);
     assert.equal(r.status, 501, path);
     assert.equal(r.body.error.code, 'GT_HTTP_NOT_AVAILABLE', path);
+    // The answer says what to configure, never where the code lives.
+    assert.doesNotMatch(r.body.error.message, /src\/|\.ts\b/, path);
   }
+  const runs = await h.api('GET', '/api/v1/runs');
+  assert.equal(runs.body.error.message, 'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)');
 });
 
 test('runs: a RunsProvider plugged in is listed with per-step progress', async (t) => {
