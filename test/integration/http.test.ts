@@ -538,6 +538,10 @@ test('GET /events streams snapshots (server-sent events)', async (t) => {
   assert.equal(q.queued.high, 1);
   assert.deepEqual(Object.keys(snapshots[2].totals), ['completed', 'failed', 'retried', 'dead']);
   assert.ok(snapshots[2].time > snapshots[0].time);
+  // The first snapshot carries the throughput history (samples of the totals, oldest first); later ones do not.
+  assert.ok(Array.isArray(snapshots[0].history) && snapshots[0].history.length >= 1);
+  assert.deepEqual(Object.keys(snapshots[0].history[0]), ['t', 'completed', 'failed']);
+  assert.equal(snapshots[1].history, undefined);
   const noToken = await h.api('GET', '/api/v1/events', undefined, { token: null });
   assert.equal(noToken.status, 401);
 });

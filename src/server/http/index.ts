@@ -17,6 +17,8 @@ import { registerJobRoutes } from './routes-jobs.js';
 import { registerOverviewRoutes, snapshot } from './routes-overview.js';
 import { registerProviderRoutes } from './routes-providers.js';
 import { ForegroundCalls } from './submit.js';
+import { ThroughputHistory } from './throughput.js';
+import { totals } from './views.js';
 
 export { checkHttpOptions, isLoopback, type HttpOptions, type CheckedHttpOptions } from './options.js';
 export type { RunsProvider, SupervisorProvider, RunView, RunStepView, ProcessesView, ProcessView, ProcessTypeView } from './providers.js';
@@ -26,6 +28,7 @@ export class HttpApi {
   private readonly app: FastifyInstance;
   private readonly calls = new ForegroundCalls();
   private readonly events: EventHub;
+  private readonly history: ThroughputHistory;
   private closing: Promise<void> | null = null;
 
   constructor(
@@ -34,8 +37,9 @@ export class HttpApi {
   ) {
     this.metrics = new ServerMetrics(host);
     // The hub builds snapshots only once a stream is open, long after ctx exists.
-    this.events = new EventHub(() => snapshot(ctx), opts.eventsIntervalMs);
-    const ctx: RouteContext = { host, opts, calls: this.calls, metrics: this.metrics, events: this.events };
+    this.events = new EventHub((first) => snapshot(ctx, first), opts.eventsIntervalMs);
+    this.history = new ThroughputHistory(() => totals(host.registry), opts.eventsIntervalMs);
+    const ctx: RouteContext = { host, opts, calls: this.calls, metrics: this.metrics, events: this.events, history: this.history };
 
     const app = Fastify({
       logger: false,
@@ -88,6 +92,7 @@ export class HttpApi {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.events.close();
+      this.history.close();
       this.calls.closeAll();
       // Let those answers reach their sockets before close() destroys every connection.
       await new Promise((resolve) => setImmediate(resolve));
