@@ -683,6 +683,26 @@ test('processes and scale: a SupervisorProvider plugged in is called with the co
   assert.deepEqual(broken.body.error, { code: 'GT_INTERNAL', message: 'Internal error: socket gone' });
 });
 
+test('a dashboard file missing from the installation is a 404 that names no path on the server', async (t) => {
+  const { default: Fastify } = await import('fastify');
+  const { registerDashboard } = await import('../../src/server/http/dashboard.js');
+  const { errorHandler } = await import('../../src/server/http/errors.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const os = await import('node:os');
+  const empty = mkdtempSync(`${os.tmpdir()}/gt-no-dashboard-`);
+  const app = Fastify();
+  t.after(async () => {
+    await app.close();
+    rmSync(empty, { recursive: true, force: true });
+  });
+  app.setErrorHandler(errorHandler(pino({ level: 'silent' }), 1024 * 1024));
+  registerDashboard(app, pathToFileURL(`${empty}/`));
+  const r = await app.inject({ method: 'GET', url: '/' });
+  assert.equal(r.statusCode, 404);
+  assert.deepEqual(r.json().error, { code: 'GT_HTTP_NOT_FOUND', message: 'Dashboard file index.html is missing from this installation of geartrain: reinstall it, or run npm run build in a clone' });
+});
+
 test('unknown routes are JSON 404s with a code', async (t) => {
   const h = await startHttp(t);
   const r = await h.api('GET', '/api/v1/nothing?x=1');
