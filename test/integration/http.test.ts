@@ -307,11 +307,14 @@ test('a 401 or 413 answer closes the connection: the rest of a trickled body is 
 });
 
 test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', { timeout: 20_000 }, async (t) => {
-  const h = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500, eventsIntervalMs: 1500 } });
-  const idle = await rawHttp(h.base);
+  const quiet = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500 } });
+  const idle = await rawHttp(quiet.base);
   t.after(() => idle.destroy());
   const ms = await idle.closed;
   assert.ok(ms < 4000, `closed after ${ms} ms`);
+
+  // The request timeout covers receiving the request, not waiting for the answer: shorter than the job here.
+  const h = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500, requestTimeoutMs: 500, eventsIntervalMs: 1500 } });
 
   await h.worker({ slow_fg_fn: () => new Promise((r) => setTimeout(() => r('late'), 1500)) });
   const fg = await h.api('POST', '/api/v1/jobs', { function: 'slow_fg_fn', background: false });

@@ -1,6 +1,7 @@
 // GET /api/v1/events: server-sent events, one `snapshot` event per interval (queues, totals,
-// workers) to every open stream; a stream's first snapshot also carries the throughput history. One timer for all streams, running only while one is open;
-// the snapshot is built once per tick. A stream that stops reading is dropped, not buffered.
+// workers) to every open stream; a stream's first snapshot also carries the throughput history.
+// One timer for all streams, running only while one is open; the snapshot is built once per
+// tick. A stream that stops reading is dropped, not buffered.
 
 import type { ServerResponse } from 'node:http';
 
