@@ -11,7 +11,7 @@ import { gtError, invalidArgument } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { startEmbedded, type Embedded } from '../pipelines/embedded.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, resolveInput, runPipeline, summarize, type RunSummary } from '../pipelines/index.js';
-import { pipelineFunction, runIdFor, runStoreFor } from '../pipelines/worker.js';
+import { pipelineFunction, runIdFor, runStoreFor, runsIn } from '../pipelines/worker.js';
 import type { PipelineDef, RunEvent } from '../pipelines/types.js';
 import { commandLogger, parsePositiveInt, parseServers } from './options.js';
 import { table } from './table.js';
@@ -240,20 +240,31 @@ export function registerRun(program: Command): void {
 
   program
     .command('runs')
-    .description('show pipeline runs recorded under an output folder')
+    .description('show pipeline runs recorded under output folders')
     .argument('[id]', 'one run in full')
-    .option('-o, --out <dir>', 'output folder the runs wrote to', '.')
+    .option('-o, --out <dir>', 'output folder the runs wrote to (default: ./NAME for every known pipeline, where pipeline run writes, and .)')
     .option('--json', 'JSON output')
-    .action(async (id: string | undefined, opts: { out: string; json?: boolean }) => {
-      const store = runStoreFor(opts.out);
+    .action(async (id: string | undefined, opts: { out?: string; json?: boolean }) => {
+      const folders = opts.out !== undefined ? [opts.out] : await defaultRunFolders();
+      const store = runsIn(folders);
       if (id !== undefined) {
-        const rec = await store.load(id);
-        if (!rec) throw gtError('GT_JOB_NOT_FOUND', `No run ${id} under ${opts.out}`);
+        const rec = await store.get(id);
+        if (!rec) throw gtError('GT_JOB_NOT_FOUND', `No run ${id} under ${folders.join(', ')}`);
         process.stdout.write(`${JSON.stringify(rec, null, opts.json ? 0 : 2)}\n`);
         return;
       }
-      const runs = await store.list();
+      const runs = await store.list(100);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(runs.map((r) => ({ id: r.id, pipeline: r.pipeline, status: r.status, updatedAt: r.updatedAt })))}\n`);
       process.stdout.write(table(['id', 'pipeline', 'status', 'updated'], runs.map((r) => [r.id, r.pipeline, r.status, r.updatedAt])));
     });
+}
+
+/** Where `pipeline run NAME` writes without --out (./NAME), for every pipeline it knows, and `.`. */
+async function defaultRunFolders(): Promise<string[]> {
+  const names = new Set(BUILTIN_PIPELINES.keys());
+  for (const file of await pipelineFiles()) {
+    const def = await findPipeline(file).catch(() => null);
+    if (def) names.add(def.name);
+  }
+  return ['.', ...names];
 }
