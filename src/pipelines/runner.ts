@@ -5,9 +5,9 @@
 
 import type { Client } from '../client/client.js';
 import type { JobExceptionError, TaskResult } from '../client/types.js';
-import { exceptionCode, isRetryable } from '../errors.js';
+import { exceptionCode, gtError, isRetryable } from '../errors.js';
 import { fingerprint } from '../workers/files.js';
-import { evaluate, render } from './expr.js';
+import { ExprError, evaluate, render } from './expr.js';
 import type { RunStore } from './state.js';
 import type { ItemRecord, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus } from './types.js';
 
@@ -178,7 +178,15 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
   }
 
   function buildItems(step: StepDef, scope: StepScope): Item[] {
-    const payloadOf = (s: StepScope): unknown => (typeof step.payload === 'function' ? step.payload(s) : render(step.payload, s));
+    const payloadOf = (s: StepScope, item?: string): unknown => {
+      if (typeof step.payload === 'function') return step.payload(s);
+      try {
+        return render(step.payload, s);
+      } catch (err) {
+        if (!(err instanceof ExprError)) throw err;
+        throw gtError('GT_PIPELINE_INVALID', def.name, `step ${step.id}${item === undefined ? '' : `, item ${item}`}: ${err.message}`);
+      }
+    };
     if (step.forEach === undefined) {
       const payload = payloadOf(scope);
       return [{ key: '-', label: step.id, payload, fingerprint: fingerprint([step.fn, payload]) }];
@@ -190,7 +198,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
       let key = step.itemKey ? step.itemKey(item, index) : defaultKey(item, index);
       if (seen.has(key)) key = `${key}#${index}`;
       seen.add(key);
-      const payload = payloadOf({ ...scope, item, index });
+      const payload = payloadOf({ ...scope, item, index }, step.itemLabel ? step.itemLabel(item) : key);
       return { key, label: step.itemLabel ? step.itemLabel(item) : key, payload, fingerprint: fingerprint([step.fn, item, payload]) };
     });
   }

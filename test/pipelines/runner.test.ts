@@ -202,3 +202,18 @@ test('stopping a run abandons waiting items; the next run does them', async (t) 
   assert.equal(again.status, 'done');
   assert.equal(again.steps.s!.reused, 1);
 });
+
+test('a missing property inside a text template fails the step, naming the step, the field and the expression', async (t) => {
+  const { worker, client, store, dir, calls } = await setup(t);
+  worker.addFunction('t-echo', (job) => {
+    calls.push({ fn: 't-echo', payload: job.json() });
+    return '1';
+  });
+  await worker.start();
+  const def = pipeline('holes', { input: 'json' }).step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } }).build();
+  const rec = await runPipeline(def, { id: 'r8', input: [{ key: 'one', dir: 'a' }], inputSpec: null, out: dir }, { client, store });
+  assert.equal(rec.status, 'failed');
+  assert.equal(rec.steps.s!.status, 'failed');
+  assert.equal(rec.steps.s!.reason, 'Pipeline holes: step s, item one: payload.to: "${{ run.out }}/${{ item.folder }}": item.folder is undefined');
+  assert.deepEqual(calls, [], 'nothing was submitted');
+});
