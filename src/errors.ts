@@ -51,6 +51,7 @@ export const ERRORS = {
   GT_EMAIL_FAILED: { message: 'Sending mail to %s failed: %s', gearman: 'WORK_EXCEPTION', http: 502, exit: 10 },
   GT_PIPELINE_INVALID: { message: 'Pipeline %s: %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2, retry: false },
   GT_PIPELINE_NOT_FOUND: { message: 'No pipeline %s (known: %s)', gearman: 'INVALID_ARGUMENT', http: 404, exit: 2, retry: false },
+  GT_OUTPUT_CONFLICT: { message: '%s would both write %s; give each its own name (item.outputBase)', gearman: 'INVALID_ARGUMENT', http: 409, exit: 2, retry: false },
   GT_RUN_FAILED: { message: 'Run %s: %s', gearman: 'WORK_FAIL', http: 500, exit: 1 },
   GT_URL_NOT_ALLOWED: { message: 'URL %s is not allowed: %s', gearman: 'WORK_EXCEPTION', http: 403, exit: 10, retry: false },
   GT_HTTP_UNAUTHORIZED: { message: '%s bearer token: send the header Authorization: Bearer TOKEN', gearman: 'INVALID_ARGUMENT', http: 401, exit: 2 },

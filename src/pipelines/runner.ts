@@ -5,9 +5,10 @@
 
 import type { Client } from '../client/client.js';
 import type { JobExceptionError, TaskResult } from '../client/types.js';
-import { exceptionCode, gtError, isRetryable } from '../errors.js';
+import { exceptionCode, exceptionText, gtError, isRetryable } from '../errors.js';
 import { fingerprint } from '../workers/files.js';
 import { ExprError, evaluate, render } from './expr.js';
+import { outputConflicts } from './payloads.js';
 import type { RunStore } from './state.js';
 import type { ItemRecord, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus } from './types.js';
 
@@ -39,6 +40,8 @@ interface Item {
   label: string;
   payload: unknown;
   fingerprint: string;
+  /** Why this item fails without being submitted (it would overwrite another's output). */
+  error?: string;
 }
 
 /** Saves the record at most every `ms`, and once more at the end. */
@@ -167,6 +170,11 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
         if (!ok) return finishStep(step, rec, 'skipped', typeof step.when === 'string' ? `condition is false: ${step.when}` : 'condition is false');
       }
       const items = buildItems(step, scope);
+      const conflicts = outputConflicts(step.fn, items);
+      for (const it of items) {
+        const err = conflicts.get(it.key);
+        if (err) it.error = exceptionText(err);
+      }
       rec.total = items.length;
       rec.status = 'running';
       return await runItems(step, rec, items);
@@ -207,15 +215,21 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
     const before = previous?.steps[step.id]?.items ?? {};
     let pending: Item[] = [];
     let reused = 0;
+    const refused: Item[] = [];
     for (const it of items) {
       const old = before[it.key];
-      if (old?.status === 'done' && old.fingerprint === it.fingerprint) {
+      if (it.error !== undefined) refused.push(it);
+      else if (old?.status === 'done' && old.fingerprint === it.fingerprint) {
         rec.items[it.key] = old;
         reused++;
       } else pending.push(it);
     }
     emit({ type: 'step-start', step: step.id, total: items.length, reused });
     for (const it of items) if (rec.items[it.key]) emit({ type: 'item-done', step: step.id, key: it.key, label: it.label, ms: 0, reused: true });
+    for (const it of refused) {
+      rec.items[it.key] = { label: it.label, status: 'failed', fingerprint: it.fingerprint, error: it.error! };
+      emit({ type: 'item-failed', step: step.id, key: it.key, label: it.label, error: it.error! });
+    }
     const attempts = 1 + (step.retry ?? 0);
     for (let attempt = 1; attempt <= attempts && pending.length > 0 && !signal?.aborted; attempt++) {
       const again: Item[] = [];

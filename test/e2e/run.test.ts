@@ -235,3 +235,58 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
     assert.deepEqual(hidden, []);
   });
 });
+
+describe('pipeline run: inputs that share a name', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-names-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('cover.jpg and cover.png each get their own outputs, named with their extension', async () => {
+    const input = path.join(root, 'same-stem');
+    await mkdir(path.join(input, 'sub'), { recursive: true });
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'cover.jpg'));
+    await copyFile(path.join(IMAGES, 'alpha.png'), path.join(input, 'cover.png'));
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'sub', 'cover.jpg'));
+    const r = await cli(['run', 'thumbnails', 'same-stem', '--out', 'same-out', '--json'], root);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const summary = JSON.parse(r.stdout) as { steps: { done: number; failed: number }[] };
+    assert.deepEqual([summary.steps[0]!.done, summary.steps[0]!.failed], [3, 0]);
+    const out = path.join(root, 'same-out');
+    assert.deepEqual(await tree(out), [
+      ...SIZES.map((s) => `cover.jpg-${s.width}w.${s.ext}`),
+      ...SIZES.map((s) => `cover.png-${s.width}w.${s.ext}`),
+      ...SIZES.map((s) => `sub/cover-${s.width}w.${s.ext}`),
+    ].sort(), 'a name shared in one folder keeps the extension; alone in its folder it does not');
+    const fromJpg = await sharp(path.join(out, 'cover.jpg-320w.webp')).metadata();
+    const fromPng = await sharp(path.join(out, 'cover.png-320w.webp')).metadata();
+    assert.equal(fromJpg.hasAlpha, false, 'the JPEG\'s thumbnail is made from the JPEG');
+    assert.equal(fromPng.hasAlpha, true, 'the PNG\'s thumbnail is made from the PNG');
+    const again = await cli(['run', 'thumbnails', 'same-stem', '--out', 'same-out', '--json'], root);
+    assert.equal((JSON.parse(again.stdout) as { steps: { reused: number }[] }).steps[0]!.reused, 3, 'the second run finds all three done');
+  });
+
+  it('a pipeline file whose items would write one file fails those items before any job runs', async () => {
+    const input = path.join(root, 'clash');
+    await mkdir(input, { recursive: true });
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'cover.jpg'));
+    await copyFile(path.join(IMAGES, 'alpha.png'), path.join(input, 'cover.png'));
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'other.jpg'));
+    // Names every output by the name without extension: cover.jpg and cover.png would write one file.
+    await writeFile(
+      path.join(root, 'stem-only.yaml'),
+      'name: stem-only\ninput: folder\nextensions: [.jpg, .png]\nsteps:\n  - id: t\n    fn: thumbnail\n    forEach: ${{ input.files }}\n    payload: { input: "${{ item.path }}", outDir: "${{ run.out }}", name: "${{ item.name }}", sizes: [{ width: 100, format: webp }] }\n',
+    );
+    const r = await cli(['run', 'stem-only.yaml', 'clash', '--out', 'clash-out', '--json'], root);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const summary = JSON.parse(r.stdout) as { steps: { done: number; failed: number }[]; failures: { item: string; error: string }[] };
+    assert.deepEqual([summary.steps[0]!.done, summary.steps[0]!.failed], [1, 2]);
+    assert.deepEqual(summary.failures.map((f) => f.item), ['cover.jpg', 'cover.png']);
+    const out = path.join(root, 'clash-out');
+    assert.equal(summary.failures[0]!.error, `GT_OUTPUT_CONFLICT: cover.jpg and cover.png would both write ${path.join(out, 'cover-100w.webp')}; give each its own name (item.outputBase)`);
+    assert.deepEqual(await tree(out), ['other-100w.webp'], 'neither of the two was written');
+  });
+});

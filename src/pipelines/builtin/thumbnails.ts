@@ -27,7 +27,7 @@ export const thumbnails = pipeline('thumbnails', {
     fn: 'thumbnail',
     forEach: (s) => s.input.files as InputFile[],
     itemKey: (f: InputFile) => f.rel,
-    payload: (s) => ({ input: s.item.path, outDir: path.join(s.run.out, s.item.dir), sizes: s.options.sizes, fit: s.options.fit }),
+    payload: (s) => ({ input: s.item.path, outDir: path.join(s.run.out, s.item.dir), name: s.item.outputBase, sizes: s.options.sizes, fit: s.options.fit }),
   })
   .step('notify', {
     fn: 'email',
