@@ -108,6 +108,7 @@ export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
         if (step.needs !== undefined) out.needs = s.array('needs', itemString);
         if (step.forEach !== undefined) out.forEach = typeof step.forEach === 'function' ? (s.raw('forEach') as StepDef['forEach']) : s.string('forEach');
         if (step.when !== undefined) out.when = typeof step.when === 'function' ? (s.raw('when') as StepDef['when']) : s.string('when');
+        if (step.onFailure !== undefined) out.onFailure = s.bool('onFailure', false);
         if (step.priority !== undefined) out.priority = s.oneOf('priority', PRIORITIES);
         if (step.retry !== undefined) out.retry = s.int('retry', { min: 0, max: 10 });
         if (step.timeoutMs !== undefined) out.timeoutMs = s.int('timeoutMs', { min: 1 });

@@ -109,8 +109,11 @@ export function stepScope(record: RunRecord, def: PipelineDef, input: unknown): 
     const items = Object.values(rec.items);
     const done = items.filter((i) => i.status === 'done');
     const failed = items.length - done.length;
+    const failures = items.filter((i) => i.status === 'failed').map((i) => ({ item: i.label, error: i.error ?? 'failed' }));
     steps[s.id] =
-      s.forEach === undefined ? { result: rec.items['-']?.result, failed, status: rec.status } : { results: done.map((i) => i.result), failed, status: rec.status };
+      s.forEach === undefined
+        ? { result: rec.items['-']?.result, failed, status: rec.status, failures }
+        : { results: done.map((i) => i.result), failed, status: rec.status, failures };
   }
   return { input, options: record.options, run: { id: record.id, out: record.out }, steps };
 }
@@ -156,12 +159,32 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
     return status;
   };
 
+  // The step that failed behind each step that is skipped because of it: what needs a broken
+  // step is skipped too, so nothing downstream of a failure runs as if all went well.
+  const brokenBy = new Map<string, string>();
+  /** Steps this one needs, directly or through others, that failed wholly or partly. */
+  const failedBefore = (step: StepDef, seen = new Set<string>()): string[] =>
+    (step.needs ?? []).flatMap((n) => {
+      if (seen.has(n)) return [];
+      seen.add(n);
+      const st = record.steps[n]?.status;
+      return [...(st === 'failed' || st === 'partial' ? [n] : []), ...failedBefore(byId.get(n)!, seen)];
+    });
+
   async function runStep(step: StepDef): Promise<StepStatus> {
     const needs = await Promise.all((step.needs ?? []).map((n) => settle(n).then((s) => [n, s] as const)));
     const rec: StepRecord = { status: 'pending', total: 0, items: {} };
     record.steps[step.id] = rec;
-    const failedNeed = needs.find(([, s]) => s === 'failed');
-    if (failedNeed) return finishStep(step, rec, 'skipped', `needs ${failedNeed[0]}, which failed`);
+    if (step.onFailure) {
+      if (failedBefore(step).length === 0) return finishStep(step, rec, 'skipped', 'nothing it needs failed');
+    } else {
+      const broken = needs.find(([n, s]) => s === 'failed' || brokenBy.has(n));
+      if (broken) {
+        const cause = broken[1] === 'failed' ? broken[0] : brokenBy.get(broken[0])!;
+        brokenBy.set(step.id, cause);
+        return finishStep(step, rec, 'skipped', `needs ${cause}, which failed`);
+      }
+    }
     if (signal?.aborted) return finishStep(step, rec, 'skipped', 'run stopped');
     const scope = stepScope(record, def, params.input);
     try {
@@ -180,7 +203,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
       return await runItems(step, rec, items);
     } catch (err) {
       // A payload or list that cannot be computed fails this step, not the run.
-      rec.items['-'] = { label: step.id, status: 'failed', fingerprint: '', error: (err as Error).message };
+      rec.items['-'] = { label: step.id, status: 'failed', fingerprint: '', error: exceptionText(err) };
       return finishStep(step, rec, 'failed', (err as Error).message);
     }
   }
