@@ -9,6 +9,7 @@ import { exceptionCode, exceptionText, gtError, isRetryable } from '../errors.js
 import { fingerprint } from '../workers/files.js';
 import { ExprError, evaluate, render } from './expr.js';
 import { outputConflicts } from './payloads.js';
+import { preflight } from './preflight.js';
 import type { RunStore } from './state.js';
 import type { ItemRecord, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus } from './types.js';
 
@@ -124,6 +125,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
   const emit = (e: RunEvent): void => opts.onEvent?.(e);
   const now = new Date().toISOString();
   const options = { ...Object.fromEntries(Object.entries(def.options ?? {}).map(([k, o]) => [k, o.default])), ...params.options };
+  preflight(def, { input: params.input, options, run: { id: params.id, out: params.out } });
   const previous = opts.force ? undefined : await store.load(params.id);
   const record: RunRecord = {
     id: params.id,

@@ -172,7 +172,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
           'sizes',
           (v, n) => {
             const s = itemFields(v, n);
-            const size: ThumbnailSize = { width: s.int('width', { min: 1, max: MAX_SIDE }), format: s.oneOf('format', FORMATS) };
+            const size: ThumbnailSize = { width: s.int('width', { min: 1, max: MAX_SIDE }), format: s.oneOf('format', FORMATS, undefined, { jpg: 'jpeg' }) };
             const height = s.optInt('height', { min: 1, max: MAX_SIDE });
             const quality = s.optInt('quality', { min: 1, max: 100 });
             if (height !== undefined) size.height = height;

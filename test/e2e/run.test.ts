@@ -290,3 +290,33 @@ describe('pipeline run: inputs that share a name', () => {
     assert.deepEqual(await tree(out), ['other-100w.webp'], 'neither of the two was written');
   });
 });
+
+describe('pipeline run: options checked before any job', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-set-'));
+    await mkdir(path.join(root, 'in'));
+    for (let i = 0; i < 4; i++) await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(root, 'in', `p${i}.jpg`));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('a bad --set value: exit 2 with one message naming the field, no job run, nothing written', async () => {
+    const r = await cli(['run', 'thumbnails', 'in', '--out', 'bad-out', '--set', 'sizes=[{"width":200,"format":"gif"}]'], root);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      'pipeline: Pipeline thumbnails: step thumbnail (checked on its first item, p0.jpg): Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string (GT_PIPELINE_INVALID)\n',
+    );
+    assert.equal(r.stdout, '');
+    assert.deepEqual((await readdir(root)).sort(), ['in'], 'no output folder');
+  });
+
+  it('jpg is jpeg', async () => {
+    const r = await cli(['run', 'thumbnails', 'in', '--out', 'jpg-out', '--json', '--set', 'sizes=[{"width":200,"format":"jpg"}]'], root);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(await tree(path.join(root, 'jpg-out')), ['p0-200w.jpg', 'p1-200w.jpg', 'p2-200w.jpg', 'p3-200w.jpg']);
+    assert.equal((await sharp(path.join(root, 'jpg-out', 'p0-200w.jpg')).metadata()).format, 'jpeg');
+  });
+});
