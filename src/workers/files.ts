@@ -18,7 +18,7 @@ export async function inputFile(file: string, maxBytes = Infinity): Promise<Stat
     throw gtError('GT_INPUT_NOT_FOUND', file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code));
   }
   if (!st.isFile()) throw gtError('GT_INPUT_NOT_FOUND', file, 'not a regular file');
-  if (st.size > maxBytes) throw gtError('GT_MEDIA_TOO_LARGE', file, `${st.size} bytes`, `${maxBytes} bytes`);
+  if (st.size > maxBytes) throw gtError('GT_MEDIA_TOO_LARGE', file, `${st.size} bytes`, `${maxBytes} bytes (raise it with --max-file-size)`);
   if (st.size === 0) throw gtError('GT_MEDIA_INVALID', file, 'media file', 'the file is empty');
   return st;
 }

@@ -260,7 +260,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       const pages = meta.pages ?? 1;
       const frameHeight = meta.pageHeight ?? meta.height ?? 0;
       const w = meta.width ?? 0;
-      if (w * frameHeight > maxPixels) throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight} = ${w * frameHeight} pixels`, `${maxPixels} pixels`);
+      if (w * frameHeight > maxPixels) throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight} = ${w * frameHeight} pixels`, `${maxPixels} pixels (raise it with --max-pixels)`);
       const animated = pages > 1 && (meta.format === 'gif' || meta.format === 'webp');
       const upright = meta.orientation !== undefined && meta.orientation >= 5;
       const src: Source = { width: upright ? frameHeight : w, height: upright ? w : frameHeight, format: meta.format ?? 'unknown' };

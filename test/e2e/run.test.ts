@@ -9,6 +9,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { simpleParser } from 'mailparser';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
 
 const IMAGES = path.join(ROOT, 'fixtures/images');
@@ -186,7 +187,7 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
   let root: string;
   after(async () => {
     await Promise.all(children.map((c) => stopChild(c)));
-    await rm(root, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true });
   });
 
   function worker(args: string[], cwd: string): ChildProcess {
@@ -318,5 +319,71 @@ describe('pipeline run: options checked before any job', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(await tree(path.join(root, 'jpg-out')), ['p0-200w.jpg', 'p1-200w.jpg', 'p2-200w.jpg', 'p3-200w.jpg']);
     assert.equal((await sharp(path.join(root, 'jpg-out', 'p0-200w.jpg')).metadata()).format, 'jpeg');
+  });
+});
+
+describe('pipeline run --notify', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-notify-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('without SMTP the summary says where the message was written; the message lists each failed file and why', async () => {
+    await makeInput(root);
+    const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs', '--notify', 'me@example.com'], root, { GEARTRAIN_SMTP_URL: '' });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const m = /^notify: written to (thumbs\/\.geartrain\/outbox\/\S+\.eml) \(no SMTP configured: set GEARTRAIN_SMTP_URL or --smtp to send it\)$/m.exec(r.stdout);
+    assert.ok(m, `the summary names the outbox file:\n${r.stdout}`);
+    const mail = await simpleParser(await readFile(path.join(root, m[1]!)));
+    assert.equal((mail.to as { text: string }).text, 'me@example.com');
+    assert.match(mail.text!, /Images failed:\s+1/);
+    assert.match(mail.text!, /^ {2}corrupt\.jpg: GT_MEDIA_INVALID: \S*corrupt\.jpg is not a valid image: /m);
+  });
+
+  it('pipeline run --help documents the SMTP settings', async () => {
+    const r = await cli(['run', '--help'], root);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /GEARTRAIN_SMTP_URL/);
+    assert.match(r.stdout, /--smtp <url>/);
+  });
+});
+
+describe('pipeline run: worker limits', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-limits-'));
+    await mkdir(path.join(root, 'big'));
+    // 8000×7000 = 56 MP, over the default limit of 50 MP (a stitched panorama's size).
+    await copyFile(path.join(BAD, 'over-limit.png'), path.join(root, 'big', 'panorama.png'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('an image over the pixel limit fails naming the flag; --max-pixels raises the limit', async () => {
+    const r = await cli(['run', 'thumbnails', 'big', '--out', 'small-limit', '--json'], root);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
+    assert.match(failures[0]!.error, /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels \(raise it with --max-pixels\)$/);
+    const raised = await cli(['run', 'thumbnails', 'big', '--out', 'raised', '--json', '--max-pixels', '60000000', '--set', 'sizes=[{"width":320,"format":"webp"}]'], root);
+    assert.equal(raised.code, 0, raised.stdout + raised.stderr);
+    const m = await sharp(path.join(root, 'raised', 'panorama-320w.webp')).metadata();
+    assert.deepEqual([m.width, m.height], [320, 280]);
+  });
+
+  it('--max-file-size lowers the file limit and the error names the flag', async () => {
+    const r = await cli(['run', 'thumbnails', 'big', '--out', 'tiny', '--json', '--max-file-size', '1k'], root);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
+    assert.match(failures[0]!.error, /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: \d+ bytes exceeds the limit of 1024 bytes \(raise it with --max-file-size\)$/);
+  });
+
+  it('with --server the embedded workers\' flags are refused, not ignored', async () => {
+    const r = await cli(['run', 'thumbnails', 'big', '--server', '127.0.0.1:1', '--max-pixels', '60000000'], root);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number (GT_INVALID_ARGUMENT)\n');
   });
 });

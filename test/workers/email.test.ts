@@ -89,7 +89,7 @@ test('sends a template through SMTP: variables filled, escaped in HTML, raw in t
     bcc: ['hidden@example.com'],
     replyTo: 'support@example.com',
     template: 'thumbnails-done',
-    vars: { count: 3, failed: 1, outputs: 9, input: '/photos/<script>"&\'', outDir: '/out', runId: 'r1' },
+    vars: { count: 3, failed: 1, outputs: 9, failures: '  bad.jpg: GT_MEDIA_INVALID: …', input: '/photos/<script>"&\'', outDir: '/out', runId: 'r1' },
     attachments: [{ path: report }, { path: data, filename: 'renamed.bin' }],
   });
   assert.match(r.messageId, /^<.+@.+>$/);
