@@ -39,7 +39,15 @@ function firstPayload(step: StepDef, base: Omit<StepScope, 'steps'>): { payload:
   const payload = typeof step.payload === 'function' ? step.payload(p.scope) : render(step.payload, p.scope);
   if (p.readSteps()) return undefined;
   if (step.forEach === undefined) return { payload };
-  return { payload, label: step.itemLabel ? step.itemLabel(item) : String((item as { rel?: unknown })?.rel ?? JSON.stringify(item)) };
+  return { payload, label: step.itemLabel ? step.itemLabel(item) : describeItem(item) };
+}
+
+/** An item as the message names it: an input file by its path under the input, anything else as (short) JSON. */
+function describeItem(item: unknown): string {
+  const rel = (item as { rel?: unknown } | null)?.rel;
+  if (typeof rel === 'string') return rel;
+  const json = JSON.stringify(item) ?? String(item);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 /** Throws GT_PIPELINE_INVALID naming the step, the item and the worker's message for the first bad payload. */

@@ -69,16 +69,23 @@ function expectedOutputs(good: string[]): string[] {
   return good.flatMap((g) => SIZES.map((s) => `${g}-${s.width}w.${s.ext}`)).sort();
 }
 
-describe('pipeline run thumbnails (embedded server and workers)', () => {
-  let root: string;
+/** A temp folder for one describe block: made before its tests, removed after them. */
+function tempRoot(prefix: string): () => string {
+  let root = '';
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-e2e-'));
+    root = await mkdtemp(path.join(os.tmpdir(), prefix));
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true });
   });
+  return () => root;
+}
+
+describe('pipeline run thumbnails (embedded server and workers)', () => {
+  const tmp = tempRoot('gt-run-e2e-');
 
   it('makes every good image\'s thumbnails, reports the corrupt one by name, exits 1; a second run does no work', async () => {
+    const root = tmp();
     const { input, good } = await makeInput(root);
     const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs'], root);
     assert.equal(r.code, 1, `exit 1 when an item failed\n${r.stdout}\n${r.stderr}`);
@@ -116,6 +123,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
   });
 
   it('Ctrl-C stops cleanly with exit 130; the same command resumes and skips what was done', async () => {
+    const root = tmp();
     const dir = await mkdtemp(path.join(root, 'sigint-'));
     const input = path.join(dir, 'in');
     await mkdir(input);
@@ -147,6 +155,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
   });
 
   it('bad input: a clear message each, nothing written', async () => {
+    const root = tmp();
     const dir = await mkdtemp(path.join(root, 'bad-'));
     await mkdir(path.join(dir, 'empty'));
     await mkdir(path.join(dir, 'text'));
@@ -172,6 +181,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
   });
 
   it('pipeline list shows the built-ins and files in ./pipelines', async () => {
+    const root = tmp();
     const dir = await mkdtemp(path.join(root, 'list-'));
     await mkdir(path.join(dir, 'pipelines'));
     await copyFile(path.join(ROOT, 'fixtures/pipelines/resize-and-report.yaml'), path.join(dir, 'pipelines', 'resize-and-report.yaml'));
@@ -238,15 +248,10 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
 });
 
 describe('pipeline run: inputs that share a name', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-names-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
+  const tmp = tempRoot('gt-run-names-');
 
   it('cover.jpg and cover.png each get their own outputs, named with their extension', async () => {
+    const root = tmp();
     const input = path.join(root, 'same-stem');
     await mkdir(path.join(input, 'sub'), { recursive: true });
     await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'cover.jpg'));
@@ -271,6 +276,7 @@ describe('pipeline run: inputs that share a name', () => {
   });
 
   it('a pipeline file whose items would write one file fails those items before any job runs', async () => {
+    const root = tmp();
     const input = path.join(root, 'clash');
     await mkdir(input, { recursive: true });
     await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'cover.jpg'));
@@ -293,17 +299,15 @@ describe('pipeline run: inputs that share a name', () => {
 });
 
 describe('pipeline run: options checked before any job', () => {
-  let root: string;
+  const tmp = tempRoot('gt-run-set-');
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-set-'));
+    const root = tmp();
     await mkdir(path.join(root, 'in'));
     for (let i = 0; i < 4; i++) await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(root, 'in', `p${i}.jpg`));
   });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
 
   it('a bad --set value: exit 2 with one message naming the field, no job run, nothing written', async () => {
+    const root = tmp();
     const r = await cli(['run', 'thumbnails', 'in', '--out', 'bad-out', '--set', 'sizes=[{"width":200,"format":"gif"}]'], root);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(
@@ -315,6 +319,7 @@ describe('pipeline run: options checked before any job', () => {
   });
 
   it('jpg is jpeg', async () => {
+    const root = tmp();
     const r = await cli(['run', 'thumbnails', 'in', '--out', 'jpg-out', '--json', '--set', 'sizes=[{"width":200,"format":"jpg"}]'], root);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(await tree(path.join(root, 'jpg-out')), ['p0-200w.jpg', 'p1-200w.jpg', 'p2-200w.jpg', 'p3-200w.jpg']);
@@ -323,15 +328,10 @@ describe('pipeline run: options checked before any job', () => {
 });
 
 describe('pipeline run --notify', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-notify-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
+  const tmp = tempRoot('gt-run-notify-');
 
   it('without SMTP the summary says where the message was written; the message lists each failed file and why', async () => {
+    const root = tmp();
     await makeInput(root);
     const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs', '--notify', 'me@example.com'], root, { GEARTRAIN_SMTP_URL: '' });
     assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -344,6 +344,7 @@ describe('pipeline run --notify', () => {
   });
 
   it('pipeline run --help documents the SMTP settings', async () => {
+    const root = tmp();
     const r = await cli(['run', '--help'], root);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /GEARTRAIN_SMTP_URL/);
@@ -352,18 +353,16 @@ describe('pipeline run --notify', () => {
 });
 
 describe('pipeline run: worker limits', () => {
-  let root: string;
+  const tmp = tempRoot('gt-run-limits-');
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-limits-'));
+    const root = tmp();
     await mkdir(path.join(root, 'big'));
     // 8000×7000 = 56 MP, over the default limit of 50 MP (a stitched panorama's size).
     await copyFile(path.join(BAD, 'over-limit.png'), path.join(root, 'big', 'panorama.png'));
   });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
 
   it('an image over the pixel limit fails naming the flag; --max-pixels raises the limit', async () => {
+    const root = tmp();
     const r = await cli(['run', 'thumbnails', 'big', '--out', 'small-limit', '--json'], root);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
@@ -375,6 +374,7 @@ describe('pipeline run: worker limits', () => {
   });
 
   it('--max-file-size lowers the file limit and the error names the flag', async () => {
+    const root = tmp();
     const r = await cli(['run', 'thumbnails', 'big', '--out', 'tiny', '--json', '--max-file-size', '1k'], root);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
@@ -382,6 +382,7 @@ describe('pipeline run: worker limits', () => {
   });
 
   it('with --server the embedded workers\' flags are refused, not ignored', async () => {
+    const root = tmp();
     const r = await cli(['run', 'thumbnails', 'big', '--server', '127.0.0.1:1', '--max-pixels', '60000000'], root);
     assert.equal(r.code, 2);
     assert.equal(r.stderr, 'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number (GT_INVALID_ARGUMENT)\n');

@@ -57,12 +57,12 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function enqueue(name: string, file: string, id: string): Promise<string> {
+  async function enqueue(name: string, file: string, id: string, options: Record<string, unknown> = {}): Promise<string> {
     const input = path.join(dir, id, 'in', name);
     await mkdir(path.dirname(input), { recursive: true });
     await copyFile(file, input);
     const out = path.join(dir, id, 'out');
-    const ref = await client.submitBackground('pipeline:upload', JSON.stringify({ input, out, options: { owner: `${id}@example.com`, baseUrl } }), { unique: `upload-${id}` });
+    const ref = await client.submitBackground('pipeline:upload', JSON.stringify({ input, out, options: { owner: `${id}@example.com`, baseUrl, ...options } }), { unique: `upload-${id}` });
     return ref.handle;
   }
 
@@ -97,5 +97,14 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     assert.equal(mine.subject, 'Your image photo.jpg is ready');
     for (const n of ['photo-320w.webp', 'photo-640w.webp', 'photo-1280w.jpg']) assert.ok(mine.text!.includes(`${baseUrl}/${n}`), `${n} as a URL in:\n${mine.text}`);
     assert.doesNotMatch(mine.text!, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no server path in the mail');
+  });
+
+  it('a bad option: the job is dead at once with one message, before any step runs', async () => {
+    await enqueue('photo.jpg', path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), 'badopt', { sizes: [{ width: 200, format: 'gif' }] });
+    const job = await finished('badopt');
+    assert.equal(job.state, 'dead');
+    assert.equal(job.attempts, 1);
+    assert.equal(job.result, 'WORK_EXCEPTION: GT_PIPELINE_INVALID: Pipeline upload: step thumbnails: Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string');
+    assert.ok(!mails.some((m) => (m.to as { text: string }).text === 'badopt@example.com'), 'no mail');
   });
 });
