@@ -156,7 +156,8 @@ function mailNotices(def: PipelineDef, record: RunRecord, cwd: string): string[]
 }
 
 export function registerRun(program: Command): void {
-  addWorkerLimitFlags(program.command('run'))
+  const run = program
+    .command('run')
     .description('run a pipeline (built-in name or .json/.yaml file) on INPUT; embedded server and workers unless --server')
     .addHelpText('after', RUN_HELP)
     .argument('<pipeline>', `built-in (${[...BUILTIN_PIPELINES.keys()].join(', ')}), a file, or a file's name in ./pipelines`)
@@ -167,8 +168,9 @@ export function registerRun(program: Command): void {
     .option('--set <key=value>', 'a pipeline option; JSON values allowed (repeatable)', parseSet, {})
     .option('--notify <address>', 'email the summary to this address (pipelines with a notify option)')
     .option('--force', 'ignore what an earlier run of the same input recorded')
+    .option('--json', 'print the summary as JSON on stdout, no progress');
+  addWorkerLimitFlags(run)
     .option('--allow-path <dir...>', 'embedded workers: folders they may also read and write, besides INPUT and --out')
-    .option('--json', 'print the summary as JSON on stdout, no progress')
     .action(async (name: string, input: string, opts: RunOpts, cmd: Command) => {
       if (opts.server) {
         const given = EMBEDDED_FLAGS.find(([k]) => opts[k] !== undefined);

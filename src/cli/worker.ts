@@ -64,12 +64,14 @@ export function addWorkerLimitFlags(cmd: Command): Command {
 }
 
 export function registerWorker(program: Command): void {
-  addWorkerLimitFlags(program.command('worker'))
+  const worker = program
+    .command('worker')
     .description(`serve domain workers: ${DOMAIN_WORKER_NAMES.join(', ')} (all when none is named), and \`pipeline\` (drives enqueued pipeline runs)`)
     .argument('[types...]', 'worker types, each optionally TYPE=N for its own concurrency; `pipeline` serves pipeline:NAME for every built-in and ./pipelines file')
     .option('-s, --server <host:port,...>', 'job servers (each worker connects to every one)', parseServers, process.env.GEARTRAIN_SERVERS ? parseServers(process.env.GEARTRAIN_SERVERS) : ['127.0.0.1:4730'])
     .option('-c, --concurrency <n>', 'jobs run at once per type, unless TYPE=N says otherwise', parsePositiveInt('--concurrency'), 1)
-    .option('--allow-path <dir...>', 'only read and write media under these folders (GEARTRAIN_ALLOW_PATHS)')
+    .option('--allow-path <dir...>', 'only read and write media under these folders (GEARTRAIN_ALLOW_PATHS)');
+  addWorkerLimitFlags(worker)
     .option('--ffmpeg-timeout <ms>', 'transcode: kill ffmpeg after this long (default 3600000)', parsePositiveInt('--ffmpeg-timeout'))
     .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')
     .option('--outbox <dir>', 'email: folder for .eml files when no SMTP is set (default .geartrain/outbox)')

@@ -231,8 +231,9 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
       let key = step.itemKey ? step.itemKey(item, index) : defaultKey(item, index);
       if (seen.has(key)) key = `${key}#${index}`;
       seen.add(key);
-      const payload = payloadOf({ ...scope, item, index }, step.itemLabel ? step.itemLabel(item) : key);
-      return { key, label: step.itemLabel ? step.itemLabel(item) : key, payload, fingerprint: fingerprint([step.fn, item, payload]) };
+      const label = step.itemLabel ? step.itemLabel(item) : key;
+      const payload = payloadOf({ ...scope, item, index }, label);
+      return { key, label, payload, fingerprint: fingerprint([step.fn, item, payload]) };
     });
   }
 
