@@ -54,6 +54,7 @@ export const ERRORS = {
   GT_EMAIL_FAILED: { message: 'Sending mail to %s failed: %s', gearman: 'WORK_EXCEPTION', http: 502, exit: 10, doc: 'the SMTP server refused or could not be reached; retried' },
   GT_PIPELINE_INVALID: { message: 'Pipeline %s: %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2, retry: false, doc: 'a pipeline definition or its input is invalid: unknown step reference, cycle, bad field (named), input that is not the JSON the pipeline takes' },
   GT_PIPELINE_NOT_FOUND: { message: 'No pipeline %s (known: %s)', gearman: 'INVALID_ARGUMENT', http: 404, exit: 2, retry: false, doc: '`pipeline run NAME`: no built-in pipeline or file of that name' },
+  GT_OUTPUT_CONFLICT: { message: '%s would both write %s; give each its own name (item.outputBase)', gearman: 'INVALID_ARGUMENT', http: 409, exit: 2, retry: false, doc: 'two items of a pipeline step would write the same output file (compared ignoring case); both fail before any job runs; not retried' },
   GT_RUN_FAILED: { message: 'Run %s: %s', gearman: 'WORK_FAIL', http: 500, exit: 1, doc: 'a pipeline run ended with failed items (listed in the summary)' },
   GT_URL_NOT_ALLOWED: { message: 'URL %s is not allowed: %s', gearman: 'WORK_EXCEPTION', http: 403, exit: 10, retry: false, doc: 'a cache-warm URL is not http(s) or its host is not in the allowed list; not retried' },
   GT_HTTP_UNAUTHORIZED: { message: '%s bearer token: send the header Authorization: Bearer TOKEN', gearman: 'INVALID_ARGUMENT', http: 401, exit: 2, doc: 'HTTP API: the bearer token is missing or wrong (401)' },

@@ -12,9 +12,10 @@ import { silentLogger } from '../log.js';
 import { startEmbedded, type Embedded } from '../pipelines/embedded.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, resolveInput, runPipeline, summarize, type RunSummary } from '../pipelines/index.js';
 import { pipelineFunction, runIdFor, runStoreFor, runsIn } from '../pipelines/worker.js';
-import type { PipelineDef, RunEvent } from '../pipelines/types.js';
+import type { PipelineDef, RunEvent, RunRecord } from '../pipelines/types.js';
 import { commandLogger, parsePositiveInt, parseServers } from './options.js';
 import { table } from './table.js';
+import { addWorkerLimitFlags } from './worker.js';
 
 interface RunOpts {
   out?: string;
@@ -24,7 +25,30 @@ interface RunOpts {
   set: Record<string, unknown>;
   notify?: string;
   force?: boolean;
+  allowPath?: string[];
+  maxPixels?: number;
+  maxFileSize?: number;
+  smtp?: string;
+  mailFrom?: string;
 }
+
+/** Flags that set the embedded workers up: meaningless with --server, whose workers have their own. */
+const EMBEDDED_FLAGS = [
+  ['allowPath', '--allow-path'],
+  ['maxPixels', '--max-pixels'],
+  ['maxFileSize', '--max-file-size'],
+  ['smtp', '--smtp'],
+  ['mailFrom', '--mail-from'],
+] as const;
+
+const RUN_HELP = `
+Embedded workers (without --server) read INPUT and write only under --out; --allow-path adds
+folders. Their limits: --max-pixels (default 50000000), --max-file-size (default 100m).
+
+Mail (--notify, and email steps): sent through --smtp or GEARTRAIN_SMTP_URL
+(smtp://user:pass@host:port, smtps://…), from --mail-from or GEARTRAIN_MAIL_FROM. Without an SMTP
+URL the message is written to OUT/.geartrain/outbox/ as an .eml file, and the summary says so.
+With --server the running workers' own settings apply.`;
 
 /** `--set key=value`: the value is JSON when it parses as JSON, else a string. */
 function parseSet(v: string, prev: Record<string, unknown> = {}): Record<string, unknown> {
@@ -93,7 +117,7 @@ function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent
   };
 }
 
-function printSummary(s: RunSummary, out: string, seconds: number): void {
+function printSummary(s: RunSummary & { notices: string[] }, out: string, seconds: number): void {
   const items = s.steps.reduce((n, st) => n + st.total, 0);
   const failed = s.failures.length;
   process.stdout.write(`\nrun ${s.id} (${s.pipeline}): ${s.status}, ${items} items, ${failed} failed, ${seconds.toFixed(1)} s\n\n`);
@@ -112,13 +136,30 @@ function printSummary(s: RunSummary, out: string, seconds: number): void {
     process.stdout.write(`\nskipped:\n`);
     for (const x of skippedInput) process.stdout.write(`  ${x.item}  ${x.reason}\n`);
   }
+  for (const n of s.notices) process.stdout.write(`\n${n}`);
   process.stdout.write(`\noutputs in ${out}\n`);
 }
 
+/** What became of each message an email step sent: where it went, so an unsent one never looks sent. */
+function mailNotices(def: PipelineDef, record: RunRecord, cwd: string): string[] {
+  const notices: string[] = [];
+  for (const step of def.steps) {
+    if (step.fn !== 'email') continue;
+    for (const item of Object.values(record.steps[step.id]?.items ?? {})) {
+      if (item.status !== 'done') continue;
+      const r = item.result as { outbox?: string; accepted?: string[] } | undefined;
+      if (r?.outbox) notices.push(`${step.id}: written to ${path.relative(cwd, r.outbox)} (no SMTP configured: set GEARTRAIN_SMTP_URL or --smtp to send it)`);
+      else notices.push(`${step.id}: sent to ${(r?.accepted ?? []).join(', ') || 'the SMTP server'}`);
+    }
+  }
+  return notices;
+}
+
 export function registerRun(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('run a pipeline (built-in name or .json/.yaml file) on INPUT; embedded server and workers unless --server')
+    .addHelpText('after', RUN_HELP)
     .argument('<pipeline>', `built-in (${[...BUILTIN_PIPELINES.keys()].join(', ')}), a file, or a file's name in ./pipelines`)
     .argument('<input>', 'a folder, a file or JSON, as the pipeline takes')
     .option('-o, --out <dir>', 'output folder (default ./NAME, e.g. ./thumbnails)')
@@ -127,8 +168,14 @@ export function registerRun(program: Command): void {
     .option('--set <key=value>', 'a pipeline option; JSON values allowed (repeatable)', parseSet, {})
     .option('--notify <address>', 'email the summary to this address (pipelines with a notify option)')
     .option('--force', 'ignore what an earlier run of the same input recorded')
-    .option('--json', 'print the summary as JSON on stdout, no progress')
+    .option('--json', 'print the summary as JSON on stdout, no progress');
+  addWorkerLimitFlags(run)
+    .option('--allow-path <dir...>', 'embedded workers: folders they may also read and write, besides INPUT and --out')
     .action(async (name: string, input: string, opts: RunOpts, cmd: Command) => {
+      if (opts.server) {
+        const given = EMBEDDED_FLAGS.find(([k]) => opts[k] !== undefined);
+        if (given) throw invalidArgument('no embedded-worker flag with --server (set it on `pipeline worker`)', given[1], opts[given[0]]);
+      }
       const def = await findPipeline(name);
       const options = { ...opts.set, ...(opts.notify !== undefined ? { notify: opts.notify } : {}) };
       checkOptions(def, options);
@@ -144,11 +191,16 @@ export function registerRun(program: Command): void {
         embedded = await startEmbedded(def, {
           ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
           logger: log,
-          // Embedded workers touch nothing but the input and --out: even the outbox of
-          // unsent mail (no SMTP configured) lives under --out.
+          // Embedded workers touch nothing but the input, --out and --allow-path: even the
+          // outbox of unsent mail (no SMTP configured) lives under --out.
           settings: {
-            allowPaths: [...inputRoot, out, path.resolve('fixtures')],
-            email: { outboxDir: path.join(out, '.geartrain', 'outbox'), smtpUrl: process.env.GEARTRAIN_SMTP_URL, from: process.env.GEARTRAIN_MAIL_FROM },
+            allowPaths: [...inputRoot, out, path.resolve('fixtures'), ...(opts.allowPath ?? []).map((p) => path.resolve(p))],
+            thumbnail: { maxPixels: opts.maxPixels, maxFileBytes: opts.maxFileSize },
+            email: {
+              outboxDir: path.join(out, '.geartrain', 'outbox'),
+              smtpUrl: opts.smtp ?? process.env.GEARTRAIN_SMTP_URL,
+              from: opts.mailFrom ?? process.env.GEARTRAIN_MAIL_FROM,
+            },
           },
         });
       }
@@ -165,7 +217,7 @@ export function registerRun(program: Command): void {
       const mode = opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines';
       const progress = progressReporter(mode);
       const t0 = performance.now();
-      let summary: RunSummary;
+      let summary: RunSummary & { notices: string[] };
       try {
         const record = await runPipeline(
           def,
@@ -179,7 +231,7 @@ export function registerRun(program: Command): void {
             onEvent: progress.onEvent,
           },
         );
-        summary = summarize(def, record);
+        summary = { ...summarize(def, record), notices: mailNotices(def, record, process.cwd()) };
       } finally {
         progress.stop();
         await client.close();
