@@ -1,11 +1,12 @@
 // One worker process: spawned as `node --import guard.js CLI worker …`, its log lines relayed
-// under its name, read for "worker ready" and for finished jobs, stopped with SIGTERM (running
-// jobs finish) and SIGKILL after a grace period.
+// under its name, its readiness and finished jobs read from its IPC reports (src/supervisor/ipc.ts),
+// stopped with SIGTERM (running jobs finish) and SIGKILL after a grace period.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { WorkerCommand } from './command.js';
-import { LineSplitter, parseLogLine, type LogRelay, type LogRecord } from './relay.js';
+import { isWorkerReport } from './ipc.js';
+import { LineSplitter, parseLogLine, type LogRelay } from './relay.js';
 
 export type ProcessState = 'starting' | 'running' | 'stopping' | 'exited';
 
@@ -29,7 +30,7 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** Events: 'ready' once the child logged "worker ready"; 'exit' (ExitInfo) once it is gone and its output read. */
+/** Events: 'ready' once the child reported it serves its functions; 'exit' (ExitInfo) once it is gone and its output read. */
 export class WorkerProcess extends EventEmitter {
   readonly type: string;
   readonly name: string;
@@ -55,9 +56,10 @@ export class WorkerProcess extends EventEmitter {
     this.child = spawn(process.execPath, ['--import', opts.guardUrl, opts.cliPath, ...opts.command.args], {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.command.env, GEARTRAIN_PROCESS_NAME: opts.name },
-      // The IPC channel is only there so the guard notices the supervisor's death.
+      // The IPC channel carries the child's reports, and lets the guard notice the supervisor's death.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    this.child.on('message', (msg: unknown) => this.onReport(msg));
     for (const stream of ['stdout', 'stderr'] as const) {
       const lines = new LineSplitter((text) => this.onLine(stream, text, opts.relay));
       const s = this.child[stream]!;
@@ -83,31 +85,18 @@ export class WorkerProcess extends EventEmitter {
   }
 
   private onLine(stream: 'stdout' | 'stderr', text: string, relay: LogRelay): void {
-    const rec = parseLogLine(text);
-    if (rec) this.read(rec);
-    relay.relay(this.name, this.pid, stream, text, rec);
+    relay.relay(this.name, this.pid, stream, text, parseLogLine(text));
   }
 
-  /** The lines that matter to the supervisor: ready, and one per finished job. */
-  private read(rec: LogRecord): void {
-    switch (rec.msg) {
-      case 'worker ready':
-        if (this.state === 'starting') {
-          this.state = 'running';
-          this.readyAt = Date.now();
-          this.emit('ready');
-        }
-        break;
-      case 'job done': // domain workers (src/workers/runtime.ts)
-        this.jobsDone++;
-        break;
-      case 'job failed':
-        this.jobsFailed++;
-        break;
-      case 'job': // `pipeline exec`: {outcome: complete|fail|exception}
-        if (rec.outcome === 'complete') this.jobsDone++;
-        else this.jobsFailed++;
-        break;
+  private onReport(msg: unknown): void {
+    if (!isWorkerReport(msg)) return;
+    if (msg.gt === 'job') {
+      if (msg.ok) this.jobsDone++;
+      else this.jobsFailed++;
+    } else if (this.state === 'starting') {
+      this.state = 'running';
+      this.readyAt = Date.now();
+      this.emit('ready');
     }
   }
 

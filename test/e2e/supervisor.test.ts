@@ -103,12 +103,12 @@ const dirs: string[] = [];
 const ups: ChildProcess[] = [];
 
 /** Start `pipeline up` in a fresh folder with `config` written as `file`, and wait until every process runs. */
-async function up(config: object, opts: { file?: string; passConfig?: boolean; wait?: boolean } = {}): Promise<Up> {
+async function up(config: object, opts: { file?: string; passConfig?: boolean; wait?: boolean; logLevel?: string } = {}): Promise<Up> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-up-'));
   dirs.push(dir);
   const file = opts.file ?? 'geartrain.config.yaml';
   await writeFile(path.join(dir, file), file.endsWith('.json') ? JSON.stringify(config, null, 2) : toYaml(config));
-  const args = [CLI, 'up', ...(opts.passConfig === false ? [] : ['-c', file])];
+  const args = [CLI, ...(opts.logLevel ? ['--log-level', opts.logLevel] : []), 'up', ...(opts.passConfig === false ? [] : ['-c', file])];
   const child = children.track(spawn(NODE, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
   ups.push(child);
   let err = '';
@@ -261,6 +261,64 @@ describe('pipeline up: supervised worker processes', () => {
     // Each process's own lines carry its name.
     assert.ok(lines.some((l) => l.name === 'worker:cache-warm#1' && l.msg === 'job done' && l.pid === after!.pid), u.log());
     assert.ok(lines.some((l) => l.name === 'server' && l.msg === 'listening'), u.log());
+  });
+
+  it('at --log-level warn, readiness and job counts still reach the supervisor: scale is ready within seconds, a crash after start restarts', async () => {
+    const u = await up(
+      { ...base, workers: { 'cache-warm': { processes: 1 } }, restart: { initialDelayMs: 50, maxDelayMs: 200, maxCrashes: 5, windowMs: 60_000, startupMs: 300 } },
+      { logLevel: 'warn' },
+    );
+    assert.ok(!u.lines().some((l) => l.msg === 'worker ready'), 'no info lines are written at warn');
+    const client = new Client({ servers: [u.address] });
+    try {
+      await client.submit('cache-warm', warmPayload(`${origin.base}/fast`));
+    } finally {
+      await client.close();
+    }
+    await until('ps to count the job', async () => ((await u.ps()).processes[0]?.jobsDone === 1 ? true : undefined));
+
+    const t0 = Date.now();
+    const r = await pipeline(u.dir, ['scale', 'cache-warm=2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    // Not ready means scale waits out reload.readyTimeoutMs (30 s): a few seconds is a ready worker.
+    assert.ok(Date.now() - t0 < 15_000, `scale took ${Date.now() - t0} ms`);
+    assert.deepEqual((JSON.parse(r.stdout) as ScaleResult).ps.processes.map((p) => [p.name, p.state]), [
+      ['worker:cache-warm#1', 'running'],
+      ['worker:cache-warm#2', 'running'],
+    ]);
+
+    // Up longer than restart.startupMs: a SIGKILL is a crash of a running process, not at start.
+    await sleep(400);
+    const victim = (await u.ps()).processes[0]!;
+    process.kill(victim.pid!, 'SIGKILL');
+    const ps = await until('worker:cache-warm#1 to be restarted and running', async () => {
+      const s = await u.ps();
+      const p = s.processes[0]!;
+      return p.pid !== victim.pid && p.state === 'running' ? s : undefined;
+    });
+    assert.equal(ps.processes[0]!.restarts, 1);
+    assert.equal(ps.types[0]!.crashesAtStart, 0, 'a crash after start does not count toward giving up');
+    assert.equal(ps.types[0]!.running, 2);
+  });
+
+  it('scale and reload exit 1, naming the process, when a new process does not become ready', async () => {
+    const config = {
+      ...base,
+      workers: { 'cache-warm': { processes: 1 } },
+      settings: { email: { outbox: 'outbox' } },
+      restart: { initialDelayMs: 50, maxDelayMs: 200, maxCrashes: 50, windowMs: 60_000 },
+    };
+    const u = await up(config);
+    // node refuses to start with an unknown flag in NODE_OPTIONS: the email processes never become ready.
+    await writeFile(path.join(u.dir, 'geartrain.config.yaml'), toYaml({ ...config, workers: { ...config.workers, email: { processes: 1, env: { NODE_OPTIONS: '--no-such-flag' } } } }));
+    let r = await pipeline(u.dir, ['reload']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /worker:email#1: its replacement exited \(code 9\)/);
+    r = await pipeline(u.dir, ['scale', 'email=2']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /worker:email#2 exited \(code 9\) before it was ready/);
+    r = await pipeline(u.dir, ['scale', 'cache-warm=2']);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   it('pipeline scale changes the number of processes: gearadmin --workers and pipeline ps agree', async (t) => {
