@@ -1,6 +1,8 @@
 // One worker process: spawned as `node --import guard.js CLI worker …`, its log lines relayed
 // under its name, its readiness and finished jobs read from its IPC reports (src/supervisor/ipc.ts),
-// stopped with SIGTERM (running jobs finish) and SIGKILL after a grace period.
+// stopped with SIGTERM (running jobs finish) and SIGKILL after a grace period. Each runs in its
+// own process group, killed whole once the worker is gone, so no child of it (ffmpeg, an exec
+// command) outlives a crashed or stopped worker.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -58,6 +60,8 @@ export class WorkerProcess extends EventEmitter {
       env: { ...process.env, ...opts.command.env, GEARTRAIN_PROCESS_NAME: opts.name },
       // The IPC channel carries the child's reports, and lets the guard notice the supervisor's death.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Its own process group (pgid = its pid): signalGroup() reaches every process it started.
+      detached: true,
     });
     this.child.on('message', (msg: unknown) => this.onReport(msg));
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -72,6 +76,9 @@ export class WorkerProcess extends EventEmitter {
       opts.relay.relay(this.name, this.pid, 'stderr', `could not start: ${err.message}`, null);
       this.exited({ code: null, signal: null });
     });
+    // Whatever it leaves running dies with it. At 'exit', not 'close': a child holding its stderr
+    // open would hold off 'close' for as long as it runs.
+    this.child.once('exit', () => this.signalGroup('SIGKILL'));
     // 'close', not 'exit': the last lines it wrote (why it crashed) are relayed before its exit is.
     this.child.once('close', (code, signal) => this.exited({ code, signal }));
   }
@@ -138,8 +145,9 @@ export class WorkerProcess extends EventEmitter {
     this.stopping ??= (async () => {
       if (this.exitInfo) return;
       this.state = 'stopping';
+      // The worker alone: it stops its own jobs' processes as it finishes them.
       this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
       await this.whenExited();
       clearTimeout(timer);
     })();
@@ -149,6 +157,20 @@ export class WorkerProcess extends EventEmitter {
   /** SIGKILL now (a second signal to `pipeline up`, or a replacement that never became ready). */
   kill(): void {
     this.stopRequested = true;
-    if (!this.exitInfo) this.child.kill('SIGKILL');
+    if (!this.exitInfo) this.signalGroup('SIGKILL');
+  }
+
+  /**
+   * Signal the worker's process group. The group outlives its leader while any member runs, and
+   * Linux does not hand out a pid still in use as a process group id, so this never reaches an
+   * unrelated process.
+   */
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.pid === undefined) return;
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // ESRCH: the group is empty.
+    }
   }
 }

@@ -9,7 +9,8 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -138,6 +139,17 @@ async function up(config: object, opts: { file?: string; passConfig?: boolean; w
     address,
     ps,
   };
+}
+
+/** Whether a process runs: a zombie (killed, not yet reaped by its new parent) does not. */
+function alive(pid: number): boolean {
+  try {
+    // /proc/PID/stat: "pid (comm) S …"; comm may hold spaces, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
@@ -313,7 +325,8 @@ describe('pipeline up: supervised worker processes', () => {
     await writeFile(path.join(u.dir, 'geartrain.config.yaml'), toYaml({ ...config, workers: { ...config.workers, email: { processes: 1, env: { NODE_OPTIONS: '--no-such-flag' } } } }));
     let r = await pipeline(u.dir, ['reload']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /worker:email#1: its replacement exited \(code 9\)/);
+    // Named as the new process, or as the replacement reload started in its slot once it had crashed.
+    assert.match(r.stderr, /worker:email#1(: its replacement)? exited \(code 9\)/);
     r = await pipeline(u.dir, ['scale', 'email=2']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /worker:email#2 exited \(code 9\) before it was ready/);
@@ -507,6 +520,42 @@ describe('pipeline up: supervised worker processes', () => {
       assert.equal((await client.submit('word-count', 'one two')).toString().trim(), '2');
       await until('ps to count the job', async () => ((await u.ps()).processes[0]?.jobsDone === 1 ? true : undefined));
       assert.deepEqual((await u.ps()).types[0]?.exec, ['wc', '-w']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a SIGKILLed worker takes its children with it: the process group is killed, on a crash and on a stop', async () => {
+    // Each job runs `sleep` (exec replaces the shell, so the pid written is sleep's) in the
+    // worker's folder; the job outlives the worker unless the supervisor kills its group.
+    const u = await up({
+      ...base,
+      workers: { sleeper: { processes: 1, exec: ['sh', '-c', 'echo $$ > "sleep-$(date +%s%N).pid"; exec sleep 120'], functions: ['group-kill-sleep'] } },
+      stop: { graceMs: 500 },
+    });
+    const sleeps = async (): Promise<number[]> => {
+      const files = (await readdir(u.dir)).filter((f) => /^sleep-\d+\.pid$/.test(f)).sort();
+      return Promise.all(files.map(async (f) => Number((await readFile(path.join(u.dir, f), 'utf8')).trim())));
+    };
+    const client = new Client({ servers: [u.address] });
+    try {
+      await client.submitBackground('group-kill-sleep', '');
+      const [first] = await until('the job to start sleep', async () => ((await sleeps()).length === 1 ? sleeps() : undefined));
+      assert.ok(alive(first!), `sleep ${first} runs`);
+      const worker = (await u.ps()).processes[0]!;
+      process.kill(worker.pid!, 'SIGKILL');
+      await until(`sleep ${first} to be killed with its worker ${worker.pid}`, async () => (alive(first!) ? undefined : true));
+
+      // The server hands the job to the restarted worker, which starts sleep again; scaling it
+      // away stops the worker (SIGTERM, then SIGKILL to the group after stop.graceMs).
+      const second = await until('the restarted worker to run the job', async () => {
+        const pids = await sleeps();
+        return pids.length === 2 ? pids[1] : undefined;
+      });
+      assert.ok(alive(second!), `sleep ${second} runs`);
+      const r = await pipeline(u.dir, ['scale', 'sleeper=0']);
+      assert.equal(r.code, 0, r.stderr);
+      await until(`sleep ${second} to be killed when its worker stopped`, async () => (alive(second!) ? undefined : true));
     } finally {
       await client.close();
     }
