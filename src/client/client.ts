@@ -1,7 +1,8 @@
 // The Gearman client: submits jobs (foreground, background, scheduled), asks for status, and
 // runs batches of tasks. One lazily opened connection per server, shared by every request and
 // pipelined; a submission picks its server by unique id or round-robin, and fails over to the
-// next server until one answers JOB_CREATED.
+// next server until one answers JOB_CREATED, or, for a foreground job, when the connection to
+// its server drops before the result.
 
 import { EventEmitter } from 'node:events';
 import { Cmd } from '../protocol/commands.js';
@@ -82,6 +83,20 @@ export class Client extends EventEmitter implements SessionOwner {
     const session = this.pick(sub.uniqueKey, sub.tried);
     // A server's own refusal says more than "no server reachable".
     if (session === undefined) return sub.reject(sub.refusedWith ?? this.noServers(lastError));
+    session.submit(sub);
+  }
+
+  /**
+   * SessionOwner: the connection to the server holding a foreground job dropped before its
+   * result. The job goes, with the same unique id, to the next server in the id's order that it
+   * has not been on (a server that still holds it coalesces the two), within its failover budget;
+   * without one left it fails with GT_CONNECTION_LOST.
+   */
+  lost(sub: Submission, err: GeartrainError): void {
+    if (!sub.pending) return;
+    const session = this.closed || !sub.takeFailover() ? undefined : this.pick(sub.uniqueKey, sub.tried);
+    if (session === undefined) return sub.reject(err);
+    this.log.info({ fn: sub.fn, from: err.message, to: session.address }, 'resubmitting a job whose server connection dropped');
     session.submit(sub);
   }
 
