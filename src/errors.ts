@@ -33,6 +33,7 @@ export const ERRORS = {
   GT_CONNECTION_FAILED: { message: 'Could not connect to %s: %s', gearman: 'COULD_NOT_CONNECT', http: 502, exit: 6 },
   GT_CONNECTION_LOST: { message: 'Connection to %s lost', gearman: 'LOST_CONNECTION', http: 502, exit: 6 },
   GT_NO_SERVERS: { message: 'No job server reachable (tried %s)', gearman: 'NO_SERVERS', http: 502, exit: 6 },
+  GT_NO_WORKERS: { message: 'No worker serves %s on %s', gearman: 'NO_REGISTERED_FUNCTION', http: 503, exit: 11 },
   GT_SERVER_ERROR: { message: 'Job server answered %s: %s', gearman: 'SERVER_ERROR', http: 502, exit: 7 },
   GT_JOB_FAILED: { message: 'Job %s failed', gearman: 'WORK_FAIL', http: 500, exit: 1 },
   GT_JOB_EXCEPTION: { message: 'Job %s raised: %s', gearman: 'WORK_EXCEPTION', http: 500, exit: 1 },

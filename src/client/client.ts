@@ -30,6 +30,7 @@ export class Client extends EventEmitter implements SessionOwner {
   private readonly byAddress = new Map<string, ClientSession>();
   private readonly seeds = new Map<ClientSession, number>();
   private readonly reconnect: ClientOptions['reconnect'];
+  private readonly beforeSubmit: ClientOptions['beforeSubmit'];
   private roundRobin = 0;
   private nextTaskId = 1;
   private tasks: TaskEntry[] = [];
@@ -45,6 +46,8 @@ export class Client extends EventEmitter implements SessionOwner {
     if (typeof this.exceptions !== 'boolean') throw invalidArgument('boolean', 'exceptions', opts.exceptions);
     this.log = opts.logger ?? silentLogger;
     this.reconnect = opts.reconnect;
+    if (opts.beforeSubmit !== undefined && typeof opts.beforeSubmit !== 'function') throw invalidArgument('function', 'beforeSubmit', opts.beforeSubmit);
+    this.beforeSubmit = opts.beforeSubmit;
     for (const s of servers) {
       const session = this.session(parseServer(s));
       if (!this.sessions.includes(session)) this.sessions.push(session);
@@ -73,7 +76,12 @@ export class Client extends EventEmitter implements SessionOwner {
 
   private start(sub: Submission): Promise<{ ref: JobRef; data?: Buffer }> {
     return new Promise((resolve, reject) => {
-      if (sub.begin({ resolve, reject, report: (err) => this.report(err) })) this.route(sub);
+      if (!sub.begin({ resolve, reject, report: (err) => this.report(err) })) return;
+      if (this.beforeSubmit === undefined) return this.route(sub);
+      this.beforeSubmit(sub.fn).then(
+        () => this.route(sub),
+        (err: unknown) => sub.reject(err instanceof Error ? err : new Error(String(err))),
+      );
     });
   }
 

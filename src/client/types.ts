@@ -21,6 +21,11 @@ export interface ClientOptions {
   exceptions?: boolean;
   /** @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * Awaited before each submission is sent (its timeout and signal already apply); a rejection
+   * fails the submission with that error. WorkerCheck.ready fits here. @defaultValue none
+   */
+  beforeSubmit?: (fn: string) => Promise<void>;
 }
 
 export interface SubmitOptions {
