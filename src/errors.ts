@@ -61,6 +61,7 @@ export const ERRORS = {
   GT_BODY_TOO_LARGE: { message: 'Request body exceeds the limit of %s bytes', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
   GT_BODY_INVALID: { message: 'Request body is not valid: %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2 },
   GT_JOB_STATE_CONFLICT: { message: 'Job %s is %s: %s', gearman: 'INVALID_ARGUMENT', http: 409, exit: 5 },
+  GT_ALREADY_RUNNING: { message: 'pipeline up is already running in %s (%s)', gearman: 'UNKNOWN_ERROR', http: 409, exit: 12 },
   GT_INTERNAL: { message: 'Internal error: %s', gearman: 'UNKNOWN_ERROR', http: 500, exit: 1 },
 } as const satisfies Record<string, ErrorDef>;
 

@@ -9,7 +9,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -558,6 +558,40 @@ describe('pipeline up: supervised worker processes', () => {
       await until(`sleep ${second} to be killed when its worker stopped`, async () => (alive(second!) ? undefined : true));
     } finally {
       await client.close();
+    }
+  });
+
+  it('two pipeline up started together in one folder: exactly one runs, the other names the folder (10 trials, half over a stale socket)', async () => {
+    const config = toYaml({ ...base, workers: {} });
+    for (let trial = 0; trial < 10; trial++) {
+      const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'gt-up-lock-')));
+      dirs.push(dir);
+      await writeFile(path.join(dir, 'geartrain.config.yaml'), config);
+      const socket = path.join(dir, '.geartrain/supervisor.sock');
+      if (trial % 2 === 1) {
+        // A pipeline up killed outright leaves its socket file behind.
+        const dead = children.track(spawn(NODE, [CLI, 'up'], { cwd: dir, stdio: 'ignore' }));
+        await until('the first pipeline up to answer', async () => ((await controlRequest(socket, { cmd: 'ps' }, 2000)) ? true : undefined), 20_000);
+        dead.kill('SIGKILL');
+        await exited(dead, 10_000).catch(() => null);
+        await access(socket);
+      }
+      const both = [0, 1].map(() => {
+        const child = children.track(spawn(NODE, [CLI, 'up'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
+        ups.push(child);
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        return { child, err: () => err };
+      });
+      const loser = await until(`trial ${trial}: one of two pipeline up to exit`, async () => both.find((u) => u.child.exitCode !== null), 20_000);
+      const winner = both.find((u) => u !== loser)!;
+      assert.equal(loser.child.exitCode, 12, `trial ${trial}: ${loser.err()}`);
+      assert.match(loser.err(), new RegExp(`pipeline up is already running in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${winner.child.pid}, control socket `), `trial ${trial}`);
+      const ps = (await until(`trial ${trial}: the other to answer`, async () => controlRequest(socket, { cmd: 'ps' }, 2000), 20_000)) as PsResult;
+      assert.equal(ps.pid, winner.child.pid, `trial ${trial}: the running one answers`);
+      assert.equal(winner.child.exitCode, null, `trial ${trial}: ${winner.err()}`);
+      winner.child.kill('SIGTERM');
+      assert.equal(await exited(winner.child, 20_000), 0, winner.err());
     }
   });
 
