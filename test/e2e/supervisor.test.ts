@@ -311,6 +311,13 @@ describe('pipeline up: supervised worker processes', () => {
     assert.equal(ps.processes[0]!.restarts, 1);
     assert.equal(ps.types[0]!.crashesAtStart, 0, 'a crash after start does not count toward giving up');
     assert.equal(ps.types[0]!.running, 2);
+
+    // reload waits for each replacement to be ready (then registered) before stopping the old one.
+    const t1 = Date.now();
+    const rl = await pipeline(u.dir, ['reload', '--json']);
+    assert.equal(rl.code, 0, rl.stderr);
+    assert.ok(Date.now() - t1 < 30_000, `reload took ${Date.now() - t1} ms`);
+    assert.deepEqual((JSON.parse(rl.stdout) as ReloadResult).replaced.map((x) => x.name), ['worker:cache-warm#1', 'worker:cache-warm#2']);
   });
 
   it('scale and reload exit 1, naming the process, when a new process does not become ready', async () => {
