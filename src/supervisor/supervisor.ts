@@ -410,7 +410,7 @@ export class Supervisor {
   }
 
   /**
-   * Ready (it logged "worker ready") and listed with its functions by the `workers` admin
+   * Ready (it reported so over IPC) and listed with its functions by the `workers` admin
    * command of every job server that answers: from then on it takes jobs, so the process it
    * replaces can stop.
    */
