@@ -36,6 +36,7 @@ export const ERRORS = {
   GT_CONNECTION_FAILED: { message: 'Could not connect to %s: %s', gearman: 'COULD_NOT_CONNECT', http: 502, exit: 6, doc: 'a server could not be reached' },
   GT_CONNECTION_LOST: { message: 'Connection to %s lost', gearman: 'LOST_CONNECTION', http: 502, exit: 6, doc: 'a server connection closed while a job waited on it' },
   GT_NO_SERVERS: { message: 'No job server reachable (tried %s)', gearman: 'NO_SERVERS', http: 502, exit: 6, doc: 'none of the configured servers is reachable' },
+  GT_NO_WORKERS: { message: 'No worker serves %s on %s', gearman: 'NO_REGISTERED_FUNCTION', http: 503, exit: 11, doc: 'no server lists a worker for the function (`pipeline run --server`; `--wait-for-workers` waits for one)' },
   GT_SERVER_ERROR: { message: 'Job server answered %s: %s', gearman: 'SERVER_ERROR', http: 502, exit: 7, doc: 'the server answered with an `ERROR` packet' },
   GT_JOB_FAILED: { message: 'Job %s failed', gearman: 'WORK_FAIL', http: 500, exit: 1, doc: 'the worker sent `WORK_FAIL`' },
   GT_JOB_EXCEPTION: { message: 'Job %s raised: %s', gearman: 'WORK_EXCEPTION', http: 500, exit: 1, doc: 'the worker sent `WORK_EXCEPTION`' },
@@ -64,6 +65,7 @@ export const ERRORS = {
   GT_BODY_TOO_LARGE: { message: 'Request body exceeds the limit of %s bytes', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3, doc: 'HTTP API: the request body is over `bodyLimit` (default 1 MiB; 413)' },
   GT_BODY_INVALID: { message: 'Request body is not valid: %s', gearman: 'INVALID_ARGUMENT', http: 400, exit: 2, doc: 'HTTP API: the body is not JSON, not `Content-Type: application/json`, or nested deeper than 64 levels (400)' },
   GT_JOB_STATE_CONFLICT: { message: 'Job %s is %s: %s', gearman: 'INVALID_ARGUMENT', http: 409, exit: 5, doc: 'HTTP API: retry of a job that is queued or running, cancel of one that is done (409)' },
+  GT_ALREADY_RUNNING: { message: 'pipeline up is already running in %s (%s)', gearman: 'UNKNOWN_ERROR', http: 409, exit: 12, doc: '`pipeline up`: another one runs in the same folder (its control socket answers); names the folder and its pid' },
   GT_INTERNAL: { message: 'Internal error: %s', gearman: 'UNKNOWN_ERROR', http: 500, exit: 1, doc: 'an unexpected error inside the server; logged with its stack (500)' },
 } as const satisfies Record<string, ErrorDef>;
 

@@ -6,14 +6,14 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { Client } from '../client/index.js';
+import { Client, WorkerCheck } from '../client/index.js';
 import { gtError, invalidArgument } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { startEmbedded, type Embedded } from '../pipelines/embedded.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, resolveInput, runPipeline, summarize, type RunSummary } from '../pipelines/index.js';
 import { pipelineFunction, runIdFor, runStoreFor, runsIn } from '../pipelines/worker.js';
 import type { PipelineDef, RunEvent, RunRecord } from '../pipelines/types.js';
-import { commandLogger, parsePositiveInt, parseServers } from './options.js';
+import { commandLogger, parseDuration, parsePositiveInt, parseServers } from './options.js';
 import { table } from './table.js';
 import { addWorkerLimitFlags } from './worker.js';
 
@@ -30,6 +30,7 @@ interface RunOpts {
   maxFileSize?: number;
   smtp?: string;
   mailFrom?: string;
+  waitForWorkers?: number;
 }
 
 /** Flags that set the embedded workers up: meaningless with --server, whose workers have their own. */
@@ -72,7 +73,7 @@ function checkOptions(def: PipelineDef, options: Record<string, unknown>): void 
 }
 
 /** Progress on stderr: a bar on a terminal, one line per item otherwise, nothing with --json. */
-function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent): void; stop(): void } {
+function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent): void; note(text: string): void; stop(): void } {
   let total = 0;
   let done = 0;
   let failed = 0;
@@ -80,11 +81,11 @@ function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent
   const bar =
     mode === 'bar'
       ? new cliProgress.SingleBar(
-          { format: '{bar} {value}/{total} | {failed} failed | {rate}/s | ETA {eta_formatted}', hideCursor: true, clearOnComplete: false, stream: process.stderr, etaBuffer: 20 },
+          { format: '{bar} {value}/{total} | {failed} failed | {rate}/s | ETA {eta_formatted}{note}', hideCursor: true, clearOnComplete: false, stream: process.stderr, etaBuffer: 20 },
           cliProgress.Presets.shades_classic,
         )
       : null;
-  bar?.start(0, 0, { failed: 0, rate: '0.0' });
+  bar?.start(0, 0, { failed: 0, rate: '0.0', note: '' });
   const rate = (): string => (done / ((performance.now() - t0) / 1000)).toFixed(1);
   return {
     onEvent(e) {
@@ -110,6 +111,11 @@ function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent
           return;
       }
       bar?.update(done, { failed, rate: rate() });
+    },
+    /** What the run waits for (a worker), or '' once it no longer waits. */
+    note(text) {
+      if (mode === 'lines' && text) process.stderr.write(`${text}\n`);
+      bar?.update({ note: text ? ` | ${text}` : '' });
     },
     stop() {
       bar?.stop();
@@ -155,6 +161,15 @@ function mailNotices(def: PipelineDef, record: RunRecord, cwd: string): string[]
   return notices;
 }
 
+function workerCheck(servers: string[], waitMs: number, note: (text: string) => void): WorkerCheck {
+  return new WorkerCheck(servers, {
+    waitMs,
+    hint: waitMs > 0 ? 'start one (pipeline worker TYPE --server …)' : 'start one (pipeline worker TYPE --server …), or let the run wait with --wait-for-workers DURATION',
+    onWaiting: (fn, list) => note(`waiting for a worker for ${fn} on ${list.join(', ')}${waitMs > 0 ? ` (up to ${Math.round(waitMs / 1000)} s)` : ''}`),
+    onReady: () => note(''),
+  });
+}
+
 export function registerRun(program: Command): void {
   const run = program
     .command('run')
@@ -168,6 +183,7 @@ export function registerRun(program: Command): void {
     .option('--set <key=value>', 'a pipeline option; JSON values allowed (repeatable)', parseSet, {})
     .option('--notify <address>', 'email the summary to this address (pipelines with a notify option)')
     .option('--force', 'ignore what an earlier run of the same input recorded')
+    .option('--wait-for-workers <duration>', 'with --server: wait this long (30s, 5m, 1h) for a worker of a function nobody serves, instead of failing at once', parseDuration('--wait-for-workers'))
     .option('--json', 'print the summary as JSON on stdout, no progress');
   addWorkerLimitFlags(run)
     .option('--allow-path <dir...>', 'embedded workers: folders they may also read and write, besides INPUT and --out')
@@ -204,7 +220,11 @@ export function registerRun(program: Command): void {
           },
         });
       }
-      const client = new Client({ servers: opts.server ?? embedded!.servers, logger: log });
+      const mode = opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines';
+      const progress = progressReporter(mode);
+      // Running servers may have no worker for a step's function: fail (or wait, saying so) instead of queueing for ever.
+      const check = opts.server ? workerCheck(opts.server, opts.waitForWorkers ?? 0, progress.note) : null;
+      const client = new Client({ servers: opts.server ?? embedded!.servers, logger: log, ...(check ? { beforeSubmit: (fn: string) => check.ready(fn) } : {}) });
       const abort = new AbortController();
       let interrupted = 0;
       const onSigint = (): void => {
@@ -214,8 +234,6 @@ export function registerRun(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
-      const mode = opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines';
-      const progress = progressReporter(mode);
       const t0 = performance.now();
       let summary: RunSummary & { notices: string[] };
       try {
@@ -234,6 +252,7 @@ export function registerRun(program: Command): void {
         summary = { ...summarize(def, record), notices: mailNotices(def, record, process.cwd()) };
       } finally {
         progress.stop();
+        check?.close();
         await client.close();
         await embedded?.close();
         process.off('SIGINT', onSigint);
@@ -242,6 +261,9 @@ export function registerRun(program: Command): void {
       const seconds = (performance.now() - t0) / 1000;
       if (opts.json) process.stdout.write(`${JSON.stringify({ ...summary, out, seconds: Math.round(seconds * 1000) / 1000 })}\n`);
       else printSummary(summary, path.relative(process.cwd(), out) || '.', seconds);
+      // A run that could not work at all (no worker, no server) exits with that error's code.
+      const blocked = summary.status === 'failed' ? await check?.blocker() : null;
+      if (blocked) throw blocked;
       if (summary.status === 'cancelled') process.exitCode = 130;
       else if (summary.status !== 'done') process.exitCode = 1;
     });

@@ -6,6 +6,7 @@ import { invalidArgument } from '../errors.js';
 import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles } from '../pipelines/index.js';
 import { pipelineWorker } from '../pipelines/worker.js';
+import { report, reportJobs } from '../supervisor/ipc.js';
 import { commandLogger, parseNonNegativeInt, parsePositiveInt, parseServers, parseSize } from './options.js';
 
 interface WorkerOpts {
@@ -97,7 +98,9 @@ export function registerWorker(program: Command): void {
         types.push({ factory: DOMAIN_WORKERS[type], concurrency: count ?? opts.concurrency });
       }
       const served = await serveDomainWorkers({ servers: opts.server, types, settings: settingsFrom(opts), logger: log });
+      for (const w of served.workers.values()) reportJobs(w);
       log.info({ functions: [...served.workers.keys()], servers: opts.server }, 'worker ready');
+      report({ gt: 'ready' });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'stopping: finishing running jobs');
