@@ -22,6 +22,8 @@ export interface HttpConfig {
   port: number;
   /** Bearer token the HTTP API asks for. */
   token?: string;
+  /** Output folders whose pipeline runs the API and the dashboard show (`pipeline server --runs`). */
+  runs?: string[];
 }
 
 /** The job server `pipeline up` runs in its own process (the flags of `pipeline server`). */
@@ -326,7 +328,7 @@ function checkServer(top: Section): ServerConfig {
     maxPacketSize: s.size('maxPacketSize'),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (server as unknown as Json)[k] = v;
-  const h = s.section('http', ['host', 'port', 'token']);
+  const h = s.section('http', ['host', 'port', 'token', 'runs']);
   if (h) {
     const port = h.int('port', 0, 65535);
     if (port === undefined) throw invalidArgument('integer between 0 and 65535', 'server.http.port', undefined);
@@ -335,6 +337,8 @@ function checkServer(top: Section): ServerConfig {
     const token = h.string('token');
     if (host !== undefined) server.http.host = host;
     if (token !== undefined) server.http.token = token;
+    const runs = h.strings('runs', { nonEmpty: true });
+    if (runs !== undefined) server.http.runs = runs;
   }
   return server;
 }

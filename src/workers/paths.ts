@@ -161,7 +161,7 @@ export class AllowedPaths {
       this.check(what, p, real);
       const stat = await handle.stat();
       if (!stat.isFile()) throw gtError('GT_INPUT_NOT_FOUND', p, 'not a regular file');
-      if (stat.size > maxBytes) throw gtError('GT_MEDIA_TOO_LARGE', p, `${stat.size} bytes`, `${maxBytes} bytes`);
+      if (stat.size > maxBytes) throw gtError('GT_MEDIA_TOO_LARGE', p, `${stat.size} bytes`, `${maxBytes} bytes (raise it with --max-file-size)`);
       if (opts.media && stat.size === 0) throw gtError('GT_MEDIA_INVALID', p, 'media file', 'the file is empty');
       return { path: abs, use: PROC_FD ? fdPath(handle.fd) : real, stat, close: () => handle.close() };
     } catch (err) {

@@ -179,7 +179,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
           'sizes',
           (v, n) => {
             const s = itemFields(v, n);
-            const size: ThumbnailSize = { width: s.int('width', { min: 1, max: MAX_SIDE }), format: s.oneOf('format', FORMATS) };
+            const size: ThumbnailSize = { width: s.int('width', { min: 1, max: MAX_SIDE }), format: s.oneOf('format', FORMATS, undefined, { jpg: 'jpeg' }) };
             const height = s.optInt('height', { min: 1, max: MAX_SIDE });
             const quality = s.optInt('quality', { min: 1, max: 100 });
             if (height !== undefined) size.height = height;
@@ -282,7 +282,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     const frames = animated && todo.some((i) => ANIMATED_OUT.has(p.sizes[i]!.format)) ? pages : 1;
     const pixels = w * frameHeight * frames;
     if (pixels > maxPixels) {
-      throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight}${frames > 1 ? ` × ${frames} frames` : ''} = ${pixels} pixels`, `${maxPixels} pixels`);
+      throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight}${frames > 1 ? ` × ${frames} frames` : ''} = ${pixels} pixels`, `${maxPixels} pixels (raise it with --max-pixels)`);
     }
     const upright = meta.orientation !== undefined && meta.orientation >= 5;
     const src: Source = { width: upright ? frameHeight : w, height: upright ? w : frameHeight, format: meta.format ?? 'unknown' };

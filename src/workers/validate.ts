@@ -118,9 +118,11 @@ export class Fields {
     return v;
   }
 
-  oneOf<T extends string>(field: string, values: readonly T[], dflt?: T): T {
+  /** One of `values`; `aliases` maps other accepted spellings to one of them (`jpg` → `jpeg`). */
+  oneOf<T extends string>(field: string, values: readonly T[], dflt?: T, aliases: Readonly<Record<string, T>> = {}): T {
     const v = this.take(field);
     if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v === 'string' && Object.hasOwn(aliases, v)) return aliases[v]!;
     if (typeof v !== 'string' || !values.includes(v as T)) {
       throw invalidPayload(`one of ${values.join(', ')}`, this.name(field), v);
     }

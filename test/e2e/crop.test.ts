@@ -1,6 +1,6 @@
 // `pipeline run thumbnails DIR --set fit=cover --set position=attention` as a user runs it (the
 // built CLI, embedded workers): the crop keeps an off-centre subject; a position without
-// fit=cover fails each image naming the field.
+// fit=cover is refused before the run starts, naming the field.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +46,6 @@ test('thumbnails --set fit=cover --set position=attention keeps the subject; a p
   assert.ok(subjectPixels > 0.9 * 80 * 80, `the subject (80×80 once scaled) is in the crop: ${subjectPixels} pixels`);
 
   const bad = await cli(['run', 'thumbnails', 'photos', '--out', 'out2', '--set', 'position=attention'], dir);
-  assert.equal(bad.code, 1);
-  assert.match(bad.stdout, /GT_PAYLOAD_INVALID: Expected fit cover \(a position says where to crop\) for thumbnail\.fit but received inside of type string/);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Expected fit cover \(a position says where to crop\) for thumbnail\.fit but received inside of type string \(GT_PIPELINE_INVALID\)/);
 });

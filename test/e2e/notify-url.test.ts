@@ -34,15 +34,15 @@ test('thumbnails --notify-url POSTs the summary and every output, signed', async
   const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
   assert.equal(run.code, 0, run.stderr);
   const summary = JSON.parse(run.stdout) as { steps: { id: string; status: string }[] };
-  assert.deepEqual(summary.steps.map((s) => [s.id, s.status]), [['thumbnail', 'done'], ['notify', 'skipped'], ['webhook', 'done']]);
+  assert.deepEqual(summary.steps.map((s) => [s.id, s.status]), [['thumbnail', 'done'], ['notify', 'skipped'], ['webhook', 'done'], ['webhook-failed', 'skipped']]);
 
   assert.equal(r.received.length, 1);
   const got = r.received[0]!;
   assert.equal(got.path, '/hooks/media');
   assert.equal(got.verified, true);
   assert.equal(got.headers['geartrain-event'], 'thumbnails.done');
-  const body = JSON.parse(got.body) as { pipeline: string; runId: string; images: number; failed: number; outputs: { source: string; file: string; width: number; height: number; format: string }[] };
-  assert.equal(body.pipeline, 'thumbnails');
+  const body = JSON.parse(got.body) as { pipeline: string; runId: string; status: string; images: number; failed: number; outputs: { source: string; file: string; width: number; height: number; format: string }[] };
+  assert.deepEqual([body.pipeline, body.status], ['thumbnails', 'done']);
   assert.match(body.runId, /^thumbnails-/);
   assert.deepEqual([body.images, body.failed], [2, 0]);
   assert.deepEqual(
@@ -78,4 +78,21 @@ test('thumbnails --notify-url without a signing secret fails the webhook step an
   assert.equal(run.code, 1, run.stderr);
   assert.match(run.stdout, /webhook +webhook +GT_WEBHOOK_NO_SECRET: The webhook worker has no signing secret of at least 16 characters/);
   assert.equal(r.received.length, 0);
+});
+
+test('thumbnails --notify-url when every image fails: one thumbnails.failed POST listing why', async (t) => {
+  const r = await webhookReceiver(t, await documentedVerify());
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'photos'));
+  await copyFile(path.join(ROOT, 'fixtures/bad/truncated.jpg'), path.join(dir, 'photos', 'broken.jpg'));
+  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
+  assert.equal(run.code, 1, run.stderr);
+  assert.equal(r.received.length, 1);
+  const got = r.received[0]!;
+  assert.equal(got.verified, true);
+  assert.equal(got.headers['geartrain-event'], 'thumbnails.failed');
+  const body = JSON.parse(got.body) as { status: string; failed: number; failures: { item: string; error: string }[] };
+  assert.deepEqual([body.status, body.failed, body.failures.map((f) => f.item)], ['failed', 1, ['broken.jpg']]);
+  assert.match(body.failures[0]!.error, /^GT_MEDIA_INVALID: .*broken\.jpg is not a valid image: /);
 });

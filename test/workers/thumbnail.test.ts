@@ -171,14 +171,14 @@ test('the pixel limit counts every frame a job decodes: all of an animation for 
   // Other folders: the outputs above are up to date and would be returned without a look at the input.
   assert.equal(
     await tight.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tight'), sizes: [{ width: 100, format: 'webp' }] }),
-    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels`,
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels (raise it with --max-pixels)`,
   );
   const still = await tight.call('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'still'), sizes: [{ width: 100, format: 'jpeg' }] });
   assert.deepEqual([still.outputs[0].width, still.outputs[0].height], [100, 75]);
   const tighter = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 20_000 } });
   assert.equal(
     await tighter.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tighter'), sizes: [{ width: 100, format: 'jpeg' }] }),
-    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 = 30000 pixels exceeds the limit of 20000 pixels`,
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 = 30000 pixels exceeds the limit of 20000 pixels (raise it with --max-pixels)`,
   );
 });
 

@@ -1,5 +1,6 @@
-// The step a built-in pipeline ends with when `--notify-url` (option notifyUrl) is set: the run's
-// summary and outputs as a JSON body, POSTed and signed by the `webhook` worker.
+// The steps a built-in pipeline ends with when `--notify-url` (option notifyUrl) is set: the run's
+// summary and outputs (or, when a step failed, the reason) as a JSON body, POSTed and signed by
+// the `webhook` worker.
 
 import path from 'node:path';
 import { fingerprint } from '../../workers/files.js';
@@ -13,18 +14,21 @@ export function outputFile(s: StepScope, file: string): string {
 }
 
 /**
- * The `webhook` step: after `needs`, when notifyUrl is set, POST `{pipeline, runId, ...body(s)}`
- * as event `PIPELINE.done`. The delivery id is the run's id and a fingerprint of the body: the
- * same summary sent again (a retried job) has the same id, a changed one a new id.
+ * A `webhook` step: after `needs`, when notifyUrl is set, POST `{pipeline, runId, status,
+ * ...body(s)}` as event `PIPELINE.done`, or with `failed`, only when a needed step failed, as
+ * `PIPELINE.failed`. The delivery id is the run's id and a fingerprint of the body: the same
+ * summary sent again (a retried job) has the same id, a changed one a new id.
  */
-export function notifyUrlStep(pipeline: string, needs: string[], body: (s: StepScope) => Record<string, unknown>): Omit<StepDef, 'id'> {
+export function notifyUrlStep(pipeline: string, needs: readonly string[], body: (s: StepScope) => Record<string, unknown>, opts: { failed?: boolean } = {}): Omit<StepDef, 'id'> {
+  const status = opts.failed ? 'failed' : 'done';
   return {
     fn: 'webhook',
-    needs,
+    needs: [...needs],
+    ...(opts.failed ? { onFailure: true } : {}),
     when: (s) => typeof s.options.notifyUrl === 'string' && s.options.notifyUrl !== '',
     payload: (s) => {
-      const b = { pipeline, runId: s.run.id, ...body(s) };
-      return { url: s.options.notifyUrl, event: `${pipeline}.done`, deliveryId: `${s.run.id}.${fingerprint(b)}`, body: b };
+      const b = { pipeline, runId: s.run.id, status, ...body(s) };
+      return { url: s.options.notifyUrl, event: `${pipeline}.${status}`, deliveryId: `${s.run.id}.${fingerprint(b)}`, body: b };
     },
   };
 }

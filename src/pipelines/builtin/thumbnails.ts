@@ -34,6 +34,7 @@ export const thumbnails = pipeline('thumbnails', {
     payload: (s) => ({
       input: s.item.path,
       outDir: path.join(s.run.out, s.item.dir),
+      name: s.item.outputBase,
       sizes: s.options.sizes,
       fit: s.options.fit,
       ...(s.options.position !== undefined ? { position: s.options.position } : {}),
@@ -50,6 +51,7 @@ export const thumbnails = pipeline('thumbnails', {
         count: s.steps.thumbnail?.results?.length ?? 0,
         failed: s.steps.thumbnail?.failed ?? 0,
         outputs: (s.steps.thumbnail?.results ?? []).reduce((n: number, r: { outputs?: unknown[] }) => n + (r.outputs?.length ?? 0), 0),
+        failures: failureLines(s.steps.thumbnail?.failures ?? []),
         input: s.input.dir,
         outDir: s.run.out,
         runId: s.run.id,
@@ -63,10 +65,28 @@ export const thumbnails = pipeline('thumbnails', {
       return {
         images: results.length,
         failed: s.steps.thumbnail?.failed ?? 0,
+        failures: s.steps.thumbnail?.failures ?? [],
         outputs: results.flatMap((r) =>
           r.outputs.map((o) => ({ source: path.relative(s.input.dir, r.input).split(path.sep).join('/'), file: outputFile(s, o.path), width: o.width, height: o.height, format: o.format, bytes: o.bytes })),
         ),
       };
     }),
   )
+  // Every image failed: the step above is skipped, this one says so. (Some failing is a `done`
+  // summary with its failures listed.)
+  .step('webhook-failed', {
+    ...notifyUrlStep('thumbnails', ['thumbnail'], (s) => ({ images: 0, failed: s.steps.thumbnail?.failed ?? 0, failures: s.steps.thumbnail?.failures ?? [] }), { failed: true }),
+    when: (s) => typeof s.options.notifyUrl === 'string' && s.options.notifyUrl !== '' && s.steps.thumbnail?.status === 'failed',
+  })
   .build();
+
+/** Most failures a summary mail lists one by one; the rest are counted. */
+const MAX_LISTED = 50;
+
+/** `  corrupt.jpg: GT_MEDIA_INVALID: …`, one line per failed image. */
+function failureLines(failures: { item: string; error: string }[]): string {
+  if (failures.length === 0) return '  none';
+  const lines = failures.slice(0, MAX_LISTED).map((f) => `  ${f.item}: ${f.error}`);
+  if (failures.length > MAX_LISTED) lines.push(`  … and ${failures.length - MAX_LISTED} more (pipeline runs --out OUT shows them all)`);
+  return lines.join('\n');
+}
