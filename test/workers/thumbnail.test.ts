@@ -208,8 +208,8 @@ test('every bad input fails alone with a message naming the file; nothing half-w
   assert.equal(await failure('thumbnail', { input: BAD('corrupt.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('corrupt.jpg')} is not a valid image: VipsJpeg: Bogus marker length`);
   assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
   assert.equal(await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: unsupported image format`);
-  assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels`);
-  assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes`);
+  assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels (raise it with --max-pixels)`);
+  assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes (raise it with --max-file-size)`);
   assert.equal(await failure('thumbnail', { input: '/nope/missing.jpg', outDir: out, sizes }), 'GT_INPUT_NOT_FOUND: Input /nope/missing.jpg: no such file');
   // With metadata kept, each output decodes the input itself: the failure comes per output.
   assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, stripMetadata: false, sizes: [...sizes, { width: 50, format: 'webp' }] }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
@@ -228,7 +228,7 @@ test('a GIF frame bomb is refused from its header when every frame would be deco
   const t0 = performance.now();
   assert.equal(
     await failure('thumbnail', { input: bomb, outDir: path.join(out, 'thumbs'), sizes: [{ width: 64, format: 'webp' }] }),
-    `GT_MEDIA_TOO_LARGE: ${bomb} is too large: 2000×2000 × 7000 frames = 28000000000 pixels exceeds the limit of 50000000 pixels`,
+    `GT_MEDIA_TOO_LARGE: ${bomb} is too large: 2000×2000 × 7000 frames = 28000000000 pixels exceeds the limit of 50000000 pixels (raise it with --max-pixels)`,
   );
   // Read from the header in well under a second; decoding the frames takes minutes. The margin
   // is for a loaded machine.
