@@ -4,8 +4,7 @@
 // request, and every redirect before it is followed.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gtError, invalidPayload } from '../errors.js';
-import { allowedHostsOf, urlRefusal } from './hosts.js';
+import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields, itemString } from './validate.js';
@@ -128,18 +127,7 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
       const f = Fields.of(raw, 'cache-warm');
       const urls = f.array(
         'urls',
-        (v, name) => {
-          const s = itemString(v, name);
-          let u: URL;
-          try {
-            u = new URL(s);
-          } catch {
-            throw invalidPayload('an absolute http(s) URL', name, redactUrls(s));
-          }
-          const why = refusal(u, allowedHosts);
-          if (why !== undefined) throw gtError('GT_URL_NOT_ALLOWED', redactUrls(s), `${why} (${name})`);
-          return u;
-        },
+        (v, name) => allowedUrl(itemString(v, name), name, allowedHosts, 'warmed'),
         { min: 1, max: 10_000 },
       );
       const p: CacheWarmPayload = {

@@ -2,6 +2,8 @@
 // hosts (`--allowed-hosts`), only those. cache-warm and webhook check every URL here, before the
 // first request and again for every redirect target.
 
+import { gtError, invalidPayload } from '../errors.js';
+import { redactUrls } from './redact.js';
 import type { WorkerSettings } from './types.js';
 
 /** The operator's allowed hosts, trimmed and lower-cased; [] allows any host. */
@@ -16,4 +18,21 @@ export function urlRefusal(u: URL, allowedHosts: readonly string[], done: string
     return `host ${u.host} is not in the allowed hosts (${allowedHosts.join(', ')})`;
   }
   return undefined;
+}
+
+/**
+ * A payload's URL field read and checked: GT_PAYLOAD_INVALID when it is not an absolute URL,
+ * GT_URL_NOT_ALLOWED (naming `field`) when it may not be requested. Messages show credentials
+ * as `***`.
+ */
+export function allowedUrl(text: string, field: string, allowedHosts: readonly string[], done: string): URL {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw invalidPayload('an absolute http(s) URL', field, redactUrls(text));
+  }
+  const why = urlRefusal(u, allowedHosts, done);
+  if (why !== undefined) throw gtError('GT_URL_NOT_ALLOWED', redactUrls(text), `${why} (${field})`);
+  return u;
 }

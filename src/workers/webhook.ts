@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../client/backoff.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { VERSION } from '../version.js';
-import { allowedHostsOf, urlRefusal } from './hosts.js';
+import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields } from './validate.js';
 
@@ -101,15 +101,7 @@ export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<Webho
 
     parse(raw) {
       const f = Fields.of(raw, 'webhook');
-      const s = f.string('url');
-      let url: URL;
-      try {
-        url = new URL(s);
-      } catch {
-        throw invalidPayload('an absolute http(s) URL', 'webhook.url', s);
-      }
-      const why = urlRefusal(url, allowedHosts, 'called');
-      if (why !== undefined) throw gtError('GT_URL_NOT_ALLOWED', s, `${why} (webhook.url)`);
+      const url = allowedUrl(f.string('url'), f.name('url'), allowedHosts, 'called');
       const value = f.raw('body');
       if (value === undefined) throw invalidPayload('a JSON value', 'webhook.body', value);
       const body = JSON.stringify(value);

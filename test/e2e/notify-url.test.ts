@@ -4,33 +4,29 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { TestContext } from 'node:test';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { CLI, ROOT } from '../helpers/servers.js';
+import { runCli as cli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/servers.js';
 import { documentedVerify, SECRET, webhookReceiver } from '../helpers/webhook.js';
 
-function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** A temp folder holding `photos/`, each entry a copy of a file under fixtures/. */
+async function photos(t: TestContext, files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const [rel, fixture] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, 'photos', rel)), { recursive: true });
+    await copyFile(path.join(ROOT, 'fixtures', fixture), path.join(dir, 'photos', rel));
+  }
+  return dir;
 }
 
 test('thumbnails --notify-url POSTs the summary and every output, signed', async (t) => {
   const r = await webhookReceiver(t, await documentedVerify());
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(path.join(dir, 'photos', 'trip'), { recursive: true });
-  await copyFile(path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), path.join(dir, 'photos', 'landscape.jpg'));
-  await copyFile(path.join(ROOT, 'fixtures/images/photo-portrait-exif6.jpg'), path.join(dir, 'photos', 'trip', 'portrait.jpg'));
+  const dir = await photos(t, { 'landscape.jpg': 'images/photo-landscape.jpg', 'trip/portrait.jpg': 'images/photo-portrait-exif6.jpg' });
   const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
   assert.equal(run.code, 0, run.stderr);
   const summary = JSON.parse(run.stdout) as { steps: { id: string; status: string }[] };
@@ -70,10 +66,7 @@ test('thumbnails --notify-url POSTs the summary and every output, signed', async
 
 test('thumbnails --notify-url without a signing secret fails the webhook step and says why', async (t) => {
   const r = await webhookReceiver(t, await documentedVerify());
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(path.join(dir, 'photos'));
-  await copyFile(path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), path.join(dir, 'photos', 'landscape.jpg'));
+  const dir = await photos(t, { 'landscape.jpg': 'images/photo-landscape.jpg' });
   const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: '' });
   assert.equal(run.code, 1, run.stderr);
   assert.match(run.stdout, /webhook +webhook +GT_WEBHOOK_NO_SECRET: The webhook worker has no signing secret of at least 16 characters/);
@@ -82,10 +75,7 @@ test('thumbnails --notify-url without a signing secret fails the webhook step an
 
 test('thumbnails --notify-url when every image fails: one thumbnails.failed POST listing why', async (t) => {
   const r = await webhookReceiver(t, await documentedVerify());
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-notify-url-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(path.join(dir, 'photos'));
-  await copyFile(path.join(ROOT, 'fixtures/bad/truncated.jpg'), path.join(dir, 'photos', 'broken.jpg'));
+  const dir = await photos(t, { 'broken.jpg': 'bad/truncated.jpg' });
   const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
   assert.equal(run.code, 1, run.stderr);
   assert.equal(r.received.length, 1);

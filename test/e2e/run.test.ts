@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { simpleParser } from 'mailparser';
+import { runCli as cli } from '../helpers/cli.js';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
 
 const IMAGES = path.join(ROOT, 'fixtures/images');
@@ -19,24 +20,6 @@ const SIZES = [
   { width: 640, format: 'webp', ext: 'webp' },
   { width: 1280, format: 'jpeg', ext: 'jpg' },
 ];
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every file under `dir`, relative, sorted (hidden state folders left out unless asked). */
 async function tree(dir: string, hidden = false): Promise<string[]> {
