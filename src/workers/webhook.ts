@@ -9,6 +9,7 @@ import { Backoff } from '../client/backoff.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { VERSION } from '../version.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
+import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields } from './validate.js';
 
@@ -102,6 +103,8 @@ export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<Webho
     parse(raw) {
       const f = Fields.of(raw, 'webhook');
       const url = allowedUrl(f.string('url'), f.name('url'), allowedHosts, 'called');
+      // fetch refuses such URLs, and the signature is what authenticates the request.
+      if (url.username !== '' || url.password !== '') throw invalidPayload('a URL without user:password@ (the signature authenticates the request)', f.name('url'), redactUrls(url.href));
       const value = f.raw('body');
       if (value === undefined) throw invalidPayload('a JSON value', 'webhook.body', value);
       const body = JSON.stringify(value);
@@ -139,7 +142,7 @@ export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<Webho
           if (err instanceof GeartrainError) throw err;
           reason = err instanceof Retryable ? err.message : describeFailure(err, p.timeoutMs);
         }
-        if (attempts > p.retries) throw gtError('GT_WEBHOOK_FAILED', p.url.href, `${reason} (${attempts} attempts)`);
+        if (attempts > p.retries) throw gtError('GT_WEBHOOK_FAILED', p.url.href, `${reason} (${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`);
         ctx.log.info({ url: p.url.href, attempt: attempts, err: reason }, 'webhook failed, retrying');
         await sleep(backoff.next(), undefined, { signal: ctx.signal });
       }

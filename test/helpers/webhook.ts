@@ -52,6 +52,7 @@ export async function webhookReceiver(t: TestContext, verify: Verify) {
       if (url === '/flaky') return res.writeHead(n === 1 ? 500 : 200).end();
       if (url === '/down') return res.writeHead(503).end('down');
       if (url === '/bad') return res.writeHead(400).end('no');
+      if (url === '/hang') return; // never answers
       if (url === '/redirect') return res.writeHead(302, { location: `http://localhost:${port}/elsewhere` }).end();
       res.writeHead(204).end();
     });

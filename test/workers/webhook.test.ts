@@ -51,6 +51,13 @@ test('5xx on every attempt fails with GT_WEBHOOK_FAILED after 1 + retries attemp
   assert.equal(r.hits('/down'), 2);
 });
 
+test('a receiver that does not answer times out per attempt', async (t) => {
+  const r = await receiver(t, await documentedVerify());
+  const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
+  const text = await failure('webhook', { url: `${r.base}/hang`, body: {}, timeoutMs: 300, retries: 0 });
+  assert.equal(text, `GT_WEBHOOK_FAILED: Webhook ${r.base}/hang failed: timed out after 300 ms (1 attempt)`);
+});
+
 test('a 400 is not retried', async (t) => {
   const r = await receiver(t, await documentedVerify());
   const { failure } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
@@ -104,6 +111,10 @@ test('without a signing secret nothing is sent; bad payloads are named', async (
   assert.equal(
     await ok.failure('webhook', { url: `${r.base}/hook`, body: {}, event: 'bad event\n' }),
     'GT_PAYLOAD_INVALID: Expected letters, digits and . _ : - (at most 100) for webhook.event but received bad event\n of type string',
+  );
+  assert.equal(
+    await ok.failure('webhook', { url: `http://me:pw@${r.host}/hook`, body: {} }),
+    `GT_PAYLOAD_INVALID: Expected a URL without user:password@ (the signature authenticates the request) for webhook.url but received http://***@${r.host}/hook of type string`,
   );
   assert.match(await ok.failure('webhook', { url: `${r.base}/hook`, body: 'x'.repeat(1024 * 1024) }), /^GT_PAYLOAD_INVALID: Expected a body of at most 1048576 bytes as JSON for webhook.body/);
   assert.equal(r.received.length, 0);
