@@ -690,6 +690,6 @@ describe('pipeline up: config files', () => {
     assert.throws(() => parseConfig('workers: {', 'c.yaml'), /^GeartrainError: c\.yaml: not valid YAML: Flow map .* at line 1, column 11$/);
     assert.throws(() => parseConfig('{"workers":', 'c.json'), /c\.json: not valid JSON: /);
     // An empty file is the defaults.
-    assert.deepEqual(Object.keys(parseConfig('', 'c.yaml').workers), ['thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'pipeline']);
+    assert.deepEqual(Object.keys(parseConfig('', 'c.yaml').workers), ['thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'waveform', 'webhook', 'pipeline']);
   });
 });
