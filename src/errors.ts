@@ -25,6 +25,7 @@ export const ERRORS = {
   GT_PACKET_TOO_LARGE: { message: '%s', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
   GT_TEXT_LINE_TOO_LONG: { message: '%s', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
   GT_UNIQUE_TOO_LONG: { message: 'Unique id of %s bytes exceeds the limit of 64 bytes', gearman: 'ARGUMENT_TOO_LARGE', http: 400, exit: 3 },
+  GT_TOO_MANY_FUNCTIONS: { message: 'Worker connection already registered %s functions, the limit (--max-functions-per-worker); %s is refused', gearman: 'TOO_MANY_FUNCTIONS', http: 400, exit: 3 },
   GT_FUNCTION_NAME_INVALID: { message: 'Function name %s', gearman: 'INVALID_FUNCTION_NAME', http: 400, exit: 3 },
   GT_QUEUE_FULL: { message: 'Job queue is full', gearman: 'QUEUE_ERROR', http: 503, exit: 4 },
   GT_SHUTTING_DOWN: { message: 'Server is shutting down', gearman: 'SHUTDOWN', http: 503, exit: 4 },

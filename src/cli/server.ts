@@ -14,6 +14,7 @@ interface ServerOpts {
   host: string;
   port: number;
   maxPacketSize: number;
+  maxFunctionsPerWorker: number;
   store?: string;
   maxAttempts: number;
   retryDelay: number;
@@ -47,6 +48,7 @@ export function registerServer(program: Command): void {
     .option('--server-id <id>', 'name in the job log (default host:port); a restart under the same name reclaims its jobs at once')
     .option('--grace-ms <ms>', 'on SIGTERM, how long running jobs may take to finish', parsePositiveInt('--grace-ms'), 30_000)
     .option('--max-packet-size <bytes>', 'largest packet accepted, e.g. 64m', parseSize, 64 * 1024 * 1024)
+    .option('--max-functions-per-worker <n>', 'functions one worker connection may register (CAN_DO)', parsePositiveInt('--max-functions-per-worker'), 1000)
     .option('--http-port <port>', 'serve the HTTP API, dashboard and /metrics on this port (0 picks a free one; default: no HTTP)', parsePort)
     .option('--http-host <host>', 'address of the HTTP port; one that is not loopback needs a token', '127.0.0.1')
     .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
@@ -71,6 +73,7 @@ export function registerServer(program: Command): void {
         host: opts.host,
         port: opts.port,
         maxPacketSize: opts.maxPacketSize,
+        maxFunctionsPerWorker: opts.maxFunctionsPerWorker,
         logger: log,
         store,
         serverId: opts.serverId,

@@ -9,6 +9,7 @@ import { Fifo } from './fifo.js';
 import { Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type JobNaming } from './job.js';
 import { newUuid } from './uuid.js';
 import { FunctionStats } from './stats.js';
+import { Abilities } from './abilities.js';
 
 export { Job, JobsByHandle, type JobNaming } from './job.js';
 
@@ -31,7 +32,7 @@ export interface Peer {
   /** Client asked for WORK_EXCEPTION packets (OPTION_REQ exceptions). */
   exceptions: boolean;
   /** Functions this worker can run, with the per-job timeout in ms (0: none). */
-  readonly abilities: Map<FunctionEntry, number>;
+  readonly abilities: Abilities;
   wakeState: WakeState;
   /** Jobs this worker holds. */
   readonly held: Set<Job>;
@@ -41,7 +42,7 @@ export interface Peer {
 }
 
 export function newPeerState(): Pick<Peer, 'clientId' | 'exceptions' | 'abilities' | 'wakeState' | 'held' | 'attached'> {
-  return { clientId: '-', exceptions: false, abilities: new Map(), wakeState: AWAKE, held: new Set(), attached: new Set() };
+  return { clientId: '-', exceptions: false, abilities: new Abilities(), wakeState: AWAKE, held: new Set(), attached: new Set() };
 }
 
 export class FunctionEntry {
@@ -87,7 +88,11 @@ export interface RegistryOptions {
   listener?: JobListener;
   /** How logged jobs are retried. @defaultValue DEFAULT_RETRY */
   retry?: RetryPolicy;
+  /** Functions one worker connection may register; CAN_DO beyond it is refused. @defaultValue 1000 */
+  maxFunctionsPerWorker?: number;
 }
+
+export const DEFAULT_MAX_FUNCTIONS_PER_WORKER = 1000;
 
 /** What the job log needs to hear from the registry. Only logged jobs (id !== '') are reported. */
 export interface JobListener {
@@ -149,6 +154,13 @@ export class JobRegistry {
   private readonly naming: JobNaming;
   private readonly listener: JobListener | undefined;
   readonly retry: RetryPolicy;
+  readonly maxFunctionsPerWorker: number;
+  /**
+   * Jobs an operator cancelled while they ran, by handle: out of `jobs`, but their workers may
+   * still send results for them (ignored). A map, so a worker holding many jobs pays O(1) for
+   * each result naming a handle it does not hold.
+   */
+  private readonly cancelledRunning = new Map<string, Job>();
   private fenced = false;
 
   constructor(opts: RegistryOptions) {
@@ -164,6 +176,7 @@ export class JobRegistry {
     this.jobs = new JobsByHandle(opts.handlePrefix);
     this.listener = opts.listener;
     this.retry = opts.retry ?? backoffPolicy();
+    this.maxFunctionsPerWorker = opts.maxFunctionsPerWorker ?? DEFAULT_MAX_FUNCTIONS_PER_WORKER;
   }
 
   /** Put a job in the log (new background jobs, or a foreground job a background submission joined). */
@@ -290,19 +303,17 @@ export class JobRegistry {
   // ---- workers ---------------------------------------------------------------------------
 
   canDo(worker: Peer, name: string, timeoutMs: number): void {
-    const fn = this.fn(name);
-    if (worker.abilities.has(fn)) {
-      worker.abilities.set(fn, timeoutMs);
+    const known = this.functions.get(name);
+    if (known && worker.abilities.has(known)) {
+      worker.abilities.add(known, timeoutMs);
       return;
     }
-    // gearmand keeps a worker's functions most recently registered first: `workers` lists them
-    // in that order and GRAB_JOB tries them in that order. libgearman sends CAN_DO in reverse
-    // addFunction() order, so this is what makes a PHP worker prefer its first function.
-    // Rebuilding the map costs O(functions) per CAN_DO, which only happens at registration.
-    const earlier = [...worker.abilities];
-    worker.abilities.clear();
-    worker.abilities.set(fn, timeoutMs);
-    for (const [f, t] of earlier) worker.abilities.set(f, t);
+    // Checked before the function is made: a refused name leaves nothing behind.
+    if (worker.abilities.size >= this.maxFunctionsPerWorker) {
+      throw gtError('GT_TOO_MANY_FUNCTIONS', this.maxFunctionsPerWorker, name);
+    }
+    const fn = known ?? this.fn(name);
+    worker.abilities.add(fn, timeoutMs);
     fn.workers.add(worker);
     if (worker.wakeState === WOKEN) fn.awake++;
     else if (worker.wakeState === SLEEPING) {
@@ -453,17 +464,26 @@ export class JobRegistry {
     return job && job.worker === worker ? job : undefined;
   }
 
+  /** The job `handle` if an operator cancelled it while this worker ran it (its results go nowhere). */
+  heldCancelled(worker: Peer, handle: string): Job | undefined {
+    const job = this.cancelledRunning.get(handle);
+    return job && job.worker === worker ? job : undefined;
+  }
+
   /** A running job leaves its worker: counts, the worker's held set, its timeout timer. */
   private releaseWorker(job: Job): void {
-    if (job.worker) {
-      job.worker.held.delete(job);
-      job.worker = null;
-      job.fn.running--;
-    }
+    if (job.worker) this.leaveWorker(job);
     if (job.timer) {
       clearTimeout(job.timer);
       job.timer = null;
     }
+  }
+
+  private leaveWorker(job: Job): void {
+    job.worker?.held.delete(job);
+    job.worker = null;
+    job.fn.running--;
+    if (job.cancelled) this.cancelledRunning.delete(job.handle);
   }
 
   /** Put a running job back at the head of its queue (worker gone or timed out). */
@@ -566,11 +586,7 @@ export class JobRegistry {
       job.timer = null;
       if (job.worker === null) job.fn.scheduled--;
     }
-    if (job.worker) {
-      job.worker.held.delete(job);
-      job.worker = null;
-      job.fn.running--;
-    }
+    if (job.worker) this.leaveWorker(job);
     job.detachClients();
     this.jobs.delete(job);
     this.forgetUnique(job);
@@ -595,6 +611,7 @@ export class JobRegistry {
       job.detachClients();
       this.jobs.delete(job);
       this.forgetUnique(job);
+      this.cancelledRunning.set(job.handle, job);
     } else {
       this.remove(job);
     }
@@ -655,6 +672,7 @@ export class JobRegistry {
     this.byUnique.clear();
     this.byBareUnique.clear();
     this.byId.clear();
+    this.cancelledRunning.clear();
     this.functions.clear();
   }
 

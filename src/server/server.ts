@@ -14,7 +14,7 @@ import { VERSION } from '../version.js';
 import { Connection, type ConnectionHost, type HeldReply } from './connection.js';
 import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
-import { JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
+import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
 import { JobLog } from './joblog.js';
 import { ServerStats } from './stats.js';
 import { checkHttpOptions, type CheckedHttpOptions, type HttpOptions } from './http/options.js';
@@ -34,6 +34,11 @@ export interface ServerOptions {
    * maxPacketSize so one large result can always be delivered. @defaultValue 2 × maxPacketSize
    */
   maxOutputBuffer?: number;
+  /**
+   * Functions one worker connection may register (CAN_DO); beyond it, CAN_DO is answered with
+   * ERROR TOO_MANY_FUNCTIONS and the functions already registered stay. @defaultValue 1000
+   */
+  maxFunctionsPerWorker?: number;
   /** The job log where background jobs are kept. @defaultValue an in-memory store (the CLI defaults to SQLite) */
   store?: JobStore;
   /**
@@ -119,7 +124,11 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     this.httpOpts = options.http ? checkHttpOptions(options.http) : null;
     this.runs = options.runs ?? null;
     this.supervisor = options.supervisor ?? null;
-    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}`, listener: this, retry: options.retry });
+    const maxFunctionsPerWorker = options.maxFunctionsPerWorker ?? DEFAULT_MAX_FUNCTIONS_PER_WORKER;
+    if (!Number.isInteger(maxFunctionsPerWorker) || maxFunctionsPerWorker < 1) {
+      throw invalidArgument('positive integer', 'maxFunctionsPerWorker', options.maxFunctionsPerWorker);
+    }
+    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}`, listener: this, retry: options.retry, maxFunctionsPerWorker });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
 

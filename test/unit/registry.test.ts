@@ -8,6 +8,7 @@ import { Cmd, commandName } from '../../src/protocol/commands.js';
 import { PacketDecoder, type Packet } from '../../src/protocol/codec.js';
 import { GeartrainError } from '../../src/errors.js';
 import { HIGH, JobRegistry, LOW, NORMAL, type Job, type Peer, type Priority } from '../../src/server/registry.js';
+import { Abilities } from '../../src/server/abilities.js';
 
 const SLEEPING = 1;
 const WOKEN = 2;
@@ -20,7 +21,7 @@ class FakePeer implements Peer {
   readonly host = '127.0.0.1';
   clientId = '-';
   exceptions = false;
-  readonly abilities: Peer['abilities'] = new Map();
+  readonly abilities: Peer['abilities'] = new Abilities();
   wakeState: Peer['wakeState'] = 0;
   readonly held: Peer['held'] = new Set();
   readonly attached: Peer['attached'] = new Set();

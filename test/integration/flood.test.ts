@@ -1,0 +1,171 @@
+// Floods from one peer against the in-process server: many functions on one worker connection,
+// many bad results from a worker holding many jobs. Each request costs the server the same
+// whatever came before it on that connection, so other peers are answered throughout, and what
+// one worker may register is bounded.
+
+import { describe, test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cmd } from '../../src/protocol/commands.js';
+import { encodePacket, type Packet } from '../../src/protocol/codec.js';
+import { startInProcess } from '../helpers/servers.js';
+import { connect, errorOf, type RawPeer } from '../helpers/raw.js';
+
+type Started = Awaited<ReturnType<typeof startInProcess>>;
+
+const open: RawPeer[] = [];
+async function peer(port: number): Promise<RawPeer> {
+  const p = await connect(port);
+  open.push(p);
+  return p;
+}
+afterEach(() => {
+  for (const p of open.splice(0)) p.destroy();
+});
+
+const str = (p: Packet, i: number): string => p.args[i]?.toString('latin1') ?? '';
+
+async function expectEcho(p: RawPeer, text: string, timeoutMs = 60_000): Promise<void> {
+  p.sendPacket(Cmd.ECHO_REQ, text);
+  for (;;) {
+    const got = await p.readPacket(timeoutMs);
+    if (got.type === Cmd.ECHO_RES && str(got, 0) === text) return;
+  }
+}
+
+/**
+ * While `flood` runs, a bystander sends ECHO after ECHO; resolves with the slowest answer in ms.
+ * Every read of the flood's bytes runs between two of them, so this is the longest the server
+ * spent on one read of the flood.
+ */
+async function slowestEchoDuring(port: number, flood: Promise<void>): Promise<number> {
+  const bystander = await peer(port);
+  let done = false;
+  const finished = flood.finally(() => (done = true));
+  let slowest = 0;
+  for (let i = 0; !done; i++) {
+    const t0 = performance.now();
+    await expectEcho(bystander, `ping-${i}`);
+    slowest = Math.max(slowest, performance.now() - t0);
+  }
+  await finished;
+  return slowest;
+}
+
+/** `count` packets of one type, in one buffer (written at once, read by the server in chunks). */
+function packets(count: number, args: (i: number) => string[], type: number): Buffer {
+  const list: Buffer[] = [];
+  for (let i = 0; i < count; i++) list.push(encodePacket('req', type, args(i)));
+  return Buffer.concat(list);
+}
+
+describe('a CAN_DO flood on one connection', () => {
+  let srv: Started;
+  before(async () => {
+    srv = await startInProcess({ maxFunctionsPerWorker: 50_000 });
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  test('20,000 distinct CAN_DO: another client\'s ECHO answers within a second throughout', async (t) => {
+    const N = 20_000;
+    const worker = await peer(srv.port);
+    const flood = (async () => {
+      worker.send(packets(N, (i) => [`flood_fn_${i}`], Cmd.CAN_DO));
+      await expectEcho(worker, 'flood done');
+    })();
+    const slowest = await slowestEchoDuring(srv.port, flood);
+    t.diagnostic(`slowest ECHO during the flood: ${slowest.toFixed(1)} ms`);
+    // Generous: the point is that it is not seconds.
+    assert.ok(slowest < 1000, `slowest ECHO took ${slowest.toFixed(0)} ms`);
+    const conn = [...srv.server.connections()].find((c) => c.abilities.size > 0);
+    assert.equal(conn?.abilities.size, N);
+    // Most recently registered first, as gearmand lists them.
+    assert.equal([...conn.abilities.keys()][0]!.name, `flood_fn_${N - 1}`);
+  });
+});
+
+describe('a worker holding many jobs sends results for handles it does not hold', () => {
+  let srv: Started;
+  before(async () => {
+    srv = await startInProcess();
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  test('each costs the same: another client\'s ECHO answers within a second throughout', async (t) => {
+    const fn = 'flood_held_fn';
+    const JOBS = 20_000;
+    const client = await peer(srv.port);
+    client.send(packets(JOBS, (i) => [fn, '', `${i}`], Cmd.SUBMIT_JOB_BG));
+    for (let i = 0; i < JOBS; i++) assert.equal((await client.readPacket(60_000)).type, Cmd.JOB_CREATED);
+    const worker = await peer(srv.port);
+    worker.sendPacket(Cmd.CAN_DO, fn);
+    worker.send(packets(JOBS, () => [], Cmd.GRAB_JOB));
+    for (let i = 0; i < JOBS; i++) assert.equal((await worker.readPacket(60_000)).type, Cmd.JOB_ASSIGN);
+    const BAD = 20_000;
+    const flood = (async () => {
+      worker.send(packets(BAD, () => ['x', '', ''], Cmd.WORK_STATUS));
+      for (let i = 0; i < BAD; i++) {
+        const p = await worker.readPacket(60_000);
+        assert.equal(errorOf(p).code, 'JOB_NOT_FOUND');
+      }
+    })();
+    const slowest = await slowestEchoDuring(srv.port, flood);
+    t.diagnostic(`slowest ECHO during ${BAD} bad WORK_STATUS from a worker holding ${JOBS} jobs: ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 1000, `slowest ECHO took ${slowest.toFixed(0)} ms`);
+  });
+});
+
+describe('--max-functions-per-worker', () => {
+  const LIMIT = 50;
+  let srv: Started;
+  before(async () => {
+    srv = await startInProcess({ maxFunctionsPerWorker: LIMIT });
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  test('a CAN_DO beyond the limit gets an ERROR naming it; the functions registered stay', async () => {
+    const worker = await peer(srv.port);
+    worker.send(packets(LIMIT, (i) => [`limit_fn_${i}`], Cmd.CAN_DO));
+    worker.sendPacket(Cmd.CAN_DO_TIMEOUT, 'limit_fn_over', '1000');
+    const p = await worker.readPacket();
+    assert.equal(p.type, Cmd.ERROR);
+    assert.deepEqual(errorOf(p), {
+      code: 'TOO_MANY_FUNCTIONS',
+      message: `Worker connection already registered ${LIMIT} functions, the limit (--max-functions-per-worker); limit_fn_over is refused`,
+    });
+    // Registering a function it already has, or one in place of one it gave up, is fine.
+    worker.sendPacket(Cmd.CAN_DO, 'limit_fn_0');
+    worker.sendPacket(Cmd.CANT_DO, 'limit_fn_1');
+    worker.sendPacket(Cmd.CAN_DO, 'limit_fn_new');
+    await expectEcho(worker, 'still usable');
+    const admin = await peer(srv.port);
+    admin.send('workers\n');
+    const row = (await admin.readText()).split('\n').find((l) => l.includes('limit_fn_'));
+    const names = row!.split(':')[1]!.trim().split(' ');
+    assert.equal(names.length, LIMIT);
+    assert.equal(names[0], 'limit_fn_new');
+    assert.ok(!names.includes('limit_fn_over') && !names.includes('limit_fn_1'));
+    // A refused name is not created either: `status` does not list it.
+    admin.send('status\n');
+    assert.ok(!(await admin.readText()).includes('limit_fn_over'));
+  });
+
+  test('the default is 1,000', async () => {
+    const s = await startInProcess();
+    try {
+      const worker = await connect(s.port);
+      worker.send(packets(1001, (i) => [`default_limit_fn_${i}`], Cmd.CAN_DO));
+      const p = await worker.readPacket();
+      assert.equal(errorOf(p).code, 'TOO_MANY_FUNCTIONS');
+      assert.match(errorOf(p).message, /already registered 1000 functions/);
+      worker.destroy();
+    } finally {
+      await s.stop();
+    }
+  });
+});
