@@ -26,6 +26,8 @@ export const ERRORS = {
   GT_TEXT_LINE_TOO_LONG: { message: '%s', gearman: 'ARGUMENT_TOO_LARGE', http: 413, exit: 3 },
   GT_UNIQUE_TOO_LONG: { message: 'Unique id of %s bytes exceeds the limit of 64 bytes', gearman: 'ARGUMENT_TOO_LARGE', http: 400, exit: 3 },
   GT_TOO_MANY_FUNCTIONS: { message: 'Worker connection already registered %s functions, the limit (--max-functions-per-worker); %s is refused', gearman: 'TOO_MANY_FUNCTIONS', http: 400, exit: 3 },
+  GT_BUFFER_FULL: { message: 'Unfinished packets hold more than %s bytes on this server (--max-buffered); this connection held the most, %s bytes, and is closed', gearman: 'BUFFER_FULL', http: 503, exit: 4 },
+  GT_PACKET_TIMEOUT: { message: 'An unfinished packet (%s bytes so far) received nothing for %s ms (--packet-timeout); the connection is closed', gearman: 'TIMEOUT', http: 408, exit: 8 },
   GT_FUNCTION_NAME_INVALID: { message: 'Function name %s', gearman: 'INVALID_FUNCTION_NAME', http: 400, exit: 3 },
   GT_QUEUE_FULL: { message: 'Job queue is full', gearman: 'QUEUE_ERROR', http: 503, exit: 4 },
   GT_SHUTTING_DOWN: { message: 'Server is shutting down', gearman: 'SHUTDOWN', http: 503, exit: 4 },

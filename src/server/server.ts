@@ -17,6 +17,7 @@ import { runAdmin, type AdminContext } from './admin.js';
 import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
 import { JobLog } from './joblog.js';
 import { ServerStats } from './stats.js';
+import { PartialPackets } from './partial-packets.js';
 import { checkHttpOptions, type CheckedHttpOptions, type HttpOptions } from './http/options.js';
 import type { HttpApi } from './http/index.js';
 import type { HttpHost } from './http/host.js';
@@ -39,6 +40,17 @@ export interface ServerOptions {
    * ERROR TOO_MANY_FUNCTIONS and the functions already registered stay. @defaultValue 1000
    */
   maxFunctionsPerWorker?: number;
+  /**
+   * Bytes held for packets that have not finished arriving, all connections together; past it,
+   * the connection holding the most is sent ERROR BUFFER_FULL and closed. At least
+   * maxPacketSize. @defaultValue 256 MiB
+   */
+  maxBuffered?: number;
+  /**
+   * A connection whose unfinished packet receives no byte for this long, ms, is sent ERROR
+   * TIMEOUT and closed. Connections between packets may stay idle. @defaultValue 30000
+   */
+  packetTimeoutMs?: number;
   /** The job log where background jobs are kept. @defaultValue an in-memory store (the CLI defaults to SQLite) */
   store?: JobStore;
   /**
@@ -84,12 +96,16 @@ const VERBOSE_NAMES: Record<string, string> = {
   silent: 'FATAL',
 };
 
+/** Default bound on unfinished packets across connections: 256 MiB. */
+export const DEFAULT_MAX_BUFFERED = 256 * 1024 * 1024;
+
 export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext, JobListener, HttpHost {
   readonly registry: JobRegistry;
   /** Counters for /metrics (stats.ts). */
   readonly stats = new ServerStats();
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
+  readonly partial: PartialPackets;
   readonly version = VERSION;
   readonly store: JobStore;
   readonly log: Logger;
@@ -117,6 +133,13 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
       throw invalidArgument('integer of at least 1024 bytes', 'maxPacketSize', options.maxPacketSize);
     }
     this.maxOutputBuffer = options.maxOutputBuffer ?? 2 * this.maxPacketSize;
+    const maxBuffered = options.maxBuffered ?? Math.max(DEFAULT_MAX_BUFFERED, this.maxPacketSize);
+    if (!Number.isInteger(maxBuffered) || maxBuffered < this.maxPacketSize) {
+      throw invalidArgument(`integer of at least maxPacketSize (${this.maxPacketSize} bytes)`, 'maxBuffered', options.maxBuffered);
+    }
+    const timeoutMs = options.packetTimeoutMs ?? 30_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw invalidArgument('positive integer (ms)', 'packetTimeoutMs', options.packetTimeoutMs);
+    this.partial = new PartialPackets({ maxBuffered, timeoutMs });
     this.opts = { host, port, shutdownGraceMs: options.shutdownGraceMs ?? 30_000 };
     this.store = options.store ?? new MemoryStore();
     this.log = options.logger ?? silentLogger;
@@ -270,6 +293,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   onClose(conn: Connection): void {
     this.conns.delete(conn.id);
+    this.partial.forget(conn);
     // Closing down: what workers held stays "running" in the job log and is reloaded on
     // start; requeueing it here would count a failed attempt and start retry timers.
     if (this.tearingDown) return;
@@ -328,6 +352,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   private async doClose(graceful: boolean): Promise<void> {
     this.isAccepting = false;
+    this.partial.stop();
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     if (graceful) await this.drainRunning();
     // Foreground HTTP calls had the grace period to get their results; now they are answered.

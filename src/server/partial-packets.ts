@@ -1,0 +1,106 @@
+// The bytes the server holds for packets that have not finished arriving, across every
+// connection. Each connection may hold up to one packet (--max-packet-size); this bounds the
+// sum (--max-buffered: past it, the connection holding the most is closed) and the time a
+// packet may sit without a new byte (--packet-timeout). A connection with no partial packet
+// costs nothing here: idle workers may sleep for hours.
+
+export interface PartialHolder {
+  /** Close the connection for holding too much, or for too long; it reports forget() itself. */
+  dropPartial(reason: 'buffered' | 'stalled', bytes: number): void;
+}
+
+interface Held {
+  bytes: number;
+  /** When the last byte of its partial packet arrived (ms, monotonic). */
+  lastProgress: number;
+}
+
+export interface PartialPacketLimits {
+  /** Sum over all connections, in bytes. */
+  maxBuffered: number;
+  /** How long a partial packet may wait for its next byte, ms. */
+  timeoutMs: number;
+}
+
+export class PartialPackets {
+  private readonly held = new Map<PartialHolder, Held>();
+  private total = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(readonly limits: PartialPacketLimits) {}
+
+  /** Bytes held for unfinished packets, all connections together. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** Connections holding an unfinished packet. */
+  get holders(): number {
+    return this.held.size;
+  }
+
+  /**
+   * `conn` received bytes and now holds `bytes` of an unfinished packet (0: none). Called only
+   * when it held or holds some, so a connection between whole packets costs nothing.
+   */
+  update(conn: PartialHolder, bytes: number): void {
+    const h = this.held.get(conn);
+    if (bytes === 0) {
+      if (h) this.forget(conn);
+      return;
+    }
+    const now = performance.now();
+    if (h) {
+      this.total += bytes - h.bytes;
+      h.bytes = bytes;
+      h.lastProgress = now;
+    } else {
+      this.total += bytes;
+      this.held.set(conn, { bytes, lastProgress: now });
+      this.sweeper ??= setInterval(() => this.sweep(), sweepEvery(this.limits.timeoutMs)).unref();
+    }
+    // Over the limit: close the largest holders first. Each close frees at least the average
+    // a holder has, so a scan over holders is paid for by that many bytes received.
+    while (this.total > this.limits.maxBuffered) {
+      let largest: PartialHolder | null = null;
+      let most = 0;
+      for (const [c, x] of this.held) {
+        if (x.bytes > most) {
+          most = x.bytes;
+          largest = c;
+        }
+      }
+      if (largest === null) break;
+      this.forget(largest);
+      largest.dropPartial('buffered', most);
+    }
+  }
+
+  /** The connection holds no partial packet any more (it finished one, or closed). */
+  forget(conn: PartialHolder): void {
+    const h = this.held.get(conn);
+    if (!h) return;
+    this.total -= h.bytes;
+    this.held.delete(conn);
+    if (this.held.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  private sweep(): void {
+    const stale = performance.now() - this.limits.timeoutMs;
+    for (const [c, h] of [...this.held]) {
+      if (h.lastProgress > stale) continue;
+      this.forget(c);
+      c.dropPartial('stalled', h.bytes);
+    }
+  }
+}
+
+/** Stalled packets are found within a quarter of the timeout (at most a second) after it. */
+function sweepEvery(timeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
+}
