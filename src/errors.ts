@@ -28,6 +28,7 @@ export const ERRORS = {
   GT_TOO_MANY_FUNCTIONS: { message: 'Worker connection already registered %s functions, the limit (--max-functions-per-worker); %s is refused', gearman: 'TOO_MANY_FUNCTIONS', http: 400, exit: 3 },
   GT_BUFFER_FULL: { message: 'Unfinished packets hold more than %s bytes on this server (--max-buffered); this connection held the most, %s bytes, and is closed', gearman: 'BUFFER_FULL', http: 503, exit: 4 },
   GT_PACKET_TIMEOUT: { message: 'An unfinished packet (%s bytes so far) received nothing for %s ms (--packet-timeout); the connection is closed', gearman: 'TIMEOUT', http: 408, exit: 8 },
+  GT_ADMIN_NOT_ALLOWED: { message: 'Admin command %s is not allowed from %s: the server listens beyond loopback and only --admin-allow peers may change state or read payloads', gearman: 'PERMISSION_DENIED', http: 403, exit: 2 },
   GT_FUNCTION_NAME_INVALID: { message: 'Function name %s', gearman: 'INVALID_FUNCTION_NAME', http: 400, exit: 3 },
   GT_QUEUE_FULL: { message: 'Job queue is full', gearman: 'QUEUE_ERROR', http: 503, exit: 4 },
   GT_SHUTTING_DOWN: { message: 'Server is shutting down', gearman: 'SHUTDOWN', http: 503, exit: 4 },

@@ -17,6 +17,7 @@ interface ServerOpts {
   maxFunctionsPerWorker: number;
   maxBuffered?: number;
   packetTimeout: number;
+  adminAllow?: string[];
   store?: string;
   maxAttempts: number;
   retryDelay: number;
@@ -53,6 +54,7 @@ export function registerServer(program: Command): void {
     .option('--max-functions-per-worker <n>', 'functions one worker connection may register (CAN_DO)', parsePositiveInt('--max-functions-per-worker'), 1000)
     .option('--max-buffered <bytes>', 'bytes of unfinished packets held across all connections, e.g. 256m (at least --max-packet-size); past it the connection holding the most is closed (default: 256m)', parseSize)
     .option('--packet-timeout <ms>', 'close a connection whose unfinished packet receives nothing for this long', parsePositiveInt('--packet-timeout'), 30_000)
+    .option('--admin-allow <addresses...>', 'when listening beyond loopback: addresses/CIDRs that may run admin commands that change state or show payloads (comma or space separated; default: loopback)')
     .option('--http-port <port>', 'serve the HTTP API, dashboard and /metrics on this port (0 picks a free one; default: no HTTP)', parsePort)
     .option('--http-host <host>', 'address of the HTTP port; one that is not loopback needs a token', '127.0.0.1')
     .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
@@ -80,6 +82,7 @@ export function registerServer(program: Command): void {
         maxFunctionsPerWorker: opts.maxFunctionsPerWorker,
         maxBuffered: opts.maxBuffered,
         packetTimeoutMs: opts.packetTimeout,
+        ...(opts.adminAllow ? { adminAllow: opts.adminAllow.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean) } : {}),
         logger: log,
         store,
         serverId: opts.serverId,

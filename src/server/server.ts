@@ -14,6 +14,7 @@ import { VERSION } from '../version.js';
 import { Connection, type ConnectionHost, type HeldReply } from './connection.js';
 import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
+import { AdminPolicy } from './admin-policy.js';
 import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
 import { JobLog } from './joblog.js';
 import { ServerStats } from './stats.js';
@@ -51,6 +52,13 @@ export interface ServerOptions {
    * TIMEOUT and closed. Connections between packets may stay idle. @defaultValue 30000
    */
   packetTimeoutMs?: number;
+  /**
+   * Addresses and CIDRs (`10.0.0.0/8`, `fd00::/8`) of the peers that may run admin commands that
+   * change state or show payloads (`jobs …`, `shutdown`, `drop`/`create function`, `cancel job`,
+   * `maxqueue`) while the server listens beyond loopback; others get ERR PERMISSION_DENIED.
+   * gearmand's read-only commands stay open to every peer. @defaultValue loopback
+   */
+  adminAllow?: readonly string[];
   /** The job log where background jobs are kept. @defaultValue an in-memory store (the CLI defaults to SQLite) */
   store?: JobStore;
   /**
@@ -106,6 +114,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
   readonly partial: PartialPackets;
+  private readonly adminPolicy: AdminPolicy;
   readonly version = VERSION;
   readonly store: JobStore;
   readonly log: Logger;
@@ -140,6 +149,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     const timeoutMs = options.packetTimeoutMs ?? 30_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw invalidArgument('positive integer (ms)', 'packetTimeoutMs', options.packetTimeoutMs);
     this.partial = new PartialPackets({ maxBuffered, timeoutMs });
+    this.adminPolicy = new AdminPolicy(options.adminAllow);
     this.opts = { host, port, shutdownGraceMs: options.shutdownGraceMs ?? 30_000 };
     this.store = options.store ?? new MemoryStore();
     this.log = options.logger ?? silentLogger;
@@ -166,6 +176,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
       });
     });
     const addr = this.address();
+    this.adminPolicy.listen(addr.host);
     this.jobLog = new JobLog(this.store, this.log, {
       owner: this.options.serverId ?? `${os.hostname()}:${addr.port}`,
       leaseMs: this.options.leaseMs,
@@ -260,6 +271,12 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   onText(conn: Connection, words: string[]): void {
     conn.admin = true;
+    const refused = this.adminPolicy.refusal(conn.host, words);
+    if (refused !== null) {
+      conn.log.warn({ command: words[0] }, 'admin command refused: peer not in --admin-allow');
+      conn.send(refused);
+      return;
+    }
     try {
       const reply = runAdmin(this, words);
       if (typeof reply === 'string') conn.send(reply);
