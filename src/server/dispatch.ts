@@ -84,7 +84,7 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       if (!job) conn.send(res(Cmd.STATUS_RES_UNIQUE, unique, '0', '0', '0', '0', '0'));
       else
         conn.send(
-          res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clients.length)),
+          res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clientCount)),
         );
       return;
     }

@@ -294,8 +294,8 @@ export class JobRegistry {
   /** A client went away: forget it, and drop foreground jobs nobody waits for any more. */
   clientGone(client: Peer): void {
     for (const job of client.attached) {
-      job.clients = job.clients.filter((c) => c !== client);
-      if (job.clients.length === 0 && !job.background && job.worker === null) this.remove(job);
+      job.removeClient(client);
+      if (job.clientCount === 0 && !job.background && job.worker === null) this.remove(job);
     }
     client.attached.clear();
   }
@@ -415,7 +415,7 @@ export class JobRegistry {
   dropIdleLogged(): number {
     let n = 0;
     for (const job of [...this.jobs.values()]) {
-      if (!job.logged || job.worker !== null || job.awaitingCommit || job.clients.length > 0) continue;
+      if (!job.logged || job.worker !== null || job.awaitingCommit || job.clientCount > 0) continue;
       this.remove(job);
       n++;
     }
@@ -491,7 +491,7 @@ export class JobRegistry {
     this.endAttempt(job, false);
     this.releaseWorker(job);
     job.setProgress(0, 0);
-    if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
+    if (job.cancelled || (!job.background && job.clientCount === 0)) return this.remove(job);
     // A logged job counts the lost attempt and is retried with backoff, or dies.
     if (job.logged) return this.attemptFailed(job, reason, true);
     job.fn.stats.retried++;
@@ -553,15 +553,12 @@ export class JobRegistry {
 
   /** Forward a WORK_* packet to every client waiting on the job. */
   forward(job: Job, type: number, args: readonly Buffer[]): void {
-    if (job.clients.length === 0) return;
+    if (job.clientCount === 0) return;
     let packet: Buffer | null = null;
     let failPacket: Buffer | null = null;
-    for (const c of job.clients) {
-      if (type === Cmd.WORK_EXCEPTION && !c.exceptions) {
-        c.send((failPacket ??= res(Cmd.WORK_FAIL, job.handle)));
-      } else {
-        c.send((packet ??= res(type, ...args)));
-      }
+    for (const [c, submissions] of job.clients) {
+      const p = type === Cmd.WORK_EXCEPTION && !c.exceptions ? (failPacket ??= res(Cmd.WORK_FAIL, job.handle)) : (packet ??= res(type, ...args));
+      for (let i = 0; i < submissions; i++) c.send(p);
     }
   }
 

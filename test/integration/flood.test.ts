@@ -118,6 +118,43 @@ describe('a worker holding many jobs sends results for handles it does not hold'
   });
 });
 
+describe('clients leaving a job one client joined many times', () => {
+  let srv: Started;
+  before(async () => {
+    srv = await startInProcess();
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  test('each leaving client costs the same: another client\'s ECHO answers within a second throughout', async (t) => {
+    const fn = 'flood_joined_fn';
+    const JOINS = 50_000;
+    const LEAVERS = 300;
+    const joiner = await peer(srv.port);
+    joiner.send(packets(JOINS, () => [fn, 'one-job', 'x'], Cmd.SUBMIT_JOB));
+    for (let i = 0; i < JOINS; i++) assert.equal((await joiner.readPacket(60_000)).type, Cmd.JOB_CREATED);
+    const leavers = await Promise.all(Array.from({ length: LEAVERS }, () => connect(srv.port)));
+    for (const p of leavers) p.sendPacket(Cmd.SUBMIT_JOB, fn, 'one-job', 'x');
+    for (const p of leavers) assert.equal((await p.readPacket()).type, Cmd.JOB_CREATED);
+    const status = await peer(srv.port);
+    /** The clients waiting on the job, as GET_STATUS_UNIQUE counts them. */
+    const waiting = async (): Promise<number> => {
+      status.sendPacket(Cmd.GET_STATUS_UNIQUE, 'one-job');
+      return Number(str(await status.readPacket(120_000), 5));
+    };
+    assert.equal(await waiting(), JOINS + LEAVERS);
+    const flood = (async () => {
+      for (const p of leavers) p.destroy();
+      await Promise.all(leavers.map((p) => p.closed));
+      while ((await waiting()) !== JOINS) await new Promise((r) => setTimeout(r, 20));
+    })();
+    const slowest = await slowestEchoDuring(srv.port, flood);
+    t.diagnostic(`slowest ECHO while ${LEAVERS} clients left a job another client joined ${JOINS} times: ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 1000, `slowest ECHO took ${slowest.toFixed(0)} ms`);
+  });
+});
+
 describe('--max-functions-per-worker', () => {
   const LIMIT = 50;
   let srv: Started;
