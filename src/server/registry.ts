@@ -144,6 +144,11 @@ export class JobRegistry {
   readonly stats = new Map<string, FunctionStats>();
   /** Every job, by handle. */
   readonly jobs: JobsByHandle;
+  /**
+   * Functions by lower-cased name, oldest first: `drop function` matches names regardless of
+   * case (as gearmand does) with one lookup, not a scan of every function per command.
+   */
+  private readonly byLowerName = new Map<string, FunctionEntry[]>();
   /** Jobs whose client sent a unique id, by function and unique id (see uniqueKeyOf). */
   private readonly byUnique = new Map<string, Job>();
   /** GET_STATUS_UNIQUE names only the unique id (no function): the latest job holding it. */
@@ -212,6 +217,10 @@ export class JobRegistry {
       if (!stats) this.stats.set(name, (stats = new FunctionStats(name)));
       f = new FunctionEntry(name, this.naming, stats);
       this.functions.set(name, f);
+      const lower = name.toLowerCase();
+      const same = this.byLowerName.get(lower);
+      if (same) same.push(f);
+      else this.byLowerName.set(lower, [f]);
     }
     return f;
   }
@@ -650,8 +659,10 @@ export class JobRegistry {
 
   /** `drop function`: only an idle function (no workers, nothing running) may go. */
   dropFunction(name: string): 'ok' | 'busy' | 'missing' {
-    let found: FunctionEntry | undefined;
-    for (const f of this.functions.values()) if (f.name.toLowerCase() === name.toLowerCase()) found = f;
+    const lower = name.toLowerCase();
+    const same = this.byLowerName.get(lower);
+    // The most recently created of the names that match.
+    const found = same?.[same.length - 1];
     if (!found) return 'missing';
     if (found.workers.size > 0 || found.running > 0) return 'busy';
     for (const q of found.queues) for (let j = q.head; j; j = q.head) this.cancel(j.handle);
@@ -659,6 +670,8 @@ export class JobRegistry {
     // function that no longer exists and hold their unique id forever.
     if (found.scheduled > 0) for (const j of [...this.jobs.values()]) if (j.fn === found) this.cancel(j.handle);
     this.functions.delete(found.name);
+    if (same!.length === 1) this.byLowerName.delete(lower);
+    else same!.pop();
     return 'ok';
   }
 
@@ -671,6 +684,7 @@ export class JobRegistry {
     this.byId.clear();
     this.cancelledRunning.clear();
     this.functions.clear();
+    this.byLowerName.clear();
   }
 
   /** One job per unique id, as `show unique jobs` lists them. */

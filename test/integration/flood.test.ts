@@ -155,6 +155,50 @@ describe('clients leaving a job one client joined many times', () => {
   });
 });
 
+describe('admin lines naming functions while the server knows many', () => {
+  let srv: Started;
+  before(async () => {
+    srv = await startInProcess();
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  test('drop function costs the same however many functions exist: another client\'s ECHO answers within a second', async (t) => {
+    const FUNCTIONS = 100_000;
+    const admin = await peer(srv.port);
+    let lines = '';
+    for (let i = 0; i < FUNCTIONS; i++) lines += `create function many_fn_${i}\n`;
+    admin.send(lines);
+    for (let i = 0; i < FUNCTIONS; i++) assert.equal(await admin.readText('line', 60_000), 'OK\r\n');
+    const DROPS = 20_000;
+    const flood = (async () => {
+      admin.send('drop function MANY_FN_7\n' + 'drop function no_such_fn\n'.repeat(DROPS));
+      assert.equal(await admin.readText('line', 120_000), 'OK\r\n', 'names match regardless of case, as in gearmand');
+      for (let i = 0; i < DROPS; i++) assert.equal(await admin.readText('line', 120_000), 'ERR function not found\r\n');
+    })();
+    const slowest = await slowestEchoDuring(srv.port, flood);
+    t.diagnostic(`slowest ECHO during ${DROPS} drop function lines with ${FUNCTIONS} functions: ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 1000, `slowest ECHO took ${slowest.toFixed(0)} ms`);
+    admin.send('status\n');
+    const listed = await admin.readText('dot', 60_000);
+    assert.ok(!listed.includes('many_fn_7\t'), 'many_fn_7 was dropped');
+    assert.ok(listed.includes('many_fn_8\t'));
+  });
+
+  test('of two names that differ only in case, drop function takes the newer, then the older', async () => {
+    const admin = await peer(srv.port);
+    admin.send('create function Case_Fn\ncreate function CASE_FN\ndrop function case_fn\n');
+    for (let i = 0; i < 3; i++) assert.equal(await admin.readText('line'), 'OK\r\n');
+    admin.send('status\n');
+    const listed = await admin.readText('dot');
+    assert.ok(listed.includes('Case_Fn\t') && !listed.includes('CASE_FN\t'), listed);
+    admin.send('drop function CASE_fn\ndrop function case_fn\n');
+    assert.equal(await admin.readText('line'), 'OK\r\n');
+    assert.equal(await admin.readText('line'), 'ERR function not found\r\n');
+  });
+});
+
 describe('--max-functions-per-worker', () => {
   const LIMIT = 50;
   let srv: Started;
