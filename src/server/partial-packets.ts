@@ -26,6 +26,8 @@ export class PartialPackets {
   private readonly held = new Map<PartialHolder, Held>();
   private total = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  /** Connections closed so far, by reason (for /metrics). */
+  readonly closed = { buffered: 0, stalled: 0 };
 
   constructor(readonly limits: PartialPacketLimits) {}
 
@@ -72,6 +74,7 @@ export class PartialPackets {
       }
       if (largest === null) break;
       this.forget(largest);
+      this.closed.buffered++;
       largest.dropPartial('buffered', most);
     }
   }
@@ -95,6 +98,7 @@ export class PartialPackets {
     for (const [c, h] of [...this.held]) {
       if (h.lastProgress > stale) continue;
       this.forget(c);
+      this.closed.stalled++;
       c.dropPartial('stalled', h.bytes);
     }
   }

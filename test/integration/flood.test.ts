@@ -3,24 +3,14 @@
 // whatever came before it on that connection, so other peers are answered throughout, and what
 // one worker may register is bounded.
 
-import { describe, test, before, after, afterEach } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cmd } from '../../src/protocol/commands.js';
 import { encodePacket, type Packet } from '../../src/protocol/codec.js';
-import { startInProcess } from '../helpers/servers.js';
-import { connect, errorOf, type RawPeer } from '../helpers/raw.js';
+import { inProcessPerSuite, startInProcess } from '../helpers/servers.js';
+import { connect, errorOf, peersPerTest, type RawPeer } from '../helpers/raw.js';
 
-type Started = Awaited<ReturnType<typeof startInProcess>>;
-
-const open: RawPeer[] = [];
-async function peer(port: number): Promise<RawPeer> {
-  const p = await connect(port);
-  open.push(p);
-  return p;
-}
-afterEach(() => {
-  for (const p of open.splice(0)) p.destroy();
-});
+const peer = peersPerTest();
 
 const str = (p: Packet, i: number): string => p.args[i]?.toString('latin1') ?? '';
 
@@ -59,13 +49,7 @@ function packets(count: number, args: (i: number) => string[], type: number): Bu
 }
 
 describe('a CAN_DO flood on one connection', () => {
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess({ maxFunctionsPerWorker: 50_000 });
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite({ maxFunctionsPerWorker: 50_000 });
 
   test('20,000 distinct CAN_DO: another client\'s ECHO answers within a second throughout', async (t) => {
     const N = 20_000;
@@ -86,13 +70,7 @@ describe('a CAN_DO flood on one connection', () => {
 });
 
 describe('a worker holding many jobs sends results for handles it does not hold', () => {
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess();
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite();
 
   test('each costs the same: another client\'s ECHO answers within a second throughout', async (t) => {
     const fn = 'flood_held_fn';
@@ -119,13 +97,7 @@ describe('a worker holding many jobs sends results for handles it does not hold'
 });
 
 describe('clients leaving a job one client joined many times', () => {
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess();
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite();
 
   test('each leaving client costs the same: another client\'s ECHO answers within a second throughout', async (t) => {
     const fn = 'flood_joined_fn';
@@ -156,13 +128,7 @@ describe('clients leaving a job one client joined many times', () => {
 });
 
 describe('admin lines naming functions while the server knows many', () => {
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess();
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite();
 
   test('drop function costs the same however many functions exist: another client\'s ECHO answers within a second', async (t) => {
     const FUNCTIONS = 100_000;
@@ -201,13 +167,7 @@ describe('admin lines naming functions while the server knows many', () => {
 
 describe('--max-functions-per-worker', () => {
   const LIMIT = 50;
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess({ maxFunctionsPerWorker: LIMIT });
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite({ maxFunctionsPerWorker: LIMIT });
 
   test('a CAN_DO beyond the limit gets an ERROR naming it; the functions registered stay', async () => {
     const worker = await peer(srv.port);

@@ -2,27 +2,18 @@
 // (--max-buffered closes the connection holding the most) and in time (--packet-timeout closes
 // one whose packet stopped progressing), while idle connections between packets stay open.
 
-import { describe, test, before, after, afterEach } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Cmd } from '../../src/protocol/commands.js';
 import { HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
 import type { GearmanServer } from '../../src/server/server.js';
-import { CLI, startCli, startInProcess } from '../helpers/servers.js';
-import { connect, errorOf, waitFor, type RawPeer } from '../helpers/raw.js';
-
-type Started = Awaited<ReturnType<typeof startInProcess>>;
+import { ServerMetrics } from '../../src/server/metrics.js';
+import { CLI, inProcessPerSuite, startCli, startInProcess } from '../helpers/servers.js';
+import { errorOf, peersPerTest, waitFor, type RawPeer } from '../helpers/raw.js';
 const MiB = 1024 * 1024;
 
-const open: RawPeer[] = [];
-async function peer(port: number): Promise<RawPeer> {
-  const p = await connect(port);
-  open.push(p);
-  return p;
-}
-afterEach(() => {
-  for (const p of open.splice(0)) p.destroy();
-});
+const peer = peersPerTest();
 
 /** The header of an ECHO_REQ whose body is `size` bytes. */
 function echoHeader(size: number): Buffer {
@@ -60,13 +51,7 @@ function expectErrorPacket(p: Packet, code: string, message: RegExp): void {
 }
 
 describe('--packet-timeout', () => {
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess({ packetTimeoutMs: 400 });
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite({ packetTimeoutMs: 400 });
 
   test('a half-sent packet that stops is closed with ERROR TIMEOUT; an idle connection stays', async () => {
     const idle = await peer(srv.port);
@@ -110,13 +95,7 @@ describe('--packet-timeout', () => {
 });
 
 describe('--max-buffered (in process)', () => {
-  let srv: Started;
-  before(async () => {
-    srv = await startInProcess({ maxPacketSize: 4 * MiB, maxBuffered: 4 * MiB });
-  });
-  after(async () => {
-    await srv.stop();
-  });
+  const srv = inProcessPerSuite({ maxPacketSize: 4 * MiB, maxBuffered: 4 * MiB });
 
   async function holding(p: RawPeer, server: GearmanServer, bytes: number): Promise<void> {
     await waitFor(() => server.partial.bytes >= bytes || p.isClosed, 10_000, `the server to hold ${bytes} bytes`);
@@ -143,6 +122,9 @@ describe('--max-buffered (in process)', () => {
     await fill(c, 0.5 * MiB);
     assert.equal((await c.readPacket(10_000)).type, Cmd.ECHO_RES);
     await waitFor(() => srv.server.partial.bytes === 0, 5000, 'nothing held');
+    const metrics = await new ServerMetrics(srv.server, { processMetrics: false }).text();
+    assert.match(metrics, /^geartrain_partial_packet_closes_total\{reason="buffer_full"\} 1$/m);
+    assert.match(metrics, /^geartrain_partial_packet_bytes 0$/m);
   });
 
   test('a packet larger than maxBuffered cannot be configured', async () => {
