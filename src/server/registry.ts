@@ -359,7 +359,7 @@ export class JobRegistry {
       return;
     }
     worker.wakeState = SLEEPING;
-    for (const fn of worker.abilities.keys()) fn.sleepers.add(worker);
+    for (let a = worker.abilities.first; a !== null; a = a.next) a.fn.sleepers.add(worker);
   }
 
   /**
@@ -369,9 +369,9 @@ export class JobRegistry {
   private wake(fn: FunctionEntry): void {
     while (fn.sleepers.size > 0 && fn.queued > fn.awake) {
       const worker = fn.sleepers.values().next().value as Peer;
-      for (const f of worker.abilities.keys()) {
-        f.sleepers.delete(worker);
-        f.awake++;
+      for (let a = worker.abilities.first; a !== null; a = a.next) {
+        a.fn.sleepers.delete(worker);
+        a.fn.awake++;
       }
       worker.wakeState = WOKEN;
       worker.send(NOOP);
@@ -383,16 +383,16 @@ export class JobRegistry {
     if (worker.wakeState === AWAKE) return;
     const was = worker.wakeState;
     worker.wakeState = AWAKE;
-    for (const f of worker.abilities.keys()) {
-      if (was === WOKEN) f.awake--;
-      else f.sleepers.delete(worker);
+    for (let a = worker.abilities.first; a !== null; a = a.next) {
+      if (was === WOKEN) a.fn.awake--;
+      else a.fn.sleepers.delete(worker);
     }
     // This worker's wake-up may have been meant for another function's job: pass it on.
-    if (was === WOKEN) for (const f of worker.abilities.keys()) this.wake(f);
+    if (was === WOKEN) for (let a = worker.abilities.first; a !== null; a = a.next) this.wake(a.fn);
   }
 
   private peek(worker: Peer): boolean {
-    for (const fn of worker.abilities.keys()) for (const q of fn.queues) if (this.startable(q.head)) return true;
+    for (let a = worker.abilities.first; a !== null; a = a.next) for (const q of a.fn.queues) if (this.startable(q.head)) return true;
     return false;
   }
 
@@ -439,8 +439,8 @@ export class JobRegistry {
   grab(worker: Peer): Job | null {
     let job: Job | null = null;
     for (let p = 0; p < 3 && job === null; p++) {
-      for (const fn of worker.abilities.keys()) {
-        const q = fn.queues[p as Priority];
+      for (let a = worker.abilities.first; a !== null; a = a.next) {
+        const q = a.fn.queues[p as Priority];
         if (!this.startable(q.head)) continue;
         job = q.shift();
         break;
