@@ -215,6 +215,11 @@ export class Connection implements Peer, PartialHolder {
     }
   }
 
+  /** PartialPackets: reading is paused until the peer reads its replies. */
+  get readPaused(): boolean {
+    return this.pausedForOutput;
+  }
+
   /** PartialPackets: this connection holds too much of an unfinished packet, or for too long. */
   dropPartial(reason: 'buffered' | 'stalled', bytes: number): void {
     const err =

@@ -5,14 +5,19 @@
 // costs nothing here: idle workers may sleep for hours.
 
 export interface PartialHolder {
-  /** Close the connection for holding too much, or for too long; it reports forget() itself. */
+  /**
+   * The server stopped reading it (its replies are backed up): its packet cannot progress, and
+   * that is not the peer's stall.
+   */
+  readonly readPaused: boolean;
+  /** Close the connection for holding too much, or for too long. */
   dropPartial(reason: 'buffered' | 'stalled', bytes: number): void;
 }
 
 interface Held {
   bytes: number;
-  /** When the last byte of its partial packet arrived (ms, monotonic). */
-  lastProgress: number;
+  /** Sweeps since its partial packet last received a byte. */
+  idleSweeps: number;
 }
 
 export interface PartialPacketLimits {
@@ -26,10 +31,17 @@ export class PartialPackets {
   private readonly held = new Map<PartialHolder, Held>();
   private total = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly sweepMs: number;
+  /** Idle sweeps after which a packet has stalled: no clock read per received chunk. */
+  private readonly stallSweeps: number;
   /** Connections closed so far, by reason (for /metrics). */
   readonly closed = { buffered: 0, stalled: 0 };
 
-  constructor(readonly limits: PartialPacketLimits) {}
+  constructor(readonly limits: PartialPacketLimits) {
+    // Stalled packets are found within a quarter of the timeout (at most a second) after it.
+    this.sweepMs = Math.max(10, Math.min(1000, Math.floor(limits.timeoutMs / 4)));
+    this.stallSweeps = Math.ceil(limits.timeoutMs / this.sweepMs);
+  }
 
   /** Bytes held for unfinished packets, all connections together. */
   get bytes(): number {
@@ -51,15 +63,14 @@ export class PartialPackets {
       if (h) this.forget(conn);
       return;
     }
-    const now = performance.now();
     if (h) {
       this.total += bytes - h.bytes;
       h.bytes = bytes;
-      h.lastProgress = now;
+      h.idleSweeps = 0;
     } else {
       this.total += bytes;
-      this.held.set(conn, { bytes, lastProgress: now });
-      this.sweeper ??= setInterval(() => this.sweep(), sweepEvery(this.limits.timeoutMs)).unref();
+      this.held.set(conn, { bytes, idleSweeps: 0 });
+      this.sweeper ??= setInterval(() => this.sweep(), this.sweepMs).unref();
     }
     // Over the limit: close the largest holders first. Each close frees at least the average
     // a holder has, so a scan over holders is paid for by that many bytes received.
@@ -94,17 +105,17 @@ export class PartialPackets {
   }
 
   private sweep(): void {
-    const stale = performance.now() - this.limits.timeoutMs;
     for (const [c, h] of [...this.held]) {
-      if (h.lastProgress > stale) continue;
+      if (c.readPaused) {
+        h.idleSweeps = 0;
+        continue;
+      }
+      // Sweeps are at least sweepMs apart: idle through more than stallSweeps of them, a packet
+      // has waited at least timeoutMs (and at most one sweep more).
+      if (++h.idleSweeps <= this.stallSweeps) continue;
       this.forget(c);
       this.closed.stalled++;
       c.dropPartial('stalled', h.bytes);
     }
   }
-}
-
-/** Stalled packets are found within a quarter of the timeout (at most a second) after it. */
-function sweepEvery(timeoutMs: number): number {
-  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
 }
