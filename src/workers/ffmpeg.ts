@@ -1,7 +1,8 @@
 // The one place geartrain touches ffmpeg: find the binaries once per process, probe a file with
 // ffprobe, and run one ffmpeg command (progress, timeout, abort, the last useful stderr line).
 // fluent-ffmpeg (unmaintained upstream, final release 2.1.3) runs ffmpeg; everything else sees only
-// probe() and runFfmpeg(), so replacing it touches this file alone.
+// probe() and runFfmpeg(), so replacing it touches this file alone. pcm.ts, which reads decoded
+// audio from ffmpeg's stdout, starts it with the binaries, launcher and input options found here.
 
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
