@@ -1,6 +1,6 @@
 // Background no-op jobs: how many jobs per second a server takes in and hands out, end to end
 // (submitted AND completed), and how fast it only takes them in (queue fill, no workers).
-// Target (DESIGN.md): geartrain with the memory store ≥ 2× gearmand 1.1.20 -t 2.
+// Target (docs/benchmarks.md): geartrain with the memory store ≥ 2× gearmand 1.1.20 -t 2.
 
 import { cpuNote, fmt, runLoad, startServer, startStub, stopServer, type Case, type Scenario } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
@@ -47,8 +47,9 @@ const e2eCase: Case = {
 
 /**
  * The same load against bench/lib/stub-server.ts, which does no work beyond answering: how near
- * the load's ceiling on this machine geartrain runs. The 2× target needs 2× gearmand; when the
- * stub itself reaches less than that, no server under this load can meet it here.
+ * the load's ceiling on the machine running the bench geartrain runs. The 2× target needs 2×
+ * gearmand; when the stub itself reaches less than that, no server under this load can meet it
+ * there.
  */
 const ceilingCase: Case = {
   name: 'background no-op, end to end, against a stub server (the ceiling of this load)',

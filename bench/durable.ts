@@ -5,8 +5,8 @@
 // running on its usual local port is left out, with a line saying so.
 // Each server start measures end to end (submitted AND completed, bounded backlog, as in
 // background-noop.ts) and then submit only (the queue fills) on the same server.
-// Targets (DESIGN.md): geartrain-sqlite ≥ 1× gearmand in memory; ≥ 20× gearmand with sqlite.
-// DESIGN.md sets none for the database stores: their rows are information.
+// Targets (docs/benchmarks.md): geartrain-sqlite ≥ 1× gearmand in memory; ≥ 20× gearmand with sqlite.
+// It sets none for the database stores: their rows are information.
 //
 // Windows are shorter than background-noop.ts so the scenario stays near a minute at 3 runs
 // (2 cases × 2 servers × 3 runs × about 5 s) plus the database cases.

@@ -1,6 +1,6 @@
 // Foreground round trip under load: SUBMIT_JOB → (worker: JOB_ASSIGN → WORK_COMPLETE) →
 // WORK_COMPLETE at the client, timed at the client. 8 clients each submit one job at a time,
-// 4 workers run them. Target (DESIGN.md): p50 and p99 ≤ gearmand's.
+// 4 workers run them. Target (docs/benchmarks.md): p50 and p99 ≤ gearmand's.
 
 import { cpuNote, fmt, runLoad, type Case, type Scenario } from './lib/harness.js';
 import type { LoadConfig } from './load.js';

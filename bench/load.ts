@@ -210,7 +210,7 @@ class Load {
         GRAB_JOB.copy(out, HEADER + hlen + 1);
         s.write(out);
         // Foreground jobs are counted by their clients, when the result arrives (and only those
-        // submitted in the window); counted here too, the foreground rate was twice the real one.
+        // submitted in the window); counted here too, each would count twice.
         if (this.cfg.mode !== 'foreground') this.completed++;
         // Release blocked clients in batches, not one packet per completion.
         if (this.blocked.size > 0 && this.cfg.maxBacklog - (this.submitted - this.completed) >= UNBLOCK_BATCH) this.unblock();

@@ -1,7 +1,7 @@
 // Memory: RSS of the server process holding 1,000,000 queued 100-byte background jobs (no
 // workers). The load generator submits exactly that many (submit-only, maxJobs); we then poll
 // the admin `status` until the function's total reads 1,000,000 and read VmRSS from
-// /proc/PID/status. Target (DESIGN.md): ≤ 450 MB; gearmand holds about 900 MB, so the judged
+// /proc/PID/status. Target (docs/benchmarks.md): ≤ 450 MB; gearmand holds about 900 MB, so the judged
 // ratio geartrain / gearmand is ≤ 0.5 (the absolute figure is in the table too).
 //
 // Submission is bounded in time (FILL_MS): a server too slow to take 1,000,000 jobs in it is

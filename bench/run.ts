@@ -1,6 +1,7 @@
 // Runs the benchmark scenarios (every bench/*.ts that exports `scenario`, or those named on the
 // command line), each case on geartrain and on gearmand, and prints one table of medians with
-// the ratio against the DESIGN.md target. Results go to bench/results/latest.json.
+// the ratio against its target (docs/benchmarks.md). Results go to bench/results/latest.json, and
+// as Markdown to bench/results/latest.md (`npm run bench:docs` puts that table in the docs).
 //
 //   npm run bench                                   all scenarios, 3 runs per server
 //   npm run bench -- background-noop --reps 1       one scenario, one run
@@ -27,31 +28,15 @@ import {
   startServer,
   stopServer,
   type Case,
-  type Metric,
   type Sample,
   type Scenario,
   type ServerKind,
 } from './lib/harness.js';
 import { hotSpots } from './lib/profile.js';
+import { ratioText, resultsMarkdown, targetText, type Row, type RunRecord } from './lib/results.js';
 
-const NOT_SCENARIOS = new Set(['run.ts', 'load.ts']);
+const NOT_SCENARIOS = new Set(['run.ts', 'load.ts', 'update-docs.ts']);
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
-
-interface Row {
-  scenario: string;
-  case: string;
-  metric: Metric;
-  geartrain: number;
-  /** The other side's figure: gearmand, or the case's `versus.baseline`. */
-  gearmand: number;
-  baseline: string;
-  ratio: number;
-  verdict: 'pass' | 'FAIL' | 'info' | 'error';
-  runs: Record<ServerKind, number[]>;
-  /** Runs (either server) during which other processes were busy. */
-  disturbed: number;
-  error?: string;
-}
 
 interface Args {
   names: string[];
@@ -153,14 +138,6 @@ async function runCase(s: Scenario, c: Case, { reps, profile: profiling, only }:
   });
 }
 
-function targetText(m: Metric): string {
-  if (m.target === undefined) return '—';
-  return `${m.better === 'higher' ? '≥' : '≤'} ${m.target}×`;
-}
-
-/** A ratio within rounding of its target gets a third decimal, so "1.00× FAIL" cannot appear. */
-const nearTarget = (r: Row): boolean => r.metric.target !== undefined && Math.abs(r.ratio - r.metric.target) < 0.005;
-
 function printTable(rows: Row[]): void {
   const head = ['scenario', 'metric', 'geartrain', 'compared with', '', 'ratio', 'target', 'result'];
   const body = rows.map((r) => [
@@ -169,7 +146,7 @@ function printTable(rows: Row[]): void {
     r.verdict === 'error' ? 'error' : fmt(r.geartrain, r.metric.unit),
     r.baseline,
     r.verdict === 'error' ? 'error' : fmt(r.gearmand, r.metric.unit),
-    Number.isFinite(r.ratio) ? `${r.ratio.toFixed(nearTarget(r) ? 3 : 2)}×` : '—',
+    ratioText(r),
     targetText(r.metric),
     r.verdict,
   ]);
@@ -236,8 +213,12 @@ async function main(): Promise<number> {
 
   const file = path.join(RESULTS_DIR, 'latest.json');
   const cases = scenarios.flatMap((s) => s.cases.map((c) => ({ scenario: s.name, case: c.name, config: c.config })));
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), revision: gitRevision(), machine: m, geartrainStore: GEARTRAIN_STORE, reps, seconds, cases, rows }, null, 2)}\n`);
-  console.log(`results: ${path.relative(process.cwd(), file)}`);
+  const complete = names.length === 0 && args.caseFilter === null && args.only === null;
+  const record: RunRecord = { date: new Date().toISOString(), revision: gitRevision(), machine: m, reps, complete, rows };
+  writeFileSync(file, `${JSON.stringify({ ...record, geartrainStore: GEARTRAIN_STORE, seconds, cases }, null, 2)}\n`);
+  const markdown = path.join(RESULTS_DIR, 'latest.md');
+  writeFileSync(markdown, resultsMarkdown(record));
+  console.log(`results: ${path.relative(process.cwd(), file)}, ${path.relative(process.cwd(), markdown)}${complete ? ' (npm run bench:docs puts the table in docs/benchmarks.md)' : ''}`);
   return errors > 0 ? 1 : 0;
 }
 

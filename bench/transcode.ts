@@ -6,7 +6,7 @@
 //   ffmpeg CLI  /usr/bin/ffmpeg (what the worker finds on PATH) spawned with the very argv the
 //               worker gives it (posterRun/profileRun + ffmpegArgv), poster then 480p, one after
 //               the other like the worker; no probe (whoever types the command knows the input).
-// Outputs go to a fresh folder each run, so nothing is skipped as up to date. Target (DESIGN.md):
+// Outputs go to a fresh folder each run, so nothing is skipped as up to date. Target (docs/benchmarks.md):
 // geartrain ≤ 1.05× the command line.
 
 import { spawn } from 'node:child_process';

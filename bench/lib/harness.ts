@@ -1,7 +1,7 @@
 // What every scenario shares: the two servers, the load generator child, CPU accounting from
 // /proc, and the bookkeeping that kills every child when the run ends, however it ends.
 //
-// Setup (2 cores here): the server under test is one child process, the load generator another;
+// Setup (for 2 cores): the server under test is one child process, the load generator another;
 // nothing is pinned, the kernel shares the cores between them. geartrain's server is one event
 // loop (about one core at most); gearmand -t 2 runs two I/O threads plus its processing thread
 // and may use both cores, competing with the load generator. Both see the same load, the same

@@ -85,7 +85,7 @@ export function benchClip(): string {
 
 /**
  * The plain loop a user would write without geartrain: sharp's multi-output idiom (one
- * instance, `.clone()` per output), two images in flight (the best setting on 2 cores, DESIGN.md).
+ * instance, `.clone()` per output), two images in flight (the best setting on 2 cores, docs/benchmarks.md).
  */
 export async function plainSharpLoop(files: string[], outDir: string, inFlight = 2): Promise<void> {
   mkdirSync(outDir, { recursive: true });

@@ -1,4 +1,4 @@
-// A stub Gearman server: the ceiling of the background load on this machine. It answers each
+// A stub Gearman server: the ceiling of the background load on its machine. It answers each
 // SUBMIT_JOB_BG with JOB_CREATED and each GRAB_JOB with a canned JOB_ASSIGN while it owes jobs,
 // and keeps nothing else: no queue, no job objects, no protocol checks. It writes the way the
 // server does (src/server/connection.ts): each socket's replies as one buffer, all sockets once

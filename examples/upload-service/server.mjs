@@ -6,9 +6,10 @@
 //   GET /uploads/RUN_ID   → the run's progress, per step, and its outputs as URLs.
 //   GET /media/…          → the outputs themselves (what cache-warm requests).
 //
-// Environment: PORT (8080), GEARTRAIN_SERVERS (127.0.0.1:4730), DATA_DIR (./upload-data),
-// PUBLIC_URL (http://127.0.0.1:PORT, where /media is reachable: cache-warm requests it),
-// MAX_UPLOAD_BYTES (200 MiB).
+// Environment: PORT (8080), GEARTRAIN_SERVERS (127.0.0.1:4730), DATA_DIR (where uploads and
+// outputs go; default geartrain-upload-service in the system temp folder, never inside this
+// package), PUBLIC_URL (http://127.0.0.1:PORT, where /media is reachable: cache-warm requests
+// it), MAX_UPLOAD_BYTES (200 MiB). The pipeline workers must be able to read and write DATA_DIR.
 //
 //   pipeline server &
 //   pipeline worker thumbnail transcode email cache-warm probe pipeline &
@@ -18,6 +19,7 @@
 import http from 'node:http';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline as pump } from 'node:stream/promises';
@@ -25,7 +27,7 @@ import { Client, BUILTIN_PIPELINES, pipelineFunction, runIdFor, runStoreFor } fr
 
 const port = Number(process.env.PORT ?? 8080);
 const servers = (process.env.GEARTRAIN_SERVERS ?? '127.0.0.1:4730').split(',');
-const dataDir = path.resolve(process.env.DATA_DIR ?? 'upload-data');
+const dataDir = path.resolve(process.env.DATA_DIR || path.join(os.tmpdir(), 'geartrain-upload-service'));
 const maxBytes = Number(process.env.MAX_UPLOAD_BYTES ?? 200 * 1024 * 1024);
 const upload = BUILTIN_PIPELINES.get('upload');
 const client = new Client({ servers });
@@ -40,10 +42,33 @@ function send(res, status, body) {
 /** The run id is the directory name under media/: one upload, one run. */
 const mediaDir = (uploadId) => path.join(dataDir, 'media', uploadId);
 
+/** Longest file name most file systems take, in UTF-8 bytes. */
+const NAME_MAX_BYTES = 255;
+
+/**
+ * Whether `name` can be stored as given: one path segment (no / or \), no control characters,
+ * no spaces at either end, not hidden (a leading dot also keeps clear of . and .. and of the
+ * service's .NAME.part files), and short enough for the file system. Spaces inside, brackets
+ * and any letters are fine.
+ */
+function safeName(name) {
+  return (
+    name !== '' &&
+    !name.startsWith('.') &&
+    !/[/\\\x00-\x1f\x7f]/.test(name) &&
+    name.trim() === name &&
+    Buffer.byteLength(name) + '.part'.length + 1 <= NAME_MAX_BYTES
+  );
+}
+
+const shown = (v) => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+
 async function receive(req, res, url, publicUrl) {
   const name = url.searchParams.get('name') ?? '';
-  if (!/^[\w.-]{1,200}$/.test(name) || name.startsWith('.')) {
-    return send(res, 400, { error: { code: 'GT_INVALID_ARGUMENT', message: 'Expected ?name=FILE (letters, digits, . _ -) for name' } });
+  if (!safeName(name)) {
+    return send(res, 400, {
+      error: { code: 'GT_INVALID_ARGUMENT', message: `Expected a file name (one path segment, not starting with a dot, no control characters or spaces at either end, at most ${NAME_MAX_BYTES - 6} bytes) for name but received ${shown(name)}` },
+    });
   }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) return send(res, 413, { error: { code: 'GT_BODY_TOO_LARGE', message: `Upload of ${declared} bytes exceeds ${maxBytes}` } });
@@ -82,7 +107,11 @@ async function status(res, uploadId) {
   const outputs = [];
   for (const id of ['thumbnails', 'transcode', 'poster']) {
     const r = record.steps[id]?.items['-']?.result;
-    for (const o of [...(r?.outputs ?? []), ...(r?.poster ? [r.poster] : [])]) outputs.push(`/media/${uploadId}/${path.relative(mediaDir(uploadId), o.path)}`);
+    for (const o of [...(r?.outputs ?? []), ...(r?.poster ? [r.poster] : [])]) {
+      // Encoded as the upload pipeline's cache-warm URLs are: names may hold spaces and more.
+      const rel = path.relative(mediaDir(uploadId), o.path).split(path.sep).map(encodeURIComponent).join('/');
+      outputs.push(`/media/${uploadId}/${rel}`);
+    }
   }
   const errors = Object.values(record.steps).flatMap((s) => Object.values(s.items).filter((i) => i.status === 'failed').map((i) => i.error));
   send(res, 200, { uploadId, runId: record.id, status: record.status, steps, outputs, errors });
@@ -114,7 +143,7 @@ const server = http.createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  process.stderr.write(`upload service on http://127.0.0.1:${server.address().port} (job servers ${servers.join(',')})\n`);
+  process.stderr.write(`upload service on http://127.0.0.1:${server.address().port} (job servers ${servers.join(',')}), files in ${dataDir}\n`);
 });
 
 const stop = () => server.close(() => client.close().then(() => process.exit(0)));

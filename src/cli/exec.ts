@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { WorkFail, Worker, type WorkerJob } from '../client/index.js';
+import { report, reportJobs } from '../supervisor/ipc.js';
 import { commandLogger, parsePositiveInt, parseServers } from './options.js';
 
 interface ExecOpts {
@@ -63,6 +64,7 @@ export function registerExec(program: Command): void {
         stopped();
       };
       worker.on('job', (info: { fn: string; handle: string; ms: number; outcome: string }) => log.info(info, 'job'));
+      reportJobs(worker);
       process.once('SIGINT', () => stop());
       process.once('SIGTERM', () => stop());
       let started = 0;
@@ -78,6 +80,7 @@ export function registerExec(program: Command): void {
       for (const fn of opts.function) worker.addFunction(fn, handler, opts.timeout ? { timeout: opts.timeout } : {});
       if (stopping === null) await worker.start();
       log.info({ functions: opts.function, command }, 'worker ready');
+      report({ gt: 'ready' });
       await finished;
       await stopping;
     });

@@ -18,6 +18,17 @@ export function parseSize(value: string): number {
   return Number(m[1]) * mult;
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `30s`, `5m`, `1h` → ms. A bare number is refused: seconds or milliseconds? */
+export function parseDuration(name: string) {
+  return (value: string): number => {
+    const m = /^(\d+)(ms|s|m|h)$/.exec(value.trim());
+    if (!m) throw new InvalidArgumentError(`Expected a duration such as 30s, 5m or 1h for ${name} but received "${value}".`);
+    return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  };
+}
+
 export function parsePositiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);

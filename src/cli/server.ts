@@ -9,6 +9,7 @@ import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
 import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
 import { runsIn } from '../pipelines/worker.js';
 import { tuneHeapGrowth } from '../server/heap.js';
+import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/http/options.js';
 
 interface ServerOpts {
   host: string;
@@ -25,6 +26,8 @@ interface ServerOpts {
   httpHost: string;
   httpToken?: string;
   httpBodyLimit: number;
+  httpRequestTimeout: number;
+  httpConnectionTimeout: number;
   runs?: string[];
 }
 
@@ -52,19 +55,31 @@ export function registerServer(program: Command): void {
     .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
     .option('--runs <dir...>', 'HTTP API and dashboard: show the pipeline runs recorded under these output folders')
     .option('--http-body-limit <bytes>', 'largest HTTP request body, e.g. 1m', parseSize, 1024 * 1024)
+    .option('--http-request-timeout <ms>', 'longest a client may take to send a whole HTTP request (408 past it)', parsePositiveInt('--http-request-timeout'), DEFAULT_REQUEST_TIMEOUT_MS)
+    .option('--http-connection-timeout <ms>', 'close an HTTP connection with no traffic for this long', parsePositiveInt('--http-connection-timeout'), DEFAULT_CONNECTION_TIMEOUT_MS)
     .action(async (opts: ServerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'server');
       tuneHeapGrowth();
       const token = opts.httpToken ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined);
       if (opts.httpPort === undefined) {
-        for (const flag of ['httpHost', 'httpToken', 'httpBodyLimit'] as const) {
+        for (const flag of ['httpHost', 'httpToken', 'httpBodyLimit', 'httpRequestTimeout', 'httpConnectionTimeout', 'runs'] as const) {
           if (cmd.getOptionValueSource(flag) === 'cli') {
             const name = `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
             throw new GeartrainError('GT_INVALID_ARGUMENT', `${name} needs --http-port (the HTTP API is off without it)`);
           }
         }
       }
-      const http = opts.httpPort === undefined ? undefined : { port: opts.httpPort, host: opts.httpHost, token, bodyLimit: opts.httpBodyLimit };
+      const http =
+        opts.httpPort === undefined
+          ? undefined
+          : {
+              port: opts.httpPort,
+              host: opts.httpHost,
+              token,
+              bodyLimit: opts.httpBodyLimit,
+              requestTimeoutMs: opts.httpRequestTimeout,
+              connectionTimeoutMs: opts.httpConnectionTimeout,
+            };
       const url = opts.store ?? process.env.GEARTRAIN_STORE ?? DEFAULT_STORE_URL;
       const store = await createStore(url);
       const server = new GearmanServer({

@@ -4,7 +4,7 @@
 
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
-import { controlRequest, DEFAULT_SOCKET, type PsResult, type ReloadResult, type ScaleResult } from '../supervisor/index.js';
+import { controlRequest, DEFAULT_SOCKET, type NotReady, type PsResult, type ReloadResult, type ScaleResult } from '../supervisor/index.js';
 import { table } from './table.js';
 
 interface ControlOpts {
@@ -63,6 +63,12 @@ function warnGaveUp(ps: PsResult): void {
   }
 }
 
+/** New processes that did not become ready: named on stderr, and the command exits 1. */
+function notReady(list: NotReady[]): void {
+  for (const n of list) process.stderr.write(`pipeline: ${n.error}\n`);
+  if (list.length > 0) process.exitCode = 1;
+}
+
 export function registerSupervise(program: Command): void {
   withSocket(program.command('ps').description('worker processes of the running pipeline up: type, name, pid, state, uptime, restarts, jobs')).action(
     async (opts: ControlOpts) => {
@@ -87,6 +93,7 @@ export function registerSupervise(program: Command): void {
     }
     const r = (await controlRequest(opts.socket, { cmd: 'scale', counts, wait: opts.wait !== false })) as ScaleResult;
     print(opts.json, r, () => table(['TYPE', 'FROM', 'TO'], r.scaled.map((s) => [s.type, s.from, s.to])));
+    notReady(r.notReady);
     if (!opts.json) warnGaveUp(r.ps);
   });
 
@@ -100,5 +107,6 @@ export function registerSupervise(program: Command): void {
     for (const w of r.warnings) process.stderr.write(`pipeline: ${w}\n`);
     for (const f of r.failed) process.stderr.write(`pipeline: reload of ${f.type} stopped at ${f.name}: ${f.error}; its other processes were kept\n`);
     if (r.failed.length > 0) process.exitCode = 1;
+    notReady(r.notReady);
   });
 }

@@ -12,6 +12,7 @@ import { ControlServer, DEFAULT_SOCKET, LogRelay, Supervisor, loadConfig, type S
 import { commandLogger } from './options.js';
 import { redact } from './server.js';
 import { tuneHeapGrowth } from '../server/heap.js';
+import { runsIn } from '../pipelines/worker.js';
 
 interface UpOpts {
   config?: string;
@@ -40,6 +41,7 @@ async function startServer(cfg: ServerConfig, level: string, log: Logger): Promi
     shutdownGraceMs: cfg.graceMs,
     retry: backoffPolicy({ maxAttempts: cfg.maxAttempts, baseDelayMs: cfg.retryDelayMs }),
     ...(cfg.http ? { http: { port: cfg.http.port, host: cfg.http.host ?? '127.0.0.1', token: cfg.http.token ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined) } } : {}),
+    ...(cfg.http?.runs ? { runs: runsIn(cfg.http.runs) } : {}),
   });
   try {
     await server.listen();

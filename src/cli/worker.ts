@@ -6,6 +6,7 @@ import { invalidArgument } from '../errors.js';
 import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles } from '../pipelines/index.js';
 import { pipelineWorker } from '../pipelines/worker.js';
+import { report, reportJobs } from '../supervisor/ipc.js';
 import { commandLogger, parseNonNegativeInt, parsePositiveInt, parseServers, parseSize } from './options.js';
 
 interface WorkerOpts {
@@ -54,19 +55,25 @@ export function settingsFrom(opts: WorkerOpts, env: NodeJS.ProcessEnv = process.
   };
 }
 
+/** The media limits and mail settings `pipeline worker` and `pipeline run` (for its embedded workers) both take. */
+export function addWorkerLimitFlags(cmd: Command): Command {
+  return cmd
+    .option('--max-pixels <n>', 'thumbnail: most pixels a job decodes, width × height × frames (default 50000000)', parsePositiveInt('--max-pixels'))
+    .option('--max-file-size <size>', 'thumbnail: largest input file, e.g. 100m (default 100m)', parseSize)
+    .option('--smtp <url>', 'email: smtp://user:pass@host:port (GEARTRAIN_SMTP_URL); without it mail goes to the outbox')
+    .option('--mail-from <address>', 'email: default From address (GEARTRAIN_MAIL_FROM)');
+}
+
 export function registerWorker(program: Command): void {
-  program
+  const worker = program
     .command('worker')
     .description(`serve domain workers: ${DOMAIN_WORKER_NAMES.join(', ')} (all when none is named), and \`pipeline\` (drives enqueued pipeline runs)`)
     .argument('[types...]', 'worker types, each optionally TYPE=N for its own concurrency; `pipeline` serves pipeline:NAME for every built-in and ./pipelines file')
     .option('-s, --server <host:port,...>', 'job servers (each worker connects to every one)', parseServers, process.env.GEARTRAIN_SERVERS ? parseServers(process.env.GEARTRAIN_SERVERS) : ['127.0.0.1:4730'])
     .option('-c, --concurrency <n>', 'jobs run at once per type, unless TYPE=N says otherwise', parsePositiveInt('--concurrency'), 1)
-    .option('--allow-path <dir...>', 'only read and write media under these folders (GEARTRAIN_ALLOW_PATHS)')
-    .option('--max-pixels <n>', 'thumbnail: largest input in pixels (default 50000000)', parsePositiveInt('--max-pixels'))
-    .option('--max-file-size <size>', 'thumbnail: largest input file, e.g. 100m (default 100m)', parseSize)
+    .option('--allow-path <dir...>', 'only read and write files under these folders, links resolved (GEARTRAIN_ALLOW_PATHS)');
+  addWorkerLimitFlags(worker)
     .option('--ffmpeg-timeout <ms>', 'transcode: kill ffmpeg after this long (default 3600000)', parsePositiveInt('--ffmpeg-timeout'))
-    .option('--smtp <url>', 'email: smtp://user:pass@host:port (GEARTRAIN_SMTP_URL); without it mail goes to the outbox')
-    .option('--mail-from <address>', 'email: default From address (GEARTRAIN_MAIL_FROM)')
     .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')
     .option('--outbox <dir>', 'email: folder for .eml files when no SMTP is set (default .geartrain/outbox)')
     .option('--grace-ms <ms>', 'on SIGTERM, let running jobs finish for this long, then fail them (retried)', parseNonNegativeInt('--grace-ms'), 30_000)
@@ -91,7 +98,9 @@ export function registerWorker(program: Command): void {
         types.push({ factory: DOMAIN_WORKERS[type], concurrency: count ?? opts.concurrency });
       }
       const served = await serveDomainWorkers({ servers: opts.server, types, settings: settingsFrom(opts), logger: log });
+      for (const w of served.workers.values()) reportJobs(w);
       log.info({ functions: [...served.workers.keys()], servers: opts.server }, 'worker ready');
+      report({ gt: 'ready' });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'stopping: finishing running jobs');

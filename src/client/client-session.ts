@@ -45,6 +45,8 @@ export interface SessionOwner {
   readonly exceptions: boolean;
   /** A submission that never got JOB_CREATED here: try another server. */
   failover(sub: Submission, err: GeartrainError): void;
+  /** A foreground job created here whose result can no longer come: the connection dropped. */
+  lost(sub: Submission, err: GeartrainError): void;
   report(err: unknown): void;
   onUp(address: string): void;
   onDown(address: string, err: GeartrainError): void;
@@ -160,14 +162,17 @@ export class ClientSession {
     this.abandon(err);
   }
 
-  /** The connection is gone: unanswered submissions fail over, everything else fails. */
+  /**
+   * The connection is gone: unanswered submissions fail over, foreground jobs waiting for their
+   * result go back to the owner (which may send them to another server), requests fail.
+   */
   private abandon(err: GeartrainError): void {
     for (const p of this.pending.drain()) p.reject(err);
     if (this.handles.size === 0) return;
-    // Not resubmitted: the job may be running, and would run twice.
     const lost = err.code === 'GT_CONNECTION_LOST' ? err : new GeartrainError('GT_CONNECTION_LOST', gtError('GT_CONNECTION_LOST', this.address).message, { cause: err });
-    for (const a of this.handles.values()) for (const sub of a.subs) sub.reject(lost);
+    const subs = [...this.handles.values()].flatMap((a) => a.subs);
     this.handles.clear();
+    for (const sub of subs) this.owner.lost(sub, lost);
   }
 
   private created(sub: Submission, handle: string): void {

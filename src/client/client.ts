@@ -1,7 +1,8 @@
 // The Gearman client: submits jobs (foreground, background, scheduled), asks for status, and
 // runs batches of tasks. One lazily opened connection per server, shared by every request and
 // pipelined; a submission picks its server by unique id or round-robin, and fails over to the
-// next server until one answers JOB_CREATED.
+// next server until one answers JOB_CREATED, or, for a foreground job, when the connection to
+// its server drops before the result.
 
 import { EventEmitter } from 'node:events';
 import { Cmd } from '../protocol/commands.js';
@@ -29,6 +30,7 @@ export class Client extends EventEmitter implements SessionOwner {
   private readonly byAddress = new Map<string, ClientSession>();
   private readonly seeds = new Map<ClientSession, number>();
   private readonly reconnect: ClientOptions['reconnect'];
+  private readonly beforeSubmit: ClientOptions['beforeSubmit'];
   private roundRobin = 0;
   private nextTaskId = 1;
   private tasks: TaskEntry[] = [];
@@ -44,6 +46,8 @@ export class Client extends EventEmitter implements SessionOwner {
     if (typeof this.exceptions !== 'boolean') throw invalidArgument('boolean', 'exceptions', opts.exceptions);
     this.log = opts.logger ?? silentLogger;
     this.reconnect = opts.reconnect;
+    if (opts.beforeSubmit !== undefined && typeof opts.beforeSubmit !== 'function') throw invalidArgument('function', 'beforeSubmit', opts.beforeSubmit);
+    this.beforeSubmit = opts.beforeSubmit;
     for (const s of servers) {
       const session = this.session(parseServer(s));
       if (!this.sessions.includes(session)) this.sessions.push(session);
@@ -72,7 +76,12 @@ export class Client extends EventEmitter implements SessionOwner {
 
   private start(sub: Submission): Promise<{ ref: JobRef; data?: Buffer }> {
     return new Promise((resolve, reject) => {
-      if (sub.begin({ resolve, reject, report: (err) => this.report(err) })) this.route(sub);
+      if (!sub.begin({ resolve, reject, report: (err) => this.report(err) })) return;
+      if (this.beforeSubmit === undefined) return this.route(sub);
+      this.beforeSubmit(sub.fn).then(
+        () => this.route(sub),
+        (err: unknown) => sub.reject(err instanceof Error ? err : new Error(String(err))),
+      );
     });
   }
 
@@ -82,6 +91,20 @@ export class Client extends EventEmitter implements SessionOwner {
     const session = this.pick(sub.uniqueKey, sub.tried);
     // A server's own refusal says more than "no server reachable".
     if (session === undefined) return sub.reject(sub.refusedWith ?? this.noServers(lastError));
+    session.submit(sub);
+  }
+
+  /**
+   * SessionOwner: the connection to the server holding a foreground job dropped before its
+   * result. The job goes, with the same unique id, to the next server in the id's order that it
+   * has not been on (a server that still holds it coalesces the two), within its failover budget;
+   * without one left it fails with GT_CONNECTION_LOST.
+   */
+  lost(sub: Submission, err: GeartrainError): void {
+    if (!sub.pending) return;
+    const session = this.closed || !sub.takeFailover() ? undefined : this.pick(sub.uniqueKey, sub.tried);
+    if (session === undefined) return sub.reject(err);
+    this.log.info({ fn: sub.fn, from: err.message, to: session.address }, 'resubmitting a job whose server connection dropped');
     session.submit(sub);
   }
 

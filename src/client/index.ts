@@ -16,3 +16,4 @@ export type {
 } from './types.js';
 export { Worker, SERVER_TIMEOUT_GRACE_MS, type FunctionOptions, type JobEvent, type WorkerOptions } from './worker.js';
 export { WorkFail, type JobHandler, type WorkerJob } from './worker-job.js';
+export { WorkerCheck, type WorkerCheckOptions } from './worker-check.js';

@@ -35,6 +35,8 @@ export class Submission {
   /** The last ERROR a server answered that sent the submission on to the next server. */
   refusedWith: GeartrainError | undefined;
   ref: JobRef | undefined;
+  /** Resends left after losing the server that held the job (SubmitOptions.failovers). */
+  private failoversLeft: number;
   private readonly packet: () => Buffer;
   private readonly hooks: SubmissionHooks;
   private readonly timeoutMs: number | undefined;
@@ -54,6 +56,7 @@ export class Submission {
       positiveInt(opts.timeoutMs, 'timeoutMs');
       if (background) throw invalidArgument('no timeoutMs on a background submission', 'timeoutMs', opts.timeoutMs);
     }
+    if (opts.failovers !== undefined && (!Number.isInteger(opts.failovers) || opts.failovers < 0)) throw invalidArgument('non-negative integer', 'failovers', opts.failovers);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArgument('AbortSignal', 'signal', opts.signal);
     for (const hook of ['onData', 'onWarning', 'onStatus', 'onCreated', 'onComplete', 'onFail', 'onException'] as const) {
       if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw invalidArgument('function', hook, opts[hook]);
@@ -63,6 +66,7 @@ export class Submission {
     // A unique of "-" coalesces on the payload (gearmand), so the payload picks the server.
     this.uniqueKey = unique.length === 1 && unique[0] === 0x2d ? `-\0${data.toString('latin1')}` : unique.toString('latin1');
     this.timeoutMs = opts.timeoutMs;
+    this.failoversLeft = opts.failovers ?? Number.POSITIVE_INFINITY;
     this.signal = opts.signal;
     this.hooks = opts;
     if (opts.epoch === undefined) {
@@ -74,6 +78,13 @@ export class Submission {
       const when = epochSeconds(opts.epoch);
       this.packet = () => req(Cmd.SUBMIT_JOB_EPOCH, fnBytes, unique, when, data);
     }
+  }
+
+  /** Spend one failover of the budget; false when none is left. */
+  takeFailover(): boolean {
+    if (this.failoversLeft <= 0) return false;
+    this.failoversLeft--;
+    return true;
   }
 
   /** The SUBMIT_* packet, encoded when the socket can take it. */

@@ -21,6 +21,11 @@ export interface ClientOptions {
   exceptions?: boolean;
   /** @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * Awaited before each submission is sent (its timeout and signal already apply); a rejection
+   * fails the submission with that error. WorkerCheck.ready fits here. @defaultValue none
+   */
+  beforeSubmit?: (fn: string) => Promise<void>;
 }
 
 export interface SubmitOptions {
@@ -32,6 +37,14 @@ export interface SubmitOptions {
   epoch?: Date | number;
   /** Foreground only: reject with GT_TIMEOUT after this many ms (the job itself goes on). */
   timeoutMs?: number;
+  /**
+   * Foreground only: how many times the job is sent again, with the same unique id, to the next
+   * server in the id's order when the connection to the server holding it drops before its
+   * result. Each server is tried at most once, so the number of servers bounds it too; 0 fails
+   * the job with GT_CONNECTION_LOST at once. A job that was running on the lost server may run
+   * twice (at least once, as with a crashed worker). @defaultValue every other server, once
+   */
+  failovers?: number;
   /** Stop waiting: the promise rejects with the signal's reason (the job itself goes on). */
   signal?: AbortSignal;
   /** WORK_DATA from the worker, in order. */

@@ -287,8 +287,8 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
-    // A connection lost from here on stays lost: one re-opened meanwhile was never ended, and
-    // kept the process alive after close() had resolved.
+    // A connection lost from here on stays lost: one re-opened meanwhile would never be ended,
+    // and would keep the process alive after close() resolved.
     for (const s of this.sessions) s.stopReconnecting();
     // A grab already sent is answered at once (NO_JOB or a job); wait for the answers, so a job
     // the server already assigned is run here rather than released with a failed attempt.

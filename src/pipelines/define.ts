@@ -6,12 +6,12 @@ import path from 'node:path';
 import { GeartrainError, gtError } from '../errors.js';
 import { Fields, itemFields, itemString } from '../workers/validate.js';
 import { parseYaml } from '../yaml.js';
-import { compile, expressionsIn } from './expr.js';
+import { checkExpression, inputShape, itemShape, type ExprContext } from './check-expr.js';
+import { expressionBody, templateStrings } from './expr.js';
 import type { InputKind, PipelineDef, StepDef } from './types.js';
 
 const NAME = /^[a-z][a-z0-9-]*$/;
 const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const ROOTS = new Set(['input', 'options', 'run', 'steps', 'item', 'index']);
 const INPUTS: readonly InputKind[] = ['folder', 'file', 'json'];
 const PRIORITIES = ['high', 'normal', 'low'] as const;
 
@@ -19,27 +19,29 @@ function invalid(pipeline: string, message: string): GeartrainError {
   return gtError('GT_PIPELINE_INVALID', pipeline, message);
 }
 
-/** Check one expression: it parses, and names only known roots and steps it depends on. */
-function checkExpression(pipeline: string, where: string, src: string, ancestors: ReadonlySet<string>, fanOut: boolean): void {
-  const body = /^\s*\$\{\{([^}]*)\}\}\s*$/.exec(src)?.[1] ?? src;
-  try {
-    compile(body);
-  } catch (err) {
-    throw invalid(pipeline, `${where}: cannot parse "${src}": ${(err as Error).message}`);
-  }
-  for (const m of body.matchAll(/(?<![\w.$'"])([A-Za-z_$][\w$-]*)((?:\.[\w$-]+)*)/g)) {
-    const root = m[1]!;
-    if (['true', 'false', 'null'].includes(root)) continue;
-    if (!ROOTS.has(root)) throw invalid(pipeline, `${where}: unknown name "${root}" in "${src}" (known: ${[...ROOTS].join(', ')})`);
-    if ((root === 'item' || root === 'index') && !fanOut) throw invalid(pipeline, `${where}: "${root}" is only defined in a step with forEach`);
-    if (root === 'steps') {
-      const ref = m[2]!.split('.')[1];
-      if (ref === undefined) continue;
-      if (!ancestors.has(ref)) {
-        throw invalid(pipeline, `${where}: refers to step "${ref}", which is ${ref === '' ? 'empty' : 'not one it needs (directly or through others)'}`);
-      }
+/** Check every expression of a step where it sits; the message names the step and the field. */
+function checkStepExpressions(def: PipelineDef, i: number, ancestors: ReadonlySet<string>): void {
+  const s = def.steps[i]!;
+  const at = (field: string): string => `steps[${i}] (${s.id}).${field}`;
+  const fanOutOf = new Map(def.steps.map((x) => [x.id, x.forEach !== undefined]));
+  const ctx: ExprContext = {
+    input: inputShape(def.input),
+    options: Object.keys(def.options ?? {}),
+    steps: new Map([...ancestors].map((id) => [id, fanOutOf.get(id)!])),
+  };
+  const check = (where: string, body: string, shown: string, c: ExprContext): void => {
+    try {
+      checkExpression(body, shown, c);
+    } catch (err) {
+      throw invalid(def.name, `${where}: ${(err as Error).message}`);
     }
-  }
+  };
+  if (typeof s.forEach === 'string') check(at('forEach'), expressionBody(s.forEach), s.forEach, ctx);
+  if (typeof s.when === 'string') check(at('when'), expressionBody(s.when), s.when, ctx);
+  if (typeof s.payload === 'function') return;
+  if (s.payload === undefined) throw invalid(def.name, `${at('payload')}: missing (a JSON template or a function)`);
+  const inner: ExprContext = s.forEach === undefined ? ctx : { ...ctx, item: typeof s.forEach === 'string' ? itemShape(expressionBody(s.forEach), ctx) : { kind: 'any' } };
+  for (const t of templateStrings(s.payload, 'payload')) for (const e of t.expressions) check(at(t.where), e, t.text, inner);
 }
 
 /** The steps each step depends on, directly or through others; throws on a cycle. */
@@ -106,6 +108,7 @@ export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
         if (step.needs !== undefined) out.needs = s.array('needs', itemString);
         if (step.forEach !== undefined) out.forEach = typeof step.forEach === 'function' ? (s.raw('forEach') as StepDef['forEach']) : s.string('forEach');
         if (step.when !== undefined) out.when = typeof step.when === 'function' ? (s.raw('when') as StepDef['when']) : s.string('when');
+        if (step.onFailure !== undefined) out.onFailure = s.bool('onFailure', false);
         if (step.priority !== undefined) out.priority = s.oneOf('priority', PRIORITIES);
         if (step.retry !== undefined) out.retry = s.int('retry', { min: 0, max: 10 });
         if (step.timeoutMs !== undefined) out.timeoutMs = s.int('timeoutMs', { min: 1 });
@@ -129,18 +132,8 @@ export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
       });
     });
     const ancestors = ancestorsOf(name, steps);
-    steps.forEach((s, i) => {
-      const anc = ancestors.get(s.id)!;
-      const fanOut = s.forEach !== undefined;
-      const at = (field: string): string => `steps[${i}] (${s.id}).${field}`;
-      if (typeof s.forEach === 'string') checkExpression(name, at('forEach'), s.forEach, anc, false);
-      if (typeof s.when === 'string') checkExpression(name, at('when'), s.when, anc, false);
-      if (typeof s.payload !== 'function') {
-        if (s.payload === undefined) throw invalid(name, `${at('payload')}: missing (a JSON template or a function)`);
-        for (const e of expressionsIn(s.payload)) checkExpression(name, at('payload'), e, anc, fanOut);
-      }
-    });
     def = { name: pname, input, steps, ...(description ? { description } : {}), ...(extensions ? { extensions } : {}), ...(opts ? { options } : {}) };
+    steps.forEach((st, i) => checkStepExpressions(def, i, ancestors.get(st.id)!));
   } catch (err) {
     if (err instanceof GeartrainError && err.code === 'GT_PAYLOAD_INVALID') throw invalid(name, err.message);
     throw err;

@@ -16,7 +16,7 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
-/** sharp did best with two images in flight per core pair here (DESIGN.md); more only queues. */
+/** sharp does best with two images in flight per two cores (docs/benchmarks.md); more only queues. */
 export const DEFAULT_MEDIA_CONCURRENCY = Math.max(2, os.availableParallelism());
 
 export async function startEmbedded(

@@ -18,9 +18,18 @@ export interface InputFile {
   name: string;
   /** Lower-case extension with the dot. */
   ext: string;
+  /**
+   * The base of this file's output names: `name`, or the whole base name (`cover.jpg`) when
+   * another file in the same folder has the same name without extension, ignoring case
+   * (`cover.png`, `COVER.jpeg`), so their outputs never overwrite each other.
+   */
+  outputBase: string;
   size: number;
   mtimeMs: number;
 }
+
+/** The fields of an InputFile, for checking `item.…` and `input.…` in pipeline files. */
+export const INPUT_FILE_FIELDS = ['path', 'rel', 'dir', 'name', 'ext', 'outputBase', 'size', 'mtimeMs'] as const satisfies readonly (keyof InputFile)[];
 
 export interface ResolvedInput {
   /** What steps see as `input`. */
@@ -39,7 +48,24 @@ function fileEntry(abs: string, root: string, size: number, mtimeMs: number): In
   const rel = path.relative(root, abs) || path.basename(abs);
   const ext = path.extname(abs).toLowerCase();
   const dir = path.dirname(rel);
-  return { path: abs, rel, dir: dir === '.' ? '' : dir, name: path.basename(abs, path.extname(abs)), ext, size, mtimeMs };
+  const name = path.basename(abs, path.extname(abs));
+  return { path: abs, rel, dir: dir === '.' ? '' : dir, name, ext, outputBase: name, size, mtimeMs };
+}
+
+/**
+ * Give every file whose name without extension it shares with another in the same folder
+ * (ignoring case, so the outputs stay apart on a case-insensitive disk too) its whole base
+ * name as the base of its outputs: `cover.jpg-320w.webp` beside `cover.png-320w.webp`.
+ */
+function separateOutputNames(files: InputFile[]): void {
+  const groups = new Map<string, InputFile[]>();
+  for (const f of files) {
+    const key = `${f.dir}\0${f.name.toLowerCase()}`;
+    const group = groups.get(key);
+    if (group) group.push(f);
+    else groups.set(key, [f]);
+  }
+  for (const group of groups.values()) if (group.length > 1) for (const f of group) f.outputBase = path.basename(f.path);
 }
 
 async function walk(root: string, dir: string, out: string, exts: readonly string[] | undefined, files: InputFile[], skipped: SkippedInput[]): Promise<void> {
@@ -112,5 +138,6 @@ export async function resolveInput(def: PipelineDef, input: string, out: string)
     const what = def.extensions ? `no files ending in ${def.extensions.join(' ')}` : 'no files';
     throw gtError('GT_INPUT_NOT_FOUND', input, `${what}${skipped.length ? ` (${skipped.length} other files skipped)` : ''}`);
   }
+  separateOutputNames(files);
   return { value: { dir: abs, files }, spec: abs, skipped };
 }

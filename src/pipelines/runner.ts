@@ -5,9 +5,11 @@
 
 import type { Client } from '../client/client.js';
 import type { JobExceptionError, TaskResult } from '../client/types.js';
-import { exceptionCode, isRetryable } from '../errors.js';
+import { exceptionCode, exceptionText, gtError, isRetryable } from '../errors.js';
 import { fingerprint } from '../workers/files.js';
-import { evaluate, render } from './expr.js';
+import { ExprError, evaluate, render } from './expr.js';
+import { outputConflicts } from './payloads.js';
+import { preflight } from './preflight.js';
 import type { RunStore } from './state.js';
 import type { ItemRecord, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus } from './types.js';
 
@@ -39,6 +41,8 @@ interface Item {
   label: string;
   payload: unknown;
   fingerprint: string;
+  /** Why this item fails without being submitted (it would overwrite another's output). */
+  error?: string;
 }
 
 /** Saves the record at most every `ms`, and once more at the end. */
@@ -106,8 +110,11 @@ export function stepScope(record: RunRecord, def: PipelineDef, input: unknown): 
     const items = Object.values(rec.items);
     const done = items.filter((i) => i.status === 'done');
     const failed = items.length - done.length;
+    const failures = items.filter((i) => i.status === 'failed').map((i) => ({ item: i.label, error: i.error ?? 'failed' }));
     steps[s.id] =
-      s.forEach === undefined ? { result: rec.items['-']?.result, failed, status: rec.status } : { results: done.map((i) => i.result), failed, status: rec.status };
+      s.forEach === undefined
+        ? { result: rec.items['-']?.result, failed, status: rec.status, failures }
+        : { results: done.map((i) => i.result), failed, status: rec.status, failures };
   }
   return { input, options: record.options, run: { id: record.id, out: record.out }, steps };
 }
@@ -118,6 +125,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
   const emit = (e: RunEvent): void => opts.onEvent?.(e);
   const now = new Date().toISOString();
   const options = { ...Object.fromEntries(Object.entries(def.options ?? {}).map(([k, o]) => [k, o.default])), ...params.options };
+  preflight(def, { input: params.input, options, run: { id: params.id, out: params.out } });
   const previous = opts.force ? undefined : await store.load(params.id);
   const record: RunRecord = {
     id: params.id,
@@ -153,12 +161,32 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
     return status;
   };
 
+  // The step that failed behind each step that is skipped because of it: what needs a broken
+  // step is skipped too, so nothing downstream of a failure runs as if all went well.
+  const brokenBy = new Map<string, string>();
+  /** Steps this one needs, directly or through others, that failed wholly or partly. */
+  const failedBefore = (step: StepDef, seen = new Set<string>()): string[] =>
+    (step.needs ?? []).flatMap((n) => {
+      if (seen.has(n)) return [];
+      seen.add(n);
+      const st = record.steps[n]?.status;
+      return [...(st === 'failed' || st === 'partial' ? [n] : []), ...failedBefore(byId.get(n)!, seen)];
+    });
+
   async function runStep(step: StepDef): Promise<StepStatus> {
     const needs = await Promise.all((step.needs ?? []).map((n) => settle(n).then((s) => [n, s] as const)));
     const rec: StepRecord = { status: 'pending', total: 0, items: {} };
     record.steps[step.id] = rec;
-    const failedNeed = needs.find(([, s]) => s === 'failed');
-    if (failedNeed) return finishStep(step, rec, 'skipped', `needs ${failedNeed[0]}, which failed`);
+    if (step.onFailure) {
+      if (failedBefore(step).length === 0) return finishStep(step, rec, 'skipped', 'nothing it needs failed');
+    } else {
+      const broken = needs.find(([n, s]) => s === 'failed' || brokenBy.has(n));
+      if (broken) {
+        const cause = broken[1] === 'failed' ? broken[0] : brokenBy.get(broken[0])!;
+        brokenBy.set(step.id, cause);
+        return finishStep(step, rec, 'skipped', `needs ${cause}, which failed`);
+      }
+    }
     if (signal?.aborted) return finishStep(step, rec, 'skipped', 'run stopped');
     const scope = stepScope(record, def, params.input);
     try {
@@ -167,18 +195,31 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
         if (!ok) return finishStep(step, rec, 'skipped', typeof step.when === 'string' ? `condition is false: ${step.when}` : 'condition is false');
       }
       const items = buildItems(step, scope);
+      const conflicts = outputConflicts(step.fn, items);
+      for (const it of items) {
+        const err = conflicts.get(it.key);
+        if (err) it.error = exceptionText(err);
+      }
       rec.total = items.length;
       rec.status = 'running';
       return await runItems(step, rec, items);
     } catch (err) {
       // A payload or list that cannot be computed fails this step, not the run.
-      rec.items['-'] = { label: step.id, status: 'failed', fingerprint: '', error: (err as Error).message };
+      rec.items['-'] = { label: step.id, status: 'failed', fingerprint: '', error: exceptionText(err) };
       return finishStep(step, rec, 'failed', (err as Error).message);
     }
   }
 
   function buildItems(step: StepDef, scope: StepScope): Item[] {
-    const payloadOf = (s: StepScope): unknown => (typeof step.payload === 'function' ? step.payload(s) : render(step.payload, s));
+    const payloadOf = (s: StepScope, item?: string): unknown => {
+      if (typeof step.payload === 'function') return step.payload(s);
+      try {
+        return render(step.payload, s);
+      } catch (err) {
+        if (!(err instanceof ExprError)) throw err;
+        throw gtError('GT_PIPELINE_INVALID', def.name, `step ${step.id}${item === undefined ? '' : `, item ${item}`}: ${err.message}`);
+      }
+    };
     if (step.forEach === undefined) {
       const payload = payloadOf(scope);
       return [{ key: '-', label: step.id, payload, fingerprint: fingerprint([step.fn, payload]) }];
@@ -190,8 +231,9 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
       let key = step.itemKey ? step.itemKey(item, index) : defaultKey(item, index);
       if (seen.has(key)) key = `${key}#${index}`;
       seen.add(key);
-      const payload = payloadOf({ ...scope, item, index });
-      return { key, label: step.itemLabel ? step.itemLabel(item) : key, payload, fingerprint: fingerprint([step.fn, item, payload]) };
+      const label = step.itemLabel ? step.itemLabel(item) : key;
+      const payload = payloadOf({ ...scope, item, index }, label);
+      return { key, label, payload, fingerprint: fingerprint([step.fn, item, payload]) };
     });
   }
 
@@ -199,15 +241,21 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
     const before = previous?.steps[step.id]?.items ?? {};
     let pending: Item[] = [];
     let reused = 0;
+    const refused: Item[] = [];
     for (const it of items) {
       const old = before[it.key];
-      if (old?.status === 'done' && old.fingerprint === it.fingerprint) {
+      if (it.error !== undefined) refused.push(it);
+      else if (old?.status === 'done' && old.fingerprint === it.fingerprint) {
         rec.items[it.key] = old;
         reused++;
       } else pending.push(it);
     }
     emit({ type: 'step-start', step: step.id, total: items.length, reused });
     for (const it of items) if (rec.items[it.key]) emit({ type: 'item-done', step: step.id, key: it.key, label: it.label, ms: 0, reused: true });
+    for (const it of refused) {
+      rec.items[it.key] = { label: it.label, status: 'failed', fingerprint: it.fingerprint, error: it.error! };
+      emit({ type: 'item-failed', step: step.id, key: it.key, label: it.label, error: it.error! });
+    }
     const attempts = 1 + (step.retry ?? 0);
     for (let attempt = 1; attempt <= attempts && pending.length > 0 && !signal?.aborted; attempt++) {
       const again: Item[] = [];

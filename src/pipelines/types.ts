@@ -1,6 +1,6 @@
 // A pipeline is a graph of steps; each step calls one Gearman function with a payload built
 // from the run's input, options and earlier results. The same structure is written with the
-// TypeScript builder (define.ts) or in a JSON/YAML file (load.ts); only the builder may use
+// TypeScript builder or in a JSON/YAML file (both in define.ts); only the builder may use
 // functions where files use `${{ … }}` expressions.
 
 import type { PriorityName } from '../client/types.js';
@@ -13,7 +13,7 @@ export interface StepScope {
   options: Record<string, any>;
   run: { id: string; out: string };
   /** Earlier steps: `result` of a single step, `results` (in item order, failed ones left out) of a fan-out. */
-  steps: Record<string, { result?: any; results?: any[]; failed?: number; status?: StepStatus }>;
+  steps: Record<string, { result?: any; results?: any[]; failed?: number; status?: StepStatus; failures?: { item: string; error: string }[] }>;
   /** The current item of a fan-out step, and its position. */
   item?: any;
   index?: number;
@@ -37,6 +37,11 @@ export interface StepDef {
   payload: Template | ((scope: StepScope) => unknown);
   /** Run only when true; otherwise the step is skipped with the condition as its reason. */
   when?: Computed<boolean>;
+  /**
+   * Run only when a step it needs, directly or through others, failed (wholly or partly): the
+   * step that tells someone about a failure. Otherwise it is skipped. @defaultValue false
+   */
+  onFailure?: boolean;
   /** @defaultValue 'normal' */
   priority?: PriorityName;
   /** Extra attempts the runner makes when a task fails in a way a retry can help. @defaultValue 0 */

@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import { Client } from '../client/client.js';
-import { gtError, invalidPayload } from '../errors.js';
+import { GeartrainError, exceptionCode, gtError, invalidPayload, isRetryable } from '../errors.js';
 import { Fields } from '../workers/validate.js';
 import { checkAllowed, fingerprint } from '../workers/files.js';
 import type { DomainWorker, DomainWorkerFactory } from '../workers/types.js';
@@ -52,6 +52,21 @@ export function runIdFor(def: PipelineDef, inputSpec: unknown, out: string): str
   return `${def.name}-${fingerprint({ input: inputSpec, out: path.resolve(out) })}`;
 }
 
+/**
+ * The error a failed run's job ends with, so the job log shows it and the retry rules apply:
+ * when every failure has a code a retry cannot help (a corrupt file, a bad payload), the job
+ * fails with that code and is dead at once; otherwise GT_RUN_FAILED, retried, and the next
+ * attempt resumes the run.
+ */
+export function runFailure(summary: RunSummary): GeartrainError {
+  const f = summary.failures;
+  const first = f[0];
+  const what = first ? `${first.step} (${first.item}): ${first.error.replace(/^GT_[A-Z_]+: /, '')}${f.length > 1 ? ` (and ${f.length - 1} more failed)` : ''}` : 'a step failed';
+  const codes = f.map((x) => exceptionCode(x.error));
+  const permanent = codes.length > 0 && codes.every((c) => c !== undefined && !isRetryable(c));
+  return permanent ? new GeartrainError(codes[0]!, `Run ${summary.id}: ${what}`) : gtError('GT_RUN_FAILED', summary.id, what);
+}
+
 export function pipelineWorker(def: PipelineDef): DomainWorkerFactory {
   return (settings, log): DomainWorker<PipelineJob, RunSummary> => ({
     name: pipelineFunction(def),
@@ -93,7 +108,9 @@ export function pipelineWorker(def: PipelineDef): DomainWorkerFactory {
           },
         );
         if (record.status === 'cancelled') throw gtError('GT_RUN_FAILED', id, 'stopped before it finished');
-        return summarize(def, record);
+        const summary = summarize(def, record);
+        if (record.status === 'failed') throw runFailure(summary);
+        return summary;
       } finally {
         await client.close();
       }

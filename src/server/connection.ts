@@ -25,11 +25,11 @@ export interface ConnectionHost {
 /**
  * Connections with packets waiting, written once per turn of the event loop (setImmediate: after
  * every socket that was ready has been read), not once per socket read (process.nextTick). The
- * number of writes is the same, but they leave back to back: on the 2-core bench VM a write that
- * wakes a sleeping peer process costs the writer several times one to a peer already awake, and
- * per-read flushes woke the load generator between every two of them. bench/, median of A/B runs
- * on that VM: background end to end 19.3k → 22.0k jobs/s (server CPU 52 → 45 µs a job), durable
- * SQLite 7.0k → 9.7k, foreground p50 0.60 → 0.47 ms and p99 1.9 → 1.5 ms.
+ * number of writes is the same, but they leave back to back: on a 2-core VM a write that wakes a
+ * sleeping peer process costs the writer several times one to a peer already awake, and per-read
+ * flushes would wake the load generator between every two of them. Per-read against per-turn,
+ * medians of A/B runs (bench/): background end to end 19.3k → 22.0k jobs/s (server CPU 52 → 45 µs
+ * a job), durable SQLite 7.0k → 9.7k, foreground p50 0.60 → 0.47 ms and p99 1.9 → 1.5 ms.
  */
 let dirty: Connection[] = [];
 let flushQueued = false;

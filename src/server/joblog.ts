@@ -94,9 +94,9 @@ export class JobLog implements JobListener {
     );
     this.leaseMs = opts.leaseMs ?? 30_000;
     // renew() rewrites the leases with less than half left (lease.ts), so between two polls a
-    // lease must not lose more than a quarter: with --lease-ms 2000 and a 1 s poll, a lease was
-    // renewed with next to nothing left, and a poll a little late let another server take
-    // (and run again) jobs this server was running.
+    // lease must not lose more than a quarter: with --lease-ms 2000 and a 1 s poll, a lease would
+    // be renewed with next to nothing left, and a poll a little late would let another server
+    // take (and run again) jobs this server is running.
     this.pollMs = Math.max(1, Math.min(opts.pollMs ?? 1000, Math.floor(this.leaseMs / 4)));
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
   }
@@ -223,8 +223,8 @@ export class JobLog implements JobListener {
   /**
    * Claim pending jobs this server does not hold yet and queue them, in pages. Every page asks
    * for the same lease: with includeOwn the store then passes over the jobs earlier pages took
-   * (until session 7, each page asked for a new lease and got this server's first 10,000 jobs
-   * again, so a restart reloaded 10,000 of a larger queue and left the rest in the log).
+   * (a page asking for a new lease would get this server's first 10,000 jobs again, and a
+   * restart would reload 10,000 of a larger queue and leave the rest in the log).
    */
   private async claim(includeOwn = false): Promise<number> {
     let total = 0;
@@ -372,7 +372,7 @@ export class JobLog implements JobListener {
    * `set`, with the worker of an attempt that ends now when its start was not written. Not
    * `{ ...{ worker }, state, … }`: V8 (Node 20) takes a slow path for a spread of a non-empty
    * object followed by properties it does not have, 1–7 µs each time (overriding ones it has is
-   * fast); it was 5% of the server's CPU under bench/durable.ts.
+   * fast), 5% of the server's CPU under bench/durable.ts.
    */
   private ending<T extends Partial<Omit<JobRecord, 'id'>>>(job: Job, set: T): T {
     const worker = this.endStart(job);

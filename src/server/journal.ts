@@ -26,10 +26,10 @@ type RowFields = Partial<Omit<JobRecord, 'id'>>;
 /**
  * Where the journal's rows come from. A new job is kept as its source (the server's Job) until
  * its batch is written, and only then made into a row: a submission waiting for its commit
- * holds no row, promise or closure. Those used to live for the whole commit (milliseconds,
- * several young-generation collections), so each was promoted to the old generation and died
- * there: about 2.8 KB of old-generation garbage per durable submission, which grew the heap
- * of a server filling its queue to twice the size of what it held.
+ * holds no row, promise or closure. Made at submission, they would live for the whole commit
+ * (milliseconds, several young-generation collections), be promoted to the old generation and
+ * die there: about 2.8 KB of old-generation garbage per durable submission, enough to grow the
+ * heap of a server filling its queue to twice the size of what it holds.
  */
 export interface JournalSource<S> {
   /** The job's id in the store. */
@@ -199,10 +199,10 @@ export class Journal<S> {
   private schedule(): void {
     if (this.scheduled || this.writing) return;
     // Group commit over time, not per tick. The SQLite store writes synchronously, so "the
-    // next batch gathers while a write is in flight" never happened: under load every tick
-    // was its own transaction (about 1,000 a second of ~12 changes each in bench/durable.ts,
-    // end to end 3,500–6,800 jobs/s at 150–230 µs server CPU a job; the same rows cost 45 µs a
-    // job written 1000 to a transaction). So: after a write, the next one waits until
+    // next batch gathers while a write is in flight" does not happen: under load every tick
+    // would be its own transaction (about 1,000 a second of ~12 changes each in
+    // bench/durable.ts, end to end 3,500–6,800 jobs/s at 150–230 µs server CPU a job; the same
+    // rows cost 45 µs a job written 1000 to a transaction). So: after a write, the next one waits until
     // COMMIT_GAP_MS have passed (an idle server still writes at once: no added latency), and a
     // batch of write-behind updates only, which nobody waits on, waits LAZY_FLUSH_MS for company.
     const now = performance.now();

@@ -105,7 +105,7 @@ export interface RetryPolicy {
   delayMs(attempt: number): number;
 }
 
-/** Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 minutes, 3 attempts. */
+/** Exponential backoff with equal jitter: half of 1 s, 2 s, 4 s … fixed, half random; capped at 5 minutes, 3 attempts. */
 export function backoffPolicy(opts: { maxAttempts?: number | ((fn: string) => number); baseDelayMs?: number; maxDelayMs?: number } = {}): RetryPolicy {
   const max = opts.maxAttempts ?? 3;
   const base = opts.baseDelayMs ?? 1000;

@@ -3,9 +3,9 @@
 //
 // Written into a byte buffer and read back as one flat latin1 string, because the server hashes
 // this id (as a Map key) right away. crypto.randomUUID() returns a string built by concatenation,
-// which V8 must flatten before hashing: a Map get + set with it cost 2.8–3.5 µs against
-// 1.0–1.1 µs with this string (300k keys, 2-core bench machine). In bench/background-noop.ts,
-// submit only, server CPU went from 14 to 8.3 µs a job (about 95k → 140k jobs/s).
+// which V8 must flatten before hashing: a Map get + set with it costs 2.8–3.5 µs against
+// 1.0–1.1 µs with this string (300k keys, on 2 cores). In bench/background-noop.ts, submit only,
+// this string takes the server's CPU from 14 to 8.3 µs a job (about 95k → 140k jobs/s).
 
 import { randomFillSync } from 'node:crypto';
 

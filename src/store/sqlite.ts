@@ -70,7 +70,7 @@ function pushInsertArgs(out: unknown[], j: JobRecord): void {
  * Rows per multi-row statement. One statement of 25 rows instead of 25 statements: each run()
  * into better-sqlite3 has a fixed cost, and a batch folded per job (batch.ts) then costs a few
  * statements. Insert + done of 200k jobs, 200 changes a transaction: 15.6 → 10.2 µs CPU a job
- * (medians of 7, 2-core bench machine; only 25 was tried).
+ * (medians of 7 on 2 cores; only 25 was tried).
  */
 const ROWS_PER_STATEMENT = 25;
 
@@ -105,8 +105,8 @@ export class SqliteStore implements JobStore {
       db.pragma('busy_timeout = 5000');
       // 8 MB page cache instead of SQLite's 2 MB: the queue's hot pages (the table's tail and
       // three indexes) stay cached. Insert + update of 60k jobs, 40 a transaction: 35.4 → 30.7 µs
-      // a job with named parameters (16 MB, one run, 2-core bench machine). 8 MB filled a queue
-      // of 1M jobs as fast as 16 MB did, and the server's RSS was 9 MB less.
+      // a job with named parameters (16 MB, one run on 2 cores). 8 MB fills a queue of 1M jobs
+      // as fast as 16 MB does, with 9 MB less server RSS.
       db.pragma('cache_size = -8000');
       this.db = db;
       this.migrate(db);

@@ -105,7 +105,7 @@ export interface JobStore {
 
 /**
  * A completed job as the server hands it to a store that keeps such jobs in memory. Writing
- * each completion as a change (a row made, grouped, copied into a map) was 40% of the server's
+ * each completion as a change (a row made, grouped, copied into a map) costs 40% of the server's
  * CPU on the memory store under bench/background-noop.ts; this is one small object.
  */
 export interface DoneJob {

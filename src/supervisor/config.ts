@@ -22,6 +22,8 @@ export interface HttpConfig {
   port: number;
   /** Bearer token the HTTP API asks for. */
   token?: string;
+  /** Output folders whose pipeline runs the API and the dashboard show (`pipeline server --runs`). */
+  runs?: string[];
 }
 
 /** The job server `pipeline up` runs in its own process (the flags of `pipeline server`). */
@@ -115,7 +117,7 @@ export const DEFAULT_RESTART: RestartPolicy = { initialDelayMs: 500, maxDelayMs:
 export const DEFAULT_STOP: StopPolicy = { graceMs: 35_000 };
 export const DEFAULT_RELOAD: ReloadPolicy = { readyTimeoutMs: 30_000 };
 
-/** sharp does best with two images in flight (DESIGN.md); every other type defaults to one job. */
+/** sharp does best with two images in flight (docs/benchmarks.md); every other type defaults to one job. */
 function defaultConcurrency(type: string): number {
   return type === 'thumbnail' ? 2 : 1;
 }
@@ -324,7 +326,7 @@ function checkServer(top: Section): ServerConfig {
     maxPacketSize: s.size('maxPacketSize'),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (server as unknown as Json)[k] = v;
-  const h = s.section('http', ['host', 'port', 'token']);
+  const h = s.section('http', ['host', 'port', 'token', 'runs']);
   if (h) {
     const port = h.int('port', 0, 65535);
     if (port === undefined) throw invalidArgument('integer between 0 and 65535', 'server.http.port', undefined);
@@ -333,6 +335,8 @@ function checkServer(top: Section): ServerConfig {
     const token = h.string('token');
     if (host !== undefined) server.http.host = host;
     if (token !== undefined) server.http.token = token;
+    const runs = h.strings('runs', { nonEmpty: true });
+    if (runs !== undefined) server.http.runs = runs;
   }
   return server;
 }

@@ -4,7 +4,7 @@
 //   → {"cmd":"scale","counts":{"thumbnail":4},"wait":true}
 //   ← {"ok":true,"result":{…}}  or  {"ok":false,"error":{"code":"GT_INVALID_ARGUMENT","message":"…"}}
 
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, realpath, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { ERRORS, GeartrainError, gtError, invalidArgument, type ErrorCode } from '../errors.js';
@@ -47,24 +47,61 @@ export class ControlServer {
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  /** Listen, after making sure no other `pipeline up` answers on the socket (a stale file is removed). */
+  /**
+   * Listen on the socket, which is also the lock that keeps a second `pipeline up` out of the
+   * folder: bind() fails with EADDRINUSE while the file exists, so of two processes starting
+   * together one binds and the other is refused (GT_ALREADY_RUNNING). A file left by a
+   * `pipeline up` that died refuses connections; it is moved aside with rename() and probed again
+   * under its new name before it is deleted, because a racing `pipeline up` may have bound the
+   * path between the probe and the rename: its socket answers under any name, and is then put
+   * back. A live socket is never deleted.
+   */
   async listen(): Promise<void> {
-    await mkdir(path.dirname(this.socketPath), { recursive: true });
-    const other = await controlRequest(this.socketPath, { cmd: 'ps' }, 2000).then(
-      (r) => r as { pid?: number },
-      (err: unknown) => (err instanceof GeartrainError && err.code === 'GT_CONNECTION_FAILED' ? null : { pid: undefined }),
-    );
-    if (other) throw new Error(`pipeline up is already running here (pid ${other.pid ?? '?'}, control socket ${this.socketPath})`);
-    await unlink(this.socketPath).catch(() => {});
-    await new Promise<void>((resolve, reject) => {
+    const dir = path.dirname(this.socketPath);
+    await mkdir(dir, { recursive: true });
+    // Short, so it fits sun_path wherever the socket does (a pid is at most 5 base-36 digits).
+    const aside = path.join(dir, `.${process.pid.toString(36)}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.bind();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+      if (attempt >= 5 || (await accepts(this.socketPath))) throw await this.alreadyRunning();
+      try {
+        await rename(this.socketPath, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed meanwhile: bind again
+        throw err;
+      }
+      if (await accepts(aside)) {
+        await link(aside, this.socketPath).catch(() => {});
+        await unlink(aside).catch(() => {});
+        throw await this.alreadyRunning();
+      }
+      await unlink(aside).catch(() => {});
+    }
+    this.listening = true;
+    await chmod(this.socketPath, 0o600);
+  }
+
+  private bind(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.socketPath, () => {
         this.server.off('error', reject);
         resolve();
       });
     });
-    this.listening = true;
-    await chmod(this.socketPath, 0o600);
+  }
+
+  /** GT_ALREADY_RUNNING naming the working folder, and the pid of the `pipeline up` there if it says. */
+  private async alreadyRunning(): Promise<GeartrainError> {
+    const other = (await controlRequest(this.socketPath, { cmd: 'ps' }, 2000).catch(() => null)) as { pid?: number } | null;
+    const dir = await realpath(path.dirname(this.socketPath)).catch(() => path.resolve(path.dirname(this.socketPath)));
+    const folder = path.basename(dir) === '.geartrain' ? path.dirname(dir) : dir;
+    return gtError('GT_ALREADY_RUNNING', folder, `pid ${other?.pid ?? '?'}, control socket ${this.socketPath}`);
   }
 
   /** Stop answering and remove the socket file. Idempotent. */
@@ -118,6 +155,24 @@ export class ControlServer {
       return { ok: false, error: { code: 'GT_INTERNAL', message: err instanceof Error ? err.message : String(err) } };
     }
   }
+}
+
+/**
+ * Whether something listens on the Unix socket at `socketPath`. Only "refused" and "no such
+ * file" count as nobody; any other failure (a full backlog, a timeout) is taken as a live one.
+ */
+function accepts(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    const done = (live: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(live);
+    };
+    const timer = setTimeout(() => done(true), 2000);
+    socket.once('connect', () => done(true));
+    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code !== 'ECONNREFUSED' && e.code !== 'ENOENT'));
+  });
 }
 
 /**

@@ -25,6 +25,7 @@ export {
   type ProcessStatus,
   type TypeStatus,
   type ScaleResult,
+  type NotReady,
   type ScaleOptions,
   type ReloadResult,
 } from './supervisor.js';

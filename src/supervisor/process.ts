@@ -1,11 +1,14 @@
 // One worker process: spawned as `node --import guard.js CLI worker …`, its log lines relayed
-// under its name, read for "worker ready" and for finished jobs, stopped with SIGTERM (running
-// jobs finish) and SIGKILL after a grace period.
+// under its name, its readiness and finished jobs read from its IPC reports (src/supervisor/ipc.ts),
+// stopped with SIGTERM (running jobs finish) and SIGKILL after a grace period. Each runs in its
+// own process group, killed whole once the worker is gone, so no child of it (ffmpeg, an exec
+// command) outlives a crashed or stopped worker.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { WorkerCommand } from './command.js';
-import { LineSplitter, parseLogLine, type LogRelay, type LogRecord } from './relay.js';
+import { isWorkerReport } from './ipc.js';
+import { LineSplitter, parseLogLine, type LogRelay } from './relay.js';
 
 export type ProcessState = 'starting' | 'running' | 'stopping' | 'exited';
 
@@ -29,7 +32,7 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** Events: 'ready' once the child logged "worker ready"; 'exit' (ExitInfo) once it is gone and its output read. */
+/** Events: 'ready' once the child reported it serves its functions; 'exit' (ExitInfo) once it is gone and its output read. */
 export class WorkerProcess extends EventEmitter {
   readonly type: string;
   readonly name: string;
@@ -55,9 +58,12 @@ export class WorkerProcess extends EventEmitter {
     this.child = spawn(process.execPath, ['--import', opts.guardUrl, opts.cliPath, ...opts.command.args], {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.command.env, GEARTRAIN_PROCESS_NAME: opts.name },
-      // The IPC channel is only there so the guard notices the supervisor's death.
+      // The IPC channel carries the child's reports, and lets the guard notice the supervisor's death.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Its own process group (pgid = its pid): signalGroup() reaches every process it started.
+      detached: true,
     });
+    this.child.on('message', (msg: unknown) => this.onReport(msg));
     for (const stream of ['stdout', 'stderr'] as const) {
       const lines = new LineSplitter((text) => this.onLine(stream, text, opts.relay));
       const s = this.child[stream]!;
@@ -70,6 +76,9 @@ export class WorkerProcess extends EventEmitter {
       opts.relay.relay(this.name, this.pid, 'stderr', `could not start: ${err.message}`, null);
       this.exited({ code: null, signal: null });
     });
+    // Whatever it leaves running dies with it. At 'exit', not 'close': a child holding its stderr
+    // open would hold off 'close' for as long as it runs.
+    this.child.once('exit', () => this.signalGroup('SIGKILL'));
     // 'close', not 'exit': the last lines it wrote (why it crashed) are relayed before its exit is.
     this.child.once('close', (code, signal) => this.exited({ code, signal }));
   }
@@ -83,31 +92,18 @@ export class WorkerProcess extends EventEmitter {
   }
 
   private onLine(stream: 'stdout' | 'stderr', text: string, relay: LogRelay): void {
-    const rec = parseLogLine(text);
-    if (rec) this.read(rec);
-    relay.relay(this.name, this.pid, stream, text, rec);
+    relay.relay(this.name, this.pid, stream, text, parseLogLine(text));
   }
 
-  /** The lines that matter to the supervisor: ready, and one per finished job. */
-  private read(rec: LogRecord): void {
-    switch (rec.msg) {
-      case 'worker ready':
-        if (this.state === 'starting') {
-          this.state = 'running';
-          this.readyAt = Date.now();
-          this.emit('ready');
-        }
-        break;
-      case 'job done': // domain workers (src/workers/runtime.ts)
-        this.jobsDone++;
-        break;
-      case 'job failed':
-        this.jobsFailed++;
-        break;
-      case 'job': // `pipeline exec`: {outcome: complete|fail|exception}
-        if (rec.outcome === 'complete') this.jobsDone++;
-        else this.jobsFailed++;
-        break;
+  private onReport(msg: unknown): void {
+    if (!isWorkerReport(msg)) return;
+    if (msg.gt === 'job') {
+      if (msg.ok) this.jobsDone++;
+      else this.jobsFailed++;
+    } else if (this.state === 'starting') {
+      this.state = 'running';
+      this.readyAt = Date.now();
+      this.emit('ready');
     }
   }
 
@@ -149,8 +145,9 @@ export class WorkerProcess extends EventEmitter {
     this.stopping ??= (async () => {
       if (this.exitInfo) return;
       this.state = 'stopping';
+      // The worker alone: it stops its own jobs' processes as it finishes them.
       this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
       await this.whenExited();
       clearTimeout(timer);
     })();
@@ -160,6 +157,20 @@ export class WorkerProcess extends EventEmitter {
   /** SIGKILL now (a second signal to `pipeline up`, or a replacement that never became ready). */
   kill(): void {
     this.stopRequested = true;
-    if (!this.exitInfo) this.child.kill('SIGKILL');
+    if (!this.exitInfo) this.signalGroup('SIGKILL');
+  }
+
+  /**
+   * Signal the worker's process group. The group outlives its leader while any member runs, and
+   * Linux does not hand out a pid still in use as a process group id, so this never reaches an
+   * unrelated process.
+   */
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.pid === undefined) return;
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // ESRCH: the group is empty.
+    }
   }
 }

@@ -5,7 +5,7 @@
 
 import type { Logger } from '../log.js';
 
-/** A pino line as parsed: what the supervisor reads from it (msg, outcome) is checked by the reader. */
+/** A pino line as parsed; the relay rewrites its name. */
 export type LogRecord = Record<string, unknown> & { level?: unknown; msg?: unknown };
 
 const LEVEL_METHODS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {

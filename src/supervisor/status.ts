@@ -52,8 +52,18 @@ export interface PsResult {
   processes: ProcessStatus[];
 }
 
+/** A process started by scale or reload that exited, or timed out, before it was ready. */
+export interface NotReady {
+  type: string;
+  name: string;
+  /** `worker:email#2 exited (code 9) before it was ready` */
+  error: string;
+}
+
 export interface ScaleResult {
   scaled: { type: string; from: number; to: number }[];
+  /** With `wait`: new processes that did not become ready. `pipeline scale` exits 1 when any did not. */
+  notReady: NotReady[];
   ps: PsResult;
 }
 
@@ -63,6 +73,8 @@ export interface ReloadResult {
   replaced: { type: string; name: string; oldPid: number | null; newPid: number }[];
   /** Types whose reload stopped (their remaining processes were kept), and why. */
   failed: { type: string; name: string; error: string }[];
+  /** Processes added by the new config (new types, higher counts) that did not become ready. */
+  notReady: NotReady[];
   warnings: string[];
   ps: PsResult;
 }

@@ -13,15 +13,15 @@ import { BUILTIN_TYPES, defaultTypeConfig, readConfigFile, type SupervisorConfig
 import { workerCommand } from './command.js';
 import { WorkerProcess, type ExitInfo } from './process.js';
 import { LogRelay } from './relay.js';
-import { Slot, TypeGroup, snapshot, type PsResult, type ReloadResult, type ScaleResult } from './status.js';
+import { Slot, TypeGroup, snapshot, type NotReady, type PsResult, type ReloadResult, type ScaleResult } from './status.js';
 
-export type { ProcessStateName, ProcessStatus, PsResult, ReloadResult, ScaleResult, TypeStatus } from './status.js';
+export type { NotReady, ProcessStateName, ProcessStatus, PsResult, ReloadResult, ScaleResult, TypeStatus } from './status.js';
 
 /** More processes of one type than this is a typo, not a plan. */
 export const MAX_PROCESSES_PER_TYPE = 256;
 
 export interface ScaleOptions {
-  /** Resolve only once new processes are ready (or failed to be) and removed ones have exited. @defaultValue false */
+  /** Resolve only once new processes are ready (or failed to be: listed in `notReady`) and removed ones have exited. @defaultValue false */
   wait?: boolean;
 }
 
@@ -129,7 +129,8 @@ export class Supervisor {
     }
     return this.exclusive(async () => {
       const scaled: ScaleResult['scaled'] = [];
-      const waits: Promise<unknown>[] = [];
+      const starting: WorkerProcess[] = [];
+      const stopping: Promise<void>[] = [];
       for (const [type, n] of Object.entries(counts)) {
         let group = this.groups.get(type);
         if (!group) {
@@ -140,11 +141,12 @@ export class Supervisor {
         group.desired = n;
         const revived = this.revive(group);
         const { started, stopped } = this.reconcile(group);
-        waits.push(...[...revived, ...started].map((p) => p.whenReady(this.config.reload.readyTimeoutMs)), ...stopped);
+        starting.push(...revived, ...started);
+        stopping.push(...stopped);
       }
       this.log.info({ scaled }, 'scaled');
-      if (opts.wait) await Promise.all(waits);
-      return { scaled, ps: this.snapshot() };
+      const notReady = opts.wait ? await this.notReady(starting, stopping) : [];
+      return { scaled, notReady, ps: this.snapshot() };
     });
   }
 
@@ -208,9 +210,9 @@ export class Supervisor {
           if (r.newPid !== null) replaced.push({ type: group.type, name: slot.name, oldPid: r.oldPid, newPid: r.newPid });
         }
       }
-      await Promise.all([...started.map((p) => p.whenReady(next.reload.readyTimeoutMs)), ...[...this.retiring].map((p) => p.whenExited())]);
-      this.log.info({ replaced: replaced.length, failed: failed.length }, 'reloaded');
-      return { config: this.configFile, replaced, failed, warnings, ps: this.snapshot() };
+      const notReady = await this.notReady(started, [...this.retiring].map((p) => p.whenExited()));
+      this.log.info({ replaced: replaced.length, failed: failed.length, notReady: notReady.length }, 'reloaded');
+      return { config: this.configFile, replaced, failed, notReady, warnings, ps: this.snapshot() };
     });
   }
 
@@ -268,6 +270,22 @@ export class Supervisor {
     const proc = this.spawn(group, slot.name);
     slot.proc = proc;
     return proc;
+  }
+
+  /**
+   * Wait for new processes to be ready (up to reload.readyTimeoutMs) and for `exits`; returns
+   * the processes that exited first or timed out, with why.
+   */
+  private async notReady(procs: WorkerProcess[], exits: Promise<unknown>[]): Promise<NotReady[]> {
+    const timeoutMs = this.config.reload.readyTimeoutMs;
+    const [ready] = await Promise.all([Promise.all(procs.map((p) => p.whenReady(timeoutMs))), Promise.all(exits)]);
+    return procs
+      .filter((_, i) => !ready[i])
+      .map((p) => ({
+        type: p.type,
+        name: p.name,
+        error: p.exitInfo ? `${p.name} exited (${p.exitInfo.signal ?? `code ${p.exitInfo.code}`}) before it was ready` : `${p.name} was not ready within ${timeoutMs} ms`,
+      }));
   }
 
   /** Stop a process gracefully; its exit is expected. */
@@ -392,7 +410,7 @@ export class Supervisor {
   }
 
   /**
-   * Ready (it logged "worker ready") and listed with its functions by the `workers` admin
+   * Ready (it reported so over IPC) and listed with its functions by the `workers` admin
    * command of every job server that answers: from then on it takes jobs, so the process it
    * replaces can stop.
    */

@@ -5,6 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gtError, invalidPayload } from '../errors.js';
+import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields, itemString } from './validate.js';
 
@@ -36,6 +37,19 @@ export interface CacheWarmResult {
 const MAX_REDIRECTS = 5;
 const BACKOFF_MS = 100;
 
+/**
+ * A URL's user and password as a Basic Authorization header, and the URL without them (fetch
+ * refuses URLs that carry credentials). Results and messages show such URLs as `***@`.
+ */
+function splitCredentials(u: URL): { url: URL; authorization?: string } {
+  if (u.username === '' && u.password === '') return { url: u };
+  const bare = new URL(u.href);
+  bare.username = '';
+  bare.password = '';
+  const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  return { url: bare, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
+}
+
 /** A failure that another attempt cannot cure (a refused redirect): reported, not retried. */
 class Permanent extends Error {}
 
@@ -54,17 +68,21 @@ function refusal(u: URL, allowedHosts: readonly string[]): string | undefined {
  * dropped chunk by chunk: a cache in front fills as it streams, and memory stays flat.
  */
 async function attempt(url: URL, method: CacheWarmPayload['method'], allowedHosts: readonly string[], signal: AbortSignal): Promise<number> {
-  let current = url;
+  let current = splitCredentials(url);
   for (let hop = 0; ; hop++) {
-    const res = await fetch(current, { method, redirect: 'manual', signal });
+    const headers: Record<string, string> = current.authorization === undefined ? {} : { authorization: current.authorization };
+    const res = await fetch(current.url, { method, redirect: 'manual', signal, headers });
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location !== null) {
       await res.body?.cancel();
       if (hop === MAX_REDIRECTS) throw new Permanent(`more than ${MAX_REDIRECTS} redirects`);
-      const next = new URL(location, current);
+      const next = new URL(location, current.url);
       const why = refusal(next, allowedHosts);
-      if (why !== undefined) throw new Permanent(`redirected to ${next.href}, which is not allowed: ${why}`);
-      current = next;
+      if (why !== undefined) throw new Permanent(`redirected to ${redactUrls(next.href)}, which is not allowed: ${why}`);
+      // The credentials go to the origin they were given for only (as curl does without
+      // --location-trusted), unless the redirect names its own.
+      const own = splitCredentials(next);
+      current = own.authorization === undefined && next.origin === current.url.origin ? { url: next, ...(current.authorization !== undefined ? { authorization: current.authorization } : {}) } : own;
       continue;
     }
     if (res.body) for await (const _ of res.body) void _;
@@ -75,7 +93,7 @@ async function attempt(url: URL, method: CacheWarmPayload['method'], allowedHost
 function describeFailure(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-  return e.cause?.code ?? e.cause?.message ?? e.message;
+  return redactUrls(e.cause?.code ?? e.cause?.message ?? e.message);
 }
 
 /** Warm one URL: up to 1 + retries attempts, each with its own timeout, backing off 100 ms · 2^n. */
@@ -103,7 +121,7 @@ async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly str
       break; // the job was aborted; run() throws its reason
     }
   }
-  return { url: url.href, status, ms: Math.round(performance.now() - t0), attempts, ...(error !== undefined && { error }) };
+  return { url: redactUrls(url.href), status, ms: Math.round(performance.now() - t0), attempts, ...(error !== undefined && { error }) };
 }
 
 export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<CacheWarmPayload, CacheWarmResult> => {
@@ -122,10 +140,10 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
           try {
             u = new URL(s);
           } catch {
-            throw invalidPayload('an absolute http(s) URL', name, s);
+            throw invalidPayload('an absolute http(s) URL', name, redactUrls(s));
           }
           const why = refusal(u, allowedHosts);
-          if (why !== undefined) throw gtError('GT_URL_NOT_ALLOWED', s, `${why} (${name})`);
+          if (why !== undefined) throw gtError('GT_URL_NOT_ALLOWED', redactUrls(s), `${why} (${name})`);
           return u;
         },
         { min: 1, max: 10_000 },

@@ -3,15 +3,17 @@
 // configured, otherwise an .eml file in the outbox folder (and the log says where). Addresses and
 // the subject are checked at the boundary, so a payload cannot inject headers.
 
-import { stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { domainToASCII } from 'node:url';
 import type { SendMailOptions, Transporter } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import { gtError, invalidArgument, invalidPayload } from '../errors.js';
 import { DEFAULT_TEMPLATES_DIR, TEMPLATE_NAME, renderTemplate, type TemplateVars } from './email-template.js';
-import { checkAllowed, writeAtomic } from './files.js';
-import type { DomainWorker, DomainWorkerFactory } from './types.js';
+import { writeAtomic } from './files.js';
+import { redactUrls } from './redact.js';
+import { AllowedPaths, type InputFile } from './paths.js';
+import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields, itemFields } from './validate.js';
 
 export { DEFAULT_TEMPLATES_DIR } from './email-template.js';
@@ -81,7 +83,7 @@ function addresses(f: Fields, field: string, required: boolean): string[] {
 
 function attachment(value: unknown, name: string): EmailPayload['attachments'][number] {
   const a = itemFields(value, name);
-  const item: EmailPayload['attachments'][number] = { path: a.string('path') };
+  const item: EmailPayload['attachments'][number] = { path: a.filePath('path') };
   const filename = a.optString('filename', { maxLength: 255 });
   if (filename !== undefined) {
     refuseHeaderBreak(filename, a.name('filename'));
@@ -90,23 +92,6 @@ function attachment(value: unknown, name: string): EmailPayload['attachments'][n
   a.done();
   return item;
 }
-
-/** An attachment must be a regular file that exists (empty is fine: it is not media). */
-async function attachmentFile(field: string, p: string, allowPaths: readonly string[] | undefined): Promise<string> {
-  const abs = checkAllowed(field, p, allowPaths);
-  let isFile: boolean;
-  try {
-    isFile = (await stat(abs)).isFile();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw gtError('GT_INPUT_NOT_FOUND', p, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code));
-  }
-  if (!isFile) throw gtError('GT_INPUT_NOT_FOUND', p, 'not a regular file');
-  return abs;
-}
-
-/** The SMTP URL without its password, for messages and logs. */
-const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
 
 /**
  * nodemailer itself, loaded with the first message: it is about a hundred modules, and every
@@ -125,7 +110,7 @@ function checkSmtpUrl(url: string): void {
     u = undefined;
   }
   if (!u || (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || u.hostname === '') {
-    throw invalidArgument('an smtp:// or smtps:// URL', 'email.smtpUrl', redact(url));
+    throw invalidArgument('an smtp:// or smtps:// URL', 'email.smtpUrl', redactUrls(url));
   }
 }
 
@@ -135,6 +120,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
   const defaultFrom = address(settings.email?.from || process.env.GEARTRAIN_MAIL_FROM || 'geartrain@localhost', 'the email.from setting');
   const templatesDir = settings.email?.templatesDir ?? DEFAULT_TEMPLATES_DIR;
   const outboxDir = path.resolve(settings.email?.outboxDir ?? '.geartrain/outbox');
+  const allowed = new AllowedPaths(settings.allowPaths);
   if (smtpUrl) checkSmtpUrl(smtpUrl);
   // Made with the first message. With an SMTP URL, a pooled transport (query parameters of the
   // URL, `?pool=false&socketTimeout=…`, override these options); without one, a stream
@@ -144,7 +130,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
     (transport ??= loadMailer().then((nodemailer) =>
       smtpUrl ? nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: smtpUrl, pool: true }) : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
     ));
-  if (smtpUrl) log.info({ smtp: redact(smtpUrl) }, 'email: sending through SMTP');
+  if (smtpUrl) log.info({ smtp: redactUrls(smtpUrl) }, 'email: sending through SMTP');
   else log.info({ outbox: outboxDir }, 'email: no SMTP URL set (GEARTRAIN_SMTP_URL / --smtp); messages go to the outbox');
 
   return {
@@ -195,41 +181,14 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
         subject ??= t.subject;
         if (subject === undefined) throw gtError('GT_EMAIL_INVALID', `Template ${p.template} has no ${p.template}.subject: give email.subject`);
       }
-      const attachments = [];
-      for (const [i, a] of p.attachments.entries()) {
-        const abs = await attachmentFile(`email.attachments[${i}].path`, a.path, settings.allowPaths);
-        attachments.push({ path: abs, filename: a.filename ?? path.basename(abs) });
-      }
-      const message: SendMailOptions = {
-        from: p.from ?? defaultFrom,
-        to: p.to,
-        ...(p.cc.length > 0 && { cc: p.cc }),
-        ...(p.bcc.length > 0 && { bcc: p.bcc }),
-        ...(p.replyTo !== undefined && { replyTo: p.replyTo }),
-        subject,
-        ...(text !== undefined && { text }),
-        ...(html !== undefined && { html }),
-        attachments,
-        // The job's timeout or stop cancels the send, queued or mid-transfer (the pool drops that
-        // connection); a message the server has already accepted stays sent.
-        signal: ctx.signal,
-      };
-
-      const mail = await transporter();
-      if (!smtpUrl) {
-        const built = await mail.sendMail(message);
-        const id = built.messageId.replace(/[<>]/g, '');
-        const file = path.join(outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id.replace(/[^\w.@-]/g, '_')}.eml`);
-        ctx.signal.throwIfAborted();
-        await writeAtomic(file, (tmp) => writeFile(tmp, built.message as Buffer));
-        ctx.log.info({ outbox: file, to: p.to }, 'email written to the outbox (no SMTP configured)');
-        return { messageId: built.messageId, outbox: file };
-      }
+      // Each attachment is a regular file (empty is fine: it is not media) under the allowed
+      // folders, read through the descriptor that was checked; all are closed after the send.
+      const opened: InputFile[] = [];
       try {
-        const info = await mail.sendMail(message);
-        return { messageId: String(info.messageId), accepted: (info.accepted ?? []).map(String), rejected: (info.rejected ?? []).map(String) };
-      } catch (err) {
-        throw gtError('GT_EMAIL_FAILED', p.to.join(', '), (err as Error).message);
+        for (const [i, a] of p.attachments.entries()) opened.push(await allowed.input(`email.attachments[${i}].path`, a.path));
+        return await send(p, { subject, text, html }, opened, ctx);
+      } finally {
+        await Promise.all(opened.map((f) => f.close()));
       }
     },
 
@@ -237,4 +196,40 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
       if (transport) (await transport.catch(() => null))?.close();
     },
   };
+
+  async function send(p: EmailPayload, body: { subject?: string; text?: string; html?: string }, files: InputFile[], ctx: JobContext): Promise<EmailResult> {
+    const { subject, text, html } = body;
+    const attachments = files.map((f, i) => ({ path: f.use, filename: p.attachments[i]!.filename ?? path.basename(f.path) }));
+    const message: SendMailOptions = {
+      from: p.from ?? defaultFrom,
+      to: p.to,
+      ...(p.cc.length > 0 && { cc: p.cc }),
+      ...(p.bcc.length > 0 && { bcc: p.bcc }),
+      ...(p.replyTo !== undefined && { replyTo: p.replyTo }),
+      subject,
+      ...(text !== undefined && { text }),
+      ...(html !== undefined && { html }),
+      attachments,
+      // The job's timeout or stop cancels the send, queued or mid-transfer (the pool drops that
+      // connection); a message the server has already accepted stays sent.
+      signal: ctx.signal,
+    };
+
+    const mail = await transporter();
+    if (!smtpUrl) {
+      const built = await mail.sendMail(message);
+      const id = built.messageId.replace(/[<>]/g, '');
+      const file = path.join(outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id.replace(/[^\w.@-]/g, '_')}.eml`);
+      ctx.signal.throwIfAborted();
+      await writeAtomic(file, (tmp) => writeFile(tmp, built.message as Buffer));
+      ctx.log.info({ outbox: file, to: p.to }, 'email written to the outbox (no SMTP configured)');
+      return { messageId: built.messageId, outbox: file };
+    }
+    try {
+      const info = await mail.sendMail(message);
+      return { messageId: String(info.messageId), accepted: (info.accepted ?? []).map(String), rejected: (info.rejected ?? []).map(String) };
+    } catch (err) {
+      throw gtError('GT_EMAIL_FAILED', p.to.join(', '), redactUrls((err as Error).message));
+    }
+  }
 };

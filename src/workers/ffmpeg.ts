@@ -5,7 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type FfmpegNs from 'fluent-ffmpeg';
@@ -40,6 +40,12 @@ export interface Binaries {
   version: string;
   /** The binary understands `-stats_period` (ffmpeg ≥ 4.4). */
   statsPeriod: boolean;
+  /**
+   * What ffmpeg and ffprobe are started under: `setpriv --pdeathsig KILL --` when util-linux's
+   * setpriv works here, so they are killed with their worker even when it is SIGKILLed (they
+   * would otherwise run on, children of init, writing their temp files); else nothing.
+   */
+  launcher: readonly string[];
 }
 
 type TranscodeSettings = NonNullable<WorkerSettings['transcode']>;
@@ -50,7 +56,7 @@ const located = new Map<string, Promise<Binaries>>();
  * Find ffmpeg and ffprobe: the settings' paths, else `ffmpeg`/`ffprobe` on PATH, else the binaries
  * shipped in the optional npm packages @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe,
  * else GT_FFMPEG_NOT_FOUND. Memoised per process (a failure is not, so installing ffmpeg later
- * helps); costs one `ffmpeg -version` (about 80 ms here), never fluent-ffmpeg's -formats/-encoders.
+ * helps); costs one `ffmpeg -version` (about 80 ms on 2 shared cores), never fluent-ffmpeg's -formats/-encoders.
  */
 export function locate(settings: TranscodeSettings = {}): Promise<Binaries> {
   const key = `${settings.ffmpegPath ?? ''}\0${settings.ffprobePath ?? ''}`;
@@ -68,18 +74,38 @@ async function find(settings: TranscodeSettings): Promise<Binaries> {
     binary('ffmpeg', settings.ffmpegPath, '@ffmpeg-installer/ffmpeg'),
     binary('ffprobe', settings.ffprobePath, '@ffprobe-installer/ffprobe'),
   ]);
+  // `ffmpeg -version` under setpriv first: one run tells that both work.
+  const version = (launcher: readonly string[]): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const [file, args] = launch({ launcher }, ffmpeg, ['-hide_banner', '-version']);
+      execFile(file, args, { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+  const notWorking = (err: unknown): Error => gtError('GT_FFMPEG_NOT_FOUND', `working ffmpeg at ${ffmpeg} (${(err as Error).message.split('\n')[0]})`);
+  let launcher = await deathSignalLauncher();
   let out: string;
   try {
-    out = await new Promise<string>((resolve, reject) =>
-      execFile(ffmpeg, ['-hide_banner', '-version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
-    );
+    out = await version(launcher);
   } catch (err) {
-    throw gtError('GT_FFMPEG_NOT_FOUND', `working ffmpeg at ${ffmpeg} (${(err as Error).message.split('\n')[0]})`);
+    if (launcher.length === 0) throw notWorking(err);
+    launcher = [];
+    out = await version(launcher).catch((err2: unknown) => Promise.reject(notWorking(err2)));
   }
-  const version = out.split('\n', 1)[0]!.trim();
-  const m = /^ffmpeg version n?(\d+)\.(\d+)/.exec(version);
+  const line = out.split('\n', 1)[0]!.trim();
+  const m = /^ffmpeg version n?(\d+)\.(\d+)/.exec(line);
   const statsPeriod = m !== null && (Number(m[1]) > 4 || (Number(m[1]) === 4 && Number(m[2]) >= 4));
-  return { ffmpeg, ffprobe, version, statsPeriod };
+  return { ffmpeg, ffprobe, version: line, statsPeriod, launcher };
+}
+
+/** `setpriv --pdeathsig KILL --` when util-linux's setpriv is on PATH (Linux), else nothing. */
+async function deathSignalLauncher(): Promise<string[]> {
+  if (process.platform !== 'linux') return [];
+  const setpriv = await onPath('setpriv');
+  return setpriv === undefined ? [] : [setpriv, '--pdeathsig', 'KILL', '--'];
+}
+
+/** `[file, args]` to start `bin` with `args` under the launcher. */
+function launch(bin: Pick<Binaries, 'launcher'>, file: string, args: readonly string[]): [string, string[]] {
+  return bin.launcher.length === 0 ? [file, [...args]] : [bin.launcher[0]!, [...bin.launcher.slice(1), file, ...args]];
 }
 
 async function executable(file: string): Promise<boolean> {
@@ -91,14 +117,20 @@ async function executable(file: string): Promise<boolean> {
   }
 }
 
+async function onPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && (await executable(path.join(dir, name)))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
 async function binary(name: 'ffmpeg' | 'ffprobe', override: string | undefined, npmPackage: string): Promise<string> {
   if (override !== undefined) {
     if (await executable(override)) return override;
     throw gtError('GT_FFMPEG_NOT_FOUND', `${name} at ${override}`);
   }
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && (await executable(path.join(dir, name)))) return path.join(dir, name);
-  }
+  const found = await onPath(name);
+  if (found !== undefined) return found;
   try {
     // A variable specifier: the packages are optional, so the build must not depend on them.
     const spec: string = npmPackage;
@@ -174,33 +206,89 @@ function num(v: string | number | undefined): number | undefined {
 }
 
 /**
+ * Demuxers that read other files named inside the input: playlists (`hls`, `dash`), lists
+ * (`concat`, which ffconcat files also use; `imf`) and scripts (`avisynth`, `vapoursynth`).
+ * `-protocol_whitelist file` keeps them off the network, not away from local files outside the
+ * allowed folders, so inputs in these formats are refused, whatever the file is called. Image
+ * sequences (`image2`) are refused as still images.
+ */
+export const REFERENCING_FORMATS = new Set(['hls', 'applehttp', 'dash', 'concat', 'imf', 'avisynth', 'vapoursynth']);
+
+/**
+ * The referencing format a file's first bytes announce, if any: found before ffprobe runs,
+ * because a demuxer opens what a list names while it reads the header (a list whose first
+ * entry cannot be opened makes ffprobe fail without naming its format).
+ */
+export function listFormatOf(head: Buffer): string | undefined {
+  const text = head.toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  if (text.startsWith('#EXTM3U')) return 'hls';
+  if (text.startsWith('ffconcat version')) return 'concat';
+  if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<MPD[\s>]/.test(text)) return 'dash';
+  if (/<CompositionPlaylist[\s>]/.test(text)) return 'imf';
+  return undefined;
+}
+
+async function readHead(file: string, bytes: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The demuxer of a probed format name (`mov,mp4,m4a,3gp,3g2,mj2` → `mov`): what `-f` takes. */
+export function demuxerOf(format: string): string {
+  return format.split(',', 1)[0]!;
+}
+
+function refusedFormat(file: string, format: string): GeartrainError {
+  return gtError('GT_MEDIA_INVALID', file, 'video or audio file', `its format ${format} reads other files (a playlist or list); such inputs are refused`);
+}
+
+export interface ProbeOptions {
+  /** @defaultValue 60000 */
+  timeoutMs?: number;
+  /** Names the file in errors. @defaultValue the file */
+  label?: string;
+}
+
+/**
  * ffprobe one local file. Spawned directly rather than through fluent-ffmpeg, whose ffprobe()
  * keeps the child to itself (it cannot be aborted) and flattens the JSON into INI sections.
- * Throws GT_MEDIA_INVALID naming the file when ffprobe cannot read it, or finds no video or
- * audio stream in it (a still image is not a video).
+ * Throws GT_MEDIA_INVALID naming the file when ffprobe cannot read it, finds no video or audio
+ * stream in it (a still image is not a video), or finds a format that reads other files.
  */
-export async function probe(bin: Binaries, file: string, signal: AbortSignal, timeoutMs = 60_000): Promise<MediaProbe> {
+export async function probe(bin: Binaries, file: string, signal: AbortSignal, opts: ProbeOptions = {}): Promise<MediaProbe> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const label = opts.label ?? file;
+  const listed = listFormatOf(await readHead(file, 4096).catch(() => Buffer.alloc(0)));
+  if (listed !== undefined) throw refusedFormat(label, listed);
   const args = ['-v', 'error', ...INPUT_HARDENING, '-print_format', 'json', '-show_format', '-show_streams', file];
+  const [cmd, argv] = launch(bin, bin.ffprobe, args);
   const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: (Error & { code?: unknown; killed?: boolean }) | null }>((resolve) =>
-    execFile(bin.ffprobe, args, { signal, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, out, errOut) =>
+    execFile(cmd, argv, { signal, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, out, errOut) =>
       resolve({ stdout: String(out), stderr: String(errOut), error: err }),
     ),
   );
   if (signal.aborted) throw signal.reason;
   if (error) {
     if (error.code === 'ENOENT' || error.code === 'EACCES') throw gtError('GT_FFMPEG_NOT_FOUND', `ffprobe at ${bin.ffprobe}`);
-    if (error.killed) throw gtError('GT_FFMPEG_FAILED', file, `ffprobe killed after the ${timeoutMs} ms timeout`);
-    throw gtError('GT_MEDIA_INVALID', file, 'video or audio file', lastMeaningfulLine(stderr, file) || error.message.split('\n')[0]!);
+    if (error.killed) throw gtError('GT_FFMPEG_FAILED', label, `ffprobe killed after the ${timeoutMs} ms timeout`);
+    throw gtError('GT_MEDIA_INVALID', label, 'video or audio file', lastMeaningfulLine(stderr, file) || error.message.split('\n')[0]!);
   }
   let j: ProbeJson;
   try {
     j = JSON.parse(stdout) as ProbeJson;
   } catch {
-    throw gtError('GT_MEDIA_INVALID', file, 'video or audio file', 'ffprobe gave no readable answer');
+    throw gtError('GT_MEDIA_INVALID', label, 'video or audio file', 'ffprobe gave no readable answer');
   }
   const streams = j.streams ?? [];
   const format = j.format?.format_name ?? 'unknown';
-  const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
+  const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', label, 'video or audio file', why);
+  if (REFERENCING_FORMATS.has(demuxerOf(format))) throw refusedFormat(label, format);
   // ffprobe opens any `.jpg` with its image demuxer, even a text file (width 0): not a video.
   if (STILL_FORMATS.test(format)) {
     const w = streams.find((s) => s.codec_type === 'video')?.width ?? 0;
@@ -239,8 +327,8 @@ export async function probe(bin: Binaries, file: string, signal: AbortSignal, ti
 }
 
 /** probe() with the binaries the settings name: for workers that only need to look (`probe`). */
-export async function probeMedia(file: string, signal: AbortSignal, settings: WorkerSettings = {}): Promise<MediaProbe> {
-  return probe(await locate(settings.transcode), file, signal);
+export async function probeMedia(file: string, signal: AbortSignal, settings: WorkerSettings = {}, label?: string): Promise<MediaProbe> {
+  return probe(await locate(settings.transcode), file, signal, label === undefined ? {} : { label });
 }
 
 // ---- run -----------------------------------------------------------------------------------
@@ -299,10 +387,9 @@ type NodeCallback<T> = (err: Error | null, value?: T) => void;
  * fluent-ffmpeg internals answered per command. Its _prepare() runs _checkCapabilities (spawning
  * `ffmpeg -formats` and `ffmpeg -encoders`) and availableEncoders (to add `-strict experimental`)
  * on every run, whatever options were set (raw outputOptions do not avoid it); the answers are
- * cached per process, so the cost lands on each process's first job. Measured here (Debian ffmpeg
- * 5.1, 2 shared cores, 3 fresh processes each running one poster frame 3 times): stock fluent
- * 261-310 ms for the first run, 109-144 ms after; with these hooks 125-140 ms from the first run.
- * Measured again (same setup, 640×360 clip): stock 238-263 ms first, 93-112 after; hooked 103-124
+ * cached per process, so the cost lands on each process's first job. Measured with Debian ffmpeg
+ * 5.1 on 2 shared cores, 3 fresh processes each running one poster frame of a 640×360 clip 3
+ * times: stock fluent 238-263 ms for the first run, 93-112 ms after; with these hooks 103-124 ms
  * from the first; the bare command line 94-100 ms.
  * Our arguments are fixed, use no experimental encoder and are checked by the tests, so there is
  * nothing to ask: -formats and -encoders are never spawned (a test holds that).
@@ -311,6 +398,8 @@ type NodeCallback<T> = (err: Error | null, value?: T) => void;
  */
 interface FluentHooks {
   _getFfmpegPath(cb: NodeCallback<string>): void;
+  /** Starts ffmpeg; wrapped to put the launcher in front (as fluent itself does for `nice`). */
+  _spawnFfmpeg(args: string[], ...rest: unknown[]): void;
   _getFfprobePath(cb: NodeCallback<string>): void;
   _checkCapabilities(cb: (err?: Error | null) => void): void;
   availableEncoders(cb: NodeCallback<Record<string, unknown>>): void;
@@ -332,8 +421,11 @@ export function runFfmpeg(bin: Binaries, opts: RunOptions): Promise<RunReport> {
   if (opts.signal.aborted) return Promise.reject(opts.signal.reason as Error);
   return new Promise<RunReport>((resolve, reject) => {
     const cmd = ffmpegCommand({ stdoutLines: 200 });
+    const spawnFfmpeg = (cmd as unknown as FluentHooks)._spawnFfmpeg;
+    const [file, prefix] = launch(bin, bin.ffmpeg, []);
     const hooks: FluentHooks = {
-      _getFfmpegPath: (cb) => cb(null, bin.ffmpeg),
+      _getFfmpegPath: (cb) => cb(null, file),
+      _spawnFfmpeg: (args, ...rest) => spawnFfmpeg.call(cmd, [...prefix, ...args], ...rest),
       _getFfprobePath: (cb) => cb(null, bin.ffprobe),
       _checkCapabilities: (cb) => cb(),
       availableEncoders: (cb) => cb(null, {}),

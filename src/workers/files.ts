@@ -1,40 +1,28 @@
-// File handling every media worker shares: input checks, allowed folders, atomic outputs
-// (temp file in the same folder, then rename) and "already made" records, so a job run again
-// for the same input and options writes nothing.
+// File handling every media worker shares: atomic outputs (a temp file in the output folder's
+// `.geartrain/tmp/`, then a rename) and "already made" records in `.geartrain/`, so a job run
+// again for the same input and options writes nothing. Every folder and file here is reached
+// through an OutputPlace (paths.ts): under the allowed folders, never through a link.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { constants as fsc, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { gtError } from '../errors.js';
+import { AllowedPaths, type DirHandle, type InputFile, type OutputPlace } from './paths.js';
 
-/** Stat an input file: it must exist, be a regular file, and be no larger than `maxBytes`. */
-export async function inputFile(file: string, maxBytes = Infinity): Promise<Stats> {
-  let st: Stats;
-  try {
-    st = await stat(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw gtError('GT_INPUT_NOT_FOUND', file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code));
-  }
-  if (!st.isFile()) throw gtError('GT_INPUT_NOT_FOUND', file, 'not a regular file');
-  if (st.size > maxBytes) throw gtError('GT_MEDIA_TOO_LARGE', file, `${st.size} bytes`, `${maxBytes} bytes`);
-  if (st.size === 0) throw gtError('GT_MEDIA_INVALID', file, 'media file', 'the file is empty');
-  return st;
-}
-
-/** Throw GT_PATH_NOT_ALLOWED unless `p` lies inside one of `roots` (no check when roots is empty). */
+/**
+ * Throw GT_PATH_NOT_ALLOWED unless `p` (its real path, or its nearest existing ancestor's) lies
+ * inside one of `roots` (no check when roots is empty). For callers that hand the folder on to
+ * workers, which open it under the same rule.
+ */
 export function checkAllowed(what: string, p: string, roots: readonly string[] | undefined): string {
-  const abs = path.resolve(p);
-  if (!roots || roots.length === 0) return abs;
-  for (const root of roots) {
-    const rel = path.relative(path.resolve(root), abs);
-    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return abs;
-  }
-  throw gtError('GT_PATH_NOT_ALLOWED', what, p, `it is outside the allowed folders (${roots.join(', ')})`);
+  return new AllowedPaths(roots).checkPath(what, p);
 }
 
-/** A temp path beside `final`, keeping its extension (ffmpeg picks the format from it). */
+/**
+ * A temp path beside `final`, keeping its extension. For files outside any job's output folder
+ * (the outbox, run state), which the operator chooses.
+ */
 export function tempPathFor(final: string): string {
   const dir = path.dirname(final);
   const ext = path.extname(final);
@@ -73,44 +61,152 @@ interface OutputRecord {
   info: unknown;
 }
 
-function recordPath(output: string): string {
-  return path.join(path.dirname(output), '.geartrain', `${path.basename(output)}.json`);
+/**
+ * Temp files start with `PID.RUN.HOST.`: a later job in the same folder removes those of a
+ * process that is gone (killed mid-write, its ffmpeg with it), and only those. RUN tells this
+ * process from an earlier one with the same pid (a restarted container); HOST keeps hands off
+ * the temp files of another machine sharing the folder.
+ */
+const RUN = randomBytes(4).toString('hex');
+const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const TEMP_PREFIX = `${process.pid}.${RUN}.${HOST}.`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
+
+/** Whether a temp file was left by a process of this host that no longer runs. */
+function abandoned(name: string): boolean {
+  const [pid, run, host] = name.split('.', 3);
+  if (host !== HOST || !/^\d+$/.test(pid ?? '')) return false;
+  return Number(pid) === process.pid ? run !== RUN : !alive(Number(pid));
+}
+
+const NOFOLLOW_READ = fsc.O_RDONLY | fsc.O_NOFOLLOW;
 
 /**
- * The info recorded when `output` was made, if it is still up to date: same input file (path,
- * size, mtime), same options, and the output untouched since. Otherwise undefined.
+ * Open a media job's input (a non-empty regular file of at most `maxBytes`) and its output
+ * folder under the allowed-folder rule, run `work` with them, and close both.
  */
-export async function freshOutput<T>(output: string, input: string, inputStat: Stats, options: string): Promise<T | undefined> {
-  let rec: OutputRecord;
-  let out: Stats;
+export async function withJobFiles<T>(
+  allowed: AllowedPaths,
+  job: { input: string; outDir: string },
+  maxBytes: number | undefined,
+  work: (input: InputFile, out: OutputFolder) => Promise<T>,
+): Promise<T> {
+  const input = await allowed.input('Input', job.input, { media: true, ...(maxBytes !== undefined ? { maxBytes } : {}) });
+  let out: OutputFolder | undefined;
   try {
-    rec = JSON.parse(await readFile(recordPath(output), 'utf8')) as OutputRecord;
-    out = await stat(output);
-  } catch {
-    return undefined;
+    out = new OutputFolder(await allowed.outputDir('Output folder', job.outDir));
+    return await work(input, out);
+  } finally {
+    await out?.close();
+    await input.close();
   }
-  const same =
-    rec.input === path.resolve(input) &&
-    rec.inputSize === inputStat.size &&
-    rec.inputMtimeMs === inputStat.mtimeMs &&
-    rec.options === options &&
-    rec.outputSize === out.size &&
-    rec.outputMtimeMs === out.mtimeMs;
-  return same ? (rec.info as T) : undefined;
 }
 
-/** Remember that `output` was made from `input` with `options` (written atomically too). */
-export async function recordOutput(output: string, input: string, inputStat: Stats, options: string, info: unknown): Promise<void> {
-  const out = await stat(output);
-  const rec: OutputRecord = {
-    input: path.resolve(input),
-    inputSize: inputStat.size,
-    inputMtimeMs: inputStat.mtimeMs,
-    options,
-    outputSize: out.size,
-    outputMtimeMs: out.mtimeMs,
-    info,
-  };
-  await writeAtomic(recordPath(output), (tmp) => writeFile(tmp, JSON.stringify(rec)));
+/** Where a job writes: outputs, their records and temp files, all under one checked folder. */
+export class OutputFolder {
+  private tmp: Promise<DirHandle> | undefined;
+  private records: Promise<DirHandle> | undefined;
+
+  constructor(private readonly place: OutputPlace) {}
+
+  /** The path of output `name` as the result reports it. */
+  file(name: string): string {
+    return path.join(this.place.path, name);
+  }
+
+  /**
+   * Make output `name` atomically: `produce` writes the temp path it is given (already created,
+   * empty); on success it is renamed to `name`, on any failure removed. Past `signal` nothing is
+   * renamed: a job that has ended leaves no output. Resolves to the written file's stats.
+   */
+  async write(name: string, produce: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<Stats> {
+    signal?.throwIfAborted();
+    return this.commit(await this.place.enter(), name, produce, signal);
+  }
+
+  /** Write `produce`'s temp file, then rename it to `name` in `target` (unless `signal` ended the job). */
+  private async commit(target: DirHandle, name: string, produce: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<Stats> {
+    const tmpDir = await (this.tmp ??= this.tempFolder(await this.place.enter()));
+    const tmp = path.join(tmpDir.use, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}.${name}`);
+    try {
+      await (await open(tmp, 'wx')).close();
+      await produce(tmp);
+      const written = await lstat(tmp);
+      signal?.throwIfAborted();
+      await rename(tmp, path.join(target.use, name));
+      return written;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** `.geartrain/tmp/`, cleared of what dead processes left there. */
+  private async tempFolder(dir: DirHandle): Promise<DirHandle> {
+    const tmp = await (await this.recordFolder(dir)).sub('tmp');
+    for (const name of await readdir(tmp.use)) if (abandoned(name)) await rm(path.join(tmp.use, name), { force: true });
+    return tmp;
+  }
+
+  private recordFolder(dir: DirHandle): Promise<DirHandle> {
+    return (this.records ??= dir.sub('.geartrain'));
+  }
+
+  /**
+   * The info recorded when output `name` was made, if it is still up to date: same input file
+   * (path, size, mtime), same options, and the output untouched since. Otherwise undefined.
+   */
+  async fresh<T>(name: string, input: InputFile, options: string): Promise<T | undefined> {
+    const dir = this.place.existing;
+    if (!dir) return undefined;
+    const records = this.records ? await this.records : await dir.existingSub('.geartrain');
+    if (!records) return undefined;
+    try {
+      const rec = JSON.parse(await readFile(path.join(records.use, `${name}.json`), { encoding: 'utf8', flag: NOFOLLOW_READ })) as OutputRecord;
+      const out = await lstat(path.join(dir.use, name));
+      const same =
+        out.isFile() &&
+        rec.input === input.path &&
+        rec.inputSize === input.stat.size &&
+        rec.inputMtimeMs === input.stat.mtimeMs &&
+        rec.options === options &&
+        rec.outputSize === out.size &&
+        rec.outputMtimeMs === out.mtimeMs;
+      return same ? (rec.info as T) : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      if (!this.records) await records.close();
+    }
+  }
+
+  /** Remember that output `name` was made from `input` with `options` (written atomically too). */
+  async record(name: string, input: InputFile, options: string, info: unknown, signal?: AbortSignal): Promise<void> {
+    const dir = await this.place.enter();
+    const out: Stats = await lstat(path.join(dir.use, name));
+    const rec: OutputRecord = {
+      input: input.path,
+      inputSize: input.stat.size,
+      inputMtimeMs: input.stat.mtimeMs,
+      options,
+      outputSize: out.size,
+      outputMtimeMs: out.mtimeMs,
+      info,
+    };
+    await this.commit(await this.recordFolder(dir), `${name}.json`, (tmp) => writeFile(tmp, JSON.stringify(rec)), signal);
+  }
+
+  async close(): Promise<void> {
+    const opened = await Promise.all([this.tmp, this.records].map((p) => p?.catch(() => undefined)));
+    for (const d of opened) await d?.close();
+    await this.place.close();
+  }
 }

@@ -4,8 +4,8 @@
 
 import { loadSharp } from './sharp.js';
 import { gtError } from '../errors.js';
-import { checkAllowed, inputFile } from './files.js';
 import { probeMedia } from './ffmpeg.js';
+import { AllowedPaths } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { Fields } from './validate.js';
 
@@ -29,38 +29,45 @@ export interface ProbeResult {
 /** Formats sharp reads that are stills (or animations) rather than video. */
 const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff', 'svg', 'jp2', 'jxl']);
 
-export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePayload, ProbeResult> => ({
-  name: 'probe',
-  timeoutMs: 60_000,
-  parse(raw) {
-    const f = Fields.of(raw, 'probe');
-    const input = f.string('input');
-    f.done();
-    return { input };
-  },
-  async run({ input }, ctx) {
-    checkAllowed('Input', input, settings.allowPaths);
-    const st = await inputFile(input);
-    try {
-      const sharp = await loadSharp();
-      const m = await sharp(input).metadata();
-      if (m.format && IMAGE_FORMATS.has(m.format) && m.width && m.height) {
-        const pages = m.pages ?? 1;
-        return { kind: 'image', format: m.format, bytes: st.size, width: m.autoOrient?.width ?? m.width, height: m.autoOrient?.height ?? (m.pageHeight ?? m.height), ...(pages > 1 ? { pages } : {}) };
+export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePayload, ProbeResult> => {
+  const allowed = new AllowedPaths(settings.allowPaths);
+  return {
+    name: 'probe',
+    timeoutMs: 60_000,
+    parse(raw) {
+      const f = Fields.of(raw, 'probe');
+      const input = f.filePath('input');
+      f.done();
+      return { input };
+    },
+    async run({ input }, ctx) {
+      const file = await allowed.input('Input', input, { media: true });
+      try {
+        const bytes = file.stat.size;
+        try {
+          const sharp = await loadSharp();
+          const m = await sharp(file.use).metadata();
+          if (m.format && IMAGE_FORMATS.has(m.format) && m.width && m.height) {
+            const pages = m.pages ?? 1;
+            return { kind: 'image', format: m.format, bytes, width: m.autoOrient?.width ?? m.width, height: m.autoOrient?.height ?? (m.pageHeight ?? m.height), ...(pages > 1 ? { pages } : {}) };
+          }
+        } catch {
+          // not an image sharp knows: ask ffprobe
+        }
+        const p = await probeMedia(file.use, ctx.signal, settings, input);
+        if (!p.videoCodec && !p.audioCodec) throw gtError('GT_MEDIA_INVALID', input, 'image, video or audio file', 'no image, video or audio stream found');
+        return {
+          kind: p.videoCodec ? 'video' : 'audio',
+          format: p.format,
+          bytes,
+          ...(p.width ? { width: p.width, height: p.height } : {}),
+          durationSeconds: p.durationSeconds,
+          ...(p.videoCodec ? { videoCodec: p.videoCodec } : {}),
+          ...(p.audioCodec ? { audioCodec: p.audioCodec } : {}),
+        };
+      } finally {
+        await file.close();
       }
-    } catch {
-      // not an image sharp knows: ask ffprobe
-    }
-    const p = await probeMedia(input, ctx.signal, settings);
-    if (!p.videoCodec && !p.audioCodec) throw gtError('GT_MEDIA_INVALID', input, 'image, video or audio file', 'no image, video or audio stream found');
-    return {
-      kind: p.videoCodec ? 'video' : 'audio',
-      format: p.format,
-      bytes: st.size,
-      ...(p.width ? { width: p.width, height: p.height } : {}),
-      durationSeconds: p.durationSeconds,
-      ...(p.videoCodec ? { videoCodec: p.videoCodec } : {}),
-      ...(p.audioCodec ? { audioCodec: p.audioCodec } : {}),
-    };
-  },
-});
+    },
+  };
+};

@@ -33,8 +33,37 @@ export interface ServedWorkers {
   close(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
-/** Decode, check and run one job; returns the JSON result text. */
-export async function runJob(dw: DomainWorker, job: WorkerJob, log: Logger): Promise<string> {
+/**
+ * The jobs of one type whose work is running. The Worker frees a job's place in its concurrency
+ * when the job times out or its connection is lost, while the work may still be ending (a
+ * decode runs on to its own limit); a new job waits here for that work to end, so no more than
+ * `size` run at once.
+ */
+class WorkSlots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async take(): Promise<void> {
+    if (this.running < this.size) {
+      this.running++;
+      return;
+    }
+    // At most `size` jobs wait (the Worker's own concurrency bounds them), so shift() is cheap.
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hand the slot to the next waiting job, or free it. */
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
+  }
+}
+
+/** Decode, check and run one job (failing at `deadline`, on performance.now()'s clock); returns the JSON result text. */
+export async function runJob(dw: DomainWorker, job: WorkerJob, log: Logger, deadline?: number): Promise<string> {
   const text = job.text();
   let raw: unknown;
   try {
@@ -47,6 +76,7 @@ export async function runJob(dw: DomainWorker, job: WorkerJob, log: Logger): Pro
     progress: (done, total) => job.status(Math.max(0, Math.floor(done)), Math.max(0, Math.floor(total))),
     signal: job.signal,
     log,
+    ...(deadline !== undefined ? { deadline } : {}),
   };
   return JSON.stringify(await dw.run(payload, ctx));
 }
@@ -61,9 +91,12 @@ export async function serveDomainWorkers(opts: ServeOptions): Promise<ServedWork
   for (const t of opts.types) {
     const dw = t.factory(settings, log);
     domain.push(dw);
+    const concurrency = t.concurrency ?? 1;
+    const timeoutMs = t.timeoutMs ?? dw.timeoutMs;
+    const slots = new WorkSlots(concurrency);
     const worker = new Worker({
       servers: opts.servers,
-      concurrency: t.concurrency ?? 1,
+      concurrency,
       clientId: `geartrain-${dw.name}-${process.pid}`,
       // The Worker's own per-job line would repeat ours; keep its connection warnings.
       logger: log.child({}, { level: log.levelVal > 40 ? log.level : 'warn' }),
@@ -72,9 +105,13 @@ export async function serveDomainWorkers(opts: ServeOptions): Promise<ServedWork
       dw.name,
       async (job) => {
         const jobLog = log.child({ fn: dw.name, job: job.handle });
+        // The deadline counts from assignment, as the Worker's timer does.
         const t0 = performance.now();
+        const deadline = t0 + timeoutMs;
+        await slots.take();
         try {
-          const result = await runJob(dw, job, jobLog);
+          job.signal.throwIfAborted();
+          const result = await runJob(dw, job, jobLog, deadline);
           jobLog.info({ ms: Math.round(performance.now() - t0), outcome: 'complete' }, 'job done');
           return result;
         } catch (err) {
@@ -83,10 +120,11 @@ export async function serveDomainWorkers(opts: ServeOptions): Promise<ServedWork
           jobLog.warn({ ms: Math.round(performance.now() - t0), outcome: 'failed', code, err: message }, 'job failed');
           throw err;
         } finally {
+          slots.give();
           done.set(dw.name, (done.get(dw.name) ?? 0) + 1);
         }
       },
-      { timeout: t.timeoutMs ?? dw.timeoutMs },
+      { timeout: timeoutMs },
     );
     workers.set(dw.name, worker);
   }

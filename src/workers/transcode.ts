@@ -5,13 +5,12 @@
 // progress goes out as WORK_STATUS while ffmpeg runs;
 // outputs already made from the same input and options are not made again.
 
-import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
-import { INPUT_HARDENING, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
-import { checkAllowed, fingerprint, freshOutput, inputFile, recordOutput, writeAtomic } from './files.js';
-import type { DomainWorker, DomainWorkerFactory } from './types.js';
+import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
+import { OutputFolder, fingerprint, withJobFiles } from './files.js';
+import { AllowedPaths, type InputFile } from './paths.js';
+import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields } from './validate.js';
 
 export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
@@ -28,7 +27,7 @@ export const DEFAULT_POSTER_WIDTH = 1280;
 /** The worker's own timeout fires first (clean output folder, coded error); the Worker's is a backstop. */
 const BACKSTOP_MS = 10_000;
 
-// Measured on this 2-core VM, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
+// Measured on 2 cores, a 10 s 1280×720 30 fps clip → 480p: x264 veryfast 2.5 s, medium
 // 5.8 s (files within 15% of each other on this clip); VP9 720p: realtime/cpu-used 8 about 3-4 s,
 // good/cpu-used 5 about 20 s. A job server shares its cores, so the fast presets; CRF keeps the
 // quality constant and lets the bit rate follow the content.
@@ -142,6 +141,14 @@ export interface PlannedRun {
   atSeconds?: number;
 }
 
+/**
+ * `-f DEMUXER`: ffmpeg reads the input with the demuxer the probe found and checked, not with
+ * whatever it detects when it opens the file again (the bytes may have changed meanwhile).
+ */
+function demuxerArgs(src: MediaProbe): string[] {
+  return ['-f', demuxerOf(src.format)];
+}
+
 /** The ffmpeg command for one profile. The benchmark runs exactly these arguments. */
 export function profileRun(bin: Binaries, profile: Profile, src: MediaProbe, input: string, output: string): PlannedRun {
   const s = PROFILE_SPECS[profile];
@@ -160,7 +167,7 @@ export function profileRun(bin: Binaries, profile: Profile, src: MediaProbe, inp
   else out.push('-an');
   // Metadata (a phone's GPS position, its name) is not copied; chapters neither.
   out.push('-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1', ...s.mux);
-  return { profile, spec: { input, inputArgs: [...globalArgs(bin), ...INPUT_HARDENING], args: out, output }, ...dims };
+  return { profile, spec: { input, inputArgs: [...globalArgs(bin), ...INPUT_HARDENING, ...demuxerArgs(src)], args: out, output }, ...dims };
 }
 
 /** The ffmpeg command for the poster: one frame at min(atSeconds, duration / 2). */
@@ -171,7 +178,7 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
   const codec = p.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '80'] : ['-c:v', 'mjpeg', '-q:v', '3'];
   const args = ['-map', '0:v:0', '-frames:v', '1', ...(width !== src.width ? ['-vf', `scale=${width}:-2`] : []), '-an', '-sn', '-dn', '-map_metadata', '-1', ...codec, '-update', '1', '-f', 'image2'];
   // -ss before -i: a keyframe seek, then decoding up to the exact time (not a decode from 0).
-  const inputArgs = [...globalArgs(bin), ...INPUT_HARDENING, '-ss', at.toFixed(3)];
+  const inputArgs = [...globalArgs(bin), ...INPUT_HARDENING, ...demuxerArgs(src), '-ss', at.toFixed(3)];
   return { profile: 'poster', spec: { input, inputArgs, args, output }, width, height: width === src.width ? src.height! : height, atSeconds: Math.round(at * 1000) / 1000 };
 }
 
@@ -191,8 +198,8 @@ function readProfile(v: unknown, name: string): Profile {
 export function parseTranscode(raw: unknown): TranscodePayload {
   const f = Fields.of(raw, 'transcode');
   const p: TranscodePayload = {
-    input: f.string('input'),
-    outDir: f.string('outDir'),
+    input: f.filePath('input'),
+    outDir: f.filePath('outDir'),
     profiles: f.array('profiles', readProfile, { min: 0, max: PROFILES.length }),
   };
   p.profiles.forEach((x, i) => {
@@ -210,11 +217,8 @@ export function parseTranscode(raw: unknown): TranscodePayload {
     if (width !== undefined) p.poster.width = width;
     pf.done();
   }
-  const name = f.optString('name', { maxLength: 200 });
-  if (name !== undefined) {
-    if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw invalidPayload('a file name without folders or a leading dot', f.name('name'), name);
-    p.name = name;
-  }
+  const name = f.optFileName('name');
+  if (name !== undefined) p.name = name;
   f.done();
   if (p.profiles.length === 0 && !p.poster) throw invalidPayload('at least one profile or a poster', f.name('profiles'), p.profiles);
   return p;
@@ -222,11 +226,12 @@ export function parseTranscode(raw: unknown): TranscodePayload {
 
 interface Slot {
   profile: Profile | 'poster';
-  final: string;
+  /** The output's file name in the output folder. */
+  name: string;
   key: string;
 }
 
-/** What recordOutput keeps beside an output: its result entry and the source's probe. */
+/** What the record keeps beside an output: its result entry and the source's probe. */
 interface MadeRecord {
   output: TranscodeOutput | PosterOutput;
   probe: MediaProbe;
@@ -237,110 +242,113 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
   // Find the binaries while the worker connects (one `ffmpeg -version`), not on the first job;
   // a failure here is reported again, with its code, by the job that needs ffmpeg.
   locate(settings.transcode).catch((err: Error) => log.warn({ err: err.message }, 'ffmpeg not found'));
+  const allowed = new AllowedPaths(settings.allowPaths);
   return {
     name: 'transcode',
     timeoutMs: timeoutMs + BACKSTOP_MS,
     parse: parseTranscode,
-    async run(p, ctx) {
-      checkAllowed('Input', p.input, settings.allowPaths);
-      checkAllowed('Output folder', p.outDir, settings.allowPaths);
-      const st: Stats = await inputFile(p.input);
-      const base = p.name ?? path.basename(p.input, path.extname(p.input));
-      const slots: Slot[] = [
-        ...(p.poster ? [{ profile: 'poster' as const, final: path.join(p.outDir, outputName(base, 'poster', p.poster.format)), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
-        ...p.profiles.map((profile) => ({ profile, final: path.join(p.outDir, outputName(base, profile)), key: fingerprint({ RECIPE, profile }) })),
-      ];
-      const made = new Map<Slot, TranscodeOutput | PosterOutput>();
-      let src: MediaProbe | undefined;
-      for (const s of slots) {
-        const fresh = await freshOutput<MadeRecord>(s.final, p.input, st, s.key);
-        if (fresh) {
-          made.set(s, { ...fresh.output, skipped: true });
-          src = fresh.probe;
-        }
-      }
-      const todo = slots.filter((s) => !made.has(s));
-
-      if (todo.length > 0) {
-        // One deadline for the whole job (probe and every run); its reason is the job's error.
-        const job = new AbortController();
-        const timer = setTimeout(() => job.abort(gtError('GT_FFMPEG_FAILED', p.input, `killed after the ${timeoutMs} ms timeout`)), timeoutMs);
-        const onAbort = (): void => job.abort(ctx.signal.reason);
-        if (ctx.signal.aborted) onAbort();
-        ctx.signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          const bin = await locate(settings.transcode);
-          const source = (src = await probeFile(bin, p.input, job.signal));
-          checkSource(p.input, source, p);
-          const per = Math.max(1, Math.round(source.durationSeconds * 1000));
-          const total = per * todo.length;
-          const done = todo.map(() => 0);
-          let sent = -1;
-          const progress = (): void => {
-            const sum = done.reduce((a, b) => a + b, 0);
-            if (sum > sent) ctx.progress((sent = sum), total);
-          };
-          progress();
-          const runSlot = async (i: number): Promise<void> => {
-            const s = todo[i]!;
-            const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, source, p.input, s.final) : profileRun(bin, s.profile, source, p.input, s.final);
-            let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
-            await writeAtomic(s.final, async (tmp) => {
-              report = await runFfmpeg(bin, {
-                ...planned.spec,
-                output: tmp,
-                signal: job.signal,
-                totalMs: per,
-                onProgress: (doneMs) => {
-                  done[i] = doneMs;
-                  progress();
-                },
-              });
-            });
-            const bytes = (await stat(s.final)).size;
-            const width = report.width ?? planned.width;
-            const height = report.height ?? planned.height;
-            const output: TranscodeOutput | PosterOutput =
-              s.profile === 'poster'
-                ? { path: s.final, width: width!, height: height!, format: p.poster!.format, atSeconds: planned.atSeconds!, bytes }
-                : { profile: s.profile, path: s.final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? source.durationSeconds) * 1000) / 1000 };
-            await recordOutput(s.final, p.input, st, s.key, { output, probe: source } satisfies MadeRecord);
-            made.set(s, output);
-            done[i] = per;
-            progress();
-          };
-          // The poster (one frame, one core) is made while the renditions encode, one after
-          // another: x264 and libvpx already use every core, and the poster then costs the job
-          // little wall time. bench/transcode.ts (480p + poster of a 10 s 720p clip, 2-core VM,
-          // 5 runs) against the same two commands run one after the other: 1.06× → 0.96×.
-          const renditions = async (): Promise<void> => {
-            for (const [i, s] of todo.entries()) if (s.profile !== 'poster') await runSlot(i);
-          };
-          const posterAt = todo.findIndex((s) => s.profile === 'poster');
-          const runs = [renditions(), ...(posterAt >= 0 ? [runSlot(posterAt)] : [])];
-          // The first failure ends the job: the other run is stopped (its output never reaches
-          // its final path), and the job fails with that first error.
-          const failed = runs.map((r) => r.catch((err: unknown) => {
-            if (!job.signal.aborted) job.abort(err);
-            throw err;
-          }));
-          const outcome = await Promise.allSettled(failed);
-          const first = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-          if (first) throw job.signal.reason ?? first.reason;
-        } finally {
-          clearTimeout(timer);
-          ctx.signal.removeEventListener('abort', onAbort);
-        }
-      }
-
-      const poster = slots.find((s) => s.profile === 'poster');
-      return {
-        input: p.input,
-        durationSeconds: src!.durationSeconds,
-        probe: src!,
-        outputs: slots.filter((s) => s !== poster).map((s) => made.get(s) as TranscodeOutput),
-        ...(poster ? { poster: made.get(poster) as PosterOutput } : {}),
-      };
-    },
+    run: (p, ctx) => withJobFiles(allowed, p, undefined, (input, out) => make(p, input, out, ctx)),
   };
+
+  async function make(p: TranscodePayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<TranscodeResult> {
+    const base = p.name ?? path.basename(p.input, path.extname(p.input));
+    const slots: Slot[] = [
+      ...(p.poster ? [{ profile: 'poster' as const, name: outputName(base, 'poster', p.poster.format), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
+      ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint({ RECIPE, profile }) })),
+    ];
+    const made = new Map<Slot, TranscodeOutput | PosterOutput>();
+    let src: MediaProbe | undefined;
+    for (const s of slots) {
+      const fresh = await out.fresh<MadeRecord>(s.name, input, s.key);
+      if (fresh) {
+        made.set(s, { ...fresh.output, skipped: true });
+        src = fresh.probe;
+      }
+    }
+    const todo = slots.filter((s) => !made.has(s));
+
+    if (todo.length > 0) {
+      // One deadline for the whole job (probe and every run); its reason is the job's error.
+      const job = new AbortController();
+      const timer = setTimeout(() => job.abort(gtError('GT_FFMPEG_FAILED', p.input, `killed after the ${timeoutMs} ms timeout`)), timeoutMs);
+      const onAbort = (): void => job.abort(ctx.signal.reason);
+      if (ctx.signal.aborted) onAbort();
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const bin = await locate(settings.transcode);
+        const source = (src = await probeFile(bin, input.use, job.signal, { label: p.input }));
+        checkSource(p.input, source, p);
+        const per = Math.max(1, Math.round(source.durationSeconds * 1000));
+        const total = per * todo.length;
+        const done = todo.map(() => 0);
+        let sent = -1;
+        const progress = (): void => {
+          const sum = done.reduce((a, b) => a + b, 0);
+          if (sum > sent) ctx.progress((sent = sum), total);
+        };
+        progress();
+        const runSlot = async (i: number): Promise<void> => {
+          const s = todo[i]!;
+          const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, source, input.use, out.file(s.name)) : profileRun(bin, s.profile, source, input.use, out.file(s.name));
+          let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
+          const written = await out.write(s.name, async (tmp) => {
+            report = await runFfmpeg(bin, {
+              ...planned.spec,
+              output: tmp,
+              label: p.input,
+              signal: job.signal,
+              totalMs: per,
+              onProgress: (doneMs) => {
+                done[i] = doneMs;
+                progress();
+              },
+            });
+          }, job.signal);
+          const bytes = written.size;
+          const final = out.file(s.name);
+          const width = report.width ?? planned.width;
+          const height = report.height ?? planned.height;
+          const output: TranscodeOutput | PosterOutput =
+            s.profile === 'poster'
+              ? { path: final, width: width!, height: height!, format: p.poster!.format, atSeconds: planned.atSeconds!, bytes }
+              : { profile: s.profile, path: final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? source.durationSeconds) * 1000) / 1000 };
+          await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+          made.set(s, output);
+          done[i] = per;
+          progress();
+        };
+        // The poster (one frame, one core) is made while the renditions encode, one after
+        // another: x264 and libvpx already use every core, and the poster then costs the job
+        // little wall time. bench/transcode.ts (480p + poster of a 10 s 720p clip, 2 cores,
+        // 5 runs): 0.96× the same two commands run one after the other, 1.06× with the poster
+        // made after the renditions.
+        const renditions = async (): Promise<void> => {
+          for (const [i, s] of todo.entries()) if (s.profile !== 'poster') await runSlot(i);
+        };
+        const posterAt = todo.findIndex((s) => s.profile === 'poster');
+        const runs = [renditions(), ...(posterAt >= 0 ? [runSlot(posterAt)] : [])];
+        // The first failure ends the job: the other run is stopped (its output never reaches
+        // its final path), and the job fails with that first error.
+        const failed = runs.map((r) => r.catch((err: unknown) => {
+          if (!job.signal.aborted) job.abort(err);
+          throw err;
+        }));
+        const outcome = await Promise.allSettled(failed);
+        const first = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+        if (first) throw job.signal.reason ?? first.reason;
+      } finally {
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onAbort);
+      }
+    }
+
+    const poster = slots.find((s) => s.profile === 'poster');
+    return {
+      input: p.input,
+      durationSeconds: src!.durationSeconds,
+      probe: src!,
+      outputs: slots.filter((s) => s !== poster).map((s) => made.get(s) as TranscodeOutput),
+      ...(poster ? { poster: made.get(poster) as PosterOutput } : {}),
+    };
+  }
 };

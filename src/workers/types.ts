@@ -8,12 +8,17 @@ export interface WorkerSettings {
   /** The job servers this process serves (set by serveDomainWorkers): pipeline workers submit their steps there. */
   servers?: string[];
   /**
-   * Folders a job may read inputs from and write outputs to. A path outside all of them fails
-   * with GT_PATH_NOT_ALLOWED. @defaultValue [] (any path the process can reach)
+   * Folders a job may read inputs from and write outputs to, compared by real path (links
+   * resolved): a path that is or leads outside all of them fails with GT_PATH_NOT_ALLOWED
+   * (paths.ts). @defaultValue [] (any path the process can reach)
    */
   allowPaths?: string[];
   thumbnail?: {
-    /** Largest input in pixels (width × height of one frame). @defaultValue 50_000_000 (imgproxy's default) */
+    /**
+     * Largest input in pixels decoded: width × height × the frames a job decodes (every frame of
+     * an animation that becomes an animated output, else the first). Checked from the header,
+     * before decoding. @defaultValue 50_000_000 (imgproxy's default)
+     */
     maxPixels?: number;
     /** Largest input file in bytes. @defaultValue 100 MiB */
     maxFileBytes?: number;
@@ -48,6 +53,11 @@ export interface JobContext {
   progress(done: number, total: number): void;
   /** Aborted when the job times out, its connection is lost or the worker stops. */
   readonly signal: AbortSignal;
+  /**
+   * When the job times out, on performance.now()'s clock; absent when it has no timeout. Work
+   * that cannot watch the signal (a libvips decode) is given this as its own limit.
+   */
+  readonly deadline?: number;
   /** A child logger carrying the function name and job handle. */
   readonly log: Logger;
 }

@@ -68,6 +68,25 @@ export class Fields {
     return this.has(field) ? this.string(field, opts) : (this.take(field), undefined);
   }
 
+  /** A file or folder path: a string the filesystem can take (no NUL). */
+  filePath(field: string): string {
+    const v = this.string(field);
+    if (v.includes('\0')) throw invalidPayload('a path without NUL', this.name(field), v);
+    return v;
+  }
+
+  /**
+   * A base name for output files (`NAME-320w.webp`): no folder, no leading dot (hidden files,
+   * `..`), no control character (a line break in a name breaks logs and listings) and no NUL.
+   */
+  optFileName(field: string): string | undefined {
+    const v = this.optString(field, { maxLength: 200 });
+    if (v !== undefined && (/[/\\\x00-\x1f\x7f]/.test(v) || v.startsWith('.'))) {
+      throw invalidPayload('a file name without folders, a leading dot, control characters or NUL', this.name(field), v);
+    }
+    return v;
+  }
+
   int(field: string, range: Range = {}): number {
     const v = this.take(field);
     if (typeof v !== 'number' || !Number.isInteger(v) || (range.min !== undefined && v < range.min) || (range.max !== undefined && v > range.max)) {
@@ -99,9 +118,11 @@ export class Fields {
     return v;
   }
 
-  oneOf<T extends string>(field: string, values: readonly T[], dflt?: T): T {
+  /** One of `values`; `aliases` maps other accepted spellings to one of them (`jpg` → `jpeg`). */
+  oneOf<T extends string>(field: string, values: readonly T[], dflt?: T, aliases: Readonly<Record<string, T>> = {}): T {
     const v = this.take(field);
     if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v === 'string' && Object.hasOwn(aliases, v)) return aliases[v]!;
     if (typeof v !== 'string' || !values.includes(v as T)) {
       throw invalidPayload(`one of ${values.join(', ')}`, this.name(field), v);
     }

@@ -167,6 +167,50 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   assert.deepEqual(errors, []);
 });
 
+test('dashboard: the throughput chart shows the last minutes as the page opens; job-log results are one line, in full on click', { skip, timeout: 60_000 }, async (t) => {
+  const h = await startHttp(t, { http: { port: 0, eventsIntervalMs: 250 } });
+  const made = { input: 'photos/a.jpg', outputs: [{ path: 'a-320w.webp', width: 320, height: 213, format: 'webp' }, { path: 'a-640w.webp', width: 640, height: 427, format: 'webp' }, { path: 'a-1280w.jpg', width: 1280, height: 853, format: 'jpeg' }], skipped: [], note: 'x'.repeat(200) };
+  await h.worker({ dash_hist: () => JSON.stringify(made) });
+  const ids: string[] = [];
+  for (let i = 0; i < 30; i++) ids.push((await h.api('POST', '/api/v1/jobs', { function: 'dash_hist', payload: String(i) })).body.id);
+  await until(async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30, 10_000, 'the jobs to finish');
+  // A few samples of the server's history after the jobs, before any page is open.
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const browser = await launch(t);
+  const { page, errors } = await openDashboard(browser, h);
+  await page.locator('#live.on').waitFor({ timeout: 10_000 });
+  // Drawn from the first snapshot's history: the 30 jobs show as a peak, though they finished before the page opened.
+  const chart = await page.evaluate(() => {
+    const c = document.querySelector('#throughput') as HTMLCanvasElement;
+    return { points: Number(c.dataset.points), peak: Number(c.dataset.peak) };
+  });
+  assert.ok(chart.points >= 3, `chart points: ${chart.points}`);
+  assert.ok(chart.peak > 0, `peak completed/s: ${chart.peak}`);
+
+  const row = page.locator(`#jobs tr[data-id="${ids[0]}"]`);
+  await row.waitFor({ timeout: 10_000 });
+  const cell = row.locator('td.result');
+  const summary = ((await cell.textContent()) ?? '').trim();
+  assert.equal(summary, `input: photos/a.jpg, outputs: [3 items], skipped: [], note: ${'x'.repeat(39)}…`);
+  const lines = await cell.evaluate((n) => {
+    const cs = getComputedStyle(n);
+    return (n.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom)) / parseFloat(cs.lineHeight);
+  });
+  assert.ok(lines < 1.5, `the result cell is one line (${lines.toFixed(2)} lines)`);
+  await cell.click();
+  const detail = page.locator(`#jobs tr.detail[data-detail-for="${ids[0]}"] pre`);
+  await detail.waitFor({ timeout: 5000 });
+  assert.equal(await detail.textContent(), JSON.stringify(made, null, 2));
+  // The page polls the log every 2 s: the open detail stays open.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(await detail.isVisible(), true);
+  await screenshot(page, 'job-detail');
+  await page.locator(`#jobs tr[data-id="${ids[0]}"] td.result`).click();
+  await detail.waitFor({ state: 'detached', timeout: 5000 });
+  assert.deepEqual(errors, []);
+});
+
 test('dashboard: without a token in the URL it asks for one', { skip, timeout: 60_000 }, async (t) => {
   const h = await startHttp(t);
   await h.api('POST', '/api/v1/jobs', { function: 'dash_prompted' });
@@ -213,15 +257,21 @@ test('dashboard: scale buttons call the supervisor provider; runs show per-step 
   assert.deepEqual(errors, []);
 });
 
-test('dashboard under `pipeline up`: the scale button changes the number of worker processes', { skip, timeout: 90_000 }, async (t) => {
-  const { spawn, execFile } = await import('node:child_process');
-  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+test('dashboard under `pipeline up`: the scale button changes the number of worker processes; server.http.runs shows the runs', { skip, timeout: 90_000 }, async (t) => {
+  const { spawn, execFile, spawnSync } = await import('node:child_process');
+  const { copyFile, mkdir, mkdtemp, rm, writeFile } = await import('node:fs/promises');
   const os = await import('node:os');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-dash-up-'));
   const cli = path.join(ROOT, 'dist/cli/index.js');
+  // A run where `pipeline run thumbnails photos` writes it: ./thumbnails.
+  await mkdir(path.join(dir, 'photos'));
+  await copyFile(path.join(ROOT, 'fixtures/images/alpha.png'), path.join(dir, 'photos/alpha.png'));
+  const made = spawnSync(process.execPath, [cli, '--log-level', 'silent', 'run', 'thumbnails', 'photos', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(made.status, 0, made.stderr);
+  const runId = (JSON.parse(made.stdout) as { id: string }).id;
   await writeFile(
     path.join(dir, 'geartrain.config.json'),
-    JSON.stringify({ server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN } }, workers: { 'cache-warm': { processes: 1 } } }),
+    JSON.stringify({ server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN, runs: ['thumbnails'] } }, workers: { 'cache-warm': { processes: 1 } } }),
   );
   const up = spawn(process.execPath, [cli, 'up', '-c', 'geartrain.config.json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -253,6 +303,9 @@ test('dashboard under `pipeline up`: the scale button changes the number of work
   await row.locator('button.scale-up').click();
   await until(async () => (await running()) === 2, 30_000, 'a second cache-warm process, started by the dashboard');
   await page.locator('#processes tbody tr').nth(1).waitFor({ timeout: 10_000 });
+  const run = page.locator(`#runs .run[data-run="${runId}"]`);
+  await run.waitFor({ timeout: 10_000 });
+  assert.match((await run.locator('.step[data-step="thumbnail"]').textContent()) ?? '', /done · 1\/1/);
   await screenshot(page, 'pipeline-up-scaled');
   assert.deepEqual(errors, []);
 });

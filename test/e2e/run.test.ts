@@ -9,6 +9,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { simpleParser } from 'mailparser';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
 
 const IMAGES = path.join(ROOT, 'fixtures/images');
@@ -68,16 +69,23 @@ function expectedOutputs(good: string[]): string[] {
   return good.flatMap((g) => SIZES.map((s) => `${g}-${s.width}w.${s.ext}`)).sort();
 }
 
-describe('pipeline run thumbnails (embedded server and workers)', () => {
-  let root: string;
+/** A temp folder for one describe block: made before its tests, removed after them. */
+function tempRoot(prefix: string): () => string {
+  let root = '';
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'gt-run-e2e-'));
+    root = await mkdtemp(path.join(os.tmpdir(), prefix));
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true });
   });
+  return () => root;
+}
+
+describe('pipeline run thumbnails (embedded server and workers)', () => {
+  const tmp = tempRoot('gt-run-e2e-');
 
   it('makes every good image\'s thumbnails, reports the corrupt one by name, exits 1; a second run does no work', async () => {
+    const root = tmp();
     const { input, good } = await makeInput(root);
     const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs'], root);
     assert.equal(r.code, 1, `exit 1 when an item failed\n${r.stdout}\n${r.stderr}`);
@@ -115,6 +123,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
   });
 
   it('Ctrl-C stops cleanly with exit 130; the same command resumes and skips what was done', async () => {
+    const root = tmp();
     const dir = await mkdtemp(path.join(root, 'sigint-'));
     const input = path.join(dir, 'in');
     await mkdir(input);
@@ -146,6 +155,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
   });
 
   it('bad input: a clear message each, nothing written', async () => {
+    const root = tmp();
     const dir = await mkdtemp(path.join(root, 'bad-'));
     await mkdir(path.join(dir, 'empty'));
     await mkdir(path.join(dir, 'text'));
@@ -171,6 +181,7 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
   });
 
   it('pipeline list shows the built-ins and files in ./pipelines', async () => {
+    const root = tmp();
     const dir = await mkdtemp(path.join(root, 'list-'));
     await mkdir(path.join(dir, 'pipelines'));
     await copyFile(path.join(ROOT, 'fixtures/pipelines/resize-and-report.yaml'), path.join(dir, 'pipelines', 'resize-and-report.yaml'));
@@ -186,7 +197,7 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
   let root: string;
   after(async () => {
     await Promise.all(children.map((c) => stopChild(c)));
-    await rm(root, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true });
   });
 
   function worker(args: string[], cwd: string): ChildProcess {
@@ -233,5 +244,147 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
     assert.deepEqual(files, names.flatMap((n) => SIZES.map((s) => `${n}-${s.width}w.${s.ext}`)).sort(), 'each output exactly once, no temp files');
     const hidden = (await tree(path.join(root, 'out'), true)).filter((f) => f.includes('.tmp'));
     assert.deepEqual(hidden, []);
+  });
+});
+
+describe('pipeline run: inputs that share a name', () => {
+  const tmp = tempRoot('gt-run-names-');
+
+  it('cover.jpg and cover.png each get their own outputs, named with their extension', async () => {
+    const root = tmp();
+    const input = path.join(root, 'same-stem');
+    await mkdir(path.join(input, 'sub'), { recursive: true });
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'cover.jpg'));
+    await copyFile(path.join(IMAGES, 'alpha.png'), path.join(input, 'cover.png'));
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'sub', 'cover.jpg'));
+    const r = await cli(['run', 'thumbnails', 'same-stem', '--out', 'same-out', '--json'], root);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const summary = JSON.parse(r.stdout) as { steps: { done: number; failed: number }[] };
+    assert.deepEqual([summary.steps[0]!.done, summary.steps[0]!.failed], [3, 0]);
+    const out = path.join(root, 'same-out');
+    assert.deepEqual(await tree(out), [
+      ...SIZES.map((s) => `cover.jpg-${s.width}w.${s.ext}`),
+      ...SIZES.map((s) => `cover.png-${s.width}w.${s.ext}`),
+      ...SIZES.map((s) => `sub/cover-${s.width}w.${s.ext}`),
+    ].sort(), 'a name shared in one folder keeps the extension; alone in its folder it does not');
+    const fromJpg = await sharp(path.join(out, 'cover.jpg-320w.webp')).metadata();
+    const fromPng = await sharp(path.join(out, 'cover.png-320w.webp')).metadata();
+    assert.equal(fromJpg.hasAlpha, false, 'the JPEG\'s thumbnail is made from the JPEG');
+    assert.equal(fromPng.hasAlpha, true, 'the PNG\'s thumbnail is made from the PNG');
+    const again = await cli(['run', 'thumbnails', 'same-stem', '--out', 'same-out', '--json'], root);
+    assert.equal((JSON.parse(again.stdout) as { steps: { reused: number }[] }).steps[0]!.reused, 3, 'the second run finds all three done');
+  });
+
+  it('a pipeline file whose items would write one file fails those items before any job runs', async () => {
+    const root = tmp();
+    const input = path.join(root, 'clash');
+    await mkdir(input, { recursive: true });
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'cover.jpg'));
+    await copyFile(path.join(IMAGES, 'alpha.png'), path.join(input, 'cover.png'));
+    await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(input, 'other.jpg'));
+    // Names every output by the name without extension: cover.jpg and cover.png would write one file.
+    await writeFile(
+      path.join(root, 'stem-only.yaml'),
+      'name: stem-only\ninput: folder\nextensions: [.jpg, .png]\nsteps:\n  - id: t\n    fn: thumbnail\n    forEach: ${{ input.files }}\n    payload: { input: "${{ item.path }}", outDir: "${{ run.out }}", name: "${{ item.name }}", sizes: [{ width: 100, format: webp }] }\n',
+    );
+    const r = await cli(['run', 'stem-only.yaml', 'clash', '--out', 'clash-out', '--json'], root);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const summary = JSON.parse(r.stdout) as { steps: { done: number; failed: number }[]; failures: { item: string; error: string }[] };
+    assert.deepEqual([summary.steps[0]!.done, summary.steps[0]!.failed], [1, 2]);
+    assert.deepEqual(summary.failures.map((f) => f.item), ['cover.jpg', 'cover.png']);
+    const out = path.join(root, 'clash-out');
+    assert.equal(summary.failures[0]!.error, `GT_OUTPUT_CONFLICT: cover.jpg and cover.png would both write ${path.join(out, 'cover-100w.webp')}; give each its own name (item.outputBase)`);
+    assert.deepEqual(await tree(out), ['other-100w.webp'], 'neither of the two was written');
+  });
+});
+
+describe('pipeline run: options checked before any job', () => {
+  const tmp = tempRoot('gt-run-set-');
+  before(async () => {
+    const root = tmp();
+    await mkdir(path.join(root, 'in'));
+    for (let i = 0; i < 4; i++) await copyFile(path.join(IMAGES, 'photo-landscape.jpg'), path.join(root, 'in', `p${i}.jpg`));
+  });
+
+  it('a bad --set value: exit 2 with one message naming the field, no job run, nothing written', async () => {
+    const root = tmp();
+    const r = await cli(['run', 'thumbnails', 'in', '--out', 'bad-out', '--set', 'sizes=[{"width":200,"format":"gif"}]'], root);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      'pipeline: Pipeline thumbnails: step thumbnail (checked on its first item, p0.jpg): Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string (GT_PIPELINE_INVALID)\n',
+    );
+    assert.equal(r.stdout, '');
+    assert.deepEqual((await readdir(root)).sort(), ['in'], 'no output folder');
+  });
+
+  it('jpg is jpeg', async () => {
+    const root = tmp();
+    const r = await cli(['run', 'thumbnails', 'in', '--out', 'jpg-out', '--json', '--set', 'sizes=[{"width":200,"format":"jpg"}]'], root);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(await tree(path.join(root, 'jpg-out')), ['p0-200w.jpg', 'p1-200w.jpg', 'p2-200w.jpg', 'p3-200w.jpg']);
+    assert.equal((await sharp(path.join(root, 'jpg-out', 'p0-200w.jpg')).metadata()).format, 'jpeg');
+  });
+});
+
+describe('pipeline run --notify', () => {
+  const tmp = tempRoot('gt-run-notify-');
+
+  it('without SMTP the summary says where the message was written; the message lists each failed file and why', async () => {
+    const root = tmp();
+    await makeInput(root);
+    const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs', '--notify', 'me@example.com'], root, { GEARTRAIN_SMTP_URL: '' });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const m = /^notify: written to (thumbs\/\.geartrain\/outbox\/\S+\.eml) \(no SMTP configured: set GEARTRAIN_SMTP_URL or --smtp to send it\)$/m.exec(r.stdout);
+    assert.ok(m, `the summary names the outbox file:\n${r.stdout}`);
+    const mail = await simpleParser(await readFile(path.join(root, m[1]!)));
+    assert.equal((mail.to as { text: string }).text, 'me@example.com');
+    assert.match(mail.text!, /Images failed:\s+1/);
+    assert.match(mail.text!, /^ {2}corrupt\.jpg: GT_MEDIA_INVALID: \S*corrupt\.jpg is not a valid image: /m);
+  });
+
+  it('pipeline run --help documents the SMTP settings', async () => {
+    const root = tmp();
+    const r = await cli(['run', '--help'], root);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /GEARTRAIN_SMTP_URL/);
+    assert.match(r.stdout, /--smtp <url>/);
+  });
+});
+
+describe('pipeline run: worker limits', () => {
+  const tmp = tempRoot('gt-run-limits-');
+  before(async () => {
+    const root = tmp();
+    await mkdir(path.join(root, 'big'));
+    // 8000×7000 = 56 MP, over the default limit of 50 MP (a stitched panorama's size).
+    await copyFile(path.join(BAD, 'over-limit.png'), path.join(root, 'big', 'panorama.png'));
+  });
+
+  it('an image over the pixel limit fails naming the flag; --max-pixels raises the limit', async () => {
+    const root = tmp();
+    const r = await cli(['run', 'thumbnails', 'big', '--out', 'small-limit', '--json'], root);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
+    assert.match(failures[0]!.error, /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels \(raise it with --max-pixels\)$/);
+    const raised = await cli(['run', 'thumbnails', 'big', '--out', 'raised', '--json', '--max-pixels', '60000000', '--set', 'sizes=[{"width":320,"format":"webp"}]'], root);
+    assert.equal(raised.code, 0, raised.stdout + raised.stderr);
+    const m = await sharp(path.join(root, 'raised', 'panorama-320w.webp')).metadata();
+    assert.deepEqual([m.width, m.height], [320, 280]);
+  });
+
+  it('--max-file-size lowers the file limit and the error names the flag', async () => {
+    const root = tmp();
+    const r = await cli(['run', 'thumbnails', 'big', '--out', 'tiny', '--json', '--max-file-size', '1k'], root);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
+    assert.match(failures[0]!.error, /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: \d+ bytes exceeds the limit of 1024 bytes \(raise it with --max-file-size\)$/);
+  });
+
+  it('with --server the embedded workers\' flags are refused, not ignored', async () => {
+    const root = tmp();
+    const r = await cli(['run', 'thumbnails', 'big', '--server', '127.0.0.1:1', '--max-pixels', '60000000'], root);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number (GT_INVALID_ARGUMENT)\n');
   });
 });

@@ -9,7 +9,8 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -103,12 +104,12 @@ const dirs: string[] = [];
 const ups: ChildProcess[] = [];
 
 /** Start `pipeline up` in a fresh folder with `config` written as `file`, and wait until every process runs. */
-async function up(config: object, opts: { file?: string; passConfig?: boolean; wait?: boolean } = {}): Promise<Up> {
+async function up(config: object, opts: { file?: string; passConfig?: boolean; wait?: boolean; logLevel?: string } = {}): Promise<Up> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-up-'));
   dirs.push(dir);
   const file = opts.file ?? 'geartrain.config.yaml';
   await writeFile(path.join(dir, file), file.endsWith('.json') ? JSON.stringify(config, null, 2) : toYaml(config));
-  const args = [CLI, 'up', ...(opts.passConfig === false ? [] : ['-c', file])];
+  const args = [CLI, ...(opts.logLevel ? ['--log-level', opts.logLevel] : []), 'up', ...(opts.passConfig === false ? [] : ['-c', file])];
   const child = children.track(spawn(NODE, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
   ups.push(child);
   let err = '';
@@ -138,6 +139,17 @@ async function up(config: object, opts: { file?: string; passConfig?: boolean; w
     address,
     ps,
   };
+}
+
+/** Whether a process runs: a zombie (killed, not yet reaped by its new parent) does not. */
+function alive(pid: number): boolean {
+  try {
+    // /proc/PID/stat: "pid (comm) S …"; comm may hold spaces, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
@@ -261,6 +273,72 @@ describe('pipeline up: supervised worker processes', () => {
     // Each process's own lines carry its name.
     assert.ok(lines.some((l) => l.name === 'worker:cache-warm#1' && l.msg === 'job done' && l.pid === after!.pid), u.log());
     assert.ok(lines.some((l) => l.name === 'server' && l.msg === 'listening'), u.log());
+  });
+
+  it('at --log-level warn, readiness and job counts still reach the supervisor: scale is ready within seconds, a crash after start restarts', async () => {
+    const u = await up(
+      { ...base, workers: { 'cache-warm': { processes: 1 } }, restart: { initialDelayMs: 50, maxDelayMs: 200, maxCrashes: 5, windowMs: 60_000, startupMs: 300 } },
+      { logLevel: 'warn' },
+    );
+    assert.ok(!u.lines().some((l) => l.msg === 'worker ready'), 'no info lines are written at warn');
+    const client = new Client({ servers: [u.address] });
+    try {
+      await client.submit('cache-warm', warmPayload(`${origin.base}/fast`));
+    } finally {
+      await client.close();
+    }
+    await until('ps to count the job', async () => ((await u.ps()).processes[0]?.jobsDone === 1 ? true : undefined));
+
+    const t0 = Date.now();
+    const r = await pipeline(u.dir, ['scale', 'cache-warm=2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    // Not ready means scale waits out reload.readyTimeoutMs (30 s): a few seconds is a ready worker.
+    assert.ok(Date.now() - t0 < 15_000, `scale took ${Date.now() - t0} ms`);
+    assert.deepEqual((JSON.parse(r.stdout) as ScaleResult).ps.processes.map((p) => [p.name, p.state]), [
+      ['worker:cache-warm#1', 'running'],
+      ['worker:cache-warm#2', 'running'],
+    ]);
+
+    // Up longer than restart.startupMs: a SIGKILL is a crash of a running process, not at start.
+    await sleep(400);
+    const victim = (await u.ps()).processes[0]!;
+    process.kill(victim.pid!, 'SIGKILL');
+    const ps = await until('worker:cache-warm#1 to be restarted and running', async () => {
+      const s = await u.ps();
+      const p = s.processes[0]!;
+      return p.pid !== victim.pid && p.state === 'running' ? s : undefined;
+    });
+    assert.equal(ps.processes[0]!.restarts, 1);
+    assert.equal(ps.types[0]!.crashesAtStart, 0, 'a crash after start does not count toward giving up');
+    assert.equal(ps.types[0]!.running, 2);
+
+    // reload waits for each replacement to be ready (then registered) before stopping the old one.
+    const t1 = Date.now();
+    const rl = await pipeline(u.dir, ['reload', '--json']);
+    assert.equal(rl.code, 0, rl.stderr);
+    assert.ok(Date.now() - t1 < 30_000, `reload took ${Date.now() - t1} ms`);
+    assert.deepEqual((JSON.parse(rl.stdout) as ReloadResult).replaced.map((x) => x.name), ['worker:cache-warm#1', 'worker:cache-warm#2']);
+  });
+
+  it('scale and reload exit 1, naming the process, when a new process does not become ready', async () => {
+    const config = {
+      ...base,
+      workers: { 'cache-warm': { processes: 1 } },
+      settings: { email: { outbox: 'outbox' } },
+      restart: { initialDelayMs: 50, maxDelayMs: 200, maxCrashes: 50, windowMs: 60_000 },
+    };
+    const u = await up(config);
+    // node refuses to start with an unknown flag in NODE_OPTIONS: the email processes never become ready.
+    await writeFile(path.join(u.dir, 'geartrain.config.yaml'), toYaml({ ...config, workers: { ...config.workers, email: { processes: 1, env: { NODE_OPTIONS: '--no-such-flag' } } } }));
+    let r = await pipeline(u.dir, ['reload']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    // Named as the new process, or as the replacement reload started in its slot once it had crashed.
+    assert.match(r.stderr, /worker:email#1(: its replacement)? exited \(code 9\)/);
+    r = await pipeline(u.dir, ['scale', 'email=2']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /worker:email#2 exited \(code 9\) before it was ready/);
+    r = await pipeline(u.dir, ['scale', 'cache-warm=2']);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   it('pipeline scale changes the number of processes: gearadmin --workers and pipeline ps agree', async (t) => {
@@ -451,6 +529,76 @@ describe('pipeline up: supervised worker processes', () => {
       assert.deepEqual((await u.ps()).types[0]?.exec, ['wc', '-w']);
     } finally {
       await client.close();
+    }
+  });
+
+  it('a SIGKILLed worker takes its children with it: the process group is killed, on a crash and on a stop', async () => {
+    // Each job runs `sleep` (exec replaces the shell, so the pid written is sleep's) in the
+    // worker's folder; the job outlives the worker unless the supervisor kills its group.
+    const u = await up({
+      ...base,
+      workers: { sleeper: { processes: 1, exec: ['sh', '-c', 'echo $$ > "sleep-$(date +%s%N).pid"; exec sleep 120'], functions: ['group-kill-sleep'] } },
+      stop: { graceMs: 500 },
+    });
+    const sleeps = async (): Promise<number[]> => {
+      const files = (await readdir(u.dir)).filter((f) => /^sleep-\d+\.pid$/.test(f)).sort();
+      return Promise.all(files.map(async (f) => Number((await readFile(path.join(u.dir, f), 'utf8')).trim())));
+    };
+    const client = new Client({ servers: [u.address] });
+    try {
+      await client.submitBackground('group-kill-sleep', '');
+      const [first] = await until('the job to start sleep', async () => ((await sleeps()).length === 1 ? sleeps() : undefined));
+      assert.ok(alive(first!), `sleep ${first} runs`);
+      const worker = (await u.ps()).processes[0]!;
+      process.kill(worker.pid!, 'SIGKILL');
+      await until(`sleep ${first} to be killed with its worker ${worker.pid}`, async () => (alive(first!) ? undefined : true));
+
+      // The server hands the job to the restarted worker, which starts sleep again; scaling it
+      // away stops the worker (SIGTERM, then SIGKILL to the group after stop.graceMs).
+      const second = await until('the restarted worker to run the job', async () => {
+        const pids = await sleeps();
+        return pids.length === 2 ? pids[1] : undefined;
+      });
+      assert.ok(alive(second!), `sleep ${second} runs`);
+      const r = await pipeline(u.dir, ['scale', 'sleeper=0']);
+      assert.equal(r.code, 0, r.stderr);
+      await until(`sleep ${second} to be killed when its worker stopped`, async () => (alive(second!) ? undefined : true));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('two pipeline up started together in one folder: exactly one runs, the other names the folder (10 trials, half over a stale socket)', async () => {
+    const config = toYaml({ ...base, workers: {} });
+    for (let trial = 0; trial < 10; trial++) {
+      const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'gt-up-lock-')));
+      dirs.push(dir);
+      await writeFile(path.join(dir, 'geartrain.config.yaml'), config);
+      const socket = path.join(dir, '.geartrain/supervisor.sock');
+      if (trial % 2 === 1) {
+        // A pipeline up killed outright leaves its socket file behind.
+        const dead = children.track(spawn(NODE, [CLI, 'up'], { cwd: dir, stdio: 'ignore' }));
+        await until('the first pipeline up to answer', async () => ((await controlRequest(socket, { cmd: 'ps' }, 2000)) ? true : undefined), 20_000);
+        dead.kill('SIGKILL');
+        await exited(dead, 10_000).catch(() => null);
+        await access(socket);
+      }
+      const both = [0, 1].map(() => {
+        const child = children.track(spawn(NODE, [CLI, 'up'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
+        ups.push(child);
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        return { child, err: () => err };
+      });
+      const loser = await until(`trial ${trial}: one of two pipeline up to exit`, async () => both.find((u) => u.child.exitCode !== null), 20_000);
+      const winner = both.find((u) => u !== loser)!;
+      assert.equal(loser.child.exitCode, 12, `trial ${trial}: ${loser.err()}`);
+      assert.match(loser.err(), new RegExp(`pipeline up is already running in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${winner.child.pid}, control socket `), `trial ${trial}`);
+      const ps = (await until(`trial ${trial}: the other to answer`, async () => controlRequest(socket, { cmd: 'ps' }, 2000), 20_000)) as PsResult;
+      assert.equal(ps.pid, winner.child.pid, `trial ${trial}: the running one answers`);
+      assert.equal(winner.child.exitCode, null, `trial ${trial}: ${winner.err()}`);
+      winner.child.kill('SIGTERM');
+      assert.equal(await exited(winner.child, 20_000), 0, winner.err());
     }
   });
 

@@ -6,7 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -23,6 +24,7 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
   let cdn: http.Server;
   let dir: string;
   let service: string;
+  let serverAddress: string;
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gt-upload-'));
@@ -40,6 +42,7 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
     await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
     const server = await startCli();
     children.push(server.child);
+    serverAddress = server.address;
     const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
     const worker = spawn(process.execPath, [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'pipeline', '--server', server.address, '--smtp', smtpUrl], {
       cwd: dir,
@@ -106,9 +109,51 @@ describe('upload service → upload pipeline → media, cache-warm, email', () =
     assert.equal((mails[0]!.to as { text: string }).text, 'owner@example.com');
   });
 
-  it('rejects a bad upload name with a JSON error', async () => {
-    const res = await fetch(`${service}/uploads?name=../../etc/passwd`, { method: 'POST', body: 'x' });
-    assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'GT_INVALID_ARGUMENT');
+  it('rejects an unsafe upload name with a JSON error naming it', async () => {
+    for (const name of ['../../etc/passwd', 'a/b.jpg', 'a\\b.jpg', '.hidden.jpg', '..', '', 'line\nbreak.jpg', 'nul\0.jpg', `${'x'.repeat(252)}.jpg`]) {
+      const res = await fetch(`${service}/uploads?name=${encodeURIComponent(name)}`, { method: 'POST', body: 'x' });
+      assert.equal(res.status, 400, JSON.stringify(name));
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'GT_INVALID_ARGUMENT', JSON.stringify(name));
+      assert.match(error.message, /^Expected a file name .* for name but received /);
+    }
+  });
+
+  it('accepts any safe name: spaces, brackets, accents; outputs are served and warmed under encoded URLs', async () => {
+    const image = await uploadAndWait(path.join(ROOT, 'fixtures/images/alpha.png'), encodeURIComponent('my holiday (été) #1.png'));
+    assert.equal(image.status, 'done', JSON.stringify(image));
+    assert.deepEqual(image.outputs.map((o) => decodeURIComponent(path.basename(o))).sort(), ['my holiday (été) #1-1280w.jpg', 'my holiday (été) #1-320w.webp', 'my holiday (été) #1-640w.webp']);
+    for (const o of image.outputs) {
+      const res = await fetch(`${service}${o}`);
+      assert.equal(res.status, 200, o);
+      assert.ok(cdnHits.includes(o), `${o} was warmed (CDN saw ${cdnHits.join(', ')})`);
+    }
+  });
+
+  it('without DATA_DIR it keeps its files outside the package, in the system temp folder', async () => {
+    const tmp = path.join(dir, 'tmp');
+    await mkdir(tmp);
+    const svc = spawn(process.execPath, [path.join(ROOT, 'examples/upload-service/server.mjs')], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', GEARTRAIN_SERVERS: serverAddress, TMPDIR: tmp, DATA_DIR: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(svc);
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      svc.stderr!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes('\n')) resolve(buf);
+      });
+      svc.once('exit', (code) => reject(new Error(`upload service exited ${code}: ${buf}`)));
+    });
+    const url = /upload service on (http:\/\/[\d.:]+)/.exec(line)![1]!;
+    const data = path.join(tmp, 'geartrain-upload-service');
+    assert.match(line, new RegExp(`files in ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const res = await fetch(`${url}/uploads?name=a.png`, { method: 'POST', body: await readFile(path.join(ROOT, 'fixtures/images/alpha.png')) });
+    assert.equal(res.status, 202);
+    const { uploadId } = (await res.json()) as { uploadId: string };
+    assert.ok((await stat(path.join(data, 'uploads', uploadId, 'a.png'))).isFile());
+    assert.equal(existsSync(path.join(ROOT, 'upload-data')), false, 'nothing written inside the package');
   });
 });

@@ -3,13 +3,14 @@
 
 import type { TestContext } from 'node:test';
 import { Client } from '../../src/client/index.js';
+import type { Logger } from '../../src/log.js';
 import { serveDomainWorkers, type ServedType } from '../../src/workers/runtime.js';
 import type { WorkerSettings } from '../../src/workers/types.js';
 import { startInProcess } from './servers.js';
 
-export async function withWorkers(t: TestContext, types: ServedType[], settings: WorkerSettings = {}) {
+export async function withWorkers(t: TestContext, types: ServedType[], settings: WorkerSettings = {}, logger?: Logger) {
   const srv = await startInProcess();
-  const served = await serveDomainWorkers({ servers: [srv.address], types, settings });
+  const served = await serveDomainWorkers({ servers: [srv.address], types, settings, ...(logger ? { logger } : {}) });
   const client = new Client({ servers: [srv.address] });
   t.after(async () => {
     await client.close();

@@ -2,11 +2,11 @@
 // hashes to (rendezvous hashing over the servers' addresses), so submissions of the same id
 // from any client meet on one server and coalesce there; jobs without one are spread in turn.
 // A server that is down, or that cannot take jobs now (ERROR QUEUE_ERROR), passes the job on
-// to the next server in the same hash order.
+// to the next server in the same hash order; so does one that dies holding a foreground job.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, type ClientOptions } from '../../src/client/index.js';
+import { Client, Worker, type ClientOptions } from '../../src/client/index.js';
 import { adminCommand } from '../../src/client/admin.js';
 import { GeartrainError } from '../../src/errors.js';
 import { startInProcess, type ServerUnderTest } from '../helpers/servers.js';
@@ -139,5 +139,41 @@ describe('client routing', () => {
     assert.ok(refused instanceof GeartrainError, String(refused));
     assert.equal(refused.code, 'GT_SERVER_ERROR');
     assert.match(refused.message, /^Job server answered QUEUE_ERROR: Job queue is full$/);
+  });
+
+  it('a server that dies holding foreground jobs: they go to the next server in their order and complete; failovers: 0 fails them', async () => {
+    const [a, b] = [await startInProcess(), await startInProcess()];
+    const fn = fnName('moved');
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const ran: string[] = [];
+    const worker = new Worker({ servers: [a.address, b.address], concurrency: 40, reconnect });
+    worker.addFunction(fn, async (job) => {
+      ran.push(job.unique);
+      await released;
+      return `done:${job.unique}`;
+    });
+    await worker.start();
+    const cl = client([a, b]);
+    const ids = keys.slice(0, 20);
+    const where = await Promise.all(keys.map(async (k) => (await cl.submitBackground(`${fn}-where`, 'x', { unique: k })).server));
+    assert.ok(ids.some((_, i) => where[i] === a.address), 'some of the ids go to the server that dies');
+    const toA = keys.find((_, i) => i >= ids.length && where[i] === a.address)!;
+    const results = ids.map((k) => cl.submit(fn, k, { unique: k }).then(String, (e: Error) => e));
+    const strict = cl.submit(fn, 'strict', { unique: toA, failovers: 0 }).then(String, (e: Error) => e);
+    try {
+      await until('every job to be running', () => ran.length === ids.length + 1);
+      await a.stop();
+      release();
+      const out = await Promise.all(results);
+      assert.deepEqual(out, ids.map((k) => `done:${k}`), 'every job completed, those of the dead server on the other');
+      assert.ok(ran.length > ids.length + 1, 'the dead server\'s jobs ran again on the survivor');
+      const s = await strict;
+      assert.ok(s instanceof GeartrainError && s.code === 'GT_CONNECTION_LOST', `failovers: 0 on the dead server: ${String(s)}`);
+    } finally {
+      release();
+      await worker.close();
+      await b.stop();
+    }
   });
 });

@@ -110,7 +110,7 @@ describe('durable job log (SQLite)', () => {
       const line = (await adminCommand('127.0.0.1', s.port, 'status')).split('\n').find((l) => l.startsWith(`${fn}\t`));
       return Number(line?.split('\t')[1] ?? 0);
     };
-    // Until session 7 a restart took back the first 10,000 and left the rest in the log.
+    // More than one claim page (10,000): every job comes back, not only the first page.
     assert.equal(await until(async () => ((await queued()) === total ? total : undefined), `${total} jobs queued after the restart`), total);
     // Runs are counted, not asserted inside the handler: a throw there becomes WORK_EXCEPTION and a
     // retry, which would hide a job run twice.

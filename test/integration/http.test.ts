@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
 import { backoffPolicy } from '../../src/server/registry.js';
@@ -224,6 +227,112 @@ test('bad JSON, an empty body, a body that is not JSON, and an oversized body ge
   assert.equal(fits.status, 202);
 });
 
+test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an error-level log', async (t) => {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const h = await startHttp(t, { logger });
+  const json = { 'content-type': 'application/json' };
+  // 100,000 levels fit in the body limit; JSON.parse builds them, JSON.stringify overflows the stack.
+  const arrays = await h.api('POST', '/api/v1/jobs', undefined, { raw: `{"function":"deep_fn","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, headers: json });
+  assert.equal(arrays.status, 400);
+  assert.deepEqual(arrays.body.error, { code: 'GT_BODY_INVALID', message: 'Request body is not valid: JSON nested deeper than 64 levels' });
+  const objects = await h.api('POST', '/api/v1/jobs/retry-dead', undefined, { raw: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000), headers: json });
+  assert.equal(objects.status, 400);
+  assert.equal(objects.body.error.code, 'GT_BODY_INVALID');
+  assert.equal(h.server.registry.functions.has('deep_fn'), false);
+  // Brackets inside strings do not count, and 64 levels are accepted.
+  const inString = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: { text: '['.repeat(1000) + '{"'.repeat(100) } });
+  assert.equal(inString.status, 202);
+  let nested: unknown = 1;
+  for (let i = 0; i < 62; i++) nested = [nested];
+  const fits = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: nested });
+  assert.equal(fits.status, 202);
+  assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), []);
+});
+
+/** A raw HTTP peer: writes what the test gives it, collects what comes back, notes when the server closes. */
+async function rawHttp(base: string): Promise<{ send(s: string): boolean; received(): string; closed: Promise<number>; destroy(): void }> {
+  const url = new URL(base);
+  const socket = net.connect(Number(url.port), url.hostname);
+  await once(socket, 'connect');
+  const start = Date.now();
+  let text = '';
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  socket.on('error', () => {});
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - start)));
+  return { send: (s) => !socket.destroyed && socket.write(s), received: () => text, closed, destroy: () => socket.destroy() };
+}
+
+/** Send `body` one byte every `everyMs` until the server closes or the body is all sent. */
+function trickle(peer: { send(s: string): boolean }, body: string, everyMs: number, t: { after(f: () => void): void }): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (i >= body.length || !peer.send(body[i++]!)) clearInterval(timer);
+  }, everyMs);
+  t.after(() => clearInterval(timer));
+}
+
+test('a body trickled byte by byte is cut at http.requestTimeoutMs with 408', { timeout: 20_000 }, async (t) => {
+  const h = await startHttp(t, { http: { port: 0, requestTimeoutMs: 1000 } });
+  const peer = await rawHttp(h.base);
+  t.after(() => peer.destroy());
+  const body = JSON.stringify({ function: 'trickle_fn', payload: 'x'.repeat(200) });
+  peer.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  trickle(peer, body, 50, t);
+  // The whole body would take over 11 s; the server closes after about 1 s (checked every second).
+  const ms = await peer.closed;
+  assert.ok(ms < 6000, `closed after ${ms} ms`);
+  assert.match(peer.received(), /^HTTP\/1\.1 408 /);
+  assert.equal(h.server.registry.functions.has('trickle_fn'), false);
+});
+
+test('a 401 or 413 answer closes the connection: the rest of a trickled body is not waited for', { timeout: 20_000 }, async (t) => {
+  const h = await startHttp(t);
+  const body = JSON.stringify({ function: 'trickle401_fn', payload: 'x'.repeat(200) });
+  const noToken = await rawHttp(h.base);
+  t.after(() => noToken.destroy());
+  noToken.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  trickle(noToken, body, 50, t);
+  const ms = await noToken.closed;
+  assert.ok(ms < 3000, `closed after ${ms} ms`);
+  assert.match(noToken.received(), /^HTTP\/1\.1 401 [^]*connection: close/i);
+
+  const tooLarge = await rawHttp(h.base);
+  t.after(() => tooLarge.destroy());
+  tooLarge.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`);
+  trickle(tooLarge, body, 50, t);
+  const ms2 = await tooLarge.closed;
+  assert.ok(ms2 < 3000, `closed after ${ms2} ms`);
+  assert.match(tooLarge.received(), /^HTTP\/1\.1 413 [^]*GT_BODY_TOO_LARGE/);
+});
+
+test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', { timeout: 20_000 }, async (t) => {
+  const quiet = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500 } });
+  const idle = await rawHttp(quiet.base);
+  t.after(() => idle.destroy());
+  const ms = await idle.closed;
+  assert.ok(ms < 4000, `closed after ${ms} ms`);
+
+  // The request timeout covers receiving the request, not waiting for the answer: shorter than the job here.
+  const h = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500, requestTimeoutMs: 500, eventsIntervalMs: 1500 } });
+
+  await h.worker({ slow_fg_fn: () => new Promise((r) => setTimeout(() => r('late'), 1500)) });
+  const fg = await h.api('POST', '/api/v1/jobs', { function: 'slow_fg_fn', background: false });
+  assert.equal(fg.status, 200);
+  assert.equal(fg.body.result, 'late');
+
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const res = await fetch(`${h.base}/api/v1/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = '';
+  while ((seen.match(/event: snapshot/g) ?? []).length < 2) {
+    const { value, done } = await reader.read();
+    assert.equal(done, false, 'the stream stays open between snapshots');
+    seen += value;
+  }
+});
+
 test('http.bodyLimit sets the limit', async (t) => {
   const h = await startHttp(t, { http: { port: 0, bodyLimit: 2048 } });
   const r = await h.api('POST', '/api/v1/jobs', { function: 'lim_fn', payload: 'x'.repeat(3000) });
@@ -255,6 +364,7 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   assert.equal(entry.maxAttempts, 2);
   assert.equal(entry.error, 'WORK_EXCEPTION: always broken');
   assert.equal(entry.result, null);
+  assert.equal(entry.resultText, null);
   assert.equal(entry.payload, '{"n":1}');
   assert.equal(entry.handle, null, 'a dead job is no longer held');
   await until(async () => (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job.state === 'done');
@@ -295,6 +405,39 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   const again = await h.api('POST', `/api/v1/jobs/${bad.body.id}/cancel`);
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'GT_JOB_STATE_CONFLICT');
+});
+
+test('a JSON result is returned as JSON, its text as resultText; other results stay text', async (t) => {
+  const h = await startHttp(t);
+  const made = { input: 'a.jpg', outputs: [{ path: 'a-320w.webp', width: 320 }] };
+  await h.worker({
+    json_result: () => JSON.stringify(made),
+    text_result: () => 'plain words',
+    deep_result: () => '['.repeat(5000) + ']'.repeat(5000),
+  });
+  const fg = await h.api('POST', '/api/v1/jobs', { function: 'json_result', background: false });
+  assert.equal(fg.status, 200);
+  assert.deepEqual(fg.body.result, made);
+  assert.equal(fg.body.resultText, JSON.stringify(made));
+
+  const bg = await h.api('POST', '/api/v1/jobs', { function: 'json_result' });
+  const text = await h.api('POST', '/api/v1/jobs', { function: 'text_result' });
+  const deep = await h.api('POST', '/api/v1/jobs', { function: 'deep_result' });
+  for (const id of [bg.body.id, text.body.id, deep.body.id]) {
+    await until(async () => (await h.api('GET', `/api/v1/jobs/${id}`)).body.job.state === 'done', 5000, `job ${id} done`);
+  }
+  const entry = (await h.api('GET', `/api/v1/jobs/${bg.body.id}`)).body.job;
+  assert.deepEqual(entry.result, made);
+  assert.equal(entry.resultText, JSON.stringify(made));
+  const listed = (await h.api('GET', '/api/v1/jobs?function=json_result')).body.jobs[0];
+  assert.deepEqual(listed.result, made);
+  const plain = (await h.api('GET', `/api/v1/jobs/${text.body.id}`)).body.job;
+  assert.equal(plain.result, 'plain words');
+  assert.equal(plain.resultText, 'plain words');
+  // Too deep to be sent back as JSON safely: kept as its text.
+  const tooDeep = await h.api('GET', `/api/v1/jobs/${deep.body.id}`);
+  assert.equal(tooDeep.status, 200);
+  assert.equal(tooDeep.body.job.result, tooDeep.body.job.resultText);
 });
 
 test('cancel: a queued background job leaves the queue, a foreground one answers its caller', async (t) => {
@@ -398,6 +541,10 @@ test('GET /events streams snapshots (server-sent events)', async (t) => {
   assert.equal(q.queued.high, 1);
   assert.deepEqual(Object.keys(snapshots[2].totals), ['completed', 'failed', 'retried', 'dead']);
   assert.ok(snapshots[2].time > snapshots[0].time);
+  // The first snapshot carries the throughput history (samples of the totals, oldest first); later ones do not.
+  assert.ok(Array.isArray(snapshots[0].history) && snapshots[0].history.length >= 1);
+  assert.deepEqual(Object.keys(snapshots[0].history[0]), ['t', 'completed', 'failed']);
+  assert.equal(snapshots[1].history, undefined);
   const noToken = await h.api('GET', '/api/v1/events', undefined, { token: null });
   assert.equal(noToken.status, 401);
 });
@@ -414,7 +561,11 @@ test('runs, processes and scale answer 501 with a stable code without a provider
     const r = await h.api(method, path, body);
     assert.equal(r.status, 501, path);
     assert.equal(r.body.error.code, 'GT_HTTP_NOT_AVAILABLE', path);
+    // The answer says what to configure, never where the code lives.
+    assert.doesNotMatch(r.body.error.message, /src\/|\.ts\b/, path);
   }
+  const runs = await h.api('GET', '/api/v1/runs');
+  assert.equal(runs.body.error.message, 'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)');
 });
 
 test('runs: a RunsProvider plugged in is listed with per-step progress', async (t) => {
@@ -533,6 +684,26 @@ test('processes and scale: a SupervisorProvider plugged in is called with the co
   const broken = await h.api('GET', '/api/v1/processes');
   assert.equal(broken.status, 500);
   assert.deepEqual(broken.body.error, { code: 'GT_INTERNAL', message: 'Internal error: socket gone' });
+});
+
+test('a dashboard file missing from the installation is a 404 that names no path on the server', async (t) => {
+  const { default: Fastify } = await import('fastify');
+  const { registerDashboard } = await import('../../src/server/http/dashboard.js');
+  const { errorHandler } = await import('../../src/server/http/errors.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const os = await import('node:os');
+  const empty = mkdtempSync(`${os.tmpdir()}/gt-no-dashboard-`);
+  const app = Fastify();
+  t.after(async () => {
+    await app.close();
+    rmSync(empty, { recursive: true, force: true });
+  });
+  app.setErrorHandler(errorHandler(pino({ level: 'silent' }), 1024 * 1024));
+  registerDashboard(app, pathToFileURL(`${empty}/`));
+  const r = await app.inject({ method: 'GET', url: '/' });
+  assert.equal(r.statusCode, 404);
+  assert.deepEqual(r.json().error, { code: 'GT_HTTP_NOT_FOUND', message: 'Dashboard file index.html is missing from this installation of geartrain: reinstall it, or run npm run build in a clone' });
 });
 
 test('unknown routes are JSON 404s with a code', async (t) => {

@@ -1,7 +1,7 @@
 // Pipeline definitions: expressions, the checks run before anything starts (each error names
 // the step and the field), and the same structure loaded from JSON and YAML.
 
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
@@ -49,8 +49,8 @@ test('invalid definitions give errors naming the step and the field', () => {
     [{ ...base, steps: [{ id: 'a', fn: 'f', priority: 'urgent', payload: {} }] }, 'Pipeline p: Expected one of high, normal, low for p.steps[0].priority but received urgent of type string'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', retry: -1, payload: {} }] }, 'Pipeline p: Expected integer between 0 and 10 for p.steps[0].retry but received -1 of type number'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {}, colour: 'red' }] }, 'Pipeline p: Expected one of the fields id, fn, payload for p.steps[0].colour but received red of type string'],
-    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ steps.b.result }}' } }, { id: 'b', fn: 'f', payload: {} }] }, 'Pipeline p: steps[0] (a).payload: refers to step "b", which is not one it needs (directly or through others)'],
-    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ item.path }}' } }] }, 'Pipeline p: steps[0] (a).payload: "item" is only defined in a step with forEach'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ steps.b.result }}' } }, { id: 'b', fn: 'f', payload: {} }] }, 'Pipeline p: steps[0] (a).payload.x: refers to step "b", which is not one it needs (directly or through others)'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ item.path }}' } }] }, 'Pipeline p: steps[0] (a).payload.x: "item" is only defined in a step with forEach'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', when: 'env.HOME', payload: {} }] }, 'Pipeline p: steps[0] (a).when: unknown name "env" in "env.HOME" (known: input, options, run, steps, item, index)'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', when: '${{ a == }}', payload: {} }] }, 'Pipeline p: steps[0] (a).when: cannot parse "${{ a == }}": unexpected end'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {} }, { id: 'a', fn: 'g', payload: {} }] }, 'Pipeline p: p.steps[1].id "a" is used by two steps'],
@@ -95,4 +95,55 @@ test('a broken file names the file and what is wrong', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+describe('expressions are checked on their parsed form', () => {
+  const folder = { name: 'p', input: 'folder', options: { owner: { description: 'who' } } };
+  const refused = (def: unknown, message: string): void => {
+    assert.throws(() => checkPipeline(def), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GT_PIPELINE_INVALID');
+      assert.equal(err.message, message);
+      return true;
+    });
+  };
+
+  it('a name inside a string literal is text, not a reference', () => {
+    const def = checkPipeline({
+      ...base,
+      steps: [
+        { id: 'a', fn: 'f', payload: {} },
+        { id: 'b', fn: 'f', when: "${{ steps.a.result.kind == 'an image' || steps.a.result.kind == \"env.HOME\" }}", payload: { t: "${{ 'x.y' }}" } },
+      ],
+    });
+    assert.equal(def.steps.length, 2);
+  });
+
+  it('an unknown field of run, input, item, options or a step is refused, naming it', () => {
+    const thumbs = (payload: unknown, extra: object = {}) => ({ ...folder, steps: [{ id: 't', fn: 'thumbnail', forEach: '${{ input.files }}', payload, ...extra }] });
+    refused(thumbs({ outDir: '${{ run.outt }}/${{ item.dir }}' }), 'Pipeline p: steps[0] (t).payload.outDir: run has no field "outt" in "${{ run.outt }}/${{ item.dir }}" (fields: id, out)');
+    refused(thumbs({ input: '${{ item.pth }}' }), 'Pipeline p: steps[0] (t).payload.input: item has no field "pth" in "${{ item.pth }}" (fields: path, rel, dir, name, ext, outputBase, size, mtimeMs)');
+    refused(thumbs({ n: '${{ input.file }}' }), 'Pipeline p: steps[0] (t).payload.n: input has no field "file" in "${{ input.file }}" (fields: dir, files)');
+    refused(thumbs({ to: '${{ options.ownr }}' }), 'Pipeline p: steps[0] (t).payload.to: options has no field "ownr" in "${{ options.ownr }}" (fields: owner)');
+    refused({ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ options.x }}' } }] }, 'Pipeline p: steps[0] (a).payload.x: options has no field "x" in "${{ options.x }}" (the pipeline declares no options)');
+    refused(
+      { ...base, steps: [{ id: 'a', fn: 'f', payload: {} }, { id: 'b', fn: 'f', payload: { x: '${{ steps.a.results }}' } }] },
+      'Pipeline p: steps[1] (b).payload.x: steps.a has no field "results" in "${{ steps.a.results }}" (fields: result, failed, status, failures)',
+    );
+    refused(
+      { ...base, steps: [{ id: 'a', fn: 'f', forEach: '${{ input }}', payload: {} }, { id: 'b', fn: 'f', when: 'steps.a.result.kind', payload: {} }] },
+      'Pipeline p: steps[1] (b).when: steps.a has no field "result" in "steps.a.result.kind" (fields: results, failed, status, failures)',
+    );
+    refused({ ...folder, input: 'file', steps: [{ id: 'a', fn: 'f', payload: { x: 'p=${{ input.path.x }}' } }] }, 'Pipeline p: steps[0] (a).payload.x: input.path has no fields (reading "x") in "p=${{ input.path.x }}"');
+  });
+
+  it('known fields pass: run, input, item of input.files, declared options, steps, lengths and indexes', () => {
+    const def = checkPipeline({
+      ...folder,
+      steps: [
+        { id: 't', fn: 'thumbnail', forEach: '${{ input.files }}', payload: { input: '${{ item.path }}', outDir: '${{ run.out }}/${{ item.dir }}', name: '${{ item.outputBase }}', i: '${{ index }}' } },
+        { id: 'm', fn: 'email', when: '${{ steps.t.failed == 0 && input.files.length > 0 }}', payload: { to: '${{ options.owner }}', text: '${{ steps.t.results.length }} ${{ input.files[0].name }} ${{ run.id }} ${{ steps.t.failures }}' } },
+      ],
+    });
+    assert.equal(def.steps.length, 2);
+  });
 });

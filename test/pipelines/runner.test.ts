@@ -202,3 +202,50 @@ test('stopping a run abandons waiting items; the next run does them', async (t) 
   assert.equal(again.status, 'done');
   assert.equal(again.steps.s!.reused, 1);
 });
+
+test('a missing property inside a text template fails the step, naming the step, the field and the expression', async (t) => {
+  const { worker, client, store, dir, calls } = await setup(t);
+  worker.addFunction('t-echo', (job) => {
+    calls.push({ fn: 't-echo', payload: job.json() });
+    return '1';
+  });
+  await worker.start();
+  const def = pipeline('holes', { input: 'json' }).step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } }).build();
+  const rec = await runPipeline(def, { id: 'r8', input: [{ key: 'one', dir: 'a' }], inputSpec: null, out: dir }, { client, store });
+  assert.equal(rec.status, 'failed');
+  assert.equal(rec.steps.s!.status, 'failed');
+  assert.equal(rec.steps.s!.reason, 'Pipeline holes: step s, item one: payload.to: "${{ run.out }}/${{ item.folder }}": item.folder is undefined');
+  assert.deepEqual(calls, [], 'nothing was submitted');
+});
+
+test('a failure skips everything downstream of it; an onFailure step runs then, and only then, with the reasons', async (t) => {
+  const { worker, client, store, dir, calls } = await setup(t);
+  worker.addFunction('t-check', (job) => {
+    if (job.json<string>() === 'bad') throw gtError('GT_MEDIA_INVALID', 'bad', 'file', 'it is bad');
+    return '"ok"';
+  });
+  worker.addFunction('t-tell', (job) => {
+    calls.push({ fn: 't-tell', payload: job.json() });
+    return '1';
+  });
+  await worker.start();
+  const def = pipeline('tell', { input: 'json' })
+    .step('check', { fn: 't-check', payload: '${{ input }}' })
+    .step('make', { fn: 't-tell', when: "steps.check.result == 'ok'", payload: 'made' })
+    .step('ready', { fn: 't-tell', payload: 'ready' })
+    .step('sorry', { fn: 't-tell', needs: ['make'], onFailure: true, payload: { why: '${{ steps.check.failures[0].error }}' } })
+    .build();
+  const bad = await runPipeline(def, { id: 'r9', input: 'bad', inputSpec: 'bad', out: dir }, { client, store });
+  assert.deepEqual(Object.fromEntries(Object.entries(bad.steps).map(([id, s]) => [id, [s.status, s.reason]])), {
+    check: ['failed', undefined],
+    make: ['skipped', 'needs check, which failed'],
+    ready: ['skipped', 'needs check, which failed'],
+    sorry: ['done', undefined],
+  });
+  assert.deepEqual(calls.map((c) => c.payload), [{ why: 'GT_MEDIA_INVALID: bad is not a valid file: it is bad' }]);
+  calls.length = 0;
+  const good = await runPipeline(def, { id: 'r10', input: 'good', inputSpec: 'good', out: dir }, { client, store });
+  assert.equal(good.status, 'done');
+  assert.deepEqual([good.steps.sorry!.status, good.steps.sorry!.reason], ['skipped', 'nothing it needs failed']);
+  assert.deepEqual(calls.map((c) => c.payload), ['made', 'ready']);
+});

@@ -1,20 +1,37 @@
-// Every error code is documented in the README's error table, with the same Gearman code and
-// exit code as the registry (fastify's errors test does the same for its codes).
+// The documented error table is the one src/errors.ts prints (code, meaning, Gearman code, HTTP
+// status, exit code), row for row, in docs/errors.md and wherever else the docs carry it (fastify's errors test does the
+// same for its codes). `npm run errors-table` prints it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ERRORS, type ErrorCode } from '../../src/errors.js';
+import { ERROR_TABLE_HEADER, errorTable } from '../../src/errors-table.js';
 import { ROOT } from '../helpers/servers.js';
 
-test('every error code is documented in the README with its Gearman code and exit code', () => {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  for (const code of Object.keys(ERRORS) as ErrorCode[]) {
-    const row = readme.split('\n').find((l) => l.startsWith(`| \`${code}\` |`));
-    assert.ok(row, `README has no row for ${code}`);
-    const cells = row.split('|').map((c) => c.trim());
-    assert.equal(cells[3], ERRORS[code].gearman, `${code}: Gearman code in README`);
-    assert.equal(Number(cells[4]), ERRORS[code].exit, `${code}: exit code in README`);
+/** The table starting at the header line, up to the first line that is not a table row. */
+function tableIn(text: string): string | null {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('| code | meaning |'));
+  if (start < 0) return null;
+  let end = start;
+  while (end < lines.length && lines[end]!.startsWith('|')) end++;
+  return lines.slice(start, end).join('\n');
+}
+
+test('the error table in the docs is the one src/errors.ts prints', () => {
+  const files = ['README.md', 'docs/errors.md'].map((f) => path.join(ROOT, f)).filter((f) => existsSync(f));
+  const tables = files.map((f) => ({ file: path.relative(ROOT, f), table: tableIn(readFileSync(f, 'utf8')) })).filter((t) => t.table !== null);
+  assert.ok(
+    tables.some((t) => t.file === path.join('docs', 'errors.md')),
+    `no error table (${ERROR_TABLE_HEADER}) in docs/errors.md`,
+  );
+  const expected = errorTable().split('\n');
+  for (const { file, table } of tables) {
+    const got = table!.split('\n');
+    // Row by row, so a failure names the code that differs.
+    for (let i = 0; i < Math.max(got.length, expected.length); i++) {
+      assert.equal(got[i], expected[i], `${file}: error table line ${i + 1} differs from \`npm run errors-table\``);
+    }
   }
 });

@@ -17,6 +17,7 @@ test('every code has a Gearman code string, an HTTP status and an exit code', ()
     assert.ok(Number.isInteger(def.http) && def.http >= 400 && def.http <= 599, `${code}: HTTP status ${def.http} is an error status`);
     assert.ok(Number.isInteger(def.exit) && def.exit >= 1 && def.exit <= 125, `${code}: exit code ${def.exit} is a usable non-zero exit status`);
     assert.ok(def.message.length > 0, `${code}: message template`);
+    assert.ok(def.doc.length > 0, `${code}: meaning for the error table`);
   }
 });
 

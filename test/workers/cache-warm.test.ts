@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { cacheWarmWorker } from '../../src/workers/cache-warm.js';
 import { freePort } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
@@ -174,4 +175,38 @@ test('a job whose every URL fails is an error (a background job is retried later
     await failure('cache-warm', { urls: [1, 2, 3, 4].map((i) => `${o.base}/missing/${i}`), retries: 0 }),
     `cache-warm: all 4 URLs failed (${o.base}/missing/1: HTTP 404; ${o.base}/missing/2: HTTP 404; ${o.base}/missing/3: HTTP 404; …)`,
   );
+});
+
+test('credentials in a URL are sent as Basic auth, never shown: results, errors and log lines carry ***@', async (t) => {
+  const auths: (string | undefined)[] = [];
+  const server = http.createServer((req, res) => {
+    auths.push(req.headers.authorization);
+    if (req.url === '/elsewhere') return res.writeHead(302, { location: `http://other:pw2@localhost:${port}/missing` }).end();
+    if (req.url === '/missing') return res.writeHead(404).end();
+    res.writeHead(req.headers.authorization === `Basic ${Buffer.from('warmer:s3cret').toString('base64')}` ? 200 : 401).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const { call, failure } = await withWorkers(t, [{ factory: cacheWarmWorker }], { cacheWarm: { allowedHosts: [`127.0.0.1:${port}`] } }, logger);
+  const base = `http://warmer:s3cret@127.0.0.1:${port}`;
+
+  const r = await call('cache-warm', { urls: [`${base}/page`, `${base}/elsewhere`], retries: 0 });
+  assert.deepEqual(r.results.map((x: { url: string; status: number }) => [x.url, x.status]), [
+    [`http://***@127.0.0.1:${port}/page`, 200],
+    [`http://***@127.0.0.1:${port}/elsewhere`, 0],
+  ]);
+  assert.equal(r.results[1].error, `redirected to http://***@localhost:${port}/missing, which is not allowed: host localhost:${port} is not in the allowed hosts (127.0.0.1:${port})`);
+  assert.equal(auths[0], `Basic ${Buffer.from('warmer:s3cret').toString('base64')}`, 'the credentials were sent');
+
+  const allFailed = await failure('cache-warm', { urls: [`${base}/missing`], retries: 0 });
+  assert.equal(allFailed, `cache-warm: all 1 URLs failed (http://***@127.0.0.1:${port}/missing: HTTP 404)`);
+  const refused = await failure('cache-warm', { urls: [`http://warmer:s3cret@evil.example/`] });
+  assert.equal(refused, `GT_URL_NOT_ALLOWED: URL http://***@evil.example/ is not allowed: host evil.example is not in the allowed hosts (127.0.0.1:${port}) (cache-warm.urls[0])`);
+  for (const text of [JSON.stringify(r), allFailed, refused, ...lines]) {
+    assert.ok(!text.includes('s3cret') && !text.includes('warmer') && !text.includes('pw2'), text);
+  }
+  assert.ok(lines.some((l) => l.includes('all 1 URLs failed')), 'the failure was logged');
 });

@@ -89,7 +89,7 @@ test('sends a template through SMTP: variables filled, escaped in HTML, raw in t
     bcc: ['hidden@example.com'],
     replyTo: 'support@example.com',
     template: 'thumbnails-done',
-    vars: { count: 3, failed: 1, outputs: 9, input: '/photos/<script>"&\'', outDir: '/out', runId: 'r1' },
+    vars: { count: 3, failed: 1, outputs: 9, failures: '  bad.jpg: GT_MEDIA_INVALID: …', input: '/photos/<script>"&\'', outDir: '/out', runId: 'r1' },
     attachments: [{ path: report }, { path: data, filename: 'renamed.bin' }],
   });
   assert.match(r.messageId, /^<.+@.+>$/);
@@ -136,7 +136,7 @@ test('plain text, HTML only, and the upload-ready template; a folder of own temp
   );
 
   const shipped = await mailWorkers(t);
-  await shipped.call('email', { to: 'owner@example.com', template: 'upload-ready', vars: { file: 'a.mp4', kind: 'video', outputs: 3, outDir: '/o', runId: 'r' } });
+  await shipped.call('email', { to: 'owner@example.com', template: 'upload-ready', vars: { file: 'a.mp4', kind: 'video', count: 3, outputs: 'https://cdn.example.com/a-720p.mp4', runId: 'r' } });
   const mail = shipped.received[0]!.mail;
   assert.equal(mail.subject, 'Your video a.mp4 is ready');
   assert.match(mail.text!, /Your upload a\.mp4 \(video\) has been processed: 3 files are ready\./);
@@ -186,7 +186,7 @@ test('header injection, bad addresses, bad templates and attachments are refused
     [{ ...ok, to: 'a@-bad-.com' }, 'GT_EMAIL_INVALID: email.to is not a valid email address: "a@-bad-.com"'],
     [{ ...ok, to: [] }, 'GT_PAYLOAD_INVALID: Expected an address or an array of 1 to 100 addresses for email.to but received [] of type array'],
     [{ subject: 's', text: 't' }, 'GT_PAYLOAD_INVALID: Expected an email address for email.to but received undefined'],
-    [{ to: 'a@example.com', template: 'upload-ready', vars: { file: 'x', kind: 'image' } }, 'GT_EMAIL_INVALID: Template upload-ready uses {{outputs}}, {{outDir}}, {{runId}} but email.vars has no outputs, outDir, runId'],
+    [{ to: 'a@example.com', template: 'upload-ready', vars: { file: 'x', kind: 'image' } }, 'GT_EMAIL_INVALID: Template upload-ready uses {{count}}, {{outputs}}, {{runId}} but email.vars has no count, outputs, runId'],
     [{ to: 'a@example.com', template: '../etc/passwd' }, 'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ for email.template but received ../etc/passwd of type string'],
     [{ to: 'a@example.com', template: '.hidden' }, 'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ for email.template but received .hidden of type string'],
     [{ to: 'a@example.com', template: 'upload-ready', text: 't' }, 'GT_PAYLOAD_INVALID: Expected either template or text/html, not both for email.template but received upload-ready of type string'],

@@ -4,17 +4,31 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import sharp from 'sharp';
 import { silentLogger } from '../../src/log.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { ROOT } from '../helpers/servers.js';
+import { filesUnder, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
 
 const IMG = (f: string) => path.join(ROOT, 'fixtures/images', f);
 const BAD = (f: string) => path.join(ROOT, 'fixtures/bad', f);
+
+/**
+ * A GIF of `frames` 1×1 frames on a `side`×`side` logical screen: a few bytes per frame, and a
+ * full screen of pixels per frame for a decoder that composes the animation.
+ */
+function gifFrameBomb(frames: number, side: number): Buffer {
+  const u16 = (n: number): number[] => [n & 0xff, n >> 8];
+  const head = [...Buffer.from('GIF89a'), ...u16(side), ...u16(side), 0, 0, 0, 0x21, 0xff, 0x0b, ...Buffer.from('NETSCAPE2.0'), 3, 1, 0, 0, 0];
+  // Graphic control (10 ms), a 1×1 image with a 2-colour local table, LZW: clear, 0, end.
+  const frame = [0x21, 0xf9, 4, 4, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, ...u16(1), ...u16(1), 0x80, 0, 0, 0, 255, 255, 255, 2, 2, 0x44, 0x01, 0];
+  return Buffer.concat([Buffer.from(head), ...Array.from({ length: frames }, () => Buffer.from(frame)), Buffer.from([0x3b])]);
+}
 
 async function tmp(t: import('node:test').TestContext): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-thumb-'));
@@ -146,18 +160,25 @@ test('an animated WebP input stays animated in WebP and gives its first frame in
   assert.equal(r.outputs[1].animated, undefined);
 });
 
-test('the pixel limit applies to one frame of an animation, not to all frames together', async (t) => {
+test('the pixel limit counts every frame a job decodes: all of an animation for an animated output, the first for a still', async (t) => {
   const out = await tmp(t);
   // 6 frames of 200×150 = 30,000 pixels each, 180,000 in all.
-  const roomy = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 40_000 } });
+  const roomy = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 200_000 } });
   const r = await roomy.call('thumbnail', { input: IMG('animated.gif'), outDir: out, sizes: [{ width: 100, format: 'webp' }, { width: 100, format: 'jpeg' }] });
   assert.equal((await sharp(r.outputs[0].path, { animated: true }).metadata()).pages, 6);
   assert.deepEqual([r.outputs[1].width, r.outputs[1].height], [100, 75]);
-  const tight = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 20_000 } });
-  // Another folder: the outputs above are up to date and would be returned without a look at the input.
+  const tight = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 40_000 } });
+  // Other folders: the outputs above are up to date and would be returned without a look at the input.
   assert.equal(
     await tight.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tight'), sizes: [{ width: 100, format: 'webp' }] }),
-    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 = 30000 pixels exceeds the limit of 20000 pixels`,
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels (raise it with --max-pixels)`,
+  );
+  const still = await tight.call('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'still'), sizes: [{ width: 100, format: 'jpeg' }] });
+  assert.deepEqual([still.outputs[0].width, still.outputs[0].height], [100, 75]);
+  const tighter = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 20_000 } });
+  assert.equal(
+    await tighter.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tighter'), sizes: [{ width: 100, format: 'jpeg' }] }),
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 = 30000 pixels exceeds the limit of 20000 pixels (raise it with --max-pixels)`,
   );
 });
 
@@ -187,8 +208,8 @@ test('every bad input fails alone with a message naming the file; nothing half-w
   assert.equal(await failure('thumbnail', { input: BAD('corrupt.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('corrupt.jpg')} is not a valid image: VipsJpeg: Bogus marker length`);
   assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
   assert.equal(await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: unsupported image format`);
-  assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels`);
-  assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes`);
+  assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels (raise it with --max-pixels)`);
+  assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes (raise it with --max-file-size)`);
   assert.equal(await failure('thumbnail', { input: '/nope/missing.jpg', outDir: out, sizes }), 'GT_INPUT_NOT_FOUND: Input /nope/missing.jpg: no such file');
   // With metadata kept, each output decodes the input itself: the failure comes per output.
   assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, stripMetadata: false, sizes: [...sizes, { width: 50, format: 'webp' }] }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
@@ -196,6 +217,43 @@ test('every bad input fails alone with a message naming the file; nothing half-w
   const ok = await call('thumbnail', { input: IMG('photo-landscape.jpg'), outDir: out, sizes });
   assert.equal(ok.outputs[0].width, 100);
   assert.deepEqual(await readdir(out), ['.geartrain', 'photo-landscape-100w.jpg']);
+});
+
+test('a GIF frame bomb is refused from its header when every frame would be decoded; its first frame alone is fine', async (t) => {
+  const out = await tmp(t);
+  const bomb = path.join(out, 'bomb.gif');
+  await writeFile(bomb, gifFrameBomb(7000, 2000));
+  assert.ok((await stat(bomb)).size < 250_000, 'a small file');
+  const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker }]);
+  const t0 = performance.now();
+  assert.equal(
+    await failure('thumbnail', { input: bomb, outDir: path.join(out, 'thumbs'), sizes: [{ width: 64, format: 'webp' }] }),
+    `GT_MEDIA_TOO_LARGE: ${bomb} is too large: 2000×2000 × 7000 frames = 28000000000 pixels exceeds the limit of 50000000 pixels (raise it with --max-pixels)`,
+  );
+  // Read from the header in well under a second; decoding the frames takes minutes. The margin
+  // is for a loaded machine.
+  assert.ok(performance.now() - t0 < 5000, `refused after ${Math.round(performance.now() - t0)} ms`);
+  assert.deepEqual(await filesUnder(path.join(out, 'thumbs')), [], 'nothing written');
+  // A still output decodes the first frame only: 4 megapixels, within the limit.
+  const still = await call('thumbnail', { input: bomb, outDir: path.join(out, 'thumbs'), sizes: [{ width: 64, format: 'png' }] });
+  assert.deepEqual([still.outputs[0].width, still.outputs[0].height], [64, 64]);
+});
+
+test('a job that times out stops its decode: nothing is written after it ended, and the next job waits for the work to end', async (t) => {
+  const out = await tmp(t);
+  const bomb = path.join(out, 'bomb.gif');
+  // 2000 frames: about a minute of decoding here when let run.
+  await writeFile(bomb, gifFrameBomb(2000, 2000));
+  const lines: { msg: string; outcome?: string; job?: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker, timeoutMs: 2000 }], { thumbnail: { maxPixels: 1e13 } }, logger);
+  const bombOut = path.join(out, 'bomb-thumbs');
+  assert.match(await failure('thumbnail', { input: bomb, outDir: bombOut, sizes: [{ width: 64, format: 'webp' }] }), /^Job thumbnail \(.+\) failed$/, 'WORK_FAIL at the timeout');
+  const next = await call('thumbnail', { input: IMG('alpha.png'), outDir: path.join(out, 'next'), sizes: [{ width: 16, format: 'png' }] });
+  assert.equal(next.outputs[0].width, 16);
+  const ended = lines.filter((l) => l.msg === 'job done' || l.msg === 'job failed');
+  assert.deepEqual(ended.map((l) => l.outcome), ['failed', 'complete'], 'the timed-out job\'s work ended (and failed) before the next job ran');
+  assert.deepEqual(await filesUnder(bombOut), [], 'no output, no record, no temp file');
 });
 
 test('a worker error reaches the client as GT_JOB_EXCEPTION carrying the code and message', async (t) => {
@@ -242,7 +300,7 @@ test('an aborted job starts no further output', async (t) => {
   const files = await readdir(out);
   assert.ok(files.includes('photo-landscape-64w.png'), String(files));
   assert.ok(!files.includes('photo-landscape-16w.png'), String(files));
-  assert.ok(files.every((f) => !f.includes('.tmp')), String(files));
+  assert.deepEqual(await tempFiles(out), [], 'no temp file left');
 });
 
 test('payloads are checked at the boundary, naming the field', async (t) => {
@@ -256,7 +314,11 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
     [{ ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] }, 'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number'],
     [{ outDir: '/tmp', sizes: [] }, 'Expected non-empty string of at most 4096 characters for thumbnail.input but received undefined'],
     [{ ...base, sizes: [{ width: 10, format: 'png' }], background: 'red' }, 'Expected a colour #rgb, #rgba, #rrggbb or #rrggbbaa for thumbnail.background but received red of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' }, 'Expected a file name without folders or a leading dot for thumbnail.name but received ../up of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received ../up of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'a\u0000b' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received a\u0000b of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'two\nlines' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of type string'],
+    [{ ...base, input: '/tmp/a\u0000.png', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path without NUL for thumbnail.input but received /tmp/a\u0000.png of type string'],
+    [{ ...base, outDir: '/tmp/out\u0000', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string'],
     [{ ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' }, 'Expected one of the fields input, outDir, sizes, fit, stripMetadata, background, name for thumbnail.colour but received x of type string'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
@@ -270,6 +332,7 @@ test('allowed folders are enforced', async (t) => {
     `GT_PATH_NOT_ALLOWED: Input ${IMG('alpha.png')} is not allowed: it is outside the allowed folders (${out})`,
   );
   const elsewhere = path.join(os.tmpdir(), 'gt-thumb-elsewhere');
+  await writeFile(path.join(out, 'a.png'), await readFile(IMG('alpha.png')));
   assert.equal(
     await failure('thumbnail', { input: path.join(out, 'a.png'), outDir: elsewhere, sizes: [{ width: 10, format: 'png' }] }),
     `GT_PATH_NOT_ALLOWED: Output folder ${elsewhere} is not allowed: it is outside the allowed folders (${out})`,

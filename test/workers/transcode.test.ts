@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import { ffmpegArgv, locate, probe as probeFile, runFfmpeg } from '../../src/wor
 import { posterRun, profileRun, transcodeWorker } from '../../src/workers/transcode.js';
 import { probeWorker } from '../../src/workers/probe.js';
 import { ROOT, missingTools } from '../helpers/servers.js';
+import { filesUnder, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
 
 const CLIP = path.join(ROOT, 'fixtures/video/clip.mp4');
@@ -62,18 +63,14 @@ async function mp4Boxes(file: string): Promise<string[]> {
   }
 }
 
-/** A folder's entries; none when it was never made. */
-async function entries(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => []);
-}
-
-/** Processes whose command line mentions `needle` (an ffmpeg writing into a test folder). */
-function processesMentioning(needle: string): string[] {
+/** ffmpeg processes this process started (the workers under test run in it) that are still running. */
+function ffmpegChildren(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
+      const ppid = Number(/^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))![1]);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes(needle) && !cmd.includes('node')) found.push(`${pid}: ${cmd}`);
+      if (ppid === process.pid && cmd.includes('ffmpeg')) found.push(`${pid}: ${cmd}`);
     } catch {
       // gone meanwhile
     }
@@ -142,7 +139,7 @@ test('renditions read back with ffprobe and sharp; never upscaled; progress whil
     statuses.some(([n, d]) => n > 0 && n < d && n % per !== 0),
     `a status from ffmpeg's own time= while it ran, not only between runs (${JSON.stringify(statuses)})`,
   );
-  assert.deepEqual((await readdir(out)).filter((f) => f.startsWith('.') && f !== '.geartrain'), [], 'no temp file left');
+  assert.deepEqual(await tempFiles(out), [], 'no temp file left');
 });
 
 test('a portrait (rotated) source and an odd-sized one keep their aspect with even sides', { skip }, async (t) => {
@@ -194,7 +191,10 @@ test('ffmpeg runs exactly the command profileRun()/posterRun() build, is found o
   assert.ok(!calls.some((c) => /(^| )-(formats|encoders|codecs)( |$)/.test(c)), calls.join('\n'));
   assert.deepEqual(calls.filter((c) => c.includes('-version')), ['-hide_banner -version'], 'located once per process');
   const probes = (await readFile(fakeProbe.log, 'utf8')).trim().split('\n');
-  assert.deepEqual(probes, [1, 2].map(() => `-v error -protocol_whitelist file -print_format json -show_format -show_streams ${CLIP}`), 'one ffprobe per job, ours (no second one from fluent-ffmpeg)');
+  assert.equal(probes.length, 2, 'one ffprobe per job, ours (no second one from fluent-ffmpeg)');
+  // The input is read through the descriptor the allowed-folder check opened.
+  for (const p of probes) assert.match(p, /^-v error -protocol_whitelist file -print_format json -show_format -show_streams \/proc\/\d+\/fd\/\d+$/);
+  const opened = (c: string): string => /-i (\/proc\/\d+\/fd\/\d+) /.exec(c)![1]!;
 
   const bin = await locate(settings.transcode);
   const src = await probeFile(bin, CLIP, new AbortController().signal);
@@ -204,18 +204,18 @@ test('ffmpeg runs exactly the command profileRun()/posterRun() build, is found o
     profileRun(bin, 'mp4-240p', src, CLIP, path.join(out, 'clip-240p.mp4')),
     profileRun(bin, 'audio-m4a', src, CLIP, path.join(out, 'again-audio.m4a')),
   ];
+  assert.equal(src.format, 'mov,mp4,m4a,3gp,3g2,mj2');
   assert.equal(runs.length, expected.length);
   // The first job's poster runs beside its rendition (either may start first); the second job's
   // run comes after both.
   const firstJob = [...runs.slice(0, 2)].sort((a, b) => Number(b.includes('poster')) - Number(a.includes('poster')));
   for (const [i, run] of [...firstJob, runs[2]!].entries()) {
     const e = expected[i]!;
-    const argv = ffmpegArgv(e.spec);
+    const argv = ffmpegArgv({ ...e.spec, input: opened(run) });
     const tmpOut = run.split(' ').at(-1)!;
-    const final = path.basename(e.spec.output, path.extname(e.spec.output));
-    assert.match(path.basename(tmpOut), new RegExp(`^\\.${final}\\.[0-9a-f]{8}\\.tmp${path.extname(e.spec.output).replace('.', '\\.')}$`), 'a temp file beside the output, same extension');
+    assert.match(tmpOut, new RegExp(`^/proc/\\d+/fd/\\d+/${process.pid}\\.[0-9a-f]{8}\\.[0-9a-f]{8}\\.[0-9a-f]{8}\\.${path.basename(e.spec.output).replace('.', '\\.')}$`), 'a temp file in the output folder\'s .geartrain/tmp, named after its process');
     assert.equal(run, [...argv.slice(0, -1), tmpOut].join(' '));
-    assert.match(run, / -protocol_whitelist file (-ss \S+ )?-i /, 'local files only');
+    assert.match(run, / -protocol_whitelist file -f mov (-ss \S+ )?-i /, 'local files only, read with the demuxer the probe found');
   }
 });
 
@@ -228,7 +228,7 @@ test('bad inputs fail alone with their codes, naming the file; nothing half-writ
   assert.equal(await failure('transcode', job(TRUNCATED)), `GT_MEDIA_INVALID: ${TRUNCATED} is not a valid video or audio file: moov atom not found (Invalid data found when processing input)`);
   assert.match(await failure('transcode', job(text)), new RegExp(`^GT_MEDIA_INVALID: ${text} is not a valid video or audio file: .*Invalid data found when processing input`));
   const jpeg = path.join(ROOT, 'fixtures/images/photo-landscape.jpg');
-  assert.equal(await failure('transcode', job(jpeg)), `GT_MEDIA_INVALID: ${jpeg} is not a valid video or audio file: it is a still image (image2)`);
+  assert.equal(await failure('transcode', job(jpeg)), `GT_MEDIA_INVALID: ${jpeg} is not a valid video or audio file: it is a still image (jpeg_pipe)`);
   assert.equal(await failure('transcode', job('/nope/missing.mp4')), 'GT_INPUT_NOT_FOUND: Input /nope/missing.mp4: no such file');
   // An audio-only file: fine for audio profiles, refused for video ones before any encode.
   const a = await call('transcode', { input: CLIP, outDir: out, name: 'sound', profiles: ['audio-m4a'] });
@@ -246,14 +246,14 @@ test('ffmpeg failing mid-way is GT_FFMPEG_FAILED with its last meaningful line; 
   // ffmpeg 5.1 reports it on stderr but exits 0; the worker must still call it a failure.
   const full = await fakeFfmpeg(out, "trap '' XFSZ\nulimit -f 40\nexec FFMPEG \"$@\"");
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: full.bin } });
-  assert.match(await failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'] }), new RegExp(`^GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: Error (closing file|writing trailer of) \\S+\\.tmp\\.mp4: File too large$`));
+  assert.match(await failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'] }), new RegExp(`^GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: Error (closing file|writing trailer of) \\S+\\.clip-240p\\.mp4: File too large$`));
   // Exiting with an error: the line before "Conversion failed!" is the one that says why.
   const broken = await fakeFfmpeg(out, "case \"$*\" in *-version*) exec FFMPEG \"$@\";; esac\necho 'frame=   10 fps=0.0 q=0.0 size=0kB time=00:00:00.40' >&2\necho '[h264 @ 0x55d0c0ffee00] Invalid NAL unit size (1229 > 1024).' >&2\necho 'Error while decoding stream #0:0: Invalid data found when processing input' >&2\necho 'Conversion failed!' >&2\nexit 1");
   const b = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: broken.bin } });
   assert.equal(await b.failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: Invalid NAL unit size (1229 > 1024). (Error while decoding stream #0:0: Invalid data found when processing input)`);
   const missing = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: path.join(out, 'no-such-ffmpeg') } });
   assert.match(await missing.failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'] }), new RegExp(`^GT_FFMPEG_NOT_FOUND: No ffmpeg at ${out}/no-such-ffmpeg found: install ffmpeg`));
-  assert.deepEqual((await readdir(out)).filter((f) => f.includes('.tmp')), [], 'no partial output');
+  assert.deepEqual(await tempFiles(out), [], 'no partial output');
 });
 
 test('a poster that fails stops the rendition encoding beside it; the job fails with the poster\'s error; nothing left', { skip }, async (t) => {
@@ -268,8 +268,8 @@ test('a poster that fails stops the rendition encoding beside it; the job fails 
   const err = await failure('transcode', { input: CLIP, outDir: out, name: 'both', profiles: ['mp4-240p'], poster: true });
   assert.equal(err, `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: poster: No space left on device`);
   assert.ok(Date.now() - started < 30_000, 'the rendition was stopped, not waited for');
-  assert.deepEqual(processesMentioning(out), [], 'the rendition\'s ffmpeg is gone when the job fails');
-  assert.deepEqual((await entries(out)).filter((f) => f.startsWith('both') || f.includes('.tmp')), [], 'no output, no temp file');
+  assert.deepEqual(ffmpegChildren(), [], 'the rendition\'s ffmpeg is gone when the job fails');
+  assert.deepEqual((await filesUnder(out)).filter((f) => f.startsWith('both') || f.startsWith('.geartrain')), [], 'no output, no temp file');
 });
 
 test('the timeout and an aborted job kill ffmpeg and leave no temp file', { skip }, async (t) => {
@@ -278,21 +278,21 @@ test('the timeout and an aborted job kill ffmpeg and leave no temp file', { skip
   // 90 s of video without re-encoding: many seconds of VP9, so it is surely caught mid-encode.
   execFileSync('ffmpeg', ['-v', 'error', '-stream_loop', '29', '-i', CLIP, '-c', 'copy', long]);
   const fake = await fakeFfmpeg(out, 'exec FFMPEG "$@"');
-  const settings = { transcode: { timeoutMs: 1500, ffmpegPath: fake.bin } };
+  const settings = { transcode: { timeoutMs: 4000, ffmpegPath: fake.bin } };
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }], settings);
-  assert.equal(await failure('transcode', { input: long, outDir: path.join(out, 'a'), profiles: ['webm-720p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${long}: killed after the 1500 ms timeout`);
+  assert.equal(await failure('transcode', { input: long, outDir: path.join(out, 'a'), profiles: ['webm-720p'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${long}: killed after the 4000 ms timeout`);
   assert.ok((await readFile(fake.log, 'utf8')).includes('libvpx-vp9'), 'ffmpeg had started');
-  assert.deepEqual(processesMentioning(path.join(out, 'a')), [], 'ffmpeg is gone when the job fails');
-  assert.deepEqual(await entries(path.join(out, 'a')), [], 'no temp file');
+  assert.deepEqual(ffmpegChildren(), [], 'ffmpeg is gone when the job fails');
+  assert.deepEqual(await filesUnder(path.join(out, 'a')), [], 'no temp file');
 
   // The Worker's own timeout aborts ctx.signal: the client hears at once, ffmpeg is stopped after.
-  const aborting = await withWorkers(t, [{ factory: transcodeWorker, timeoutMs: 1500 }], { transcode: { ffmpegPath: fake.bin } });
+  const aborting = await withWorkers(t, [{ factory: transcodeWorker, timeoutMs: 4000 }], { transcode: { ffmpegPath: fake.bin } });
   assert.match(await aborting.failure('transcode', { input: long, outDir: path.join(out, 'b'), profiles: ['webm-720p'] }), /^Job transcode \(.+\) failed$/, 'WORK_FAIL');
-  for (let i = 0; i < 100 && (processesMentioning(path.join(out, 'b')).length > 0 || (await entries(path.join(out, 'b'))).length > 0); i++) {
+  for (let i = 0; i < 100 && (ffmpegChildren().length > 0 || (await filesUnder(path.join(out, 'b'))).length > 0); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.deepEqual(processesMentioning(path.join(out, 'b')), [], 'ffmpeg stopped');
-  assert.deepEqual(await entries(path.join(out, 'b')), [], 'no temp file');
+  assert.deepEqual(ffmpegChildren(), [], 'ffmpeg stopped');
+  assert.deepEqual(await filesUnder(path.join(out, 'b')), [], 'no temp file');
 });
 
 test('a playlist pointing at the network is refused: only local files are read', { skip }, async (t) => {
@@ -323,6 +323,32 @@ test('a playlist pointing at the network is refused: only local files are read',
   assert.deepEqual(requests, [], 'no request reached the server');
 });
 
+test('playlists and lists are refused by their format, whatever their name; nothing they point at is read', { skip }, async (t) => {
+  const dir = await tmp(t);
+  const allowed = path.join(dir, 'allowed');
+  const outside = path.join(dir, 'outside');
+  await mkdir(allowed);
+  await mkdir(outside);
+  const segment = path.join(outside, 'secret.ts');
+  execFileSync('ffmpeg', ['-v', 'error', '-i', CLIP, '-c', 'copy', '-f', 'mpegts', segment]);
+  // An HLS playlist and an ffconcat list named .mp4, each pointing at the segment outside.
+  const hls = path.join(allowed, 'holiday.mp4');
+  await writeFile(hls, `#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n${segment}\n#EXT-X-ENDLIST\n`);
+  const concat = path.join(allowed, 'party.mp4');
+  await writeFile(concat, `ffconcat version 1.0\nfile '${segment}'\n`);
+  const relative = path.join(allowed, 'near.mp4');
+  await writeFile(relative, `ffconcat version 1.0\nfile 'near.ts'\n`);
+  await writeFile(path.join(allowed, 'near.ts'), await readFile(segment));
+  const { failure } = await withWorkers(t, [{ factory: transcodeWorker }, { factory: probeWorker }], { allowPaths: [allowed] });
+  const out = path.join(allowed, 'out');
+  for (const [input, format] of [[hls, 'hls'], [concat, 'concat'], [relative, 'concat']] as const) {
+    const refused = `GT_MEDIA_INVALID: ${input} is not a valid video or audio file: its format ${format} reads other files (a playlist or list); such inputs are refused`;
+    assert.equal(await failure('transcode', { input, outDir: out, profiles: ['mp4-240p'], poster: true }), refused);
+    assert.equal(await failure('probe', { input }), refused);
+  }
+  assert.deepEqual(await filesUnder(out), [], 'nothing made');
+});
+
 test('runFfmpeg alone: progress in ms of the input\'s duration, then a report of what it wrote', { skip }, async (t) => {
   const out = await tmp(t);
   const bin = await locate();
@@ -348,7 +374,9 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
     [{ ...base, profiles: [], poster: { atSeconds: -1 } }, 'Expected number of at least 0 for transcode.poster.atSeconds but received -1 of type number'],
     [{ ...base, profiles: [], poster: { width: 8 } }, 'Expected integer between 16 and 7680 for transcode.poster.width but received 8 of type number'],
     [{ ...base, profiles: [], poster: { at: 3 } }, 'Expected one of the fields atSeconds, width, format for transcode.poster.at but received 3 of type number'],
-    [{ ...base, profiles: ['mp4-480p'], name: '../up' }, 'Expected a file name without folders or a leading dot for transcode.name but received ../up of type string'],
+    [{ ...base, profiles: ['mp4-480p'], name: '../up' }, 'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received ../up of type string'],
+    [{ ...base, profiles: ['mp4-480p'], name: 'a\r\nb' }, 'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received a\r\nb of type string'],
+    [{ ...base, input: 'clip\u0000.mp4', profiles: ['mp4-480p'] }, 'Expected a path without NUL for transcode.input but received clip\u0000.mp4 of type string'],
     [{ ...base, profile: ['mp4-480p'], profiles: ['mp4-480p'] }, 'Expected one of the fields input, outDir, profiles, poster, name for transcode.profile but received ["mp4-480p"] of type array'],
     [{ outDir: '/tmp', profiles: ['mp4-480p'] }, 'Expected non-empty string of at most 4096 characters for transcode.input but received undefined'],
   ];
@@ -373,6 +401,6 @@ test('probe tells an image from a video and refuses what is neither', { skip }, 
   const g = await call('probe', { input: path.join(ROOT, 'fixtures/images/animated.gif') });
   assert.deepEqual([g.kind, g.pages, g.height], ['image', 6, 150]);
   const bad = path.join(ROOT, 'fixtures/bad/not-an-image.jpg');
-  assert.equal(await failure('probe', { input: bad }), `GT_MEDIA_INVALID: ${bad} is not a valid video or audio file: No JPEG data found in image`);
+  assert.equal(await failure('probe', { input: bad }), `GT_MEDIA_INVALID: ${bad} is not a valid video or audio file: Invalid data found when processing input`);
   assert.equal(await failure('probe', { input: TRUNCATED }), `GT_MEDIA_INVALID: ${TRUNCATED} is not a valid video or audio file: moov atom not found (Invalid data found when processing input)`);
 });

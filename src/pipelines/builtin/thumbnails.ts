@@ -27,7 +27,7 @@ export const thumbnails = pipeline('thumbnails', {
     fn: 'thumbnail',
     forEach: (s) => s.input.files as InputFile[],
     itemKey: (f: InputFile) => f.rel,
-    payload: (s) => ({ input: s.item.path, outDir: path.join(s.run.out, s.item.dir), sizes: s.options.sizes, fit: s.options.fit }),
+    payload: (s) => ({ input: s.item.path, outDir: path.join(s.run.out, s.item.dir), name: s.item.outputBase, sizes: s.options.sizes, fit: s.options.fit }),
   })
   .step('notify', {
     fn: 'email',
@@ -40,6 +40,7 @@ export const thumbnails = pipeline('thumbnails', {
         count: s.steps.thumbnail?.results?.length ?? 0,
         failed: s.steps.thumbnail?.failed ?? 0,
         outputs: (s.steps.thumbnail?.results ?? []).reduce((n: number, r: { outputs?: unknown[] }) => n + (r.outputs?.length ?? 0), 0),
+        failures: failureLines(s.steps.thumbnail?.failures ?? []),
         input: s.input.dir,
         outDir: s.run.out,
         runId: s.run.id,
@@ -47,3 +48,14 @@ export const thumbnails = pipeline('thumbnails', {
     }),
   })
   .build();
+
+/** Most failures a summary mail lists one by one; the rest are counted. */
+const MAX_LISTED = 50;
+
+/** `  corrupt.jpg: GT_MEDIA_INVALID: …`, one line per failed image. */
+function failureLines(failures: { item: string; error: string }[]): string {
+  if (failures.length === 0) return '  none';
+  const lines = failures.slice(0, MAX_LISTED).map((f) => `  ${f.item}: ${f.error}`);
+  if (failures.length > MAX_LISTED) lines.push(`  … and ${failures.length - MAX_LISTED} more (pipeline runs --out OUT shows them all)`);
+  return lines.join('\n');
+}

@@ -1,6 +1,7 @@
 // The upload flow: one file → probe → an image gets thumbnails; a video gets a transcode (low
 // priority) and a poster (high priority) in parallel → the outputs' URLs are warmed and the
-// owner gets an email. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
+// owner gets an email listing them; when a step fails, the owner gets one naming the file and
+// the reason instead. Usually enqueued by an upload service (`pipeline enqueue upload FILE`).
 
 import path from 'node:path';
 import { pipeline } from '../define.js';
@@ -11,16 +12,37 @@ interface Output {
   path: string;
 }
 
-/** Every output file the media steps made, as URLs under options.baseUrl. */
-function outputUrls(s: StepScope): string[] {
-  const base = String(s.options.baseUrl).replace(/\/+$/, '');
+const MEDIA_STEPS = ['thumbnails', 'transcode', 'poster'] as const;
+
+/** Every output file the media steps made, as paths relative to the output folder, `/`-separated. */
+function outputFiles(s: StepScope): string[] {
   const files: string[] = [];
-  for (const id of ['thumbnails', 'transcode', 'poster']) {
+  for (const id of MEDIA_STEPS) {
     const r = s.steps[id]?.result as { outputs?: Output[]; poster?: Output } | undefined;
     for (const o of r?.outputs ?? []) files.push(o.path);
     if (r?.poster) files.push(r.poster.path);
   }
-  return files.map((f) => `${base}/${path.relative(s.run.out, f).split(path.sep).map(encodeURIComponent).join('/')}`);
+  return files.map((f) => path.relative(s.run.out, f).split(path.sep).join('/'));
+}
+
+/** The outputs as URLs under options.baseUrl. */
+function outputUrls(s: StepScope): string[] {
+  const base = String(s.options.baseUrl).replace(/\/+$/, '');
+  return outputFiles(s).map((f) => `${base}/${f.split('/').map(encodeURIComponent).join('/')}`);
+}
+
+/** What the owner is shown of the outputs: URLs under baseUrl when it is set, else file names; never server paths. */
+const shownOutputs = (s: StepScope): string[] => (typeof s.options.baseUrl === 'string' ? outputUrls(s) : outputFiles(s));
+
+const fileName = (s: StepScope): string => s.input.name + s.input.ext;
+
+/** The first failure behind the run, told with the file's name instead of its path on the server, without the error code. */
+function failureReason(s: StepScope): string {
+  for (const id of ['probe', ...MEDIA_STEPS]) {
+    const f = s.steps[id]?.failures?.[0];
+    if (f) return f.error.replace(/^GT_[A-Z_]+: /, '').split(String(s.input.path)).join(fileName(s));
+  }
+  return 'a processing step failed';
 }
 
 const isKind = (kind: string) => (s: StepScope): boolean => s.steps.probe?.result?.kind === kind;
@@ -66,16 +88,19 @@ export const upload = pipeline('upload', {
   .step('notify', {
     fn: 'email',
     // Beside the warm step, not after it: a CDN that is down must not keep the owner uninformed.
-    needs: ['thumbnails', 'transcode', 'poster'],
+    // A failed media step skips it (and everything after that step).
+    needs: [...MEDIA_STEPS],
     when: (s) => typeof s.options.owner === 'string',
-    payload: (s) => ({
-      to: s.options.owner,
-      template: 'upload-ready',
-      vars: { file: s.input.name + s.input.ext, kind: s.steps.probe?.result?.kind ?? 'file', outputs: outputUrls0(s).length, outDir: s.run.out, runId: s.run.id },
-    }),
+    payload: (s) => {
+      const outputs = shownOutputs(s);
+      return { to: s.options.owner, template: 'upload-ready', vars: { file: fileName(s), kind: s.steps.probe?.result?.kind ?? 'file', count: outputs.length, outputs: outputs.join('\n'), runId: s.run.id } };
+    },
+  })
+  .step('notify-failed', {
+    fn: 'email',
+    needs: [...MEDIA_STEPS],
+    onFailure: true,
+    when: (s) => typeof s.options.owner === 'string',
+    payload: (s) => ({ to: s.options.owner, template: 'upload-failed', vars: { file: fileName(s), reason: failureReason(s), runId: s.run.id } }),
   })
   .build();
-
-function outputUrls0(s: StepScope): unknown[] {
-  return s.options.baseUrl ? outputUrls(s) : ['thumbnails', 'transcode', 'poster'].flatMap((id) => (s.steps[id]?.result as { outputs?: unknown[] } | undefined)?.outputs ?? []);
-}

@@ -5,6 +5,7 @@ import type { EventHub } from './events.js';
 import type { HttpHost } from './host.js';
 import type { CheckedHttpOptions } from './options.js';
 import type { ForegroundCalls } from './submit.js';
+import type { ThroughputHistory } from './throughput.js';
 
 export interface RouteContext {
   readonly host: HttpHost;
@@ -12,4 +13,5 @@ export interface RouteContext {
   readonly calls: ForegroundCalls;
   readonly metrics: ServerMetrics;
   readonly events: EventHub;
+  readonly history: ThroughputHistory;
 }

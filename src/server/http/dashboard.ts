@@ -15,12 +15,13 @@ const FILES: Record<string, { file: string; type: string }> = {
 // The page only talks to its own origin and runs only its own script.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-export function registerDashboard(app: FastifyInstance): void {
+/** `dir`: the folder holding the files (a file: URL ending in /). @defaultValue ./dashboard/ next to this module */
+export function registerDashboard(app: FastifyInstance, dir: URL = new URL('./dashboard/', import.meta.url)): void {
   const cache = new Map<string, Promise<Buffer>>();
   const load = (file: string): Promise<Buffer> => {
     let p = cache.get(file);
     if (!p) {
-      p = readFile(new URL(`./dashboard/${file}`, import.meta.url));
+      p = readFile(new URL(file, dir));
       p.catch(() => cache.delete(file));
       cache.set(file, p);
     }
@@ -32,7 +33,8 @@ export function registerDashboard(app: FastifyInstance): void {
       try {
         body = await load(file);
       } catch {
-        throw gtError('GT_HTTP_NOT_FOUND', `Dashboard file ${file} is missing next to ${new URL('.', import.meta.url).pathname}: run npm run build (it copies src/server/http/dashboard)`);
+        // The answer names no path on the server; the build copies the files next to this module.
+        throw gtError('GT_HTTP_NOT_FOUND', `Dashboard file ${file} is missing from this installation of geartrain: reinstall it, or run npm run build in a clone`);
       }
       return reply
         .header('content-type', type)

@@ -14,7 +14,13 @@ export function errorBody(err: GeartrainError): ErrorBody {
   return { error: { code: err.code, message: err.message } };
 }
 
+/**
+ * Answer with the error. An answer sent before the request body has arrived in full (a refused
+ * token, a body over the limit) closes the connection: nothing reads the rest, and a client
+ * trickling it must not hold the socket.
+ */
 export function sendError(reply: FastifyReply, err: GeartrainError): FastifyReply {
+  if (!reply.request.raw.complete || err.code === 'GT_HTTP_UNAUTHORIZED') reply.header('connection', 'close');
   return reply.code(err.httpStatus).header('cache-control', 'no-store').send(errorBody(err));
 }
 

@@ -1,6 +1,7 @@
 // GET /api/v1/events: server-sent events, one `snapshot` event per interval (queues, totals,
-// workers) to every open stream. One timer for all streams, running only while one is open;
-// the snapshot is built once per tick. A stream that stops reading is dropped, not buffered.
+// workers) to every open stream; a stream's first snapshot also carries the throughput history.
+// One timer for all streams, running only while one is open; the snapshot is built once per
+// tick. A stream that stops reading is dropped, not buffered.
 
 import type { ServerResponse } from 'node:http';
 
@@ -13,7 +14,8 @@ export class EventHub {
   private closed = false;
 
   constructor(
-    private readonly snapshot: () => unknown,
+    /** With `first`, the snapshot a new stream starts with. */
+    private readonly snapshot: (first: boolean) => unknown,
     private readonly intervalMs: number,
   ) {}
 
@@ -36,7 +38,7 @@ export class EventHub {
     });
     // The browser's EventSource waits this long before reconnecting.
     res.write(`retry: ${Math.max(1000, this.intervalMs)}\n\n`);
-    res.write(this.frame());
+    res.write(this.frame(true));
     this.streams.add(res);
     res.on('close', () => {
       this.streams.delete(res);
@@ -48,12 +50,12 @@ export class EventHub {
     this.timer ??= setInterval(() => this.tick(), this.intervalMs);
   }
 
-  private frame(): string {
-    return `event: snapshot\ndata: ${JSON.stringify(this.snapshot())}\n\n`;
+  private frame(first: boolean): string {
+    return `event: snapshot\ndata: ${JSON.stringify(this.snapshot(first))}\n\n`;
   }
 
   private tick(): void {
-    const data = this.frame();
+    const data = this.frame(false);
     for (const res of this.streams) {
       if (res.writableLength > MAX_UNSENT) res.destroy();
       else res.write(data);

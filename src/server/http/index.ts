@@ -10,12 +10,15 @@ import type { RouteContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { errorHandler, sendError } from './errors.js';
 import { EventHub } from './events.js';
+import { parseJsonBody } from './json.js';
 import type { HttpHost } from './host.js';
 import type { CheckedHttpOptions } from './options.js';
 import { registerJobRoutes } from './routes-jobs.js';
 import { registerOverviewRoutes, snapshot } from './routes-overview.js';
 import { registerProviderRoutes } from './routes-providers.js';
 import { ForegroundCalls } from './submit.js';
+import { ThroughputHistory } from './throughput.js';
+import { totals } from './views.js';
 
 export { checkHttpOptions, isLoopback, type HttpOptions, type CheckedHttpOptions } from './options.js';
 export type { RunsProvider, SupervisorProvider, RunView, RunStepView, ProcessesView, ProcessView, ProcessTypeView } from './providers.js';
@@ -25,6 +28,7 @@ export class HttpApi {
   private readonly app: FastifyInstance;
   private readonly calls = new ForegroundCalls();
   private readonly events: EventHub;
+  private readonly history: ThroughputHistory;
   private closing: Promise<void> | null = null;
 
   constructor(
@@ -33,12 +37,19 @@ export class HttpApi {
   ) {
     this.metrics = new ServerMetrics(host);
     // The hub builds snapshots only once a stream is open, long after ctx exists.
-    this.events = new EventHub(() => snapshot(ctx), opts.eventsIntervalMs);
-    const ctx: RouteContext = { host, opts, calls: this.calls, metrics: this.metrics, events: this.events };
+    this.events = new EventHub((first) => snapshot(ctx, first), opts.eventsIntervalMs);
+    this.history = new ThroughputHistory(() => totals(host.registry), opts.eventsIntervalMs);
+    const ctx: RouteContext = { host, opts, calls: this.calls, metrics: this.metrics, events: this.events, history: this.history };
 
     const app = Fastify({
       logger: false,
       bodyLimit: opts.bodyLimit,
+      // A client trickling its request (Slowloris) is cut at requestTimeoutMs with 408; Node
+      // checks that every connectionsCheckingInterval, 30 s unless set. An idle socket closes
+      // at connectionTimeoutMs.
+      requestTimeout: opts.requestTimeoutMs,
+      connectionTimeout: opts.connectionTimeoutMs,
+      http: { headersTimeout: opts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs) },
       // close() must not wait for event streams and keep-alive sockets.
       forceCloseConnections: true,
       // Handles ("H:host:123") and log ids are short, but host names can be long.
@@ -46,16 +57,12 @@ export class HttpApi {
     });
     this.app = app;
     // JSON only (a cross-site form cannot send it without a CORS preflight, which is never
-    // granted); an empty body is "no body". The message keeps JSON.parse's position.
+    // granted); an empty body is "no body".
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-      const text = body as string;
-      if (text.trim() === '') return done(null, undefined);
-      try {
-        done(null, JSON.parse(text));
-      } catch (err) {
-        done(gtError('GT_BODY_INVALID', `not JSON (${(err as Error).message})`), undefined);
-      }
+      const parsed = parseJsonBody(body as string);
+      if ('error' in parsed) done(parsed.error, undefined);
+      else done(null, parsed.value);
     });
     app.addHook('onRequest', authHook(opts.token));
     app.addHook('onSend', async (req, reply) => {
@@ -85,6 +92,7 @@ export class HttpApi {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.events.close();
+      this.history.close();
       this.calls.closeAll();
       // Let those answers reach their sockets before close() destroys every connection.
       await new Promise((resolve) => setImmediate(resolve));

@@ -18,11 +18,23 @@ export interface HttpOptions {
   bodyLimit?: number;
   /** How often GET /api/v1/events sends a snapshot, ms. @defaultValue 1000 */
   eventsIntervalMs?: number;
+  /**
+   * Longest a client may take to send a whole request, headers and body, ms; past it the server
+   * answers 408 and closes the connection (checked every second). @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * A connection with no traffic either way for this long is closed, ms. A foreground call
+   * waiting for its job and an event stream are exempt while they last. @defaultValue 60000
+   */
+  connectionTimeoutMs?: number;
 }
 
 export type CheckedHttpOptions = Required<Omit<HttpOptions, 'token'>> & { token: string | null };
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 60_000;
 
 /** 127.0.0.0/8, ::1, their IPv4-mapped forms, and `localhost`. */
 export function isLoopback(host: string): boolean {
@@ -55,5 +67,9 @@ export function checkHttpOptions(o: HttpOptions): CheckedHttpOptions {
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw invalidArgument('integer of at least 1024 bytes', 'http.bodyLimit', o.bodyLimit);
   const eventsIntervalMs = o.eventsIntervalMs ?? 1000;
   if (!Number.isInteger(eventsIntervalMs) || eventsIntervalMs < 50) throw invalidArgument('integer of at least 50 ms', 'http.eventsIntervalMs', o.eventsIntervalMs);
-  return { port, host, token, bodyLimit, eventsIntervalMs };
+  const requestTimeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 100) throw invalidArgument('integer of at least 100 ms', 'http.requestTimeoutMs', o.requestTimeoutMs);
+  const connectionTimeoutMs = o.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
+  if (!Number.isInteger(connectionTimeoutMs) || connectionTimeoutMs < 100) throw invalidArgument('integer of at least 100 ms', 'http.connectionTimeoutMs', o.connectionTimeoutMs);
+  return { port, host, token, bodyLimit, eventsIntervalMs, requestTimeoutMs, connectionTimeoutMs };
 }

@@ -9,6 +9,7 @@ import type { JobLog } from '../joblog.js';
 import { PRIORITY_NAMES, type Priority } from '../registry.js';
 import type { RouteContext } from './context.js';
 import { errorBody } from './errors.js';
+import { resultValue } from './json.js';
 import { submitBackground, type HttpSubmission } from './submit.js';
 import { booleanField, checkQuery, intField, objectBody, oneOf, queryInt, stringField } from './validate.js';
 import { liveJobView, recordView } from './views.js';
@@ -61,7 +62,10 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
         ...(workers === 0 ? { warning: `No worker can run ${fn} yet; the job waits in the queue until one registers it` } : {}),
       });
     }
-    const call = calls.run(host, s, timeoutMs ?? DEFAULT_FOREGROUND_TIMEOUT_MS, req.ip, (stop) => {
+    const waitMs = timeoutMs ?? DEFAULT_FOREGROUND_TIMEOUT_MS;
+    // The socket is silent while the job runs: the idle timeout starts again after the wait.
+    req.raw.socket.setTimeout(waitMs + ctx.opts.connectionTimeoutMs);
+    const call = calls.run(host, s, waitMs, req.ip, (stop) => {
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) stop();
       });
@@ -71,7 +75,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
       const body = errorBody(o.error);
       return reply.code(o.error.httpStatus).send({ ...body, handle: call.job.handle });
     }
-    return reply.code(200).send({ handle: o.job.handle, function: fn, coalesced: call.coalesced, result: o.result.toString('utf8') });
+    const text = o.result.toString('utf8');
+    return reply.code(200).send({ handle: o.job.handle, function: fn, coalesced: call.coalesced, result: resultValue(text), resultText: text });
   });
 
   app.get('/api/v1/jobs', async (req) => {

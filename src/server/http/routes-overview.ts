@@ -8,7 +8,8 @@ import { queuesView, totals, workersView } from './views.js';
 /** Workers listed in one events snapshot; GET /workers has them all. */
 const SNAPSHOT_WORKERS = 200;
 
-export function snapshot(ctx: RouteContext): unknown {
+/** What an event stream sends; `first` adds the throughput history (GET /events, first event). */
+export function snapshot(ctx: RouteContext, first = false): unknown {
   const { host } = ctx;
   const workers = workersView(host.connections(), false);
   let connections = 0;
@@ -20,6 +21,7 @@ export function snapshot(ctx: RouteContext): unknown {
     workers: workers.slice(0, SNAPSHOT_WORKERS),
     workerCount: workers.length,
     connections,
+    ...(first ? { history: ctx.history.samples() } : {}),
   };
 }
 
@@ -55,6 +57,9 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: RouteContext):
   app.get('/api/v1/events', (req, reply) => {
     checkQuery(req.query, []);
     reply.hijack();
+    // Quiet between snapshots when the interval is long; a stream that stops reading is
+    // dropped by the hub instead.
+    req.raw.socket.setTimeout(0);
     ctx.events.add(reply.raw);
   });
 

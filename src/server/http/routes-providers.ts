@@ -15,7 +15,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: RouteContext):
   const { host } = ctx;
   const runs = (): RunsProvider => {
     const p = host.runsProvider;
-    if (!p) throw gtError('GT_HTTP_NOT_AVAILABLE', 'No pipeline runs here: this server has no runs provider (see RunsProvider in src/server/http/providers.ts)');
+    if (!p) throw gtError('GT_HTTP_NOT_AVAILABLE', 'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)');
     return p;
   };
   const supervisor = (): SupervisorProvider => {

@@ -3,6 +3,7 @@
 import type { JobRecord } from '../../store/types.js';
 import type { Connection } from '../connection.js';
 import { PRIORITY_NAMES, type Job, type JobRegistry } from '../registry.js';
+import { resultValue } from './json.js';
 import type { RunStepView, RunView } from './providers.js';
 
 /** Payloads up to this size are shown as text in job views. */
@@ -24,7 +25,10 @@ export interface JobView {
   createdAt: number | null;
   updatedAt: number | null;
   worker: string | null;
-  result: string | null;
+  /** A done job's result: its JSON value when the worker answered JSON, else the text. */
+  result: unknown;
+  /** The result exactly as the worker sent it. */
+  resultText: string | null;
   error: string | null;
   payload: string | null;
   payloadBytes: number;
@@ -51,7 +55,8 @@ export function recordView(r: JobRecord, handle: string | null): JobView {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     worker: r.worker,
-    result: done ? r.result : null,
+    result: done && r.result !== null ? resultValue(r.result) : null,
+    resultText: done ? r.result : null,
     error: done ? null : r.result,
     payload: payloadText(r.data),
     payloadBytes: r.data?.length ?? 0,
@@ -75,6 +80,7 @@ export function liveJobView(job: Job): JobView {
     updatedAt: null,
     worker: job.worker ? `${job.worker.host} ${job.worker.clientId}` : null,
     result: null,
+    resultText: null,
     error: null,
     payload: payloadText(job.data),
     payloadBytes: job.dataLength,

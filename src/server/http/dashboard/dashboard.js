@@ -157,6 +157,8 @@
   function onSnapshot(s) {
     renderQueues(s.queues);
     renderWorkers(s.workers, s.workerCount);
+    // A stream's first snapshot carries the server's last minutes: the chart starts full.
+    if (s.history) samples.splice(0, samples.length, ...s.history);
     samples.push({ t: s.time, completed: s.totals.completed, failed: s.totals.failed });
     while (samples.length > 2 && samples[0].t < s.time - CHART_WINDOW_MS - 5000) samples.shift();
     drawChart();
@@ -190,6 +192,9 @@
     const r = rates();
     const now = samples.length ? samples[samples.length - 1].t : Date.now();
     const last = r[r.length - 1];
+    // What is drawn, for tests and scripts reading the page.
+    canvas.dataset.points = String(r.length);
+    canvas.dataset.peak = String(Math.max(0, ...r.map((p) => p.done)));
     $('#throughput-now').textContent = last ? `${last.done.toFixed(1)} completed/s, ${last.failed.toFixed(1)} failed/s` : '';
     const max = Math.max(1, ...r.map((p) => Math.max(p.done, p.failed)));
     const pad = { l: 44, r: 8, t: 8, b: 18 };
@@ -273,25 +278,58 @@
     loadJobs();
   }
 
+  // Ids of job-log rows opened to show their whole result or error; kept across polls.
+  const expanded = new Set();
+  const SUMMARY_MAX = 120;
+
+  const clip = (text, max) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+  /** One line for a result: `key: value` pairs of an object, `[n items]` for arrays, first line of text. */
+  function summary(v) {
+    const short = (x) =>
+      Array.isArray(x) ? (x.length ? `[${x.length} item${x.length === 1 ? '' : 's'}]` : '[]') : x !== null && typeof x === 'object' ? '{…}' : clip(String(x), 40);
+    if (typeof v === 'string') return clip(v.split('\n', 1)[0], SUMMARY_MAX);
+    if (Array.isArray(v) || v === null || typeof v !== 'object') return short(v);
+    return clip(Object.entries(v).map(([k, x]) => `${k}: ${short(x)}`).join(', '), SUMMARY_MAX);
+  }
+
+  /** The whole result or error: JSON indented, text as it is. */
+  function fullText(j) {
+    if (j.error !== null) return j.error;
+    return j.result !== null && typeof j.result === 'object' ? JSON.stringify(j.result, null, 2) : (j.resultText ?? '');
+  }
+
+  function toggleDetail(id) {
+    if (expanded.has(id)) expanded.delete(id);
+    else expanded.add(id);
+    loadJobs().catch((e) => toast(e.message, true));
+  }
+
   async function loadJobs() {
     const f = new FormData($('#job-filter'));
     const q = new URLSearchParams({ limit: '100' });
     if (f.get('state')) q.set('state', f.get('state'));
     if (String(f.get('function')).trim()) q.set('function', String(f.get('function')).trim());
     const { jobs } = await api(`/jobs?${q}`);
-    fillTable(
-      $('#jobs'),
-      jobs.map((j) =>
+    const rows = [];
+    for (const j of jobs) {
+      const hasDetail = j.error !== null || j.resultText !== null;
+      const open = hasDetail && expanded.has(j.id);
+      rows.push(
         el(
           'tr',
-          { 'data-id': j.id, 'data-state': j.state, 'data-function': j.function },
+          { 'data-id': j.id, 'data-state': j.state, 'data-function': j.function, class: open ? 'open' : null },
           td(fmtTime(j.updatedAt)),
           td(j.id, 'mono'),
           td(j.function, 'mono'),
           td(j.priority),
           td(j.state, `state-${j.state}`),
           td(`${j.attempts}/${j.maxAttempts}`, 'num'),
-          td((j.error ?? j.result ?? '').slice(0, 300), 'text'),
+          el(
+            'td',
+            { class: hasDetail ? 'result more' : 'result', title: hasDetail ? 'show all' : null, onclick: hasDetail ? () => toggleDetail(j.id) : null },
+            j.error !== null ? summary(j.error) : j.resultText !== null ? summary(j.result) : '',
+          ),
           el(
             'td',
             {},
@@ -299,8 +337,10 @@
             CANCELLABLE.has(j.state) ? el('button', { type: 'button', class: 'cancel', 'data-id': j.id, onclick: () => jobAction(j, 'cancel') }, 'Cancel') : null,
           ),
         ),
-      ),
-    );
+      );
+      if (open) rows.push(el('tr', { class: 'detail', 'data-detail-for': j.id }, el('td', { colspan: 8 }, el('pre', {}, fullText(j)))));
+    }
+    fillTable($('#jobs'), rows);
   }
 
   $('#job-filter').addEventListener('change', () => loadJobs().catch((e) => toast(e.message, true)));

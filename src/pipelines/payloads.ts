@@ -1,0 +1,97 @@
+// What the runner knows of the domain workers' payloads before it submits them: each worker's
+// own payload check (so a bad option is reported once, before any job, instead of by every job)
+// and the files a payload will write (so two items that would write one file are caught before
+// either runs). Functions that are not domain workers are submitted unchecked.
+
+import { GeartrainError, gtError } from '../errors.js';
+import { silentLogger } from '../log.js';
+import path from 'node:path';
+import { emailWorker } from '../workers/email.js';
+import { cacheWarmWorker } from '../workers/cache-warm.js';
+import { probeWorker } from '../workers/probe.js';
+import { outputName as thumbnailName, thumbnailWorker, type ThumbnailPayload } from '../workers/thumbnail.js';
+import { outputName as transcodeName, parseTranscode, type TranscodePayload } from '../workers/transcode.js';
+
+interface KnownFunction {
+  parse(raw: unknown): unknown;
+  /** The files a checked payload writes. */
+  outputs?(payload: any): string[];
+}
+
+const baseOf = (p: { name?: string; input: string }): string => p.name ?? path.basename(p.input, path.extname(p.input));
+
+let known: Map<string, KnownFunction> | undefined;
+
+/** The checks, made once: the same parse() the workers run, with no settings (no side effects). */
+function knownFunctions(): Map<string, KnownFunction> {
+  if (known) return known;
+  known = new Map<string, KnownFunction>([
+    ['thumbnail', { parse: thumbnailWorker({}, silentLogger).parse, outputs: (p: ThumbnailPayload) => p.sizes.map((s) => path.join(p.outDir, thumbnailName(baseOf(p), s))) }],
+    [
+      'transcode',
+      {
+        parse: parseTranscode,
+        outputs: (p: TranscodePayload) => [
+          ...p.profiles.map((profile) => path.join(p.outDir, transcodeName(baseOf(p), profile))),
+          ...(p.poster ? [path.join(p.outDir, transcodeName(baseOf(p), 'poster', p.poster.format))] : []),
+        ],
+      },
+    ],
+    ['probe', { parse: probeWorker({}, silentLogger).parse }],
+    ['cache-warm', { parse: cacheWarmWorker({}, silentLogger).parse }],
+  ]);
+  try {
+    // Only the payload check is used; an SMTP URL in the environment that the worker would
+    // refuse is the worker's to report.
+    known.set('email', { parse: emailWorker({ email: { smtpUrl: '' } }, silentLogger).parse });
+  } catch {
+    /* email payloads go unchecked */
+  }
+  return known;
+}
+
+/** Check a payload as worker `fn` will: throws its GT_PAYLOAD_INVALID; returns the checked payload, or undefined for an unknown function. */
+export function checkPayload(fn: string, payload: unknown): unknown {
+  const k = knownFunctions().get(fn);
+  return k ? k.parse(JSON.parse(JSON.stringify(payload ?? null))) : undefined;
+}
+
+/** The files a payload for `fn` writes; undefined when it cannot be told (unknown function, invalid payload). */
+export function plannedOutputs(fn: string, payload: unknown): string[] | undefined {
+  const k = knownFunctions().get(fn);
+  if (!k?.outputs) return undefined;
+  try {
+    return k.outputs(k.parse(JSON.parse(JSON.stringify(payload ?? null))));
+  } catch (err) {
+    if (err instanceof GeartrainError) return undefined; // the job reports its own payload error
+    throw err;
+  }
+}
+
+/**
+ * Items of one step that would write the same file, compared ignoring case: on a
+ * case-insensitive disk (macOS, Windows) `a.JPG-320w.webp` and `a.jpg-320w.webp` are one file,
+ * so such a pair is refused everywhere. Returns the error for each item in a clash.
+ */
+export function outputConflicts(fn: string, items: readonly { key: string; label: string; payload: unknown }[]): Map<string, GeartrainError> {
+  const writers = new Map<string, { label: string; key: string; file: string }[]>();
+  for (const it of items) {
+    for (const file of new Set(plannedOutputs(fn, it.payload) ?? [])) {
+      const folded = file.toLowerCase();
+      const list = writers.get(folded);
+      if (list) list.push({ label: it.label, key: it.key, file });
+      else writers.set(folded, [{ label: it.label, key: it.key, file }]);
+    }
+  }
+  const conflicts = new Map<string, GeartrainError>();
+  for (const list of writers.values()) {
+    const keys = new Set(list.map((w) => w.key));
+    if (keys.size < 2) continue;
+    const labels = [...new Set(list.map((w) => w.label))];
+    const names = `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
+    const files = [...new Set(list.map((w) => w.file))];
+    const what = files.length === 1 ? files[0]! : `${files.join(' and ')} (one file where case is ignored)`;
+    for (const k of keys) if (!conflicts.has(k)) conflicts.set(k, gtError('GT_OUTPUT_CONFLICT', names, what));
+  }
+  return conflicts;
+}

@@ -1,0 +1,19 @@
+// What a folder holds, for tests that check nothing was left behind: every file below it, by
+// its path relative to the folder (temp files live in OUTDIR/.geartrain/tmp/).
+
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Every file (not folder) below `dir`, relative and sorted; none when `dir` does not exist. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)))
+    .sort();
+}
+
+/** The temp files left below an output folder. */
+export async function tempFiles(dir: string): Promise<string[]> {
+  return (await filesUnder(dir)).filter((f) => f.startsWith(`.geartrain${path.sep}tmp${path.sep}`));
+}
