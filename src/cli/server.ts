@@ -15,6 +15,10 @@ interface ServerOpts {
   host: string;
   port: number;
   maxPacketSize: number;
+  maxFunctionsPerWorker: number;
+  maxBuffered?: number;
+  packetTimeout: number;
+  adminAllow?: string[];
   store?: string;
   maxAttempts: number;
   retryDelay: number;
@@ -50,6 +54,10 @@ export function registerServer(program: Command): void {
     .option('--server-id <id>', 'name in the job log (default host:port); a restart under the same name reclaims its jobs at once')
     .option('--grace-ms <ms>', 'on SIGTERM, how long running jobs may take to finish', parsePositiveInt('--grace-ms'), 30_000)
     .option('--max-packet-size <bytes>', 'largest packet accepted, e.g. 64m', parseSize, 64 * 1024 * 1024)
+    .option('--max-functions-per-worker <n>', 'functions one worker connection may register (CAN_DO)', parsePositiveInt('--max-functions-per-worker'), 1000)
+    .option('--max-buffered <bytes>', 'bytes of unfinished packets held across all connections, e.g. 256m (at least --max-packet-size); past it the connection holding the most is closed (default: 256m)', parseSize)
+    .option('--packet-timeout <ms>', 'close a connection whose unfinished packet receives nothing for this long', parsePositiveInt('--packet-timeout'), 30_000)
+    .option('--admin-allow <addresses...>', 'when listening beyond loopback: addresses/CIDRs that may run admin commands that change state or show payloads (comma or space separated; default: loopback)')
     .option('--http-port <port>', 'serve the HTTP API, dashboard and /metrics on this port (0 picks a free one; default: no HTTP)', parsePort)
     .option('--http-host <host>', 'address of the HTTP port; one that is not loopback needs a token', '127.0.0.1')
     .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
@@ -86,6 +94,10 @@ export function registerServer(program: Command): void {
         host: opts.host,
         port: opts.port,
         maxPacketSize: opts.maxPacketSize,
+        maxFunctionsPerWorker: opts.maxFunctionsPerWorker,
+        maxBuffered: opts.maxBuffered,
+        packetTimeoutMs: opts.packetTimeout,
+        ...(opts.adminAllow ? { adminAllow: opts.adminAllow.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean) } : {}),
         logger: log,
         store,
         serverId: opts.serverId,

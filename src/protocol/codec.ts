@@ -185,6 +185,13 @@ export class PacketDecoder {
     return nl + 1;
   }
 
+  /** Stop decoding and let go of any partial packet (its connection is closing). */
+  discard(): void {
+    this.stopped = true;
+    this.parts = [];
+    this.partsLen = 0;
+  }
+
   private stash(chunk: Buffer, off: number, need: number): void {
     const rest = chunk.subarray(off);
     // Copy a small remainder so it does not pin a large receive buffer in memory.
@@ -194,9 +201,7 @@ export class PacketDecoder {
   }
 
   private fail(e: DecodeError): void {
-    this.stopped = true;
-    this.parts = [];
-    this.partsLen = 0;
+    this.discard();
     this.on.error(e);
   }
 }

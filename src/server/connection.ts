@@ -3,8 +3,11 @@
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { PacketDecoder, type DecodeError, type Packet } from '../protocol/codec.js';
+import { PacketDecoder, res, type DecodeError, type Packet } from '../protocol/codec.js';
+import { Cmd } from '../protocol/commands.js';
+import { gtError } from '../errors.js';
 import { newPeerState, type Peer } from './registry.js';
+import type { PartialHolder, PartialPackets } from './partial-packets.js';
 
 /** A packet this large is written at once, not copied into the tick's combined buffer. */
 const COALESCE_MAX = 64 * 1024;
@@ -16,6 +19,8 @@ export interface HeldReply {
 export interface ConnectionHost {
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
+  /** Bytes held for unfinished packets, across connections. */
+  readonly partial: PartialPackets;
   onPacket(conn: Connection, p: Packet): void;
   onText(conn: Connection, words: string[]): void;
   onDecodeError(conn: Connection, e: DecodeError): void;
@@ -49,7 +54,7 @@ function flushDirty(): void {
   for (const c of list) c.flush();
 }
 
-export class Connection implements Peer {
+export class Connection implements Peer, PartialHolder {
   readonly host: string;
   readonly log: Logger;
   clientId = '-';
@@ -75,6 +80,8 @@ export class Connection implements Peer {
   private pendingBytes = 0;
   private pausedForOutput = false;
   private lingerTimer: NodeJS.Timeout | null = null;
+  /** Bytes of an unfinished packet the decoder holds, as last reported to `partial`. */
+  private partialBytes = 0;
 
   constructor(
     readonly id: number,
@@ -98,7 +105,15 @@ export class Connection implements Peer {
       { maxPacketSize: server.maxPacketSize, allowText: true },
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      const held = this.decoder.buffered;
+      // Only a connection in the middle of a packet is tracked: no work between whole packets.
+      if (held !== 0 || this.partialBytes !== 0) {
+        this.partialBytes = held;
+        server.partial.update(this, held);
+      }
+    });
     socket.on('drain', () => {
       if (this.pausedForOutput) {
         this.pausedForOutput = false;
@@ -200,6 +215,25 @@ export class Connection implements Peer {
     }
   }
 
+  /** PartialPackets: reading is paused until the peer reads its replies. */
+  get readPaused(): boolean {
+    return this.pausedForOutput;
+  }
+
+  /** PartialPackets: this connection holds too much of an unfinished packet, or for too long. */
+  dropPartial(reason: 'buffered' | 'stalled', bytes: number): void {
+    const err =
+      reason === 'buffered'
+        ? gtError('GT_BUFFER_FULL', this.server.partial.limits.maxBuffered, bytes)
+        : gtError('GT_PACKET_TIMEOUT', bytes, this.server.partial.limits.timeoutMs);
+    this.log.warn({ code: err.code, bytes }, reason === 'buffered' ? 'unfinished packets over --max-buffered; closing the largest' : 'unfinished packet stalled; closing');
+    this.partialBytes = 0;
+    this.end(res(Cmd.ERROR, err.gearmanCode, err.message));
+    // Read nothing more: the rest of its packet would be read, allocated and thrown away
+    // (hundreds of MiB from a peer that keeps writing). end()'s linger timer closes it.
+    this.socket.pause();
+  }
+
   /** Send a last packet, then close. */
   end(last?: Buffer | string): void {
     if (this.closed) return;
@@ -207,6 +241,7 @@ export class Connection implements Peer {
     if (last !== undefined) this.socket.write(last);
     this.socket.end();
     this.closed = true;
+    this.decoder.discard();
     // A peer that never reads would keep a half-closed socket forever. Cleared on close, or
     // a flood of bad connections would each stay in memory for the full two seconds.
     this.lingerTimer = setTimeout(() => this.socket.destroy(), 2000).unref();
@@ -214,12 +249,14 @@ export class Connection implements Peer {
 
   destroy(): void {
     this.closed = true;
+    this.decoder.discard();
     this.socket.destroy();
   }
 
   private onClosed(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.closed = true;
+    this.decoder.discard();
     this.server.onClose(this);
   }
 }

@@ -84,7 +84,7 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       if (!job) conn.send(res(Cmd.STATUS_RES_UNIQUE, unique, '0', '0', '0', '0', '0'));
       else
         conn.send(
-          res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clients.length)),
+          res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clientCount)),
         );
       return;
     }
@@ -267,10 +267,8 @@ function requireFunction(b: Buffer | undefined): string {
  */
 function heldJob(ctx: DispatchContext, conn: Connection, handleArg: Buffer | undefined): Job | undefined {
   const handle = str(handleArg);
-  const job = ctx.registry.held(conn, handle);
+  const job = ctx.registry.held(conn, handle) ?? ctx.registry.heldCancelled(conn, handle);
   if (job) return job;
-  // A job an operator cancelled while it ran is no longer listed, but its worker still holds it.
-  for (const j of conn.held) if (j.handle === handle && j.cancelled) return j;
   throw gtError('GT_JOB_NOT_FOUND', 'Job given in work result not found');
 }
 

@@ -35,11 +35,8 @@ const PRIORITY_SHIFT = 4;
 const ATTEMPTS_SHIFT = 8;
 const MAX_ATTEMPTS = 2 ** 23 - 1;
 
-/**
- * The clients of a job nobody waits on: one shared, frozen array instead of an empty one per
- * job (32 bytes of every queued background job).
- */
-const NO_CLIENTS: Peer[] = Object.freeze([]) as unknown as Peer[];
+/** The clients of a job nobody waits on: one shared empty map, never written to. */
+const NO_CLIENTS: ReadonlyMap<Peer, number> = new Map();
 
 /** Payloads shorter than this are kept as latin1 strings (see Job.payload). */
 const STRING_PAYLOAD_MAX = 1024;
@@ -61,7 +58,13 @@ export function keepPayload(data: Buffer): Buffer | string {
  * queued background job.
  */
 class JobExtra {
-  clients: Peer[] = NO_CLIENTS;
+  /**
+   * Foreground clients, each with how many of its submissions joined the job (gearmand answers
+   * each one): a map, so a client leaving costs O(1) however many wait on the job.
+   */
+  clients: Map<Peer, number> | null = null;
+  /** Submissions waiting: the sum of `clients`. */
+  waiting = 0;
   /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
   retries = 0;
   /** When the job may run, in ms since the epoch; 0 for now. */
@@ -119,12 +122,14 @@ export class Job implements Linked<Job> {
     return (this.extra ??= new JobExtra());
   }
 
-  /** Foreground clients waiting on the job; the shared empty NO_CLIENTS for most jobs. */
-  get clients(): Peer[] {
-    return this.extra === null ? NO_CLIENTS : this.extra.clients;
+  /** Foreground clients waiting on the job, each with its number of submissions. */
+  get clients(): ReadonlyMap<Peer, number> {
+    return this.extra?.clients ?? NO_CLIENTS;
   }
-  set clients(c: Peer[]) {
-    if (c !== NO_CLIENTS || this.extra !== null) this.x.clients = c;
+
+  /** Foreground submissions waiting on the job (GET_STATUS_UNIQUE's client count). */
+  get clientCount(): number {
+    return this.extra === null ? 0 : this.extra.waiting;
   }
 
   /** Attempts that failed so far (gearmand's `retries` in `show jobs`). */
@@ -295,14 +300,28 @@ export class Job implements Linked<Job> {
   }
 
   addClient(client: Peer): void {
-    if (this.clients === NO_CLIENTS) this.clients = [client];
-    else this.clients.push(client);
+    const x = this.x;
+    const clients = (x.clients ??= new Map());
+    clients.set(client, (clients.get(client) ?? 0) + 1);
+    x.waiting++;
+  }
+
+  /** The client left: none of its submissions waits any more. */
+  removeClient(client: Peer): void {
+    const x = this.extra;
+    const n = x?.clients?.get(client);
+    if (n === undefined) return;
+    x!.clients!.delete(client);
+    x!.waiting -= n;
   }
 
   /** Forget every waiting client, and the job from each client's side too. */
   detachClients(): void {
-    for (const c of this.clients) c.attached.delete(this);
-    this.clients = NO_CLIENTS;
+    const x = this.extra;
+    if (x === null || x.clients === null) return;
+    for (const c of x.clients.keys()) c.attached.delete(this);
+    x.clients = null;
+    x.waiting = 0;
   }
 
   /** The payload as bytes (a copy for a small payload). */

@@ -6,11 +6,13 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import type { Connection } from './connection.js';
 import { PRIORITY_NAMES, type JobRegistry } from './registry.js';
 import type { FunctionStats, Histo, ServerStats } from './stats.js';
+import type { PartialPackets } from './partial-packets.js';
 
 export interface MetricsSource {
   readonly registry: JobRegistry;
   connections(): Iterable<Connection>;
   readonly stats: ServerStats;
+  readonly partial: PartialPackets;
 }
 
 export interface ServerMetricsOptions {
@@ -181,6 +183,27 @@ export class ServerMetrics {
       collect() {
         this.reset();
         this.inc(src.stats.connectionsAccepted);
+      },
+    });
+
+    new Gauge({
+      name: 'geartrain_partial_packet_bytes',
+      help: 'Bytes held for packets that have not finished arriving, all connections together (bounded by --max-buffered)',
+      registers,
+      collect() {
+        this.set(src.partial.bytes);
+      },
+    });
+
+    new Counter({
+      name: 'geartrain_partial_packet_closes_total',
+      help: 'Connections closed for an unfinished packet: buffer_full (the largest past --max-buffered), stalled (--packet-timeout)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'buffer_full' }, src.partial.closed.buffered);
+        this.inc({ reason: 'stalled' }, src.partial.closed.stalled);
       },
     });
 

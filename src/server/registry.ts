@@ -9,6 +9,7 @@ import { Fifo } from './fifo.js';
 import { Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type JobNaming } from './job.js';
 import { newUuid } from './uuid.js';
 import { FunctionStats } from './stats.js';
+import { Abilities } from './abilities.js';
 
 export { Job, JobsByHandle, type JobNaming } from './job.js';
 
@@ -31,7 +32,7 @@ export interface Peer {
   /** Client asked for WORK_EXCEPTION packets (OPTION_REQ exceptions). */
   exceptions: boolean;
   /** Functions this worker can run, with the per-job timeout in ms (0: none). */
-  readonly abilities: Map<FunctionEntry, number>;
+  readonly abilities: Abilities;
   wakeState: WakeState;
   /** Jobs this worker holds. */
   readonly held: Set<Job>;
@@ -41,7 +42,7 @@ export interface Peer {
 }
 
 export function newPeerState(): Pick<Peer, 'clientId' | 'exceptions' | 'abilities' | 'wakeState' | 'held' | 'attached'> {
-  return { clientId: '-', exceptions: false, abilities: new Map(), wakeState: AWAKE, held: new Set(), attached: new Set() };
+  return { clientId: '-', exceptions: false, abilities: new Abilities(), wakeState: AWAKE, held: new Set(), attached: new Set() };
 }
 
 export class FunctionEntry {
@@ -87,7 +88,11 @@ export interface RegistryOptions {
   listener?: JobListener;
   /** How logged jobs are retried. @defaultValue DEFAULT_RETRY */
   retry?: RetryPolicy;
+  /** Functions one worker connection may register; CAN_DO beyond it is refused. @defaultValue 1000 */
+  maxFunctionsPerWorker?: number;
 }
+
+export const DEFAULT_MAX_FUNCTIONS_PER_WORKER = 1000;
 
 /** What the job log needs to hear from the registry. Only logged jobs (id !== '') are reported. */
 export interface JobListener {
@@ -139,6 +144,11 @@ export class JobRegistry {
   readonly stats = new Map<string, FunctionStats>();
   /** Every job, by handle. */
   readonly jobs: JobsByHandle;
+  /**
+   * Functions by lower-cased name, oldest first: `drop function` matches names regardless of
+   * case (as gearmand does) with one lookup, not a scan of every function per command.
+   */
+  private readonly byLowerName = new Map<string, FunctionEntry[]>();
   /** Jobs whose client sent a unique id, by function and unique id (see uniqueKeyOf). */
   private readonly byUnique = new Map<string, Job>();
   /** GET_STATUS_UNIQUE names only the unique id (no function): the latest job holding it. */
@@ -149,6 +159,13 @@ export class JobRegistry {
   private readonly naming: JobNaming;
   private readonly listener: JobListener | undefined;
   readonly retry: RetryPolicy;
+  readonly maxFunctionsPerWorker: number;
+  /**
+   * Jobs an operator cancelled while they ran, by handle: out of `jobs`, but their workers may
+   * still send results for them (ignored). A map, so a worker holding many jobs pays O(1) for
+   * each result naming a handle it does not hold.
+   */
+  private readonly cancelledRunning = new Map<string, Job>();
   private fenced = false;
 
   constructor(opts: RegistryOptions) {
@@ -164,6 +181,7 @@ export class JobRegistry {
     this.jobs = new JobsByHandle(opts.handlePrefix);
     this.listener = opts.listener;
     this.retry = opts.retry ?? backoffPolicy();
+    this.maxFunctionsPerWorker = opts.maxFunctionsPerWorker ?? DEFAULT_MAX_FUNCTIONS_PER_WORKER;
   }
 
   /** Put a job in the log (new background jobs, or a foreground job a background submission joined). */
@@ -199,6 +217,10 @@ export class JobRegistry {
       if (!stats) this.stats.set(name, (stats = new FunctionStats(name)));
       f = new FunctionEntry(name, this.naming, stats);
       this.functions.set(name, f);
+      const lower = name.toLowerCase();
+      const same = this.byLowerName.get(lower);
+      if (same) same.push(f);
+      else this.byLowerName.set(lower, [f]);
     }
     return f;
   }
@@ -281,8 +303,8 @@ export class JobRegistry {
   /** A client went away: forget it, and drop foreground jobs nobody waits for any more. */
   clientGone(client: Peer): void {
     for (const job of client.attached) {
-      job.clients = job.clients.filter((c) => c !== client);
-      if (job.clients.length === 0 && !job.background && job.worker === null) this.remove(job);
+      job.removeClient(client);
+      if (job.clientCount === 0 && !job.background && job.worker === null) this.remove(job);
     }
     client.attached.clear();
   }
@@ -290,19 +312,17 @@ export class JobRegistry {
   // ---- workers ---------------------------------------------------------------------------
 
   canDo(worker: Peer, name: string, timeoutMs: number): void {
-    const fn = this.fn(name);
-    if (worker.abilities.has(fn)) {
-      worker.abilities.set(fn, timeoutMs);
+    const known = this.functions.get(name);
+    if (known && worker.abilities.has(known)) {
+      worker.abilities.add(known, timeoutMs);
       return;
     }
-    // gearmand keeps a worker's functions most recently registered first: `workers` lists them
-    // in that order and GRAB_JOB tries them in that order. libgearman sends CAN_DO in reverse
-    // addFunction() order, so this is what makes a PHP worker prefer its first function.
-    // Rebuilding the map costs O(functions) per CAN_DO, which only happens at registration.
-    const earlier = [...worker.abilities];
-    worker.abilities.clear();
-    worker.abilities.set(fn, timeoutMs);
-    for (const [f, t] of earlier) worker.abilities.set(f, t);
+    // Checked before the function is made: a refused name leaves nothing behind.
+    if (worker.abilities.size >= this.maxFunctionsPerWorker) {
+      throw gtError('GT_TOO_MANY_FUNCTIONS', this.maxFunctionsPerWorker, name);
+    }
+    const fn = known ?? this.fn(name);
+    worker.abilities.add(fn, timeoutMs);
     fn.workers.add(worker);
     if (worker.wakeState === WOKEN) fn.awake++;
     else if (worker.wakeState === SLEEPING) {
@@ -339,7 +359,7 @@ export class JobRegistry {
       return;
     }
     worker.wakeState = SLEEPING;
-    for (const fn of worker.abilities.keys()) fn.sleepers.add(worker);
+    for (let a = worker.abilities.first; a !== null; a = a.next) a.fn.sleepers.add(worker);
   }
 
   /**
@@ -349,9 +369,9 @@ export class JobRegistry {
   private wake(fn: FunctionEntry): void {
     while (fn.sleepers.size > 0 && fn.queued > fn.awake) {
       const worker = fn.sleepers.values().next().value as Peer;
-      for (const f of worker.abilities.keys()) {
-        f.sleepers.delete(worker);
-        f.awake++;
+      for (let a = worker.abilities.first; a !== null; a = a.next) {
+        a.fn.sleepers.delete(worker);
+        a.fn.awake++;
       }
       worker.wakeState = WOKEN;
       worker.send(NOOP);
@@ -363,16 +383,16 @@ export class JobRegistry {
     if (worker.wakeState === AWAKE) return;
     const was = worker.wakeState;
     worker.wakeState = AWAKE;
-    for (const f of worker.abilities.keys()) {
-      if (was === WOKEN) f.awake--;
-      else f.sleepers.delete(worker);
+    for (let a = worker.abilities.first; a !== null; a = a.next) {
+      if (was === WOKEN) a.fn.awake--;
+      else a.fn.sleepers.delete(worker);
     }
     // This worker's wake-up may have been meant for another function's job: pass it on.
-    if (was === WOKEN) for (const f of worker.abilities.keys()) this.wake(f);
+    if (was === WOKEN) for (let a = worker.abilities.first; a !== null; a = a.next) this.wake(a.fn);
   }
 
   private peek(worker: Peer): boolean {
-    for (const fn of worker.abilities.keys()) for (const q of fn.queues) if (this.startable(q.head)) return true;
+    for (let a = worker.abilities.first; a !== null; a = a.next) for (const q of a.fn.queues) if (this.startable(q.head)) return true;
     return false;
   }
 
@@ -404,7 +424,7 @@ export class JobRegistry {
   dropIdleLogged(): number {
     let n = 0;
     for (const job of [...this.jobs.values()]) {
-      if (!job.logged || job.worker !== null || job.awaitingCommit || job.clients.length > 0) continue;
+      if (!job.logged || job.worker !== null || job.awaitingCommit || job.clientCount > 0) continue;
       this.remove(job);
       n++;
     }
@@ -419,8 +439,8 @@ export class JobRegistry {
   grab(worker: Peer): Job | null {
     let job: Job | null = null;
     for (let p = 0; p < 3 && job === null; p++) {
-      for (const fn of worker.abilities.keys()) {
-        const q = fn.queues[p as Priority];
+      for (let a = worker.abilities.first; a !== null; a = a.next) {
+        const q = a.fn.queues[p as Priority];
         if (!this.startable(q.head)) continue;
         job = q.shift();
         break;
@@ -453,17 +473,26 @@ export class JobRegistry {
     return job && job.worker === worker ? job : undefined;
   }
 
+  /** The job `handle` if an operator cancelled it while this worker ran it (its results go nowhere). */
+  heldCancelled(worker: Peer, handle: string): Job | undefined {
+    const job = this.cancelledRunning.get(handle);
+    return job && job.worker === worker ? job : undefined;
+  }
+
   /** A running job leaves its worker: counts, the worker's held set, its timeout timer. */
   private releaseWorker(job: Job): void {
-    if (job.worker) {
-      job.worker.held.delete(job);
-      job.worker = null;
-      job.fn.running--;
-    }
+    if (job.worker) this.leaveWorker(job);
     if (job.timer) {
       clearTimeout(job.timer);
       job.timer = null;
     }
+  }
+
+  private leaveWorker(job: Job): void {
+    job.worker?.held.delete(job);
+    job.worker = null;
+    job.fn.running--;
+    if (job.cancelled) this.cancelledRunning.delete(job.handle);
   }
 
   /** Put a running job back at the head of its queue (worker gone or timed out). */
@@ -471,7 +500,7 @@ export class JobRegistry {
     this.endAttempt(job, false);
     this.releaseWorker(job);
     job.setProgress(0, 0);
-    if (job.cancelled || (!job.background && job.clients.length === 0)) return this.remove(job);
+    if (job.cancelled || (!job.background && job.clientCount === 0)) return this.remove(job);
     // A logged job counts the lost attempt and is retried with backoff, or dies.
     if (job.logged) return this.attemptFailed(job, reason, true);
     job.fn.stats.retried++;
@@ -533,15 +562,12 @@ export class JobRegistry {
 
   /** Forward a WORK_* packet to every client waiting on the job. */
   forward(job: Job, type: number, args: readonly Buffer[]): void {
-    if (job.clients.length === 0) return;
+    if (job.clientCount === 0) return;
     let packet: Buffer | null = null;
     let failPacket: Buffer | null = null;
-    for (const c of job.clients) {
-      if (type === Cmd.WORK_EXCEPTION && !c.exceptions) {
-        c.send((failPacket ??= res(Cmd.WORK_FAIL, job.handle)));
-      } else {
-        c.send((packet ??= res(type, ...args)));
-      }
+    for (const [c, submissions] of job.clients) {
+      const p = type === Cmd.WORK_EXCEPTION && !c.exceptions ? (failPacket ??= res(Cmd.WORK_FAIL, job.handle)) : (packet ??= res(type, ...args));
+      for (let i = 0; i < submissions; i++) c.send(p);
     }
   }
 
@@ -566,11 +592,7 @@ export class JobRegistry {
       job.timer = null;
       if (job.worker === null) job.fn.scheduled--;
     }
-    if (job.worker) {
-      job.worker.held.delete(job);
-      job.worker = null;
-      job.fn.running--;
-    }
+    if (job.worker) this.leaveWorker(job);
     job.detachClients();
     this.jobs.delete(job);
     this.forgetUnique(job);
@@ -595,6 +617,7 @@ export class JobRegistry {
       job.detachClients();
       this.jobs.delete(job);
       this.forgetUnique(job);
+      this.cancelledRunning.set(job.handle, job);
     } else {
       this.remove(job);
     }
@@ -636,8 +659,10 @@ export class JobRegistry {
 
   /** `drop function`: only an idle function (no workers, nothing running) may go. */
   dropFunction(name: string): 'ok' | 'busy' | 'missing' {
-    let found: FunctionEntry | undefined;
-    for (const f of this.functions.values()) if (f.name.toLowerCase() === name.toLowerCase()) found = f;
+    const lower = name.toLowerCase();
+    const same = this.byLowerName.get(lower);
+    // The most recently created of the names that match.
+    const found = same?.[same.length - 1];
     if (!found) return 'missing';
     if (found.workers.size > 0 || found.running > 0) return 'busy';
     for (const q of found.queues) for (let j = q.head; j; j = q.head) this.cancel(j.handle);
@@ -645,6 +670,8 @@ export class JobRegistry {
     // function that no longer exists and hold their unique id forever.
     if (found.scheduled > 0) for (const j of [...this.jobs.values()]) if (j.fn === found) this.cancel(j.handle);
     this.functions.delete(found.name);
+    if (same!.length === 1) this.byLowerName.delete(lower);
+    else same!.pop();
     return 'ok';
   }
 
@@ -655,7 +682,9 @@ export class JobRegistry {
     this.byUnique.clear();
     this.byBareUnique.clear();
     this.byId.clear();
+    this.cancelledRunning.clear();
     this.functions.clear();
+    this.byLowerName.clear();
   }
 
   /** One job per unique id, as `show unique jobs` lists them. */

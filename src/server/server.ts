@@ -14,9 +14,11 @@ import { VERSION } from '../version.js';
 import { Connection, type ConnectionHost, type HeldReply } from './connection.js';
 import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
-import { JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
+import { AdminPolicy } from './admin-policy.js';
+import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
 import { JobLog } from './joblog.js';
 import { ServerStats } from './stats.js';
+import { PartialPackets } from './partial-packets.js';
 import { checkHttpOptions, type CheckedHttpOptions, type HttpOptions } from './http/options.js';
 import type { HttpApi } from './http/index.js';
 import type { HttpHost } from './http/host.js';
@@ -34,6 +36,29 @@ export interface ServerOptions {
    * maxPacketSize so one large result can always be delivered. @defaultValue 2 × maxPacketSize
    */
   maxOutputBuffer?: number;
+  /**
+   * Functions one worker connection may register (CAN_DO); beyond it, CAN_DO is answered with
+   * ERROR TOO_MANY_FUNCTIONS and the functions already registered stay. @defaultValue 1000
+   */
+  maxFunctionsPerWorker?: number;
+  /**
+   * Bytes held for packets that have not finished arriving, all connections together; past it,
+   * the connection holding the most is sent ERROR BUFFER_FULL and closed. At least
+   * maxPacketSize. @defaultValue 256 MiB
+   */
+  maxBuffered?: number;
+  /**
+   * A connection whose unfinished packet receives no byte for this long, ms, is sent ERROR
+   * TIMEOUT and closed. Connections between packets may stay idle. @defaultValue 30000
+   */
+  packetTimeoutMs?: number;
+  /**
+   * Addresses and CIDRs (`10.0.0.0/8`, `fd00::/8`) of the peers that may run admin commands that
+   * change state or show payloads (`jobs …`, `shutdown`, `drop`/`create function`, `cancel job`,
+   * `maxqueue`) while the server listens beyond loopback; others get ERR PERMISSION_DENIED.
+   * gearmand's read-only commands stay open to every peer. @defaultValue loopback
+   */
+  adminAllow?: readonly string[];
   /** The job log where background jobs are kept. @defaultValue an in-memory store (the CLI defaults to SQLite) */
   store?: JobStore;
   /**
@@ -79,12 +104,17 @@ const VERBOSE_NAMES: Record<string, string> = {
   silent: 'FATAL',
 };
 
+/** Default bound on unfinished packets across connections: 256 MiB. */
+export const DEFAULT_MAX_BUFFERED = 256 * 1024 * 1024;
+
 export class GearmanServer extends EventEmitter implements ConnectionHost, DispatchContext, AdminContext, JobListener, HttpHost {
   readonly registry: JobRegistry;
   /** Counters for /metrics (stats.ts). */
   readonly stats = new ServerStats();
   readonly maxPacketSize: number;
   readonly maxOutputBuffer: number;
+  readonly partial: PartialPackets;
+  private readonly adminPolicy: AdminPolicy;
   readonly version = VERSION;
   readonly store: JobStore;
   readonly log: Logger;
@@ -112,6 +142,14 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
       throw invalidArgument('integer of at least 1024 bytes', 'maxPacketSize', options.maxPacketSize);
     }
     this.maxOutputBuffer = options.maxOutputBuffer ?? 2 * this.maxPacketSize;
+    const maxBuffered = options.maxBuffered ?? Math.max(DEFAULT_MAX_BUFFERED, this.maxPacketSize);
+    if (!Number.isInteger(maxBuffered) || maxBuffered < this.maxPacketSize) {
+      throw invalidArgument(`integer of at least maxPacketSize (${this.maxPacketSize} bytes)`, 'maxBuffered', options.maxBuffered);
+    }
+    const timeoutMs = options.packetTimeoutMs ?? 30_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw invalidArgument('positive integer (ms)', 'packetTimeoutMs', options.packetTimeoutMs);
+    this.partial = new PartialPackets({ maxBuffered, timeoutMs });
+    this.adminPolicy = new AdminPolicy(options.adminAllow);
     this.opts = { host, port, shutdownGraceMs: options.shutdownGraceMs ?? 30_000 };
     this.store = options.store ?? new MemoryStore();
     this.log = options.logger ?? silentLogger;
@@ -119,7 +157,11 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     this.httpOpts = options.http ? checkHttpOptions(options.http) : null;
     this.runs = options.runs ?? null;
     this.supervisor = options.supervisor ?? null;
-    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}`, listener: this, retry: options.retry });
+    const maxFunctionsPerWorker = options.maxFunctionsPerWorker ?? DEFAULT_MAX_FUNCTIONS_PER_WORKER;
+    if (!Number.isInteger(maxFunctionsPerWorker) || maxFunctionsPerWorker < 1) {
+      throw invalidArgument('positive integer', 'maxFunctionsPerWorker', options.maxFunctionsPerWorker);
+    }
+    this.registry = new JobRegistry({ handlePrefix: `H:${os.hostname()}`, listener: this, retry: options.retry, maxFunctionsPerWorker });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
 
@@ -134,6 +176,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
       });
     });
     const addr = this.address();
+    this.adminPolicy.listen(addr.host);
     this.jobLog = new JobLog(this.store, this.log, {
       owner: this.options.serverId ?? `${os.hostname()}:${addr.port}`,
       leaseMs: this.options.leaseMs,
@@ -228,6 +271,12 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   onText(conn: Connection, words: string[]): void {
     conn.admin = true;
+    const refused = this.adminPolicy.refusal(conn.host, words);
+    if (refused !== null) {
+      conn.log.warn({ command: words[0] }, 'admin command refused: peer not in --admin-allow');
+      conn.send(refused);
+      return;
+    }
     try {
       const reply = runAdmin(this, words);
       if (typeof reply === 'string') conn.send(reply);
@@ -261,6 +310,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   onClose(conn: Connection): void {
     this.conns.delete(conn.id);
+    this.partial.forget(conn);
     // Closing down: what workers held stays "running" in the job log and is reloaded on
     // start; requeueing it here would count a failed attempt and start retry timers.
     if (this.tearingDown) return;
@@ -319,6 +369,7 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
 
   private async doClose(graceful: boolean): Promise<void> {
     this.isAccepting = false;
+    this.partial.stop();
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     if (graceful) await this.drainRunning();
     // Foreground HTTP calls had the grace period to get their results; now they are answered.

@@ -42,6 +42,14 @@ export interface ServerConfig {
   /** Longest wait for running jobs when the server closes, ms. @defaultValue 30000 */
   graceMs?: number;
   maxPacketSize?: number;
+  /** Bytes all unfinished packets may hold together (`--max-buffered`). @defaultValue 256 MiB */
+  maxBuffered?: number;
+  /** Close a connection whose unfinished packet got no byte for this long, ms. @defaultValue 30000 */
+  packetTimeoutMs?: number;
+  /** Functions one worker connection may register. @defaultValue 1000 */
+  maxFunctionsPerWorker?: number;
+  /** Peers (addresses, CIDRs) that may run state-changing admin commands beyond loopback. @defaultValue loopback */
+  adminAllow?: string[];
   http?: HttpConfig;
 }
 
@@ -312,7 +320,7 @@ export function checkConfig(raw: unknown): SupervisorConfig {
 }
 
 function checkServer(top: Section): ServerConfig {
-  const s = top.section('server', ['host', 'port', 'store', 'maxAttempts', 'retryDelayMs', 'retentionDays', 'leaseMs', 'serverId', 'graceMs', 'maxPacketSize', 'http']);
+  const s = top.section('server', ['host', 'port', 'store', 'maxAttempts', 'retryDelayMs', 'retentionDays', 'leaseMs', 'serverId', 'graceMs', 'maxPacketSize', 'maxBuffered', 'packetTimeoutMs', 'maxFunctionsPerWorker', 'adminAllow', 'http']);
   if (!s) return { host: '127.0.0.1', port: 4730 };
   const server: ServerConfig = { host: s.string('host') ?? '127.0.0.1', port: s.int('port', 0, 65535) ?? 4730 };
   const optional = {
@@ -324,6 +332,10 @@ function checkServer(top: Section): ServerConfig {
     serverId: s.string('serverId'),
     graceMs: s.int('graceMs', 0),
     maxPacketSize: s.size('maxPacketSize'),
+    maxBuffered: s.size('maxBuffered'),
+    packetTimeoutMs: s.int('packetTimeoutMs', 1),
+    maxFunctionsPerWorker: s.int('maxFunctionsPerWorker', 1),
+    adminAllow: s.strings('adminAllow', { nonEmpty: true }),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (server as unknown as Json)[k] = v;
   const h = s.section('http', ['host', 'port', 'token', 'runs']);

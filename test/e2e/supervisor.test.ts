@@ -668,6 +668,14 @@ describe('pipeline up: config files', () => {
     assert.deepEqual(exec.workers.resize?.functions, ['resize', 'resize-low']);
   });
 
+  it('the job server limits are config keys under server', () => {
+    const c = parseConfig('server:\n  maxBuffered: 64m\n  packetTimeoutMs: 5000\n  maxFunctionsPerWorker: 50\n  adminAllow: [127.0.0.1, 10.0.8.0/24]\n', 'c.yaml');
+    assert.equal(c.server?.maxBuffered, 64 * 1024 * 1024);
+    assert.equal(c.server?.packetTimeoutMs, 5000);
+    assert.equal(c.server?.maxFunctionsPerWorker, 50);
+    assert.deepEqual(c.server?.adminAllow, ['127.0.0.1', '10.0.8.0/24']);
+  });
+
   it('checks every key and names it', () => {
     const bad = (text: string, message: RegExp): void => assert.throws(() => parseConfig(text, 'c.yaml'), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'GT_INVALID_ARGUMENT');
@@ -677,6 +685,8 @@ describe('pipeline up: config files', () => {
     bad('workers:\n  thumbnail: { processes: -1 }', /^c\.yaml: Expected positive integer for workers\.thumbnail\.processes but received -1 of type number$/);
     bad('workers:\n  email: { concurrency: "2" }', /Expected positive integer for workers\.email\.concurrency but received 2 of type string$/);
     bad('server: { port: 70000 }', /Expected integer between 0 and 65535 for server\.port but received 70000 of type number$/);
+    bad('server: { packetTimeoutMs: 0 }', /Expected positive integer for server\.packetTimeoutMs but received 0 of type number$/);
+    bad('server: { adminAllow: [] }', /Expected non-empty array of strings for server\.adminAllow but received \[\] of type array$/);
     bad('server: { port: 1 }\nservers: ["a:1"]', /Expected either server \(run the job server here\) or servers \(use running ones\), not both for servers/);
     bad('servers: ["a:99999"]', /Expected host:port for servers\[0\] but received a:99999 of type string$/);
     bad('servers: []', /Expected non-empty array of strings for servers but received \[\] of type array$/);

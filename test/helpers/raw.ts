@@ -4,6 +4,7 @@
 
 import net from 'node:net';
 import { once } from 'node:events';
+import { afterEach } from 'node:test';
 import { PacketDecoder, encodePacket, type Arg, type DecodeError, type Packet } from '../../src/protocol/codec.js';
 import { commandName } from '../../src/protocol/commands.js';
 
@@ -159,6 +160,22 @@ export async function connect(port: number, host = '127.0.0.1'): Promise<RawPeer
     destroy() {
       socket.destroy();
     },
+  };
+}
+
+/**
+ * connect(), for a test file: call it at the top level, and every peer it opened is destroyed
+ * after each test.
+ */
+export function peersPerTest(): (port: number) => Promise<RawPeer> {
+  const open: RawPeer[] = [];
+  afterEach(() => {
+    for (const p of open.splice(0)) p.destroy();
+  });
+  return async (port) => {
+    const p = await connect(port);
+    open.push(p);
+    return p;
   };
 }
 

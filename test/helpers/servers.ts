@@ -2,10 +2,12 @@
 // and the real gearmand from Debian's gearman-job-server, so one suite can prove itself on
 // gearmand and then hold geartrain to the same behaviour.
 
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { GearmanServer, type ServerOptions } from '../../src/server/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -26,6 +28,26 @@ export async function startInProcess(opts: ServerOptions = {}): Promise<ServerUn
   const server = new GearmanServer({ port: 0, ...opts });
   const { port } = await server.listen();
   return { kind: 'geartrain', host: '127.0.0.1', port, address: `127.0.0.1:${port}`, server, pid: process.pid, stop: () => server.close() };
+}
+
+/** An in-process server started before, and stopped after, the tests of the enclosing describe(). */
+export function inProcessPerSuite(opts: ServerOptions = {}): { readonly port: number; readonly server: GearmanServer } {
+  let srv: Awaited<ReturnType<typeof startInProcess>> | undefined;
+  before(async () => {
+    srv = await startInProcess(opts);
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  const started = (): Awaited<ReturnType<typeof startInProcess>> => srv ?? assert.fail('the server starts in before()');
+  return {
+    get port() {
+      return started().port;
+    },
+    get server() {
+      return started().server;
+    },
+  };
 }
 
 /** Start `pipeline server` from dist/ as a child process (run `npm run build` first). */

@@ -348,7 +348,7 @@ test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", asyn
   for (const job of server.registry.jobs.values()) {
     assert.equal(job.background, true, tag(`foreground job ${job.handle} outlived its clients`));
     assert.equal(job.worker, null, tag(`job ${job.handle} still held by a gone worker`));
-    assert.equal(job.clients.length, 0, tag(`job ${job.handle} still lists clients`));
+    assert.equal(job.clientCount, 0, tag(`job ${job.handle} still lists clients`));
   }
   assert.equal(server.registry.jobs.size, queued + scheduled, tag('every listed job is queued or scheduled'));
   t.diagnostic(`${queued} background jobs queued, ${scheduled} scheduled, ${server.registry.functions.size} functions`);

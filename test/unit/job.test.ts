@@ -19,7 +19,7 @@ describe('Job', () => {
   it('a queued background job has no JobExtra; its unused fields read as their defaults', () => {
     const j = job();
     assert.equal(hasExtra(j), false);
-    assert.deepEqual([j.worker, j.startedAt, j.timer, j.foreignId, j.retries, j.runAt, j.clients.length, j.numerator, j.denominator], [null, 0, null, null, 0, 0, 0, 0, 0]);
+    assert.deepEqual([j.worker, j.startedAt, j.timer, j.foreignId, j.retries, j.runAt, j.clientCount, j.numerator, j.denominator], [null, 0, null, null, 0, 0, 0, 0, 0]);
     // Writing a default back makes nothing.
     j.worker = null;
     j.timer = null;
@@ -38,9 +38,12 @@ describe('Job', () => {
     j.startedAt = 12.5;
     j.foreignId = 'other-9';
     j.setProgress(3, 4);
-    j.clients = [peer];
+    j.addClient(peer);
     assert.equal(hasExtra(j), true);
-    assert.deepEqual([j.retries, j.runAt, j.worker, j.startedAt, j.foreignId, j.numerator, j.denominator, j.clients], [2, 1_700_000_000_000, peer, 12.5, 'other-9', 3, 4, [peer]]);
+    assert.deepEqual(
+      [j.retries, j.runAt, j.worker, j.startedAt, j.foreignId, j.numerator, j.denominator, [...j.clients], j.clientCount],
+      [2, 1_700_000_000_000, peer, 12.5, 'other-9', 3, 4, [[peer, 1]], 1],
+    );
     j.logged = true;
     assert.equal(j.id, 'other-9', 'a foreign id is the log id of a logged job');
     j.setProgress(0, 0);

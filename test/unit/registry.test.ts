@@ -8,6 +8,7 @@ import { Cmd, commandName } from '../../src/protocol/commands.js';
 import { PacketDecoder, type Packet } from '../../src/protocol/codec.js';
 import { GeartrainError } from '../../src/errors.js';
 import { HIGH, JobRegistry, LOW, NORMAL, type Job, type Peer, type Priority } from '../../src/server/registry.js';
+import { Abilities } from '../../src/server/abilities.js';
 
 const SLEEPING = 1;
 const WOKEN = 2;
@@ -20,7 +21,7 @@ class FakePeer implements Peer {
   readonly host = '127.0.0.1';
   clientId = '-';
   exceptions = false;
-  readonly abilities: Peer['abilities'] = new Map();
+  readonly abilities: Peer['abilities'] = new Abilities();
   wakeState: Peer['wakeState'] = 0;
   readonly held: Peer['held'] = new Set();
   readonly attached: Peer['attached'] = new Set();
@@ -146,7 +147,7 @@ describe('unique ids', () => {
     const b = fg(r, c2, 'uniq_fn', 'same-id', 'second payload is ignored');
     assert.equal(b, a);
     assert.equal(b.handle, a.handle);
-    assert.deepEqual(a.clients, [c1, c2]);
+    assert.deepEqual([...a.clients.keys()], [c1, c2]);
     assert.ok(c2.attached.has(a));
     assert.equal(r.fn('uniq_fn').queued, 1);
     // Both clients get the result.
@@ -179,7 +180,29 @@ describe('unique ids', () => {
     const c = new FakePeer();
     const job = fg(r, c, 'uniq_bg_fn', 'u1');
     assert.equal(bg(r, 'uniq_bg_fn', 'u1'), job);
-    assert.deepEqual(job.clients, [c]);
+    assert.deepEqual([...job.clients.keys()], [c]);
+  });
+
+  test('a client that joins a job three times gets three results; when it leaves, the others still wait', () => {
+    const r = newRegistry();
+    const many = new FakePeer();
+    const other = new FakePeer();
+    const job = fg(r, many, 'uniq_thrice_fn', 'u3');
+    assert.equal(fg(r, many, 'uniq_thrice_fn', 'u3'), job);
+    assert.equal(fg(r, other, 'uniq_thrice_fn', 'u3'), job);
+    assert.equal(fg(r, many, 'uniq_thrice_fn', 'u3'), job);
+    assert.equal(job.clientCount, 4, 'each submission counts, as in gearmand');
+    const w = worker(r, 'uniq_thrice_fn');
+    r.grab(w);
+    r.forward(job, Cmd.WORK_DATA, [Buffer.from(job.handle), Buffer.from('part')]);
+    assert.equal(many.count(Cmd.WORK_DATA), 3);
+    assert.equal(other.count(Cmd.WORK_DATA), 1);
+    r.clientGone(many);
+    assert.equal(job.clientCount, 1);
+    assert.deepEqual([...job.clients.keys()], [other]);
+    r.forward(job, Cmd.WORK_COMPLETE, [Buffer.from(job.handle), Buffer.from('done')]);
+    assert.equal(many.count(Cmd.WORK_COMPLETE), 0);
+    assert.equal(other.count(Cmd.WORK_COMPLETE), 1);
   });
 
   test('the same unique under another function is another job', () => {
@@ -544,7 +567,7 @@ describe('worker and client departure', () => {
     fg(r, c2, 'gone_shared_fn', 'shared');
     r.clientGone(c1);
     assert.ok(r.jobs.has(job.handle));
-    assert.deepEqual(job.clients, [c2]);
+    assert.deepEqual([...job.clients.keys()], [c2]);
   });
 
   test('clientGone keeps a running foreground job; its result goes nowhere', () => {
