@@ -2,7 +2,6 @@
 // kept) and its dominant colour, both from a copy of at most 100×100 pixels of the upright sRGB
 // image the thumbnail worker has already decoded.
 
-import type sharpNs from 'sharp';
 import type { Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 
@@ -15,31 +14,35 @@ export interface Placeholder {
 
 /** ThumbHash's encoder takes at most 100 pixels a side. */
 const SIDE = 100;
-/** The width of one of stats()' 16 bins per channel. */
-const BIN = 16;
 
-const hex = (v: number): string => Math.round(v).toString(16).padStart(2, '0');
+/** The placeholder of `img`, an upright sRGB pipeline (the decoded raw buffer, or the file with rotate()). */
+export async function placeholderOf(img: Sharp): Promise<Placeholder> {
+  const { data, info } = await img.resize({ width: SIDE, height: SIDE, fit: 'inside' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { thumbhash: Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64'), dominant: dominantColour(data) };
+}
+
+const binOf = (px: Uint8Array, i: number): number => ((px[i]! >> 4) << 8) | ((px[i + 1]! >> 4) << 4) | (px[i + 2]! >> 4);
 
 /**
- * The placeholder of `img`, an upright sRGB pipeline (the decoded raw buffer, or the file with
- * rotate()). `load` is sharp itself, to read statistics of the small copy.
+ * The fullest of 16×16×16 colour bins over the opaque pixels (every pixel when none is), as the
+ * mean of its pixels: a flat #1e90ff stays #1e90ff. sharp's stats().dominant picks the same kind
+ * of bin but answers its centre and costs 13 ms CPU even on 100×67 pixels (it also computes
+ * entropy and sharpness), against 0.2 ms for this loop.
  */
-export async function placeholderOf(img: Sharp, load: typeof sharpNs): Promise<Placeholder> {
-  const { data, info } = await img.resize({ width: SIDE, height: SIDE, fit: 'inside' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  const thumbhash = Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64');
-  // stats() reads the image it is given, not the pipeline's result, so it gets the small copy.
-  // Its dominant colour is the centre of the fullest of 16×16×16 bins (a pure #1e90ff comes back
-  // #1888f8); the mean of the opaque pixels within a bin's width of that centre is the colour itself.
-  const { dominant: d } = await load(data, { raw: { width: info.width, height: info.height, channels: 4 } }).stats();
-  const near = (v: number, centre: number): boolean => Math.abs(v - centre) <= BIN;
-  let [r, g, b, n] = [0, 0, 0, 0];
-  for (let i = 0; i < data.length; i += 4) {
-    if (data[i + 3] === 0 || !near(data[i]!, d.r) || !near(data[i + 1]!, d.g) || !near(data[i + 2]!, d.b)) continue;
-    r += data[i]!;
-    g += data[i + 1]!;
-    b += data[i + 2]!;
-    n++;
+export function dominantColour(rgba: Uint8Array): string {
+  const anyOpaque = rgba.some((v, i) => i % 4 === 3 && v > 0);
+  const counted = (i: number): boolean => !anyOpaque || rgba[i + 3]! > 0;
+  const bins = new Uint32Array(4096);
+  let best = 0;
+  for (let i = 0; i < rgba.length; i += 4) {
+    if (!counted(i)) continue;
+    const b = binOf(rgba, i);
+    if (++bins[b]! > bins[best]! || (bins[b] === bins[best] && b < best)) best = b;
   }
-  const colour = n === 0 ? [d.r, d.g, d.b] : [r / n, g / n, b / n];
-  return { thumbhash, dominant: `#${colour.map(hex).join('')}` };
+  const sum = [0, 0, 0];
+  for (let i = 0; i < rgba.length; i += 4) {
+    if (!counted(i) || binOf(rgba, i) !== best) continue;
+    for (let k = 0; k < 3; k++) sum[k]! += rgba[i + k]!;
+  }
+  return `#${sum.map((s) => Math.round(s / bins[best]!).toString(16).padStart(2, '0')).join('')}`;
 }

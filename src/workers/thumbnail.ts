@@ -347,7 +347,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       const img = decoded
         ? sharp(decoded.data, { raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels } })
         : sharp(use, opts).rotate().toColourspace('srgb');
-      placeholder = await decode(() => placeholderOf(img, load));
+      placeholder = await decode(() => placeholderOf(img));
       // Outputs made without one get it in their record, so the next job need not decode.
       for (const i of withoutPlaceholder) {
         const { skipped: _, ...output } = outputs[i]!;

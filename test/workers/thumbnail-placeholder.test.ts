@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { thumbHashToAverageRGBA, thumbHashToRGBA } from 'thumbhash';
+import { dominantColour } from '../../src/workers/placeholder.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
@@ -143,4 +144,14 @@ test('placeholder and urlPrefix are checked at the boundary, naming the field', 
     [{ ...base, urlPrefix: 'https://cdn.example/a,b/' }, 'Expected a URL prefix without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
+});
+
+test('the dominant colour counts opaque pixels only, unless none is', () => {
+  // 70% transparent black, 30% opaque #ff6347; then a wholly transparent #336699.
+  const px = Buffer.alloc(100 * 4);
+  for (let i = 0; i < 100; i++) px.set(i < 70 ? [0, 0, 0, 0] : [0xff, 0x63, 0x47, 255], i * 4);
+  assert.equal(dominantColour(px), '#ff6347');
+  const clear = Buffer.alloc(100 * 4);
+  for (let i = 0; i < 100; i++) clear.set([0x33, 0x66, 0x99, 0], i * 4);
+  assert.equal(dominantColour(clear), '#336699');
 });
