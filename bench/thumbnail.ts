@@ -20,8 +20,8 @@ import { thumbnailWorker, type ThumbnailResult } from '../src/workers/thumbnail.
 import { cpuSeconds, machineBusySeconds, pct, BUSY_MACHINE_CORES, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
 
 /** Megapixels of the inputs, 3:2 like a camera's. */
-const MEGAPIXELS = [2, 2, 4, 4, 6, 8, 8, 12, 12, 16, 20, 24];
-const SIZES = [
+export const MEGAPIXELS = [2, 2, 4, 4, 6, 8, 8, 12, 12, 16, 20, 24];
+export const SIZES = [
   { width: 320, format: 'webp' },
   { width: 640, format: 'webp' },
   { width: 1280, format: 'jpeg' },
@@ -72,7 +72,7 @@ async function makePhoto(file: string, megapixels: number, seed: number): Promis
   await sharp(big, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toFile(file);
 }
 
-function photos(): Promise<{ dir: string; files: string[] }> {
+export function photos(): Promise<{ dir: string; files: string[] }> {
   return (inputs ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-bench-thumb-in-'));
     // Synchronous: an 'exit' handler cannot wait for a promise (an async rm() left 16 MB per run behind).
@@ -89,15 +89,15 @@ function photos(): Promise<{ dir: string; files: string[] }> {
 
 // ---- the two sides -------------------------------------------------------------------------
 
-/** geartrain: every image a foreground thumbnail job; returns the outputs written. */
-async function throughGeartrain(files: string[], outDir: string): Promise<number> {
+/** geartrain: every image a foreground thumbnail job, `extra` added to each payload; returns the outputs written. */
+export async function throughGeartrain(files: string[], outDir: string, extra: Record<string, unknown> = {}): Promise<number> {
   const server = new GearmanServer({ port: 0 });
   const { port } = await server.listen();
   const address = `127.0.0.1:${port}`;
   const served = await serveDomainWorkers({ servers: [address], types: [{ factory: thumbnailWorker, concurrency: WORKER_CONCURRENCY }] });
   const client = new Client({ servers: [address] });
   try {
-    for (const input of files) client.addTask('thumbnail', JSON.stringify({ input, outDir, sizes: SIZES }));
+    for (const input of files) client.addTask('thumbnail', JSON.stringify({ input, outDir, sizes: SIZES, ...extra }));
     const results = await client.runTasks({ concurrency: CLIENT_IN_FLIGHT });
     let outputs = 0;
     for (const r of results) {

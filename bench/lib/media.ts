@@ -36,6 +36,44 @@ export async function benchImages(): Promise<string> {
   return dir;
 }
 
+/**
+ * 60 photo-like JPEGs as a camera roll looks: 2, 12 and 24 MP in turn, every fifth one portrait
+ * (half of those upright pixels, half landscape pixels with EXIF orientation 6), with sensor-like
+ * noise so they compress and decode as real photos do (a 24 MP file is about 5 MB), a third of them
+ * in a nested folder. Made once into the temp folder; returns the folder and its files.
+ */
+export async function cameraRoll(): Promise<{ dir: string; files: string[] }> {
+  const dir = path.join(CACHE, 'camera-roll');
+  const count = 60;
+  const nested = path.join(dir, '2026', 'trip');
+  const name = (i: number): string => path.join(i % 4 === 3 ? nested : dir, `IMG_${String(1000 + i)}.jpg`);
+  const files = Array.from({ length: count }, (_, i) => name(i));
+  if (files.every((f) => existsSync(f))) return { dir, files };
+  mkdirSync(nested, { recursive: true });
+  const src = path.join(BENCH_DIR, '../fixtures/images/photo-large.jpg');
+  const dims = [[1732, 1155], [4240, 2832], [6000, 4000]] as const;
+  // Gaussian-ish grain from a table (a sum of three uniforms), added in place: sharp's noise
+  // generator and blend take minutes for 60 photos.
+  const GRAIN = 1 << 16;
+  const grain = Int8Array.from({ length: GRAIN }, () => Math.round((Math.random() + Math.random() + Math.random() - 1.5) * 14));
+  for (let i = 0; i < count; i++) {
+    const [w, h] = dims[i % 3]!;
+    const portrait = i % 5 === 4;
+    const exif = portrait && i % 10 === 9;
+    // Upright portrait pixels, or landscape pixels a phone marks as rotated (EXIF 6).
+    const [pw, ph] = portrait && !exif ? [h, w] : [w, h];
+    const px = await sharp(src).resize(pw, ph, { fit: 'cover' }).modulate({ hue: i * 6 }).removeAlpha().raw().toBuffer();
+    for (let k = 0, g = i * 7919; k < px.length; k++, g = (g + 40_503) & (GRAIN - 1)) {
+      const v = px[k]! + grain[g]!;
+      px[k] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    let img = sharp(px, { raw: { width: pw, height: ph, channels: 3 } });
+    if (exif) img = img.withMetadata({ orientation: 6 });
+    await img.jpeg({ quality: 90 }).toFile(files[i]!);
+  }
+  return { dir, files };
+}
+
 /** A 10 s 1280×720 clip with audio. */
 export function benchClip(): string {
   const file = path.join(CACHE, 'clip-720p-10s.mp4');

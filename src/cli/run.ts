@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { Client, WorkerCheck } from '../client/index.js';
 import { gtError, invalidArgument } from '../errors.js';
+import { defaultConcurrency } from '../workers/index.js';
 import { silentLogger } from '../log.js';
 import { startEmbedded, type Embedded } from '../pipelines/embedded.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, resolveInput, runPipeline, summarize, type RunSummary } from '../pipelines/index.js';
@@ -246,7 +247,8 @@ export function registerRun(program: Command): void {
             client,
             store: runStoreFor(out),
             signal: abort.signal,
-            concurrency: (opts.concurrency ?? 2) * 2,
+            // Twice the jobs the workers run at once, so a worker finishing one finds the next queued.
+            concurrency: (opts.concurrency ?? defaultConcurrency('thumbnail')) * 2,
             force: opts.force === true,
             onEvent: progress.onEvent,
           },

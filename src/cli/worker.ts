@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
-import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
+import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, defaultConcurrency, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles } from '../pipelines/index.js';
 import { pipelineWorker } from '../pipelines/worker.js';
 import { report, reportJobs } from '../supervisor/ipc.js';
@@ -11,7 +11,7 @@ import { commandLogger, parseNonNegativeInt, parsePositiveInt, parseServers, par
 
 interface WorkerOpts {
   server: string[];
-  concurrency: number;
+  concurrency?: number;
   allowPath?: string[];
   maxPixels?: number;
   maxFileSize?: number;
@@ -74,7 +74,7 @@ export function registerWorker(program: Command): void {
     .description(`serve domain workers: ${DOMAIN_WORKER_NAMES.join(', ')} (all when none is named), and \`pipeline\` (drives enqueued pipeline runs)`)
     .argument('[types...]', 'worker types, each optionally TYPE=N for its own concurrency; `pipeline` serves pipeline:NAME for every built-in and ./pipelines file')
     .option('-s, --server <host:port,...>', 'job servers (each worker connects to every one)', parseServers, process.env.GEARTRAIN_SERVERS ? parseServers(process.env.GEARTRAIN_SERVERS) : ['127.0.0.1:4730'])
-    .option('-c, --concurrency <n>', 'jobs run at once per type, unless TYPE=N says otherwise', parsePositiveInt('--concurrency'), 1)
+    .option('-c, --concurrency <n>', 'jobs run at once per type, unless TYPE=N says otherwise (default: cores + 1 for thumbnail, 1 for the others)', parsePositiveInt('--concurrency'))
     .option('--allow-path <dir...>', 'only read and write files under these folders, links resolved (GEARTRAIN_ALLOW_PATHS)');
   addWorkerLimitFlags(worker)
     .option('--ffmpeg-timeout <ms>', 'transcode and waveform: kill ffmpeg after this long (default 3600000)', parsePositiveInt('--ffmpeg-timeout'))
@@ -95,13 +95,13 @@ export function registerWorker(program: Command): void {
           seen.add(type);
           const defs = [...BUILTIN_PIPELINES.values()];
           for (const f of await pipelineFiles()) defs.push(await findPipeline(f));
-          for (const def of defs) types.push({ factory: pipelineWorker(def), concurrency: count ?? Math.max(opts.concurrency, 4) });
+          for (const def of defs) types.push({ factory: pipelineWorker(def), concurrency: count ?? Math.max(opts.concurrency ?? 1, 4) });
           continue;
         }
         if (!isDomainWorkerName(type)) throw invalidArgument(`one of ${[...DOMAIN_WORKER_NAMES, 'pipeline'].join(', ')}`, 'worker type', type);
         if (seen.has(type)) throw invalidArgument('each worker type once', 'worker types', args.join(' '));
         seen.add(type);
-        types.push({ factory: DOMAIN_WORKERS[type], concurrency: count ?? opts.concurrency });
+        types.push({ factory: DOMAIN_WORKERS[type], concurrency: count ?? opts.concurrency ?? defaultConcurrency(type) });
       }
       const served = await serveDomainWorkers({ servers: opts.server, types, settings: settingsFrom(opts), logger: log });
       for (const w of served.workers.values()) reportJobs(w);

@@ -123,6 +123,8 @@ export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
       },
       { min: 1, max: 200 },
     );
+    const result = f.raw('result');
+    if (result !== undefined && typeof result !== 'function') throw invalid(name, 'result must be a function (TypeScript pipelines only)');
     f.done();
     steps.forEach((s, i) => {
       s.needs ??= i === 0 ? [] : [steps[i - 1]!.id];
@@ -132,7 +134,7 @@ export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
       });
     });
     const ancestors = ancestorsOf(name, steps);
-    def = { name: pname, input, steps, ...(description ? { description } : {}), ...(extensions ? { extensions } : {}), ...(opts ? { options } : {}) };
+    def = { name: pname, input, steps, ...(description ? { description } : {}), ...(extensions ? { extensions } : {}), ...(opts ? { options } : {}), ...(result ? { result: result as PipelineDef['result'] } : {}) };
     steps.forEach((st, i) => checkStepExpressions(def, i, ancestors.get(st.id)!));
   } catch (err) {
     if (err instanceof GeartrainError && err.code === 'GT_PAYLOAD_INVALID') throw invalid(name, err.message);

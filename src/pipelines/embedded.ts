@@ -2,10 +2,9 @@
 // free loopback port (jobs in memory: the run record, not the queue, is what resumes a run) and
 // in-process workers for the functions the pipeline calls.
 
-import os from 'node:os';
 import { GearmanServer } from '../server/server.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DOMAIN_WORKERS, isDomainWorkerName } from '../workers/index.js';
+import { DOMAIN_WORKERS, defaultConcurrency, isDomainWorkerName } from '../workers/index.js';
 import { serveDomainWorkers, type ServedType, type ServedWorkers } from '../workers/runtime.js';
 import type { WorkerSettings } from '../workers/types.js';
 import type { PipelineDef } from './types.js';
@@ -15,9 +14,6 @@ export interface Embedded {
   workers: ServedWorkers;
   close(): Promise<void>;
 }
-
-/** sharp does best with two images in flight per two cores (docs/benchmarks.md); more only queues. */
-export const DEFAULT_MEDIA_CONCURRENCY = Math.max(2, os.availableParallelism());
 
 export async function startEmbedded(
   def: PipelineDef,
@@ -31,8 +27,9 @@ export async function startEmbedded(
   const types: ServedType[] = [];
   for (const fn of fns) {
     if (!isDomainWorkerName(fn)) continue; // served elsewhere, or nowhere: its tasks wait
+    // --concurrency sets the media types; the others are light and run two jobs at a time.
     const media = fn === 'thumbnail' || fn === 'transcode';
-    types.push({ factory: DOMAIN_WORKERS[fn], concurrency: media ? (opts.concurrency ?? DEFAULT_MEDIA_CONCURRENCY) : 2 });
+    types.push({ factory: DOMAIN_WORKERS[fn], concurrency: media ? (opts.concurrency ?? defaultConcurrency(fn)) : 2 });
   }
   let workers: ServedWorkers;
   try {

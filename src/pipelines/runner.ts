@@ -319,6 +319,8 @@ export interface RunSummary {
   steps: { id: string; fn: string; status: StepStatus; reason?: string; total: number; done: number; failed: number; reused: number }[];
   failures: { step: string; item: string; error: string }[];
   skipped: { step?: string; item: string; reason: string }[];
+  /** What the pipeline's `result` makes of a finished run's steps. */
+  result?: unknown;
 }
 
 export function summarize(def: PipelineDef, record: RunRecord): RunSummary {
@@ -343,5 +345,6 @@ export function summarize(def: PipelineDef, record: RunRecord): RunSummary {
       reused: rec.reused ?? 0,
     });
   }
-  return { id: record.id, pipeline: record.pipeline, status: record.status, steps, failures, skipped };
+  const result = def.result && record.status === 'done' ? { result: def.result(stepScope(record, def, record.input)) } : {};
+  return { id: record.id, pipeline: record.pipeline, status: record.status, steps, failures, skipped, ...result };
 }

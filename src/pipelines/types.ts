@@ -73,6 +73,12 @@ export interface PipelineDef {
   extensions?: string[];
   options?: Record<string, OptionDef>;
   steps: StepDef[];
+  /**
+   * What a finished run's summary carries as `result`, from the steps' results (TypeScript
+   * only): the answer a caller of `pipeline:NAME` gets beside the counts. Its scope's `input` is
+   * the input as given (the run record's), not the resolved files. @defaultValue none
+   */
+  result?: (scope: StepScope) => unknown;
 }
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'partial' | 'failed' | 'skipped';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseServer } from '../client/address.js';
 import { GeartrainError, invalidArgument } from '../errors.js';
-import { DOMAIN_WORKER_NAMES, isDomainWorkerName } from '../workers/index.js';
+import { DOMAIN_WORKER_NAMES, defaultConcurrency, isDomainWorkerName } from '../workers/index.js';
 import { parseYaml } from '../yaml.js';
 
 /** The files `pipeline up` looks for in the working directory when no -c is given, in order. */
@@ -126,11 +126,6 @@ export interface LoadedConfig {
 export const DEFAULT_RESTART: RestartPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, maxCrashes: 5, windowMs: 60_000, startupMs: 5_000 };
 export const DEFAULT_STOP: StopPolicy = { graceMs: 35_000 };
 export const DEFAULT_RELOAD: ReloadPolicy = { readyTimeoutMs: 30_000 };
-
-/** sharp does best with two images in flight (docs/benchmarks.md); every other type defaults to one job. */
-function defaultConcurrency(type: string): number {
-  return type === 'thumbnail' ? 2 : 1;
-}
 
 /** No file: the embedded server on 127.0.0.1:4730 and one process of every built-in type. */
 export function defaultConfig(): SupervisorConfig {

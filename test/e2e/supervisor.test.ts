@@ -701,5 +701,9 @@ describe('pipeline up: config files', () => {
     assert.throws(() => parseConfig('{"workers":', 'c.json'), /c\.json: not valid JSON: /);
     // An empty file is the defaults.
     assert.deepEqual(Object.keys(parseConfig('', 'c.yaml').workers), ['thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'waveform', 'webhook', 'pipeline']);
+    // thumbnail runs one job more than the cores by default, every other type one job.
+    const defaults = parseConfig('', 'c.yaml').workers;
+    assert.equal(defaults.thumbnail?.concurrency, os.availableParallelism() + 1);
+    assert.equal(defaults.transcode?.concurrency, 1);
   });
 });

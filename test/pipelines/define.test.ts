@@ -57,6 +57,7 @@ test('invalid definitions give errors naming the step and the field', () => {
     [{ ...base, steps: [] }, 'Pipeline p: Expected array of 1 to 200 items for p.steps but received [] of type array'],
     [{ ...base, input: 'stdin', steps: [{ id: 'a', fn: 'f', payload: {} }] }, 'Pipeline p: Expected one of folder, file, json for p.input but received stdin of type string'],
     [{ ...base, steps: [{ id: 'a', fn: 'f' }] }, 'Pipeline p: steps[0] (a).payload: missing (a JSON template or a function)'],
+    [{ ...base, result: '${{ steps.a.result }}', steps: [{ id: 'a', fn: 'f', payload: {} }] }, 'Pipeline p: result must be a function (TypeScript pipelines only)'],
   ];
   for (const [def, message] of cases) {
     assert.throws(() => checkPipeline(def), (err: Error & { code?: string }) => {

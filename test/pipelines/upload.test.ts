@@ -99,6 +99,18 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     assert.doesNotMatch(mine.text!, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no server path in the mail');
   });
 
+  it('a good image: the job result carries the srcset under baseUrl, the placeholder and the dominant colour', async () => {
+    await enqueue('pic.jpg', path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), 'srcset');
+    const job = await finished('srcset');
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    const { result } = JSON.parse(String(job.result));
+    assert.equal(result.kind, 'image');
+    assert.deepEqual(result.srcset, { webp: `${baseUrl}/pic-320w.webp 320w, ${baseUrl}/pic-640w.webp 640w`, jpeg: `${baseUrl}/pic-1280w.jpg 1280w` });
+    assert.match(result.placeholder.thumbhash, /^[A-Za-z0-9+/]+=*$/);
+    assert.match(result.placeholder.dominant, /^#[0-9a-f]{6}$/);
+    assert.deepEqual(result.outputs, ['pic-320w.webp', 'pic-640w.webp', 'pic-1280w.jpg'].map((n) => `${baseUrl}/${n}`));
+  });
+
   it('a bad option: the job is dead at once with one message, before any step runs', async () => {
     await enqueue('photo.jpg', path.join(ROOT, 'fixtures/images/photo-landscape.jpg'), 'badopt', { sizes: [{ width: 200, format: 'gif' }] });
     const job = await finished('badopt');

@@ -319,7 +319,7 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
     [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'two\nlines' }, 'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of type string'],
     [{ ...base, input: '/tmp/a\u0000.png', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path without NUL for thumbnail.input but received /tmp/a\u0000.png of type string'],
     [{ ...base, outDir: '/tmp/out\u0000', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' }, 'Expected one of the fields input, outDir, sizes, fit, position, stripMetadata, background, name for thumbnail.colour but received x of type string'],
+    [{ ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' }, 'Expected one of the fields input, outDir, sizes, fit, position, stripMetadata, placeholder, background, name, urlPrefix for thumbnail.colour but received x of type string'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });

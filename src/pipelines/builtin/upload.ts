@@ -51,6 +51,7 @@ const isKind = (kind: string) => (s: StepScope): boolean => s.steps.probe?.resul
 export const upload = pipeline('upload', {
   description: 'one file → probe → image: thumbnails | video: transcode + poster in parallel | audio: waveform → cache-warm → email the owner, POST notifyUrl',
   input: 'file',
+  result: uploadResult,
   options: {
     sizes: { description: 'thumbnail sizes for an image', default: DEFAULT_SIZES },
     profiles: { description: 'transcode profiles for a video', default: ['mp4-720p', 'mp4-480p'] },
@@ -65,7 +66,8 @@ export const upload = pipeline('upload', {
     needs: ['probe'],
     when: isKind('image'),
     priority: 'high',
-    payload: (s) => ({ input: s.input.path, outDir: s.run.out, sizes: s.options.sizes }),
+    // With baseUrl, the result's srcset is ready URLs under it.
+    payload: (s) => ({ input: s.input.path, outDir: s.run.out, sizes: s.options.sizes, ...(typeof s.options.baseUrl === 'string' ? { urlPrefix: s.options.baseUrl } : {}) }),
   })
   .step('transcode', {
     fn: 'transcode',
@@ -122,3 +124,9 @@ export const upload = pipeline('upload', {
   )
   .step('webhook-failed', notifyUrlStep('upload', MEDIA_STEPS, (s) => ({ file: fileName(s), reason: failureReason(s) }), { failed: true }))
   .build();
+
+/** The run's `result`: the outputs as shown to the owner; an image's srcset per format, placeholder and dominant colour. */
+function uploadResult(s: StepScope): unknown {
+  const thumbs = s.steps.thumbnails?.result as { srcset?: unknown; placeholder?: unknown } | undefined;
+  return { kind: s.steps.probe?.result?.kind ?? 'file', outputs: shownOutputs(s), ...(thumbs ? { srcset: thumbs.srcset, ...(thumbs.placeholder ? { placeholder: thumbs.placeholder } : {}) } : {}) };
+}
