@@ -9,11 +9,16 @@ import path from 'node:path';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
 import { OutputFolder, fingerprint, withJobFiles } from './files.js';
+import { MASTER_PLAYLIST, hlsRun, parseHlsOptions, readHls, type HlsOptions, type HlsVariant } from './hls.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields } from './validate.js';
 
-export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
+/** Profiles that make one file each. */
+export const FILE_PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
+export type FileProfile = (typeof FILE_PROFILES)[number];
+/** `hls` makes a folder: an adaptive-streaming ladder (hls.ts). */
+export const PROFILES = [...FILE_PROFILES, 'hls'] as const;
 export type Profile = (typeof PROFILES)[number];
 export const POSTER_FORMATS = ['jpeg', 'webp'] as const;
 export type PosterFormat = (typeof POSTER_FORMATS)[number];
@@ -47,7 +52,7 @@ interface ProfileSpec {
 }
 
 const MP4 = ['-movflags', '+faststart', '-f', 'mp4'];
-export const PROFILE_SPECS: Record<Profile, ProfileSpec> = {
+export const PROFILE_SPECS: Record<FileProfile, ProfileSpec> = {
   'mp4-1080p': { suffix: '1080p', ext: 'mp4', height: 1080, video: X264, audio: ['aac', '128k'], mux: MP4 },
   'mp4-720p': { suffix: '720p', ext: 'mp4', height: 720, video: X264, audio: ['aac', '128k'], mux: MP4 },
   'mp4-480p': { suffix: '480p', ext: 'mp4', height: 480, video: X264, audio: ['aac', '96k'], mux: MP4 },
@@ -71,6 +76,8 @@ export interface TranscodePayload {
   outDir: string;
   profiles: Profile[];
   poster?: PosterOptions;
+  /** Options of the `hls` profile (only with it). @defaultValue hls.ts's defaults */
+  hls?: HlsOptions;
   /** Base of the output names. @defaultValue the input's name without extension */
   name?: string;
 }
@@ -82,6 +89,10 @@ export interface TranscodeOutput {
   height?: number;
   bytes: number;
   durationSeconds: number;
+  /** `hls` only: its variants (width, height: the largest). */
+  variants?: HlsVariant[];
+  /** `hls` only: segment files over all variants. */
+  segments?: number;
   /** Already up to date from an earlier job: not made again. */
   skipped?: true;
 }
@@ -106,9 +117,10 @@ export interface TranscodeResult {
 
 const even = (n: number): number => Math.max(2, Math.floor(n / 2) * 2);
 
-/** `clip-720p.mp4`, `clip-audio.m4a`, `clip-poster.jpg` */
+/** `clip-720p.mp4`, `clip-audio.m4a`, `clip-poster.jpg`, `clip-hls` (a folder) */
 export function outputName(base: string, profile: Profile | 'poster', posterFormat: PosterFormat = 'jpeg'): string {
   if (profile === 'poster') return `${base}-poster.${posterFormat === 'jpeg' ? 'jpg' : 'webp'}`;
+  if (profile === 'hls') return `${base}-hls`;
   const s = PROFILE_SPECS[profile];
   return `${base}-${s.suffix}.${s.ext}`;
 }
@@ -150,7 +162,7 @@ function demuxerArgs(src: MediaProbe): string[] {
 }
 
 /** The ffmpeg command for one profile. The benchmark runs exactly these arguments. */
-export function profileRun(bin: Binaries, profile: Profile, src: MediaProbe, input: string, output: string): PlannedRun {
+export function profileRun(bin: Binaries, profile: FileProfile, src: MediaProbe, input: string, output: string): PlannedRun {
   const s = PROFILE_SPECS[profile];
   const out: string[] = [];
   let dims: { width?: number; height?: number } = {};
@@ -184,9 +196,9 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
 
 function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
   const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
-  const needsVideo = p.profiles.find((x) => PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : undefined);
+  const needsVideo = p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : undefined);
   if (needsVideo && (!src.videoCodec || !src.width || !src.height)) throw invalid(`no video stream for ${needsVideo}`);
-  const needsAudio = p.profiles.find((x) => PROFILE_SPECS[x].height === undefined);
+  const needsAudio = p.profiles.find((x) => x !== 'hls' && PROFILE_SPECS[x].height === undefined);
   if (needsAudio && !src.audioCodec) throw invalid(`no audio stream for ${needsAudio}`);
 }
 
@@ -216,6 +228,11 @@ export function parseTranscode(raw: unknown): TranscodePayload {
     if (atSeconds !== undefined) p.poster.atSeconds = atSeconds;
     if (width !== undefined) p.poster.width = width;
     pf.done();
+  }
+  const hls = parseHlsOptions(f);
+  if (hls) {
+    if (!p.profiles.includes('hls')) throw invalidPayload("absent unless profiles holds 'hls'", f.name('hls'), f.raw('hls'));
+    p.hls = hls;
   }
   const name = f.optFileName('name');
   if (name !== undefined) p.name = name;
@@ -254,7 +271,7 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const slots: Slot[] = [
       ...(p.poster ? [{ profile: 'poster' as const, name: outputName(base, 'poster', p.poster.format), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
-      ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint({ RECIPE, profile }) })),
+      ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint(profile === 'hls' ? { RECIPE, profile, hls: p.hls ?? {} } : { RECIPE, profile }) })),
     ];
     const made = new Map<Slot, TranscodeOutput | PosterOutput>();
     let src: MediaProbe | undefined;
@@ -287,8 +304,42 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           if (sum > sent) ctx.progress((sent = sum), total);
         };
         progress();
+        const onProgress = (i: number) => (doneMs: number): void => {
+          done[i] = doneMs;
+          progress();
+        };
+        // The ladder is one ffmpeg run writing a folder: ffmpeg's time= covers every variant.
+        const runHls = async (i: number, s: Slot): Promise<TranscodeOutput> => {
+          const folder = out.file(s.name);
+          let read: Awaited<ReturnType<typeof readHls>> | undefined;
+          let variants: ReturnType<typeof hlsRun>['variants'] = [];
+          let seconds: number | undefined;
+          await out.writeFolder(s.name, async (tmp) => {
+            const planned = hlsRun(bin, p.hls ?? {}, source, input.use, tmp, scaleFor);
+            variants = planned.variants;
+            seconds = (await runFfmpeg(bin, { ...planned.spec, label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) })).seconds;
+            read = await readHls(tmp, folder, variants);
+          }, job.signal);
+          const top = read!.variants.find((v) => v.width !== undefined);
+          return {
+            profile: 'hls',
+            path: path.join(folder, MASTER_PLAYLIST),
+            ...(top ? { width: top.width!, height: top.height! } : {}),
+            bytes: read!.bytes,
+            durationSeconds: Math.round((seconds ?? source.durationSeconds) * 1000) / 1000,
+            variants: read!.variants,
+            segments: read!.segments,
+          };
+        };
         const runSlot = async (i: number): Promise<void> => {
           const s = todo[i]!;
+          if (s.profile === 'hls') {
+            const output = await runHls(i, s);
+            await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+            made.set(s, output);
+            done[i] = per;
+            return progress();
+          }
           const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, source, input.use, out.file(s.name)) : profileRun(bin, s.profile, source, input.use, out.file(s.name));
           let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
           const written = await out.write(s.name, async (tmp) => {
@@ -298,10 +349,7 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
               label: p.input,
               signal: job.signal,
               totalMs: per,
-              onProgress: (doneMs) => {
-                done[i] = doneMs;
-                progress();
-              },
+              onProgress: onProgress(i),
             });
           }, job.signal);
           const bytes = written.size;
