@@ -5,10 +5,12 @@
 // progress goes out as WORK_STATUS while ffmpeg runs;
 // outputs already made from the same input and options are not made again.
 
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
 import { OutputFolder, fingerprint, withJobFiles } from './files.js';
+import { parseStoryboard, storyboardLayout, storyboardRun, storyboardVtt, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions } from './storyboard.js';
 import { MASTER_PLAYLIST, hlsRun, parseHlsOptions, readHls, type HlsOptions, type HlsVariant } from './hls.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
@@ -76,6 +78,8 @@ export interface TranscodePayload {
   outDir: string;
   profiles: Profile[];
   poster?: PosterOptions;
+  /** A sprite sheet and WebVTT cues for scrub previews (storyboard.ts). */
+  storyboard?: StoryboardOptions;
   /** Options of the `hls` profile (only with it). @defaultValue hls.ts's defaults */
   hls?: HlsOptions;
   /** Base of the output names. @defaultValue the input's name without extension */
@@ -107,15 +111,31 @@ export interface PosterOutput {
   skipped?: true;
 }
 
+export interface StoryboardOutput extends StoryboardLayout {
+  /** The sprite sheet. */
+  path: string;
+  /** The WebVTT file; its cues name the sheet by its file name. */
+  vtt: string;
+  format: StoryboardFormat;
+  bytes: number;
+  skipped?: true;
+}
+
 export interface TranscodeResult {
   input: string;
   durationSeconds: number;
   probe: MediaProbe;
   outputs: TranscodeOutput[];
   poster?: PosterOutput;
+  storyboard?: StoryboardOutput;
 }
 
 const even = (n: number): number => Math.max(2, Math.floor(n / 2) * 2);
+
+/** The storyboard's two files: `clip-storyboard.jpg` (or `.webp`) and `clip-storyboard.vtt`. */
+export function storyboardNames(base: string, format: StoryboardFormat): { sprite: string; vtt: string } {
+  return { sprite: `${base}-storyboard.${format === 'jpeg' ? 'jpg' : 'webp'}`, vtt: `${base}-storyboard.vtt` };
+}
 
 /** `clip-720p.mp4`, `clip-audio.m4a`, `clip-poster.jpg`, `clip-hls` (a folder) */
 export function outputName(base: string, profile: Profile | 'poster', posterFormat: PosterFormat = 'jpeg'): string {
@@ -196,7 +216,7 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
 
 function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
   const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
-  const needsVideo = p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : undefined);
+  const needsVideo = p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : p.storyboard ? 'storyboard' : undefined);
   if (needsVideo && (!src.videoCodec || !src.width || !src.height)) throw invalid(`no video stream for ${needsVideo}`);
   const needsAudio = p.profiles.find((x) => x !== 'hls' && PROFILE_SPECS[x].height === undefined);
   if (needsAudio && !src.audioCodec) throw invalid(`no audio stream for ${needsAudio}`);
@@ -229,6 +249,8 @@ export function parseTranscode(raw: unknown): TranscodePayload {
     if (width !== undefined) p.poster.width = width;
     pf.done();
   }
+  const storyboard = parseStoryboard(f);
+  if (storyboard) p.storyboard = storyboard;
   const hls = parseHlsOptions(f);
   if (hls) {
     if (!p.profiles.includes('hls')) throw invalidPayload("absent unless profiles holds 'hls'", f.name('hls'), f.raw('hls'));
@@ -237,12 +259,12 @@ export function parseTranscode(raw: unknown): TranscodePayload {
   const name = f.optFileName('name');
   if (name !== undefined) p.name = name;
   f.done();
-  if (p.profiles.length === 0 && !p.poster) throw invalidPayload('at least one profile or a poster', f.name('profiles'), p.profiles);
+  if (p.profiles.length === 0 && !p.poster && !p.storyboard) throw invalidPayload('at least one profile, a poster or a storyboard', f.name('profiles'), p.profiles);
   return p;
 }
 
 interface Slot {
-  profile: Profile | 'poster';
+  profile: Profile | 'poster' | 'storyboard';
   /** The output's file name in the output folder. */
   name: string;
   key: string;
@@ -250,7 +272,7 @@ interface Slot {
 
 /** What the record keeps beside an output: its result entry and the source's probe. */
 interface MadeRecord {
-  output: TranscodeOutput | PosterOutput;
+  output: TranscodeOutput | PosterOutput | StoryboardOutput;
   probe: MediaProbe;
 }
 
@@ -271,13 +293,15 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const slots: Slot[] = [
       ...(p.poster ? [{ profile: 'poster' as const, name: outputName(base, 'poster', p.poster.format), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
+      ...(p.storyboard ? [{ profile: 'storyboard' as const, name: storyboardNames(base, p.storyboard.format).vtt, key: fingerprint({ RECIPE, storyboard: p.storyboard }) }] : []),
       ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint(profile === 'hls' ? { RECIPE, profile, hls: p.hls ?? {} } : { RECIPE, profile }) })),
     ];
-    const made = new Map<Slot, TranscodeOutput | PosterOutput>();
+    const made = new Map<Slot, TranscodeOutput | PosterOutput | StoryboardOutput>();
     let src: MediaProbe | undefined;
     for (const s of slots) {
       const fresh = await out.fresh<MadeRecord>(s.name, input, s.key);
-      if (fresh) {
+      const sheet = s.profile === 'storyboard' && fresh ? path.basename((fresh.output as StoryboardOutput).path) : undefined;
+      if (fresh && (sheet === undefined || (await out.fresh(sheet, input, s.key)))) {
         made.set(s, { ...fresh.output, skipped: true });
         src = fresh.probe;
       }
@@ -331,8 +355,28 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
             segments: read!.segments,
           };
         };
+        // One pass makes the sheet (select + scale + tile); the cues follow from its layout.
+        const runStoryboard = async (i: number, s: Slot, base: string): Promise<StoryboardOutput> => {
+          const o = p.storyboard!;
+          const names = storyboardNames(base, o.format);
+          const layout = storyboardLayout(source, o, 'transcode.storyboard');
+          const sheet = await out.write(names.sprite, async (tmp) => {
+            await runFfmpeg(bin, { ...storyboardRun(bin, o, layout, source, input.use, tmp), label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) });
+          }, job.signal);
+          await out.write(s.name, (tmp) => writeFile(tmp, storyboardVtt(layout, names.sprite, source.durationSeconds)), job.signal);
+          return { path: out.file(names.sprite), vtt: out.file(s.name), format: o.format, ...layout, bytes: sheet.size };
+        };
         const runSlot = async (i: number): Promise<void> => {
           const s = todo[i]!;
+          if (s.profile === 'storyboard') {
+            const output = await runStoryboard(i, s, base);
+            // The record is the cues' (written last); the sheet gets one too, so either file changed is made again.
+            await out.record(path.basename(output.path), input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+            await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+            made.set(s, output);
+            done[i] = per;
+            return progress();
+          }
           if (s.profile === 'hls') {
             const output = await runHls(i, s);
             await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
@@ -391,12 +435,14 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     }
 
     const poster = slots.find((s) => s.profile === 'poster');
+    const storyboard = slots.find((s) => s.profile === 'storyboard');
     return {
       input: p.input,
       durationSeconds: src!.durationSeconds,
       probe: src!,
-      outputs: slots.filter((s) => s !== poster).map((s) => made.get(s) as TranscodeOutput),
+      outputs: slots.filter((s) => s !== poster && s !== storyboard).map((s) => made.get(s) as TranscodeOutput),
       ...(poster ? { poster: made.get(poster) as PosterOutput } : {}),
+      ...(storyboard ? { storyboard: made.get(storyboard) as StoryboardOutput } : {}),
     };
   }
 };

@@ -16,6 +16,7 @@ import { clipLadder, DEFAULT_LADDER } from '../../src/workers/hls.js';
 import { ROOT, missingTools } from '../helpers/servers.js';
 import { filesUnder, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
+import { makeClip } from '../helpers/clips.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 const TRUNCATED = path.join(ROOT, 'fixtures/bad/truncated.mp4');
@@ -24,16 +25,6 @@ async function tmp(t: TestContext): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-hls-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** A short test clip: 15 fps testsrc2, with a tone unless `silent`. */
-function makeClip(file: string, size: string, seconds: number, opts: { silent?: boolean; rotate?: number } = {}): string {
-  const audio = opts.silent ? [] : ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`];
-  const target = opts.rotate === undefined ? file : `${file}.plain.mp4`;
-  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=15:duration=${seconds}`, ...audio, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...(opts.silent ? [] : ['-c:a', 'aac']), target]);
-  // A phone records landscape pixels and a rotation for the player to apply.
-  if (opts.rotate !== undefined) execFileSync('ffmpeg', ['-v', 'error', '-i', target, '-c', 'copy', '-metadata:s:v:0', `rotate=${opts.rotate}`, file]);
-  return file;
 }
 
 interface Stream {
