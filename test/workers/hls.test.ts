@@ -7,25 +7,20 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { locate, runFfmpeg } from '../../src/workers/ffmpeg.js';
 import { transcodeWorker } from '../../src/workers/transcode.js';
 import { clipLadder, DEFAULT_LADDER } from '../../src/workers/hls.js';
 import { ROOT, missingTools } from '../helpers/servers.js';
-import { filesUnder, tempFiles } from '../helpers/files.js';
+import { filesUnder, tempDir, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
 import { makeClip } from '../helpers/clips.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 const TRUNCATED = path.join(ROOT, 'fixtures/bad/truncated.mp4');
 
-async function tmp(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-hls-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): Promise<string> => tempDir(t, 'gt-hls-');
 
 interface Stream {
   codec_type: string;

@@ -6,23 +6,18 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { transcodeWorker } from '../../src/workers/transcode.js';
 import { missingTools } from '../helpers/servers.js';
-import { tempFiles } from '../helpers/files.js';
+import { tempDir, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
 import { makeClip } from '../helpers/clips.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 
-async function tmp(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-storyboard-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): Promise<string> => tempDir(t, 'gt-storyboard-');
 
 interface Cue {
   start: number;
