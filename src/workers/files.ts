@@ -134,7 +134,8 @@ export class OutputFolder {
 
   /**
    * Make output folder `name` atomically: `produce` fills the empty temp folder it is given
-   * (its path holds no `%`, so it can be an ffmpeg output pattern); on success the folder is
+   * (its own name holds no `%`, whatever `name` holds, so it can go into an ffmpeg output
+   * pattern); on success the folder is
    * renamed to `name`, replacing an earlier one, on any failure removed with all it holds. The
    * folder appears complete or not at all.
    */
@@ -161,7 +162,10 @@ export class OutputFolder {
         if (!folder || (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST')) throw err;
         const old = tmpName('');
         await rename(final, old);
-        await rename(tmp, final);
+        await rename(tmp, final).catch(async (e: unknown) => {
+          await rename(old, final);
+          throw e;
+        });
         await rm(old, { recursive: true, force: true });
       });
       return written;

@@ -366,7 +366,7 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
   const base = { input: CLIP, outDir: '/tmp/x' };
   const cases: [unknown, string][] = [
     [{ ...base, profiles: ['mp4-480p', 'mp4-4k'] }, 'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-720p, audio-m4a, audio-opus, hls for transcode.profiles[1] but received mp4-4k of type string'],
-    [{ ...base, profiles: [] }, 'Expected at least one profile or a poster for transcode.profiles but received [] of type array'],
+    [{ ...base, profiles: [] }, 'Expected at least one profile, a poster or a storyboard for transcode.profiles but received [] of type array'],
     [{ ...base, profiles: 'mp4-480p' }, 'Expected array of 0 to 7 items for transcode.profiles but received mp4-480p of type string'],
     [{ ...base, profiles: ['mp4-480p', 'mp4-480p'] }, 'Expected each profile once for transcode.profiles[1] but received mp4-480p of type string'],
     [{ ...base, profiles: [], poster: 'yes' }, 'Expected true or a JSON object for transcode.poster but received yes of type string'],
