@@ -6,18 +6,21 @@
 //   ffmpeg CLI  /usr/bin/ffmpeg (what the worker finds on PATH) spawned with the very argv the
 //               worker gives it (posterRun/profileRun + ffmpegArgv), poster then 480p, one after
 //               the other like the worker; no probe (whoever types the command knows the input).
+// A second case does the same for the `hls` profile (the default ladder of the same clip: 720p,
+// 480p, 240p in one ffmpeg run) against hlsRun's argv on the command line.
 // Outputs go to a fresh folder each run, so nothing is skipped as up to date. Target (docs/benchmarks.md):
 // geartrain ≤ 1.05× the command line.
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '../src/client/index.js';
 import { GearmanServer } from '../src/server/server.js';
 import { ffmpegArgv, locate, probe, type Binaries } from '../src/workers/ffmpeg.js';
 import { serveDomainWorkers } from '../src/workers/runtime.js';
-import { outputName, posterRun, profileRun, transcodeWorker, type TranscodeResult } from '../src/workers/transcode.js';
+import { hlsRun } from '../src/workers/hls.js';
+import { outputName, posterRun, profileRun, scaleFor, transcodeWorker, type TranscodePayload, type TranscodeResult } from '../src/workers/transcode.js';
 import { BUSY_MACHINE_CORES, machineBusySeconds, pct, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
 import { benchClip, freshDir } from './lib/media.js';
 
@@ -41,16 +44,39 @@ function runCli(bin: Binaries, argv: string[]): Promise<void> {
   });
 }
 
-/** The command line: the worker's own commands for this job (argv each), run one after the other. */
-async function commandLine(bin: Binaries, input: string, outDir: string): Promise<string[][]> {
-  const src = await probe(bin, input, new AbortController().signal);
-  return [
-    posterRun(bin, { format: 'jpeg' }, src, input, path.join(outDir, outputName('clip', 'poster'))),
-    profileRun(bin, PROFILE, src, input, path.join(outDir, outputName('clip', PROFILE))),
-  ].map((r) => ffmpegArgv(r.spec));
+/** One job measured both ways. */
+interface BenchJob {
+  payload: Omit<TranscodePayload, 'input' | 'outDir'>;
+  /** The worker's own commands for this job (argv each), run one after the other. */
+  commandLine(bin: Binaries, input: string, outDir: string): Promise<string[][]>;
+  /** The files whose sizes the note shows, from the result. */
+  outputs(res: TranscodeResult): string[];
 }
 
-async function measure(side: ServerKind): Promise<Sample> {
+const renditionJob: BenchJob = {
+  payload: { name: 'clip', profiles: [PROFILE], poster: { format: 'jpeg' } },
+  async commandLine(bin, input, outDir) {
+    const src = await probe(bin, input, new AbortController().signal);
+    return [
+      posterRun(bin, { format: 'jpeg' }, src, input, path.join(outDir, outputName('clip', 'poster'))),
+      profileRun(bin, PROFILE, src, input, path.join(outDir, outputName('clip', PROFILE))),
+    ].map((r) => ffmpegArgv(r.spec));
+  },
+  outputs: (res) => [res.poster!.path, res.outputs[0]!.path],
+};
+
+const hlsJob: BenchJob = {
+  payload: { name: 'clip', profiles: ['hls'] },
+  async commandLine(bin, input, outDir) {
+    const src = await probe(bin, input, new AbortController().signal);
+    const folder = path.join(outDir, outputName('clip', 'hls'));
+    await mkdir(folder, { recursive: true });
+    return [ffmpegArgv(hlsRun(bin, {}, src, input, folder, scaleFor).spec)];
+  },
+  outputs: (res) => [res.outputs[0]!.path],
+};
+
+async function measure(side: ServerKind, spec: BenchJob): Promise<Sample> {
   const input = benchClip();
   const bin = await locate();
   const outDir = freshDir(`transcode-${side}`);
@@ -68,16 +94,16 @@ async function measure(side: ServerKind): Promise<Sample> {
       const c = client;
       job = async () => {
         let statuses = 0;
-        const res = JSON.parse((await c.submit('transcode', JSON.stringify({ input, outDir, name: 'clip', profiles: [PROFILE], poster: true }), { onStatus: () => statuses++ })).toString('utf8')) as TranscodeResult;
+        const res = JSON.parse((await c.submit('transcode', JSON.stringify({ input, outDir, ...spec.payload }), { onStatus: () => statuses++ })).toString('utf8')) as TranscodeResult;
         if (res.outputs[0]?.skipped || res.poster?.skipped) throw new Error('an output was skipped: the run did not start from an empty folder');
         if (statuses < 2) throw new Error(`only ${statuses} progress statuses`);
-        return [res.poster!.path, res.outputs[0]!.path];
+        return spec.outputs(res);
       };
     } else {
-      const argvs = await commandLine(bin, input, outDir);
+      const argvs = await spec.commandLine(bin, input, outDir);
       job = async () => {
         for (const argv of argvs) await runCli(bin, argv);
-        return argvs.map((a) => a.at(-1)!);
+        return argvs.map((a) => a.at(-1)!.replace('%v.m3u8', 'master.m3u8'));
       };
     }
 
@@ -92,7 +118,7 @@ async function measure(side: ServerKind): Promise<Sample> {
     const flag = otherCpu > BUSY_MACHINE_CORES ? ' [machine busy: figure unreliable]' : '';
     return {
       values: { seconds },
-      note: `${seconds.toFixed(3)} s (poster ${bytes[0]} B, 480p ${bytes[1]} B); cpu this process + ffmpeg ${pct(cpu)} other ${pct(otherCpu)}${flag}`,
+      note: `${seconds.toFixed(3)} s (outputs ${bytes.join(', ')} B); cpu this process + ffmpeg ${pct(cpu)} other ${pct(otherCpu)}${flag}`,
       otherCpu,
       raw: { seconds, bytes, cpu, ffmpeg: bin.version },
     };
@@ -111,7 +137,17 @@ const transcode: Case = {
   measure() {
     throw new Error('transcode runs through versus.measure');
   },
-  versus: { baseline: 'ffmpeg CLI', measure },
+  versus: { baseline: 'ffmpeg CLI', measure: (side) => measure(side, renditionJob) },
 };
 
-export const scenario: Scenario = { name: 'transcode', cases: [transcode] };
+const hls: Case = {
+  name: 'transcode job (hls: 720p, 480p, 240p ladder of a 10 s 1280×720 clip) vs the same ffmpeg command line',
+  config: { profiles: ['hls'], clip: '10 s 1280×720 30 fps H.264 + AAC (bench/lib/media.ts)', ladder: 'default, clipped: 720p 2800k, 480p 1400k, 240p 400k; 4 s MPEG-TS segments' },
+  metrics: [{ key: 'seconds', label: 'hls wall time', unit: 's', better: 'lower', target: 1.05 }],
+  measure() {
+    throw new Error('hls runs through versus.measure');
+  },
+  versus: { baseline: 'ffmpeg CLI', measure: (side) => measure(side, hlsJob) },
+};
+
+export const scenario: Scenario = { name: 'transcode', cases: [transcode, hls] };

@@ -432,7 +432,12 @@ export function runFfmpeg(bin: Binaries, opts: RunOptions): Promise<RunReport> {
       availableEncoders: (cb) => cb(null, {}),
     };
     Object.assign(cmd, hooks);
-    cmd.input(opts.input).inputOptions([...opts.inputArgs]).output(opts.output).outputOptions([...opts.args]);
+    // Options go in as separate arguments: given one array (or one option), fluent splits every
+    // element holding exactly one space in two (`title=two words`, a two-variant
+    // `-var_stream_map`). A lone option is a flag, which holds no space.
+    cmd.input(opts.input).output(opts.output);
+    if (opts.inputArgs.length > 0) cmd.inputOptions(...opts.inputArgs);
+    if (opts.args.length > 0) cmd.outputOptions(...opts.args);
 
     const report: RunReport = {};
     let inOutput = false;

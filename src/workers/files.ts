@@ -132,19 +132,45 @@ export class OutputFolder {
     return this.commit(await this.place.enter(), name, produce, signal);
   }
 
-  /** Write `produce`'s temp file, then rename it to `name` in `target` (unless `signal` ended the job). */
-  private async commit(target: DirHandle, name: string, produce: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<Stats> {
+  /**
+   * Make output folder `name` atomically: `produce` fills the empty temp folder it is given
+   * (its own name holds no `%`, whatever `name` holds, so it can go into an ffmpeg output
+   * pattern); on success the folder is
+   * renamed to `name`, replacing an earlier one, on any failure removed with all it holds. The
+   * folder appears complete or not at all.
+   */
+  async writeFolder(name: string, produce: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<Stats> {
+    signal?.throwIfAborted();
+    return this.commit(await this.place.enter(), name, produce, signal, true);
+  }
+
+  /** Write `produce`'s temp file (or folder), then rename it to `name` in `target` (unless `signal` ended the job). */
+  private async commit(target: DirHandle, name: string, produce: (tmp: string) => Promise<void>, signal?: AbortSignal, folder = false): Promise<Stats> {
     const tmpDir = await (this.tmp ??= this.tempFolder(await this.place.enter()));
-    const tmp = path.join(tmpDir.use, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}.${name}`);
+    const tmpName = (suffix: string): string => path.join(tmpDir.use, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}${suffix}`);
+    const tmp = tmpName(folder ? '' : `.${name}`);
     try {
-      await (await open(tmp, 'wx')).close();
+      if (folder) await mkdir(tmp);
+      else await (await open(tmp, 'wx')).close();
       await produce(tmp);
       const written = await lstat(tmp);
       signal?.throwIfAborted();
-      await rename(tmp, path.join(target.use, name));
+      const final = path.join(target.use, name);
+      await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
+        // rename() replaces a file but not a folder that holds files: the old folder is moved
+        // into the temp folder first, then removed.
+        if (!folder || (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST')) throw err;
+        const old = tmpName('');
+        await rename(final, old);
+        await rename(tmp, final).catch(async (e: unknown) => {
+          await rename(old, final);
+          throw e;
+        });
+        await rm(old, { recursive: true, force: true });
+      });
       return written;
     } catch (err) {
-      await rm(tmp, { force: true });
+      await rm(tmp, { recursive: true, force: true });
       throw err;
     }
   }
@@ -152,7 +178,7 @@ export class OutputFolder {
   /** `.geartrain/tmp/`, cleared of what dead processes left there. */
   private async tempFolder(dir: DirHandle): Promise<DirHandle> {
     const tmp = await (await this.recordFolder(dir)).sub('tmp');
-    for (const name of await readdir(tmp.use)) if (abandoned(name)) await rm(path.join(tmp.use, name), { force: true });
+    for (const name of await readdir(tmp.use)) if (abandoned(name)) await rm(path.join(tmp.use, name), { recursive: true, force: true });
     return tmp;
   }
 
@@ -173,7 +199,7 @@ export class OutputFolder {
       const rec = JSON.parse(await readFile(path.join(records.use, `${name}.json`), { encoding: 'utf8', flag: NOFOLLOW_READ })) as OutputRecord;
       const out = await lstat(path.join(dir.use, name));
       const same =
-        out.isFile() &&
+        (out.isFile() || out.isDirectory()) &&
         rec.input === input.path &&
         rec.inputSize === input.stat.size &&
         rec.inputMtimeMs === input.stat.mtimeMs &&

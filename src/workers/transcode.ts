@@ -5,15 +5,22 @@
 // progress goes out as WORK_STATUS while ffmpeg runs;
 // outputs already made from the same input and options are not made again.
 
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
 import { OutputFolder, fingerprint, withJobFiles } from './files.js';
+import { parseStoryboard, storyboardLayout, storyboardRun, storyboardVtt, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions } from './storyboard.js';
+import { MASTER_PLAYLIST, hlsRun, parseHlsOptions, readHls, type HlsOptions, type HlsVariant } from './hls.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 import { Fields } from './validate.js';
 
-export const PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
+/** Profiles that make one file each. */
+export const FILE_PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
+export type FileProfile = (typeof FILE_PROFILES)[number];
+/** `hls` makes a folder: an adaptive-streaming ladder (hls.ts). */
+export const PROFILES = [...FILE_PROFILES, 'hls'] as const;
 export type Profile = (typeof PROFILES)[number];
 export const POSTER_FORMATS = ['jpeg', 'webp'] as const;
 export type PosterFormat = (typeof POSTER_FORMATS)[number];
@@ -47,7 +54,7 @@ interface ProfileSpec {
 }
 
 const MP4 = ['-movflags', '+faststart', '-f', 'mp4'];
-export const PROFILE_SPECS: Record<Profile, ProfileSpec> = {
+export const PROFILE_SPECS: Record<FileProfile, ProfileSpec> = {
   'mp4-1080p': { suffix: '1080p', ext: 'mp4', height: 1080, video: X264, audio: ['aac', '128k'], mux: MP4 },
   'mp4-720p': { suffix: '720p', ext: 'mp4', height: 720, video: X264, audio: ['aac', '128k'], mux: MP4 },
   'mp4-480p': { suffix: '480p', ext: 'mp4', height: 480, video: X264, audio: ['aac', '96k'], mux: MP4 },
@@ -71,6 +78,10 @@ export interface TranscodePayload {
   outDir: string;
   profiles: Profile[];
   poster?: PosterOptions;
+  /** A sprite sheet and WebVTT cues for scrub previews (storyboard.ts). */
+  storyboard?: StoryboardOptions;
+  /** Options of the `hls` profile (only with it). @defaultValue hls.ts's defaults */
+  hls?: HlsOptions;
   /** Base of the output names. @defaultValue the input's name without extension */
   name?: string;
 }
@@ -82,6 +93,10 @@ export interface TranscodeOutput {
   height?: number;
   bytes: number;
   durationSeconds: number;
+  /** `hls` only: its variants (width, height: the largest). */
+  variants?: HlsVariant[];
+  /** `hls` only: segment files over all variants. */
+  segments?: number;
   /** Already up to date from an earlier job: not made again. */
   skipped?: true;
 }
@@ -96,19 +111,36 @@ export interface PosterOutput {
   skipped?: true;
 }
 
+export interface StoryboardOutput extends StoryboardLayout {
+  /** The sprite sheet. */
+  path: string;
+  /** The WebVTT file; its cues name the sheet by its file name. */
+  vtt: string;
+  format: StoryboardFormat;
+  bytes: number;
+  skipped?: true;
+}
+
 export interface TranscodeResult {
   input: string;
   durationSeconds: number;
   probe: MediaProbe;
   outputs: TranscodeOutput[];
   poster?: PosterOutput;
+  storyboard?: StoryboardOutput;
 }
 
 const even = (n: number): number => Math.max(2, Math.floor(n / 2) * 2);
 
-/** `clip-720p.mp4`, `clip-audio.m4a`, `clip-poster.jpg` */
+/** The storyboard's two files: `clip-storyboard.jpg` (or `.webp`) and `clip-storyboard.vtt`. */
+export function storyboardNames(base: string, format: StoryboardFormat): { sprite: string; vtt: string } {
+  return { sprite: `${base}-storyboard.${format === 'jpeg' ? 'jpg' : 'webp'}`, vtt: `${base}-storyboard.vtt` };
+}
+
+/** `clip-720p.mp4`, `clip-audio.m4a`, `clip-poster.jpg`, `clip-hls` (a folder) */
 export function outputName(base: string, profile: Profile | 'poster', posterFormat: PosterFormat = 'jpeg'): string {
   if (profile === 'poster') return `${base}-poster.${posterFormat === 'jpeg' ? 'jpg' : 'webp'}`;
+  if (profile === 'hls') return `${base}-hls`;
   const s = PROFILE_SPECS[profile];
   return `${base}-${s.suffix}.${s.ext}`;
 }
@@ -150,7 +182,7 @@ function demuxerArgs(src: MediaProbe): string[] {
 }
 
 /** The ffmpeg command for one profile. The benchmark runs exactly these arguments. */
-export function profileRun(bin: Binaries, profile: Profile, src: MediaProbe, input: string, output: string): PlannedRun {
+export function profileRun(bin: Binaries, profile: FileProfile, src: MediaProbe, input: string, output: string): PlannedRun {
   const s = PROFILE_SPECS[profile];
   const out: string[] = [];
   let dims: { width?: number; height?: number } = {};
@@ -184,9 +216,9 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
 
 function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
   const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
-  const needsVideo = p.profiles.find((x) => PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : undefined);
+  const needsVideo = p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : p.storyboard ? 'storyboard' : undefined);
   if (needsVideo && (!src.videoCodec || !src.width || !src.height)) throw invalid(`no video stream for ${needsVideo}`);
-  const needsAudio = p.profiles.find((x) => PROFILE_SPECS[x].height === undefined);
+  const needsAudio = p.profiles.find((x) => x !== 'hls' && PROFILE_SPECS[x].height === undefined);
   if (needsAudio && !src.audioCodec) throw invalid(`no audio stream for ${needsAudio}`);
 }
 
@@ -217,15 +249,22 @@ export function parseTranscode(raw: unknown): TranscodePayload {
     if (width !== undefined) p.poster.width = width;
     pf.done();
   }
+  const storyboard = parseStoryboard(f);
+  if (storyboard) p.storyboard = storyboard;
+  const hls = parseHlsOptions(f);
+  if (hls) {
+    if (!p.profiles.includes('hls')) throw invalidPayload("absent unless profiles holds 'hls'", f.name('hls'), f.raw('hls'));
+    p.hls = hls;
+  }
   const name = f.optFileName('name');
   if (name !== undefined) p.name = name;
   f.done();
-  if (p.profiles.length === 0 && !p.poster) throw invalidPayload('at least one profile or a poster', f.name('profiles'), p.profiles);
+  if (p.profiles.length === 0 && !p.poster && !p.storyboard) throw invalidPayload('at least one profile, a poster or a storyboard', f.name('profiles'), p.profiles);
   return p;
 }
 
 interface Slot {
-  profile: Profile | 'poster';
+  profile: Profile | 'poster' | 'storyboard';
   /** The output's file name in the output folder. */
   name: string;
   key: string;
@@ -233,7 +272,7 @@ interface Slot {
 
 /** What the record keeps beside an output: its result entry and the source's probe. */
 interface MadeRecord {
-  output: TranscodeOutput | PosterOutput;
+  output: TranscodeOutput | PosterOutput | StoryboardOutput;
   probe: MediaProbe;
 }
 
@@ -254,13 +293,15 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const slots: Slot[] = [
       ...(p.poster ? [{ profile: 'poster' as const, name: outputName(base, 'poster', p.poster.format), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
-      ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint({ RECIPE, profile }) })),
+      ...(p.storyboard ? [{ profile: 'storyboard' as const, name: storyboardNames(base, p.storyboard.format).vtt, key: fingerprint({ RECIPE, storyboard: p.storyboard }) }] : []),
+      ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint(profile === 'hls' ? { RECIPE, profile, hls: p.hls ?? {} } : { RECIPE, profile }) })),
     ];
-    const made = new Map<Slot, TranscodeOutput | PosterOutput>();
+    const made = new Map<Slot, TranscodeOutput | PosterOutput | StoryboardOutput>();
     let src: MediaProbe | undefined;
     for (const s of slots) {
       const fresh = await out.fresh<MadeRecord>(s.name, input, s.key);
-      if (fresh) {
+      const sheet = s.profile === 'storyboard' && fresh ? path.basename((fresh.output as StoryboardOutput).path) : undefined;
+      if (fresh && (sheet === undefined || (await out.fresh(sheet, input, s.key)))) {
         made.set(s, { ...fresh.output, skipped: true });
         src = fresh.probe;
       }
@@ -287,8 +328,62 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           if (sum > sent) ctx.progress((sent = sum), total);
         };
         progress();
+        const onProgress = (i: number) => (doneMs: number): void => {
+          done[i] = doneMs;
+          progress();
+        };
+        // The ladder is one ffmpeg run writing a folder: ffmpeg's time= covers every variant.
+        const runHls = async (i: number, s: Slot): Promise<TranscodeOutput> => {
+          const folder = out.file(s.name);
+          let read: Awaited<ReturnType<typeof readHls>> | undefined;
+          let variants: ReturnType<typeof hlsRun>['variants'] = [];
+          let seconds: number | undefined;
+          await out.writeFolder(s.name, async (tmp) => {
+            const planned = hlsRun(bin, p.hls ?? {}, source, input.use, tmp, scaleFor);
+            variants = planned.variants;
+            seconds = (await runFfmpeg(bin, { ...planned.spec, label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) })).seconds;
+            read = await readHls(tmp, folder, variants);
+          }, job.signal);
+          const top = read!.variants.find((v) => v.width !== undefined);
+          return {
+            profile: 'hls',
+            path: path.join(folder, MASTER_PLAYLIST),
+            ...(top ? { width: top.width!, height: top.height! } : {}),
+            bytes: read!.bytes,
+            durationSeconds: Math.round((seconds ?? source.durationSeconds) * 1000) / 1000,
+            variants: read!.variants,
+            segments: read!.segments,
+          };
+        };
+        // One pass makes the sheet (select + scale + tile); the cues follow from its layout.
+        const runStoryboard = async (i: number, s: Slot, base: string): Promise<StoryboardOutput> => {
+          const o = p.storyboard!;
+          const names = storyboardNames(base, o.format);
+          const layout = storyboardLayout(source, o, 'transcode.storyboard');
+          const sheet = await out.write(names.sprite, async (tmp) => {
+            await runFfmpeg(bin, { ...storyboardRun(bin, o, layout, source, input.use, tmp), label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) });
+          }, job.signal);
+          await out.write(s.name, (tmp) => writeFile(tmp, storyboardVtt(layout, names.sprite, source.durationSeconds)), job.signal);
+          return { path: out.file(names.sprite), vtt: out.file(s.name), format: o.format, ...layout, bytes: sheet.size };
+        };
         const runSlot = async (i: number): Promise<void> => {
           const s = todo[i]!;
+          if (s.profile === 'storyboard') {
+            const output = await runStoryboard(i, s, base);
+            // The record is the cues' (written last); the sheet gets one too, so either file changed is made again.
+            await out.record(path.basename(output.path), input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+            await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+            made.set(s, output);
+            done[i] = per;
+            return progress();
+          }
+          if (s.profile === 'hls') {
+            const output = await runHls(i, s);
+            await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
+            made.set(s, output);
+            done[i] = per;
+            return progress();
+          }
           const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, source, input.use, out.file(s.name)) : profileRun(bin, s.profile, source, input.use, out.file(s.name));
           let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
           const written = await out.write(s.name, async (tmp) => {
@@ -298,10 +393,7 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
               label: p.input,
               signal: job.signal,
               totalMs: per,
-              onProgress: (doneMs) => {
-                done[i] = doneMs;
-                progress();
-              },
+              onProgress: onProgress(i),
             });
           }, job.signal);
           const bytes = written.size;
@@ -343,12 +435,14 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     }
 
     const poster = slots.find((s) => s.profile === 'poster');
+    const storyboard = slots.find((s) => s.profile === 'storyboard');
     return {
       input: p.input,
       durationSeconds: src!.durationSeconds,
       probe: src!,
-      outputs: slots.filter((s) => s !== poster).map((s) => made.get(s) as TranscodeOutput),
+      outputs: slots.filter((s) => s !== poster && s !== storyboard).map((s) => made.get(s) as TranscodeOutput),
       ...(poster ? { poster: made.get(poster) as PosterOutput } : {}),
+      ...(storyboard ? { storyboard: made.get(storyboard) as StoryboardOutput } : {}),
     };
   }
 };

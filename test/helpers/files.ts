@@ -1,7 +1,9 @@
 // What a folder holds, for tests that check nothing was left behind: every file below it, by
 // its path relative to the folder (temp files live in OUTDIR/.geartrain/tmp/).
 
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { TestContext } from 'node:test';
+import os from 'node:os';
 import path from 'node:path';
 
 /** Every file (not folder) below `dir`, relative and sorted; none when `dir` does not exist. */
@@ -16,4 +18,11 @@ export async function filesUnder(dir: string): Promise<string[]> {
 /** The temp files left below an output folder. */
 export async function tempFiles(dir: string): Promise<string[]> {
   return (await filesUnder(dir)).filter((f) => f.startsWith(`.geartrain${path.sep}tmp${path.sep}`));
+}
+
+/** A fresh folder under the system temp folder, removed after the test. */
+export async function tempDir(t: TestContext, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }

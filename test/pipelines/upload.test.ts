@@ -4,6 +4,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -109,6 +110,24 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     assert.match(result.placeholder.thumbhash, /^[A-Za-z0-9+/]+=*$/);
     assert.match(result.placeholder.dominant, /^#[0-9a-f]{6}$/);
     assert.deepEqual(result.outputs, ['pic-320w.webp', 'pic-640w.webp', 'pic-1280w.jpg'].map((n) => `${baseUrl}/${n}`));
+  });
+
+  it('a video with hls=true: the mail lists the master playlist beside the renditions; ffprobe opens it', async () => {
+    await enqueue('clip.mp4', path.join(ROOT, 'fixtures/video/clip.mp4'), 'stream', { hls: true, profiles: ['mp4-240p'] });
+    const job = await finished('stream');
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    const mine = await until('the ready mail', () => mails.find((m) => (m.to as { text: string }).text === 'stream@example.com'));
+    for (const n of ['clip-240p.mp4', 'clip-hls/master.m3u8']) assert.ok(mine.text!.includes(`${baseUrl}/${n}`), `${n} as a URL in:\n${mine.text}`);
+    const master = path.join(dir, 'stream', 'out', 'clip-hls', 'master.m3u8');
+    const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'csv=p=0', master], { encoding: 'utf8' });
+    assert.match(streams, /video,640,360/);
+  });
+
+  it('hls set to something else than true or hls options: the job is dead at once, the value named', async () => {
+    await enqueue('clip.mp4', path.join(ROOT, 'fixtures/video/clip.mp4'), 'badhls', { hls: 'yes' });
+    const job = await finished('badhls');
+    assert.equal(job.state, 'dead');
+    assert.match(String(job.result), /GT_PIPELINE_INVALID: .*transcode\.hls but received yes/);
   });
 
   it('a bad option: the job is dead at once with one message, before any step runs', async () => {

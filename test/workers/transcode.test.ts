@@ -365,9 +365,9 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }]);
   const base = { input: CLIP, outDir: '/tmp/x' };
   const cases: [unknown, string][] = [
-    [{ ...base, profiles: ['mp4-480p', 'mp4-4k'] }, 'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-720p, audio-m4a, audio-opus for transcode.profiles[1] but received mp4-4k of type string'],
-    [{ ...base, profiles: [] }, 'Expected at least one profile or a poster for transcode.profiles but received [] of type array'],
-    [{ ...base, profiles: 'mp4-480p' }, 'Expected array of 0 to 7 items for transcode.profiles but received mp4-480p of type string'],
+    [{ ...base, profiles: ['mp4-480p', 'mp4-4k'] }, 'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-720p, audio-m4a, audio-opus, hls for transcode.profiles[1] but received mp4-4k of type string'],
+    [{ ...base, profiles: [] }, 'Expected at least one profile, a poster or a storyboard for transcode.profiles but received [] of type array'],
+    [{ ...base, profiles: 'mp4-480p' }, 'Expected array of 0 to 8 items for transcode.profiles but received mp4-480p of type string'],
     [{ ...base, profiles: ['mp4-480p', 'mp4-480p'] }, 'Expected each profile once for transcode.profiles[1] but received mp4-480p of type string'],
     [{ ...base, profiles: [], poster: 'yes' }, 'Expected true or a JSON object for transcode.poster but received yes of type string'],
     [{ ...base, profiles: [], poster: { format: 'png' } }, 'Expected one of jpeg, webp for transcode.poster.format but received png of type string'],
@@ -377,7 +377,7 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
     [{ ...base, profiles: ['mp4-480p'], name: '../up' }, 'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received ../up of type string'],
     [{ ...base, profiles: ['mp4-480p'], name: 'a\r\nb' }, 'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received a\r\nb of type string'],
     [{ ...base, input: 'clip\u0000.mp4', profiles: ['mp4-480p'] }, 'Expected a path without NUL for transcode.input but received clip\u0000.mp4 of type string'],
-    [{ ...base, profile: ['mp4-480p'], profiles: ['mp4-480p'] }, 'Expected one of the fields input, outDir, profiles, poster, name for transcode.profile but received ["mp4-480p"] of type array'],
+    [{ ...base, profile: ['mp4-480p'], profiles: ['mp4-480p'] }, 'Expected one of the fields input, outDir, profiles, poster, storyboard, hls, name for transcode.profile but received ["mp4-480p"] of type array'],
     [{ outDir: '/tmp', profiles: ['mp4-480p'] }, 'Expected non-empty string of at most 4096 characters for transcode.input but received undefined'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('transcode', payload), `GT_PAYLOAD_INVALID: ${message}`);

@@ -46,6 +46,16 @@ function failureReason(s: StepScope): string {
   return 'a processing step failed';
 }
 
+/**
+ * The transcode profiles with `hls` added when asked: `true`, or an object of hls options.
+ * Any other value goes to the worker's check, which names it.
+ */
+function withHls(profiles: unknown, hls: unknown): { profiles: unknown; hls?: unknown } {
+  if (hls === false || hls === undefined) return { profiles };
+  if (!Array.isArray(profiles)) return { profiles, hls };
+  return { profiles: [...profiles.filter((p) => p !== 'hls'), 'hls'], ...(hls === true ? {} : { hls }) };
+}
+
 const isKind = (kind: string) => (s: StepScope): boolean => s.steps.probe?.result?.kind === kind;
 
 export const upload = pipeline('upload', {
@@ -55,6 +65,7 @@ export const upload = pipeline('upload', {
   options: {
     sizes: { description: 'thumbnail sizes for an image', default: DEFAULT_SIZES },
     profiles: { description: 'transcode profiles for a video', default: ['mp4-720p', 'mp4-480p'] },
+    hls: { description: 'also adaptive streaming (HLS) for a video: true, or the hls options of transcode', default: false },
     baseUrl: { description: 'URL the output folder is served at; set to warm the outputs in the cache' },
     owner: { description: 'email address told when the outputs are ready' },
     notifyUrl: NOTIFY_URL_OPTION,
@@ -74,7 +85,7 @@ export const upload = pipeline('upload', {
     needs: ['probe'],
     when: isKind('video'),
     priority: 'low',
-    payload: (s) => ({ input: s.input.path, outDir: s.run.out, profiles: s.options.profiles }),
+    payload: (s) => ({ input: s.input.path, outDir: s.run.out, ...withHls(s.options.profiles, s.options.hls) }),
   })
   .step('poster', {
     fn: 'transcode',
