@@ -146,7 +146,8 @@ export class OutputFolder {
 
   /** Write `produce`'s temp file (or folder), then rename it to `name` in `target` (unless `signal` ended the job). */
   private async commit(target: DirHandle, name: string, produce: (tmp: string) => Promise<void>, signal?: AbortSignal, folder = false): Promise<Stats> {
-    const tmpDir = await (this.tmp ??= this.tempFolder(await this.place.enter()));
+    // Assigned before any await: two writes resumed in the same turn must not open two folders.
+    const tmpDir = await (this.tmp ??= this.place.enter().then((dir) => this.tempFolder(dir)));
     const tmpName = (suffix: string): string => path.join(tmpDir.use, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}${suffix}`);
     const tmp = tmpName(folder ? '' : `.${name}`);
     try {
@@ -193,7 +194,9 @@ export class OutputFolder {
   async fresh<T>(name: string, input: InputFile, options: string): Promise<T | undefined> {
     const dir = this.place.existing;
     if (!dir) return undefined;
-    const records = this.records ? await this.records : await dir.existingSub('.geartrain');
+    // Opened here only while no write has opened it for the folder's life; then closed here.
+    const own = this.records === undefined;
+    const records = own ? await dir.existingSub('.geartrain') : await this.records;
     if (!records) return undefined;
     try {
       const rec = JSON.parse(await readFile(path.join(records.use, `${name}.json`), { encoding: 'utf8', flag: NOFOLLOW_READ })) as OutputRecord;
@@ -210,7 +213,7 @@ export class OutputFolder {
     } catch {
       return undefined;
     } finally {
-      if (!this.records) await records.close();
+      if (own) await records.close();
     }
   }
 
