@@ -1,11 +1,13 @@
 // A small upload service, the way a web application hands slow work to geartrain:
 //
-//   POST /uploads?name=photo.jpg[&owner=me@example.com][&callbackUrl=https://app.example/hooks/media]
+//   POST /uploads?name=photo.jpg[&owner=me@example.com][&callbackUrl=https://app.example/hooks/media][&hls=true]
 //     body = the file's bytes
 //     → the file is stored under UPLOAD_DIR, the `upload` pipeline is enqueued as a background
 //       job (any pipeline worker drives it), and the answer is 202 {runId, status}. When the
 //       outputs are ready, callbackUrl gets them as a signed POST (the webhook worker: start it
 //       with GEARTRAIN_WEBHOOK_SECRET, and --allowed-hosts naming the hosts callbacks may go to).
+//       hls=true also makes a video an adaptive-streaming ladder; its master playlist is served
+//       under /media like every output.
 //   GET /uploads/RUN_ID   → the run's progress, per step, and its outputs as URLs.
 //   GET /media/…          → the outputs themselves (what cache-warm requests).
 //
@@ -35,7 +37,7 @@ const maxBytes = Number(process.env.MAX_UPLOAD_BYTES ?? 200 * 1024 * 1024);
 const upload = BUILTIN_PIPELINES.get('upload');
 const client = new Client({ servers });
 
-const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json' };
+const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json', '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.vtt': 'text/vtt' };
 
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -98,7 +100,8 @@ async function receive(req, res, url, publicUrl) {
   }
   const out = mediaDir(uploadId);
   const owner = url.searchParams.get('owner');
-  const options = { baseUrl: `${publicUrl}/media/${uploadId}`, ...(owner ? { owner } : {}), ...(callbackUrl ? { notifyUrl: callbackUrl } : {}) };
+  const hls = url.searchParams.get('hls') === 'true';
+  const options = { baseUrl: `${publicUrl}/media/${uploadId}`, ...(owner ? { owner } : {}), ...(callbackUrl ? { notifyUrl: callbackUrl } : {}), ...(hls ? { hls: true } : {}) };
   const runId = runIdFor(upload, final, out);
   await client.submitBackground(pipelineFunction(upload), JSON.stringify({ input: final, out, options, runId }), { unique: runId });
   send(res, 202, { runId, uploadId, status: `/uploads/${uploadId}` });
@@ -129,6 +132,7 @@ async function media(res, rel) {
   if (!file.startsWith(path.join(dataDir, 'media') + path.sep) || rel.split('/').some((p) => p.startsWith('.'))) return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: 'No such file' } });
   try {
     const st = await stat(file);
+    if (!st.isFile()) throw new Error('not a file');
     res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': st.size });
     createReadStream(file).pipe(res);
   } catch {

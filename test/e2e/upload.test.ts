@@ -82,9 +82,9 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function uploadAndWait(file: string, name: string, callbackUrl?: string): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
+  async function uploadAndWait(file: string, name: string, callbackUrl?: string, extra = ''): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
     const callback = callbackUrl === undefined ? '' : `&callbackUrl=${encodeURIComponent(callbackUrl)}`;
-    const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com${callback}`, { method: 'POST', body: await readFile(file) });
+    const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com${callback}${extra}`, { method: 'POST', body: await readFile(file) });
     assert.equal(res.status, 202);
     const { uploadId, status } = (await res.json()) as { uploadId: string; status: string };
     for (let i = 0; i < 1200; i++) {
@@ -116,6 +116,17 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     assert.equal(mails.length, 2);
     assert.deepEqual(mails.map((m) => m.subject).sort(), ['Your image photo.jpg is ready', 'Your video clip.mp4 is ready']);
     assert.equal((mails[0]!.to as { text: string }).text, 'owner@example.com');
+  });
+
+  it('a video uploaded with hls=true: the status lists a master playlist that ffprobe opens over HTTP from the service', async () => {
+    const video = await uploadAndWait(path.join(ROOT, 'fixtures/video/clip.mp4'), 'stream.mp4', undefined, '&hls=true');
+    assert.equal(video.status, 'done', JSON.stringify(video));
+    const master = video.outputs.find((o) => o.endsWith('/stream-hls/master.m3u8'));
+    assert.ok(master, `a master playlist among ${video.outputs.join(', ')}`);
+    const playlist = await fetch(`${service}${master}`);
+    assert.equal(playlist.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+    const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'csv=p=0', `${service}${master}`], { encoding: 'utf8' });
+    assert.match(streams, /^video,\d+,\d+$/m, streams);
   });
 
   it('an audio file gets a waveform: peaks JSON and a PNG, warmed and in the callback', async (t) => {
