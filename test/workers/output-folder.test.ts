@@ -23,5 +23,7 @@ test('writes started in the same turn share one temp folder and every descriptor
     await out.close();
     assert.equal(await readFile(path.join(dir, `out-${round}`, 'nested', 'c.txt'), 'utf8'), 'c');
   }
-  assert.equal(await fds(), before, 'descriptors left open by the output folders');
+  // Other descriptors of the process may close meanwhile, never open: a leak shows as more.
+  const after = await fds();
+  assert.ok(after <= before, `${after - before} descriptors left open by the output folders`);
 });
