@@ -1,6 +1,6 @@
 // Who may run which admin text command. The admin port is unauthenticated, as gearmand's is;
 // while the server listens on loopback only, every peer is local and may run everything. Once
-// it listens beyond loopback, commands that change state or show payloads are refused to peers
+// it listens beyond loopback, commands that change state or show payloads are refused for peers
 // outside the allowed addresses (default: loopback); gearmand's read-only ones stay open, so
 // gearadmin --status and monitoring keep working from anywhere that can reach the port.
 
