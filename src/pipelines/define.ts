@@ -1,19 +1,15 @@
-// Checking a pipeline before anything runs, the TypeScript builder, and loading the same
-// structure from a JSON or YAML file. Every message names the pipeline, the step and the field.
+// Checking a pipeline before anything runs, whether the builder (builder.ts) made it or it was
+// loaded from a JSON or YAML file. Every message names the pipeline, the step and the field.
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GeartrainError, gtError } from '../errors.js';
-import { Fields, itemFields, itemString } from '../workers/validate.js';
+import { GeartrainError, describeValue, gtError } from '../errors.js';
+import { checker } from '../schema/check.js';
 import { parseYaml } from '../yaml.js';
 import { checkExpression, inputShape, itemShape, type ExprContext } from './check-expr.js';
 import { expressionBody, templateStrings } from './expr.js';
-import type { InputKind, PipelineDef, StepDef } from './types.js';
-
-const NAME = /^[a-z][a-z0-9-]*$/;
-const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const INPUTS: readonly InputKind[] = ['folder', 'file', 'json'];
-const PRIORITIES = ['high', 'normal', 'low'] as const;
+import { PipelineFile } from './schema.js';
+import type { OptionDef, PipelineDef, StepDef } from './types.js';
 
 function invalid(pipeline: string, message: string): GeartrainError {
   return gtError('GT_PIPELINE_INVALID', pipeline, message);
@@ -70,97 +66,102 @@ function ancestorsOf(name: string, steps: readonly StepDef[]): Map<string, Set<s
   return result;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The file schema's check; its paths are rooted at the pipeline (`steps[2].retry`), which the message names first. */
+const fileCheck = checker(PipelineFile, '');
+
+/** Fields only the builder may give, as functions, and why a file cannot. */
+function tsOnly(name: string, where: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') throw invalid(name, `${where} must be a function (TypeScript pipelines only)`);
+}
+
+/**
+ * The definition as the file schema sees it: what the builder gives as functions (payload,
+ * when, forEach) stands in as JSON, and its TypeScript-only fields (result, functions, itemKey,
+ * itemLabel, option schemas) are checked here and left out, so one schema checks both.
+ */
+function jsonView(name: string, raw: Record<string, unknown>): Record<string, unknown> {
+  tsOnly(name, 'result', raw.result);
+  const { result: _result, functions, ...view } = raw;
+  if (functions !== undefined) {
+    if (!isObject(functions)) throw invalid(name, 'functions must be an object of {payload?, result?} schemas (TypeScript pipelines only)');
+    for (const [fn, schemas] of Object.entries(functions)) {
+      if (!isObject(schemas) || [schemas.payload, schemas.result].some((x) => x !== undefined && !isObject(x))) throw invalid(name, `functions.${fn} must be {payload?, result?} TypeBox schemas`);
+    }
+  }
+  if (isObject(view.options)) {
+    view.options = Object.fromEntries(
+      Object.entries(view.options).map(([k, o]) => {
+        if (!isObject(o)) return [k, o];
+        const { schema, ...rest } = o;
+        if (schema !== undefined && !isObject(schema)) throw invalid(name, `options.${k}.schema must be a TypeBox schema (TypeScript pipelines only)`);
+        return [k, rest];
+      }),
+    );
+  }
+  if (Array.isArray(view.steps)) {
+    view.steps = view.steps.map((step: unknown, i) => {
+      if (!isObject(step)) return step;
+      const { itemKey, itemLabel, ...s } = step;
+      tsOnly(name, `steps[${i}].itemKey`, itemKey);
+      tsOnly(name, `steps[${i}].itemLabel`, itemLabel);
+      for (const field of ['forEach', 'when'] as const) if (typeof s[field] === 'function') s[field] = 'function';
+      if (typeof s.payload === 'function') s.payload = null;
+      return s;
+    });
+  }
+  return view;
+}
+
 /**
  * Check a definition (from the builder or a file) and fill in defaults: `needs` defaults to the
- * step before. Throws GT_PIPELINE_INVALID naming the step and field.
+ * step before. Throws GT_PIPELINE_INVALID naming the pipeline, then the step and field: the
+ * file schema's message for a field of the wrong shape, the rules a schema cannot say
+ * (references, cycles, expressions) after it.
  */
 export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
-  let def: PipelineDef;
-  const name = typeof (raw as PipelineDef | null)?.name === 'string' ? (raw as PipelineDef).name : source;
+  if (!isObject(raw)) throw invalid(source, `Expected a JSON object for the pipeline but received ${describeValue(raw)}`);
+  const name = typeof raw.name === 'string' ? raw.name : source;
+  let file: PipelineFile;
   try {
-    const f = Fields.of(raw, name);
-    const pname = f.string('name', { maxLength: 64 });
-    if (!NAME.test(pname)) throw invalid(source, `name must be lower-case letters, digits and "-" (received "${pname}")`);
-    const input = f.oneOf('input', INPUTS);
-    const description = f.optString('description');
-    const extensions = f.optArray('extensions', (v, n) => itemString(v, n).toLowerCase().replace(/^\.?/, '.'), { min: 1 });
-    const opts = f.optObject('options');
-    const options: PipelineDef['options'] = {};
-    if (opts) {
-      for (const key of Object.keys((raw as PipelineDef).options ?? {})) {
-        const o = opts.object(key);
-        options[key] = { description: o.string('description'), default: o.raw('default') };
-        o.done();
-      }
-      opts.done();
-    }
-    const ids = new Set<string>();
-    const steps = f.array(
-      'steps',
-      (v, n): StepDef => {
-        const s = itemFields(v, n);
-        const id = s.string('id', { maxLength: 64 });
-        if (!STEP_ID.test(id)) throw invalid(name, `${n}.id must be letters, digits, "-" and "_" (received "${id}")`);
-        if (ids.has(id)) throw invalid(name, `${n}.id "${id}" is used by two steps`);
-        ids.add(id);
-        const step = v as StepDef;
-        const out: StepDef = { id, fn: s.string('fn', { maxLength: 255 }), payload: s.raw('payload') as StepDef['payload'] };
-        if (step.needs !== undefined) out.needs = s.array('needs', itemString);
-        if (step.forEach !== undefined) out.forEach = typeof step.forEach === 'function' ? (s.raw('forEach') as StepDef['forEach']) : s.string('forEach');
-        if (step.when !== undefined) out.when = typeof step.when === 'function' ? (s.raw('when') as StepDef['when']) : s.string('when');
-        if (step.onFailure !== undefined) out.onFailure = s.bool('onFailure', false);
-        if (step.priority !== undefined) out.priority = s.oneOf('priority', PRIORITIES);
-        if (step.retry !== undefined) out.retry = s.int('retry', { min: 0, max: 10 });
-        if (step.timeoutMs !== undefined) out.timeoutMs = s.int('timeoutMs', { min: 1 });
-        if (step.concurrency !== undefined) out.concurrency = s.int('concurrency', { min: 1, max: 1000 });
-        for (const fnField of ['itemKey', 'itemLabel'] as const) {
-          if (step[fnField] === undefined) continue;
-          if (typeof step[fnField] !== 'function') throw invalid(name, `${n}.${fnField} must be a function (TypeScript pipelines only)`);
-          out[fnField] = s.raw(fnField) as never;
-        }
-        s.done();
-        return out;
-      },
-      { min: 1, max: 200 },
-    );
-    const result = f.raw('result');
-    if (result !== undefined && typeof result !== 'function') throw invalid(name, 'result must be a function (TypeScript pipelines only)');
-    f.done();
-    steps.forEach((s, i) => {
-      s.needs ??= i === 0 ? [] : [steps[i - 1]!.id];
-      s.needs.forEach((need, j) => {
-        if (!ids.has(need)) throw invalid(name, `steps[${i}] (${s.id}).needs[${j}]: unknown step "${need}" (steps: ${[...ids].join(', ')})`);
-        if (need === s.id) throw invalid(name, `steps[${i}] (${s.id}).needs[${j}]: a step cannot need itself`);
-      });
-    });
-    const ancestors = ancestorsOf(name, steps);
-    def = { name: pname, input, steps, ...(description ? { description } : {}), ...(extensions ? { extensions } : {}), ...(opts ? { options } : {}), ...(result ? { result: result as PipelineDef['result'] } : {}) };
-    steps.forEach((st, i) => checkStepExpressions(def, i, ancestors.get(st.id)!));
+    file = fileCheck.parse(jsonView(name, raw));
   } catch (err) {
     if (err instanceof GeartrainError && err.code === 'GT_PAYLOAD_INVALID') throw invalid(name, err.message);
     throw err;
   }
+  const given = raw.steps as Record<string, unknown>[];
+  const ids = new Set<string>();
+  const steps = file.steps.map((s, i): StepDef => {
+    if (ids.has(s.id)) throw invalid(name, `steps[${i}].id "${s.id}" is used by two steps`);
+    ids.add(s.id);
+    const g = given[i]!;
+    const step: StepDef = { ...s, payload: g.payload as StepDef['payload'] };
+    // The builder's functions, which the schema saw as stand-ins.
+    for (const field of ['forEach', 'when', 'itemKey', 'itemLabel'] as const) if (typeof g[field] === 'function') Object.assign(step, { [field]: g[field] });
+    return step;
+  });
+  steps.forEach((s, i) => {
+    s.needs ??= i === 0 ? [] : [steps[i - 1]!.id];
+    s.needs.forEach((need, j) => {
+      if (!ids.has(need)) throw invalid(name, `steps[${i}] (${s.id}).needs[${j}]: unknown step "${need}" (steps: ${[...ids].join(', ')})`);
+      if (need === s.id) throw invalid(name, `steps[${i}] (${s.id}).needs[${j}]: a step cannot need itself`);
+    });
+  });
+  const ancestors = ancestorsOf(name, steps);
+  const options = raw.options as Record<string, OptionDef> | undefined;
+  const def: PipelineDef = {
+    name: file.name,
+    input: file.input,
+    steps,
+    ...(file.description ? { description: file.description } : {}),
+    ...(file.extensions ? { extensions: file.extensions.map((e) => e.toLowerCase().replace(/^\.?/, '.')) } : {}),
+    ...(file.options ? { options: Object.fromEntries(Object.entries(file.options).map(([k, o]) => [k, { ...o, ...(options?.[k]?.schema ? { schema: options[k].schema } : {}) }])) } : {}),
+    ...(raw.functions ? { functions: raw.functions as PipelineDef['functions'] } : {}),
+    ...(typeof raw.result === 'function' ? { result: raw.result as PipelineDef['result'] } : {}),
+  };
+  steps.forEach((st, i) => checkStepExpressions(def, i, ancestors.get(st.id)!));
   return def;
-}
-
-/** The TypeScript builder: `pipeline('upload', {input: 'file'}).step('probe', {...}).build()`. */
-export class PipelineBuilder {
-  private readonly steps: StepDef[] = [];
-  constructor(private readonly head: Omit<PipelineDef, 'steps'>) {}
-
-  step(id: string, step: Omit<StepDef, 'id'>): this {
-    this.steps.push({ id, ...step });
-    return this;
-  }
-
-  /** Check the whole definition (unknown references, cycles, fields) and return it. */
-  build(): PipelineDef {
-    return checkPipeline({ ...this.head, steps: this.steps }, this.head.name);
-  }
-}
-
-export function pipeline(name: string, head: Omit<PipelineDef, 'steps' | 'name'>): PipelineBuilder {
-  return new PipelineBuilder({ name, ...head });
 }
 
 /** Load and check a pipeline from a .json, .yaml or .yml file. */

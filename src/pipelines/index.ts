@@ -40,7 +40,9 @@ export async function findPipeline(nameOrFile: string): Promise<PipelineDef> {
   throw gtError('GT_PIPELINE_NOT_FOUND', `"${nameOrFile}"`, [...BUILTIN_PIPELINES.keys(), ...files].join(', '));
 }
 
-export { pipeline, checkPipeline, loadPipelineFile, PipelineBuilder } from './define.js';
+export { checkPipeline, loadPipelineFile } from './define.js';
+export { pipeline, PipelineBuilder, type OptionValues, type SingleStepInput, type FanOutStepInput, type TemplateOf } from './builder.js';
+export { PipelineFile, PipelineJob } from './schema.js';
 export { runPipeline, summarize, type RunnerOptions, type RunParams, type RunSummary } from './runner.js';
 export { FileRunStore, type RunStore } from './state.js';
 export { resolveInput, type InputFile } from './input.js';

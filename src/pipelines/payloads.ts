@@ -14,41 +14,44 @@ import { outputName as transcodeName, parseTranscode, storyboardNames, type Tran
 
 interface KnownFunction {
   parse(raw: unknown): unknown;
-  /** The files a checked payload writes. */
-  outputs?(payload: any): string[];
+  /** The files a payload writes, once checked. */
+  plan?(raw: unknown): string[];
 }
+
+/** A worker's check, and what its checked payload writes. */
+const known = <P>(parse: (raw: unknown) => P, outputs?: (payload: P) => string[]): KnownFunction => ({
+  parse,
+  ...(outputs ? { plan: (raw: unknown) => outputs(parse(raw)) } : {}),
+});
 
 const baseOf = (p: { name?: string; input: string }): string => p.name ?? path.basename(p.input, path.extname(p.input));
 
-let known: Map<string, KnownFunction> | undefined;
+let table: Map<string, KnownFunction> | undefined;
 
 /** The checks, made once: the same parse() the workers run, with no settings (no side effects). */
 function knownFunctions(): Map<string, KnownFunction> {
-  if (known) return known;
-  known = new Map<string, KnownFunction>([
-    ['thumbnail', { parse: thumbnailWorker({}, silentLogger).parse, outputs: (p: ThumbnailPayload) => p.sizes.map((s) => path.join(p.outDir, thumbnailName(baseOf(p), s))) }],
+  if (table) return table;
+  table = new Map<string, KnownFunction>([
+    ['thumbnail', known(thumbnailWorker({}, silentLogger).parse, (p: ThumbnailPayload) => p.sizes.map((s) => path.join(p.outDir, thumbnailName(baseOf(p), s))))],
     [
       'transcode',
-      {
-        parse: parseTranscode,
-        outputs: (p: TranscodePayload) => [
-          ...p.profiles.map((profile) => path.join(p.outDir, transcodeName(baseOf(p), profile))),
-          ...(p.poster ? [path.join(p.outDir, transcodeName(baseOf(p), 'poster', p.poster.format))] : []),
-          ...(p.storyboard ? Object.values(storyboardNames(baseOf(p), p.storyboard.format)).map((n) => path.join(p.outDir, n)) : []),
-        ],
-      },
+      known(parseTranscode, (p: TranscodePayload) => [
+        ...p.profiles.map((profile) => path.join(p.outDir, transcodeName(baseOf(p), profile))),
+        ...(p.poster ? [path.join(p.outDir, transcodeName(baseOf(p), 'poster', p.poster.format))] : []),
+        ...(p.storyboard ? Object.values(storyboardNames(baseOf(p), p.storyboard.format)).map((n) => path.join(p.outDir, n)) : []),
+      ]),
     ],
-    ['probe', { parse: probeWorker({}, silentLogger).parse }],
-    ['cache-warm', { parse: cacheWarmWorker({}, silentLogger).parse }],
+    ['probe', known(probeWorker({}, silentLogger).parse)],
+    ['cache-warm', known(cacheWarmWorker({}, silentLogger).parse)],
   ]);
   try {
     // Only the payload check is used; an SMTP URL in the environment that the worker would
     // refuse is the worker's to report.
-    known.set('email', { parse: emailWorker({ email: { smtpUrl: '' } }, silentLogger).parse });
+    table.set('email', known(emailWorker({ email: { smtpUrl: '' } }, silentLogger).parse));
   } catch {
     /* email payloads go unchecked */
   }
-  return known;
+  return table;
 }
 
 /** Check a payload as worker `fn` will: throws its GT_PAYLOAD_INVALID; returns the checked payload, or undefined for an unknown function. */
@@ -60,9 +63,9 @@ export function checkPayload(fn: string, payload: unknown): unknown {
 /** The files a payload for `fn` writes; undefined when it cannot be told (unknown function, invalid payload). */
 export function plannedOutputs(fn: string, payload: unknown): string[] | undefined {
   const k = knownFunctions().get(fn);
-  if (!k?.outputs) return undefined;
+  if (!k?.plan) return undefined;
   try {
-    return k.outputs(k.parse(JSON.parse(JSON.stringify(payload ?? null))));
+    return k.plan(JSON.parse(JSON.stringify(payload ?? null)));
   } catch (err) {
     if (err instanceof GeartrainError) return undefined; // the job reports its own payload error
     throw err;

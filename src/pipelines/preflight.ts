@@ -5,6 +5,7 @@
 
 import { GeartrainError, gtError } from '../errors.js';
 import { evaluate, render } from './expr.js';
+import { functionChecks } from './functions.js';
 import { checkPayload } from './payloads.js';
 import type { PipelineDef, StepDef, StepScope } from './types.js';
 
@@ -60,6 +61,8 @@ export function preflight(def: PipelineDef, base: Omit<StepScope, 'steps'>): voi
       continue; // what cannot be computed yet fails the step when it runs, with its reason
     }
     if (!first) continue;
+    // A declared function's payload schema (functions.ts) names the step itself.
+    functionChecks(def).get(step.fn)?.payload(first.payload, step.id, first.label);
     try {
       checkPayload(step.fn, first.payload);
     } catch (err) {

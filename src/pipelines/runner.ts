@@ -11,7 +11,8 @@ import { ExprError, evaluate, render } from './expr.js';
 import { outputConflicts } from './payloads.js';
 import { preflight } from './preflight.js';
 import type { RunStore } from './state.js';
-import type { ItemRecord, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus } from './types.js';
+import { checkOptions, functionChecks, type FunctionChecks } from './functions.js';
+import type { ItemRecord, ItemScope, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus, StepView } from './types.js';
 
 export interface RunnerOptions {
   client: Client;
@@ -79,6 +80,16 @@ function parseResult(data: Buffer | undefined): unknown {
   }
 }
 
+/** A result checked against its function's result schema: the value, or the error text naming the step and item. */
+function checkedResult(check: FunctionChecks | undefined, value: unknown, step: StepDef, it: Item): { value: unknown; error?: string } {
+  if (!check) return { value };
+  try {
+    return { value: check.result(value, step.id, step.forEach === undefined ? undefined : it.label) };
+  } catch (err) {
+    return { value, error: exceptionText(err) };
+  }
+}
+
 function errorText(r: TaskResult): string {
   const err = r.error;
   if (!err) return 'failed';
@@ -103,7 +114,7 @@ function defaultKey(item: unknown, index: number): string {
 }
 
 export function stepScope(record: RunRecord, def: PipelineDef, input: unknown): StepScope {
-  const steps: StepScope['steps'] = {};
+  const steps: Record<string, StepView> = {};
   for (const s of def.steps) {
     const rec = record.steps[s.id];
     if (!rec) continue;
@@ -125,6 +136,8 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
   const emit = (e: RunEvent): void => opts.onEvent?.(e);
   const now = new Date().toISOString();
   const options = { ...Object.fromEntries(Object.entries(def.options ?? {}).map(([k, o]) => [k, o.default])), ...params.options };
+  checkOptions(def, options);
+  const declared = functionChecks(def);
   preflight(def, { input: params.input, options, run: { id: params.id, out: params.out } });
   const previous = opts.force ? undefined : await store.load(params.id);
   const record: RunRecord = {
@@ -211,14 +224,19 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
   }
 
   function buildItems(step: StepDef, scope: StepScope): Item[] {
+    const check = declared.get(step.fn);
     const payloadOf = (s: StepScope, item?: string): unknown => {
-      if (typeof step.payload === 'function') return step.payload(s);
-      try {
-        return render(step.payload, s);
-      } catch (err) {
-        if (!(err instanceof ExprError)) throw err;
-        throw gtError('GT_PIPELINE_INVALID', def.name, `step ${step.id}${item === undefined ? '' : `, item ${item}`}: ${err.message}`);
+      let payload: unknown;
+      if (typeof step.payload === 'function') payload = step.payload(s);
+      else {
+        try {
+          payload = render(step.payload, s);
+        } catch (err) {
+          if (!(err instanceof ExprError)) throw err;
+          throw gtError('GT_PIPELINE_INVALID', def.name, `step ${step.id}${item === undefined ? '' : `, item ${item}`}: ${err.message}`);
+        }
       }
+      return check ? check.payload(payload, step.id, item) : payload;
     };
     if (step.forEach === undefined) {
       const payload = payloadOf(scope);
@@ -232,12 +250,14 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
       if (seen.has(key)) key = `${key}#${index}`;
       seen.add(key);
       const label = step.itemLabel ? step.itemLabel(item) : key;
-      const payload = payloadOf({ ...scope, item, index }, label);
+      const itemScope: ItemScope = { ...scope, item, index };
+      const payload = payloadOf(itemScope, label);
       return { key, label, payload, fingerprint: fingerprint([step.fn, item, payload]) };
     });
   }
 
   async function runItems(step: StepDef, rec: StepRecord, items: Item[]): Promise<StepStatus> {
+    const check = declared.get(step.fn);
     const before = previous?.steps[step.id]?.items ?? {};
     let pending: Item[] = [];
     let reused = 0;
@@ -273,9 +293,14 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
         return task.result.then((r) => {
           if (signal?.aborted && !r.ok) return; // abandoned, not failed: runs again next time
           const ms = Math.round(performance.now() - t0);
-          if (r.ok) {
-            rec.items[it.key] = { label: it.label, status: 'done', fingerprint: it.fingerprint, result: parseResult(r.data), ms };
+          const result = r.ok ? checkedResult(check, parseResult(r.data), step, it) : undefined;
+          if (r.ok && result?.error === undefined) {
+            rec.items[it.key] = { label: it.label, status: 'done', fingerprint: it.fingerprint, result: result?.value, ms };
             emit({ type: 'item-done', step: step.id, key: it.key, label: it.label, ms, reused: false });
+          } else if (result?.error !== undefined) {
+            // The function answered with something its result schema refuses: a retry would get the same.
+            rec.items[it.key] = { label: it.label, status: 'failed', fingerprint: it.fingerprint, error: result.error, ms };
+            emit({ type: 'item-failed', step: step.id, key: it.key, label: it.label, error: result.error });
           } else {
             const error = errorText(r);
             const item: ItemRecord = { label: it.label, status: 'failed', fingerprint: it.fingerprint, error, ms };

@@ -1,29 +1,90 @@
 // A pipeline is a graph of steps; each step calls one Gearman function with a payload built
 // from the run's input, options and earlier results. The same structure is written with the
-// TypeScript builder or in a JSON/YAML file (both in define.ts); only the builder may use
-// functions where files use `${{ … }}` expressions.
+// typed builder (builder.ts) or in a JSON/YAML file (define.ts, schema.ts); only the builder
+// may use functions where files use `${{ … }}` expressions.
 
+import type { TSchema } from 'typebox';
 import type { PriorityName } from '../client/types.js';
+import type { InputFile } from './input.js';
 
-/** What a step's payload, condition and list are computed from. */
-export interface StepScope {
+export type StepStatus = 'pending' | 'running' | 'done' | 'partial' | 'failed' | 'skipped';
+export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
+
+/** One failed item of a step: its name and the error. */
+export interface Failure {
+  item: string;
+  error: string;
+}
+
+interface StepOutcome {
+  /** Items that failed. */
+  failed: number;
+  status: StepStatus;
+  failures: Failure[];
+}
+
+/** What a later step sees of a single step: its result, undefined when it was skipped or failed. */
+export interface SingleStep<R = unknown> extends StepOutcome {
+  result: R | undefined;
+}
+
+/** What a later step sees of a fan-out step: the results of its items that succeeded, in item order. */
+export interface FanOutStep<R = unknown> extends StepOutcome {
+  results: R[];
+}
+
+export type StepView = SingleStep | FanOutStep;
+
+export type InputKind = 'folder' | 'file' | 'json';
+
+/** A folder input as steps see it. */
+export interface FolderInput {
+  dir: string;
+  files: InputFile[];
+}
+
+/** What `input` is for each kind of input. */
+export interface InputOf {
+  folder: FolderInput;
+  file: InputFile;
+  json: unknown;
+}
+
+/**
+ * What a step's payload, condition and list are computed from. The builder narrows each part:
+ * `input` by the input kind, `options` by the declared options, `steps` to the steps it needs
+ * (directly or through others), each with its function's result type.
+ */
+export interface StepScope<I = unknown, O = Readonly<Record<string, unknown>>, S = Readonly<Record<string, StepView>>> {
   /** The run's input as resolved (input.ts): a folder's files, one file, or JSON. */
-  input: any;
+  input: I;
   /** The run's options (`--set key=value`, the pipeline's option defaults). */
-  options: Record<string, any>;
+  options: O;
   run: { id: string; out: string };
   /** Earlier steps: `result` of a single step, `results` (in item order, failed ones left out) of a fan-out. */
-  steps: Record<string, { result?: any; results?: any[]; failed?: number; status?: StepStatus; failures?: { item: string; error: string }[] }>;
-  /** The current item of a fan-out step, and its position. */
-  item?: any;
-  index?: number;
+  steps: S;
+}
+
+/** The scope of one item of a fan-out step. */
+export interface ItemScope<I = unknown, O = Readonly<Record<string, unknown>>, S = Readonly<Record<string, StepView>>, T = unknown> extends StepScope<I, O, S> {
+  /** The current item and its position. */
+  item: T;
+  index: number;
 }
 
 /** JSON with `${{ … }}` expressions in its strings. */
 export type Template = string | number | boolean | null | Template[] | { [key: string]: Template };
 
-export type Computed<T> = string | ((scope: StepScope) => T);
+/**
+ * A function stored in an untyped definition. Written as a method so that the builder's
+ * functions, which take a narrower scope, can be stored here: the builder's types are what
+ * keep each one to the scope it gets.
+ */
+type Fn<A, R> = { call(arg: A): R }['call'];
 
+export type Computed<T> = string | Fn<StepScope, T>;
+
+/** A step as the runner takes it: what the builder and a file both produce. */
 export interface StepDef {
   /** Unique within the pipeline: letters, digits, `-` and `_`. */
   id: string;
@@ -33,8 +94,8 @@ export interface StepDef {
   needs?: string[];
   /** A list (expression or function): one task per item, submitted together, results gathered. */
   forEach?: Computed<unknown[]>;
-  /** The JSON payload: a template with `${{ … }}` expressions, or a function of the scope. */
-  payload: Template | ((scope: StepScope) => unknown);
+  /** The JSON payload: a template with `${{ … }}` expressions, or a function of the scope (an ItemScope in a fan-out). */
+  payload: Template | Fn<StepScope, unknown>;
   /** Run only when true; otherwise the step is skipped with the condition as its reason. */
   when?: Computed<boolean>;
   /**
@@ -51,16 +112,27 @@ export interface StepDef {
   /** Most tasks of this fan-out in flight at once. @defaultValue the run's concurrency */
   concurrency?: number;
   /** A fan-out item's stable key for resuming (TypeScript only). @defaultValue item.key ?? item.rel ?? item.path ?? JSON */
-  itemKey?: (item: any, index: number) => string;
+  itemKey?: { call(item: unknown, index: number): string }['call'];
   /** A fan-out item's name in progress lines and the summary. @defaultValue the key */
-  itemLabel?: (item: any) => string;
+  itemLabel?: Fn<unknown, string>;
 }
-
-export type InputKind = 'folder' | 'file' | 'json';
 
 export interface OptionDef {
   description: string;
   default?: unknown;
+  /**
+   * The option's shape (TypeScript only): types `s.options.NAME` in the builder, and the value
+   * (default or `--set`) is checked against it before the run starts. @defaultValue any JSON, typed unknown
+   */
+  schema?: TSchema;
+}
+
+/** A function that is not built in, with the schemas of what it takes and returns (TypeScript only). */
+export interface FunctionSchemas {
+  /** Checked before each task is submitted. @defaultValue any JSON */
+  payload?: TSchema;
+  /** Checked when each task's result comes back; a result that does not match fails its item. @defaultValue any JSON */
+  result?: TSchema;
 }
 
 export interface PipelineDef {
@@ -72,17 +144,16 @@ export interface PipelineDef {
   /** For a folder input: the file extensions that are items (others are listed as skipped). */
   extensions?: string[];
   options?: Record<string, OptionDef>;
+  /** Functions that are not built in, with their schemas (TypeScript only). */
+  functions?: Record<string, FunctionSchemas>;
   steps: StepDef[];
   /**
    * What a finished run's summary carries as `result`, from the steps' results (TypeScript
    * only): the answer a caller of `pipeline:NAME` gets beside the counts. Its scope's `input` is
    * the input as given (the run record's), not the resolved files. @defaultValue none
    */
-  result?: (scope: StepScope) => unknown;
+  result?: Fn<StepScope, unknown>;
 }
-
-export type StepStatus = 'pending' | 'running' | 'done' | 'partial' | 'failed' | 'skipped';
-export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface ItemRecord {
   label: string;

@@ -1,25 +1,19 @@
-// A pipeline as a Gearman function, `pipeline:NAME`: a background job with {input, out,
-// options?, runId?} is driven by whichever pipeline worker grabs it. The run record lives in
-// OUT/.geartrain/runs, so when that worker dies the server hands the job to another, which
-// resumes the run without redoing finished steps.
+// A pipeline as a Gearman function, `pipeline:NAME`: a background job whose payload is a
+// PipelineJob (schema.ts: {input, out, options?, runId?}) is driven by whichever pipeline
+// worker grabs it. The run record lives in OUT/.geartrain/runs, so when that worker dies the
+// server hands the job to another, which resumes the run without redoing finished steps.
 
 import path from 'node:path';
 import { Client } from '../client/client.js';
-import { GeartrainError, exceptionCode, gtError, invalidPayload, isRetryable } from '../errors.js';
-import { Fields } from '../workers/validate.js';
+import { GeartrainError, exceptionCode, gtError, isRetryable } from '../errors.js';
+import { checker } from '../schema/check.js';
 import { checkAllowed, fingerprint } from '../workers/files.js';
 import type { DomainWorker, DomainWorkerFactory } from '../workers/types.js';
 import { resolveInput } from './input.js';
 import { runPipeline, summarize, type RunSummary } from './runner.js';
+import { PipelineJob } from './schema.js';
 import { FileRunStore } from './state.js';
 import type { PipelineDef, RunRecord } from './types.js';
-
-export interface PipelineJob {
-  input: string;
-  out: string;
-  options?: Record<string, unknown>;
-  runId?: string;
-}
 
 export const pipelineFunction = (def: PipelineDef): string => `pipeline:${def.name}`;
 
@@ -68,22 +62,11 @@ export function runFailure(summary: RunSummary): GeartrainError {
 }
 
 export function pipelineWorker(def: PipelineDef): DomainWorkerFactory {
+  const jobCheck = checker(PipelineJob, pipelineFunction(def));
   return (settings, log): DomainWorker<PipelineJob, RunSummary> => ({
     name: pipelineFunction(def),
     timeoutMs: 24 * 3600_000,
-    parse(raw) {
-      const f = Fields.of(raw, pipelineFunction(def));
-      const job: PipelineJob = { input: f.string('input'), out: f.string('out') };
-      const options = f.raw('options');
-      if (options !== undefined) {
-        if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidPayload('a JSON object', f.name('options'), options);
-        job.options = options as Record<string, unknown>;
-      }
-      const runId = f.optString('runId', { maxLength: 64 });
-      if (runId !== undefined) job.runId = runId;
-      f.done();
-      return job;
-    },
+    parse: (raw) => jobCheck.parse(raw),
     async run(job, ctx) {
       checkAllowed('Output folder', job.out, settings.allowPaths);
       const resolved = await resolveInput(def, job.input, job.out);

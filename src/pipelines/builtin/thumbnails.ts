@@ -3,13 +3,15 @@
 // POSTs it with the outputs (signed, by the webhook worker).
 
 import path from 'node:path';
-import { pipeline } from '../define.js';
-import type { InputFile } from '../input.js';
-import { NOTIFY_URL_OPTION, notifyUrlStep, outputFile } from './notify-url.js';
+import type { BuiltinFunctions } from '../../schema/workers.js';
+import { pipeline } from '../builder.js';
+import type { Failure } from '../types.js';
+import { NOTIFY_URL_OPTION, notifyUrlPayload, notifyUrlSet, outputFile } from './notify-url.js';
+import { ADDRESS, FIT, POSITION, SIZES } from './options.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
 
-export const DEFAULT_SIZES = [
+export const DEFAULT_SIZES: BuiltinFunctions['thumbnail']['payload']['sizes'] = [
   { width: 320, format: 'webp' },
   { width: 640, format: 'webp' },
   { width: 1280, format: 'jpeg' },
@@ -20,17 +22,17 @@ export const thumbnails = pipeline('thumbnails', {
   input: 'folder',
   extensions: IMAGE_EXTENSIONS,
   options: {
-    sizes: { description: 'thumbnail sizes: [{width, height?, format, quality?}]', default: DEFAULT_SIZES },
-    fit: { description: 'inside, cover or contain', default: 'inside' },
-    position: { description: 'where cover crops: centre, attention or entropy (with fit=cover)' },
-    notify: { description: 'email address that gets the summary' },
+    sizes: { description: 'thumbnail sizes: [{width, height?, format, quality?}]', default: DEFAULT_SIZES, schema: SIZES },
+    fit: { description: 'inside, cover or contain', default: 'inside', schema: FIT },
+    position: { description: 'where cover crops: centre, attention or entropy (with fit=cover)', schema: POSITION },
+    notify: { description: 'email address that gets the summary', schema: ADDRESS },
     notifyUrl: NOTIFY_URL_OPTION,
   },
 })
   .step('thumbnail', {
     fn: 'thumbnail',
-    forEach: (s) => s.input.files as InputFile[],
-    itemKey: (f: InputFile) => f.rel,
+    forEach: (s) => s.input.files,
+    itemKey: (f) => f.rel,
     payload: (s) => ({
       input: s.item.path,
       outDir: path.join(s.run.out, s.item.dir),
@@ -43,40 +45,45 @@ export const thumbnails = pipeline('thumbnails', {
   .step('notify', {
     fn: 'email',
     needs: ['thumbnail'],
-    when: (s) => typeof s.options.notify === 'string' && s.options.notify !== '',
+    when: (s) => s.options.notify !== undefined && s.options.notify !== '',
     payload: (s) => ({
-      to: s.options.notify,
+      to: s.options.notify ?? '',
       template: 'thumbnails-done',
       vars: {
-        count: s.steps.thumbnail?.results?.length ?? 0,
-        failed: s.steps.thumbnail?.failed ?? 0,
-        outputs: (s.steps.thumbnail?.results ?? []).reduce((n: number, r: { outputs?: unknown[] }) => n + (r.outputs?.length ?? 0), 0),
-        failures: failureLines(s.steps.thumbnail?.failures ?? []),
+        count: s.steps.thumbnail.results.length,
+        failed: s.steps.thumbnail.failed,
+        outputs: s.steps.thumbnail.results.reduce((n, r) => n + r.outputs.length, 0),
+        failures: failureLines(s.steps.thumbnail.failures),
         input: s.input.dir,
         outDir: s.run.out,
         runId: s.run.id,
       },
     }),
   })
-  .step(
-    'webhook',
-    notifyUrlStep('thumbnails', ['thumbnail'], (s) => {
-      const results = (s.steps.thumbnail?.results ?? []) as { input: string; outputs: { path: string; width: number; height: number; format: string; bytes: number }[] }[];
-      return {
+  .step('webhook', {
+    fn: 'webhook',
+    needs: ['thumbnail'],
+    when: notifyUrlSet,
+    payload: (s) => {
+      const { results, failed, failures } = s.steps.thumbnail;
+      return notifyUrlPayload('thumbnails', s, 'done', {
         images: results.length,
-        failed: s.steps.thumbnail?.failed ?? 0,
-        failures: s.steps.thumbnail?.failures ?? [],
+        failed,
+        failures,
         outputs: results.flatMap((r) =>
           r.outputs.map((o) => ({ source: path.relative(s.input.dir, r.input).split(path.sep).join('/'), file: outputFile(s, o.path), width: o.width, height: o.height, format: o.format, bytes: o.bytes })),
         ),
-      };
-    }),
-  )
+      });
+    },
+  })
   // Every image failed: the step above is skipped, this one says so. (Some failing is a `done`
   // summary with its failures listed.)
   .step('webhook-failed', {
-    ...notifyUrlStep('thumbnails', ['thumbnail'], (s) => ({ images: 0, failed: s.steps.thumbnail?.failed ?? 0, failures: s.steps.thumbnail?.failures ?? [] }), { failed: true }),
-    when: (s) => typeof s.options.notifyUrl === 'string' && s.options.notifyUrl !== '' && s.steps.thumbnail?.status === 'failed',
+    fn: 'webhook',
+    needs: ['thumbnail'],
+    onFailure: true,
+    when: (s) => notifyUrlSet(s) && s.steps.thumbnail.status === 'failed',
+    payload: (s) => notifyUrlPayload('thumbnails', s, 'failed', { images: 0, failed: s.steps.thumbnail.failed, failures: s.steps.thumbnail.failures }),
   })
   .build();
 
@@ -84,7 +91,7 @@ export const thumbnails = pipeline('thumbnails', {
 const MAX_LISTED = 50;
 
 /** `  corrupt.jpg: GT_MEDIA_INVALID: …`, one line per failed image. */
-function failureLines(failures: { item: string; error: string }[]): string {
+function failureLines(failures: readonly Failure[]): string {
   if (failures.length === 0) return '  none';
   const lines = failures.slice(0, MAX_LISTED).map((f) => `  ${f.item}: ${f.error}`);
   if (failures.length > MAX_LISTED) lines.push(`  … and ${failures.length - MAX_LISTED} more (pipeline runs --out OUT shows them all)`);
