@@ -53,8 +53,9 @@ export type StepViews<S extends KnownSteps, A extends keyof S> = {
 /** The steps in `N` and everything they need. */
 type AncestorsOf<S extends KnownSteps, N extends readonly (keyof S)[]> = N[number] | S[N[number]]['ancestors'];
 
-type PayloadOf<F extends Functions, Fn extends string> = Fn extends keyof F ? F[Fn]['payload'] : Fn extends BuiltinFunctionName ? BuiltinFunctions[Fn]['payload'] : unknown;
-type ResultOf<F extends Functions, Fn extends string> = Fn extends keyof F ? F[Fn]['result'] : Fn extends BuiltinFunctionName ? BuiltinFunctions[Fn]['result'] : unknown;
+/** The functions whose payload and result types are known: the built-in ones and those declared with fn(). */
+type Typed<F extends Functions> = BuiltinFunctions & F;
+
 
 /** A whole `${{ … }}` expression, which stands for a value of any type. */
 export type Expression = `\${{${string}}}`;
@@ -90,7 +91,7 @@ interface StepOptions<Sc, N> {
 
 /** A single step as the builder takes it; its id is the first argument of step(). */
 export interface SingleStepInput<Sc, Fn extends string, N, P> extends StepOptions<Sc, N> {
-  /** The Gearman function called: a built-in, one declared with fn(), or any other (untyped). */
+  /** The Gearman function called: a built-in one, or one declared with fn(). */
   fn: Fn;
   forEach?: undefined;
   /** The payload: a template with `${{ … }}` expressions, or a function of the scope. */
@@ -144,28 +145,32 @@ export class PipelineBuilder<I, O extends Readonly<Record<string, unknown>>, F e
   constructor(private readonly head: Omit<PipelineDef, 'steps'>) {}
 
   /**
-   * Declare a function that is not built in: steps calling it get `Static<payload>` as their
-   * payload type and `Static<result>` as their result type; the runner checks each payload
-   * before it is submitted and each result when it comes back.
+   * Declare a function that is not built in, so steps may call it: they get `Static<payload>` as
+   * their payload type and `Static<result>` as their result type (unknown without a schema); the
+   * runner checks each payload before it is submitted and each result when it comes back.
    */
   fn<const Name extends string, P extends TSchema = TUnknown, R extends TSchema = TUnknown>(
     name: Name extends BuiltinFunctionName ? never : Name,
-    schemas: { payload?: P; result?: R },
+    schemas: { payload?: P; result?: R } = {},
   ): PipelineBuilder<I, O, F & { [K in Name]: { payload: Static<P>; result: Static<R> } }, S, Last> {
     this.functions[name] = { ...(schemas.payload ? { payload: schemas.payload } : {}), ...(schemas.result ? { result: schemas.result } : {}) };
     return this as PipelineBuilder<I, O, F & { [K in Name]: { payload: Static<P>; result: Static<R> } }, S, Last>;
   }
 
-  /** Add a fan-out step: `forEach` gives the list, `s.item` the current item in the payload. */
-  step<const Id extends string, const Fn extends string, const N extends readonly (keyof S & string)[] = [Last], T = unknown>(
+  // A step calls a built-in function or one declared with fn(): the signatures index that table
+  // by a name constrained to its keys, which keeps a payload's literal values ('webp') checked
+  // against the payload type (a name resolved through a conditional type would widen them).
+
+  /** Add a fan-out step calling a typed function: `forEach` gives the list, `s.item` the current item. */
+  step<const Id extends string, Fn extends keyof Typed<F> & string, const N extends readonly (keyof S & string)[] = [Last], T = unknown>(
     id: NewId<Id, S>,
-    step: FanOutStepInput<ScopeAfter<I, O, S, N>, Fn, N, T, PayloadOf<F, Fn>>,
-  ): PipelineBuilder<I, O, F, With<S, Id, ResultOf<F, Fn>, true, N>, Id>;
-  /** Add a step: one task. */
-  step<const Id extends string, const Fn extends string, const N extends readonly (keyof S & string)[] = [Last]>(
+    step: FanOutStepInput<ScopeAfter<I, O, S, N>, Fn, N, T, Typed<F>[Fn]['payload']>,
+  ): PipelineBuilder<I, O, F, With<S, Id, Typed<F>[Fn]['result'], true, N>, Id>;
+  /** Add a step calling a typed function: one task. */
+  step<const Id extends string, Fn extends keyof Typed<F> & string, const N extends readonly (keyof S & string)[] = [Last]>(
     id: NewId<Id, S>,
-    step: SingleStepInput<ScopeAfter<I, O, S, N>, Fn, N, PayloadOf<F, Fn>>,
-  ): PipelineBuilder<I, O, F, With<S, Id, ResultOf<F, Fn>, false, N>, Id>;
+    step: SingleStepInput<ScopeAfter<I, O, S, N>, Fn, N, Typed<F>[Fn]['payload']>,
+  ): PipelineBuilder<I, O, F, With<S, Id, Typed<F>[Fn]['result'], false, N>, Id>;
   step(id: string, step: object): unknown {
     // The overloads above are what type a step; stored, it is the runner's untyped StepDef.
     const { needs, ...rest } = step as Omit<StepDef, 'id' | 'needs'> & { needs?: readonly string[] };

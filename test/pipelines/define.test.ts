@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
-import { checkPipeline, loadPipelineFile, pipeline } from '../../src/pipelines/define.js';
+import { pipeline } from '../../src/pipelines/builder.js';
+import { checkPipeline, loadPipelineFile } from '../../src/pipelines/define.js';
 import { compile, render } from '../../src/pipelines/expr.js';
 import { ROOT } from '../helpers/servers.js';
 
@@ -46,18 +47,21 @@ test('invalid definitions give errors naming the step and the field', () => {
       { ...base, steps: [{ id: 'a', fn: 'f', needs: ['b'], payload: {} }, { id: 'b', fn: 'f', needs: ['a'], payload: {} }] },
       'Pipeline p: steps a → b → a form a cycle',
     ],
-    [{ ...base, steps: [{ id: 'a', fn: 'f', priority: 'urgent', payload: {} }] }, 'Pipeline p: Expected one of high, normal, low for p.steps[0].priority but received urgent of type string'],
-    [{ ...base, steps: [{ id: 'a', fn: 'f', retry: -1, payload: {} }] }, 'Pipeline p: Expected integer between 0 and 10 for p.steps[0].retry but received -1 of type number'],
-    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {}, colour: 'red' }] }, 'Pipeline p: Expected one of the fields id, fn, payload for p.steps[0].colour but received red of type string'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', priority: 'urgent', payload: {} }] }, 'Pipeline p: Expected one of high, normal, low for steps[0].priority but received urgent of type string'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', retry: -1, payload: {} }] }, 'Pipeline p: Expected integer between 0 and 10 for steps[0].retry but received -1 of type number'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {}, colour: 'red' }] }, 'Pipeline p: Expected one of the fields id, fn, needs, forEach, when, payload, onFailure, priority, retry, timeoutMs, concurrency for steps[0].colour but received red of type string'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ steps.b.result }}' } }, { id: 'b', fn: 'f', payload: {} }] }, 'Pipeline p: steps[0] (a).payload.x: refers to step "b", which is not one it needs (directly or through others)'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', payload: { x: '${{ item.path }}' } }] }, 'Pipeline p: steps[0] (a).payload.x: "item" is only defined in a step with forEach'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', when: 'env.HOME', payload: {} }] }, 'Pipeline p: steps[0] (a).when: unknown name "env" in "env.HOME" (known: input, options, run, steps, item, index)'],
     [{ ...base, steps: [{ id: 'a', fn: 'f', when: '${{ a == }}', payload: {} }] }, 'Pipeline p: steps[0] (a).when: cannot parse "${{ a == }}": unexpected end'],
-    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {} }, { id: 'a', fn: 'g', payload: {} }] }, 'Pipeline p: p.steps[1].id "a" is used by two steps'],
-    [{ ...base, steps: [] }, 'Pipeline p: Expected array of 1 to 200 items for p.steps but received [] of type array'],
-    [{ ...base, input: 'stdin', steps: [{ id: 'a', fn: 'f', payload: {} }] }, 'Pipeline p: Expected one of folder, file, json for p.input but received stdin of type string'],
-    [{ ...base, steps: [{ id: 'a', fn: 'f' }] }, 'Pipeline p: steps[0] (a).payload: missing (a JSON template or a function)'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {} }, { id: 'a', fn: 'g', payload: {} }] }, 'Pipeline p: steps[1].id "a" is used by two steps'],
+    [{ ...base, steps: [] }, 'Pipeline p: Expected array of 1 to 200 items for steps but received [] of type array'],
+    [{ ...base, input: 'stdin', steps: [{ id: 'a', fn: 'f', payload: {} }] }, 'Pipeline p: Expected one of folder, file, json for input but received stdin of type string'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f' }] }, 'Pipeline p: Expected a JSON payload template for steps[0].payload but received undefined'],
     [{ ...base, result: '${{ steps.a.result }}', steps: [{ id: 'a', fn: 'f', payload: {} }] }, 'Pipeline p: result must be a function (TypeScript pipelines only)'],
+    [{ ...base, steps: [{ id: 'a', fn: 'f', payload: {}, itemKey: 'item.id' }] }, 'Pipeline p: steps[0].itemKey must be a function (TypeScript pipelines only)'],
+    [{ ...base, steps: [{ id: 'a b', fn: 'f', payload: {} }] }, 'Pipeline p: Expected a step id: a letter, then letters, digits, "-" and "_" (at most 64) for steps[0].id but received a b of type string'],
+    ['steps: []', 'Pipeline pipeline: Expected a JSON object for the pipeline but received steps: [] of type string'],
   ];
   for (const [def, message] of cases) {
     assert.throws(() => checkPipeline(def), (err: Error & { code?: string }) => {
@@ -69,9 +73,12 @@ test('invalid definitions give errors naming the step and the field', () => {
 });
 
 test('the builder checks the definition when it is built', () => {
-  const b = pipeline('bad', { input: 'file' }).step('a', { fn: 'f', needs: ['missing'], payload: () => ({}) });
+  // @ts-expect-error: "missing" is not a step declared before this one
+  const b = pipeline('bad', { input: 'file' }).fn('f').step('a', { fn: 'f', needs: ['missing'], payload: () => ({}) });
   assert.throws(() => b.build(), /unknown step "missing"/);
   const ok = pipeline('good', { input: 'file' })
+    .fn('f')
+    .fn('g')
     .step('a', { fn: 'f', payload: (s) => ({ p: s.input.path }) })
     .step('b', { fn: 'g', forEach: (s) => [s.steps.a?.result], payload: '${{ item }}', priority: 'low' })
     .build();
@@ -93,6 +100,23 @@ test('a broken file names the file and what is wrong', async () => {
     await writeFile(path.join(dir, 'broken.yaml'), 'name: x\nsteps: [\n');
     await assert.rejects(loadPipelineFile(path.join(dir, 'broken.yaml')), (err: Error & { code?: string }) => err.code === 'GT_PIPELINE_INVALID' && err.message.startsWith('Pipeline broken.yaml: not valid YAML'));
     await assert.rejects(loadPipelineFile(path.join(dir, 'missing.json')), (err: Error & { code?: string }) => err.code === 'GT_PIPELINE_NOT_FOUND' && /missing\.json/.test(err.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pipeline file with a field of the wrong type gets one message naming the path, the expected and the received value', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-def-'));
+  try {
+    const file = path.join(dir, 'wrong.yaml');
+    await writeFile(file, '# yaml-language-server: $schema=../schemas/pipeline.json\nname: wrong\ninput: json\nsteps:\n  - { id: a, fn: f, payload: {} }\n  - { id: b, fn: f, retry: two, payload: {} }\n');
+    await assert.rejects(loadPipelineFile(file), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GT_PIPELINE_INVALID');
+      assert.equal(err.message, 'Pipeline wrong: Expected integer between 0 and 10 for steps[1].retry but received two of type string');
+      return true;
+    });
+    await writeFile(path.join(dir, 'ok.json'), JSON.stringify({ $schema: '../schemas/pipeline.json', name: 'ok', input: 'json', steps: [{ id: 'a', fn: 'f', payload: {} }] }));
+    assert.equal((await loadPipelineFile(path.join(dir, 'ok.json'))).name, 'ok', 'a JSON file may name its schema');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,11 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Worker, WorkFail } from '../../src/client/index.js';
-import { pipeline } from '../../src/pipelines/define.js';
+import { pipeline } from '../../src/pipelines/builder.js';
 import { runPipeline, summarize } from '../../src/pipelines/runner.js';
 import { FileRunStore } from '../../src/pipelines/state.js';
 import type { RunEvent } from '../../src/pipelines/types.js';
 import { gtError } from '../../src/errors.js';
+import Type from 'typebox';
 import { startInProcess } from '../helpers/servers.js';
 
 async function setup(t: import('node:test').TestContext) {
@@ -30,7 +31,7 @@ async function setup(t: import('node:test').TestContext) {
   return { srv, dir, worker, client, calls, store: new FileRunStore(path.join(dir, 'runs')) };
 }
 
-const fanOut = pipeline('fan', { input: 'json' })
+const fanOut = pipeline('fan', { input: 'json' }).fn('t-split').fn('t-upper').fn('t-join')
   .step('split', { fn: 't-split', payload: '${{ input }}' })
   .step('each', { fn: 't-upper', forEach: '${{ steps.split.result }}', payload: { word: '${{ item }}' } })
   .step('join', { fn: 't-join', payload: { words: '${{ steps.each.results }}' } })
@@ -98,7 +99,7 @@ test('conditions skip steps with their reason; a failed single step skips what n
     throw new WorkFail('no');
   });
   await worker.start();
-  const def = pipeline('branches', { input: 'json' })
+  const def = pipeline('branches', { input: 'json' }).fn('t-probe').fn('t-ok').fn('t-broken')
     .step('probe', { fn: 't-probe', payload: '${{ input }}' })
     .step('image', { fn: 't-ok', needs: ['probe'], when: "${{ steps.probe.result.kind == 'image' }}", payload: {} })
     .step('video', { fn: 't-ok', needs: ['probe'], when: "steps.probe.result.kind == 'video'", payload: {} })
@@ -128,7 +129,7 @@ test('retry resubmits an item that failed in a way a retry can help, not a perma
     return '1';
   });
   await worker.start();
-  const def = pipeline('retry', { input: 'json' }).step('s', { fn: 't-flaky', forEach: '${{ input }}', payload: '${{ item }}', retry: 2 }).build();
+  const def = pipeline('retry', { input: 'json' }).fn('t-flaky').step('s', { fn: 't-flaky', forEach: '${{ input }}', payload: '${{ item }}', retry: 2 }).build();
   const rec = await runPipeline(def, { id: 'r4', input: ['flaky', 'corrupt', 'fine'], inputSpec: null, out: dir }, { client, store });
   assert.equal(seen.get('"flaky"'), 2, 'retried once, then succeeded');
   assert.equal(seen.get('"corrupt"'), 1, 'GT_MEDIA_INVALID is not retried');
@@ -147,7 +148,7 @@ test('fan-out tasks are bounded in flight', async (t) => {
     return '1';
   });
   await worker.start();
-  const def = pipeline('bounded', { input: 'json' }).step('s', { fn: 't-slow', forEach: '${{ input }}', payload: '${{ item }}', concurrency: 2 }).build();
+  const def = pipeline('bounded', { input: 'json' }).fn('t-slow').step('s', { fn: 't-slow', forEach: '${{ input }}', payload: '${{ item }}', concurrency: 2 }).build();
   const rec = await runPipeline(def, { id: 'r5', input: Array.from({ length: 10 }, (_, i) => `w${i}`), inputSpec: null, out: dir }, { client, store });
   assert.equal(rec.status, 'done');
   assert.equal(most, 2, 'two in flight at a time, never more');
@@ -160,7 +161,7 @@ test('parallel branches run at their own priority: a high step overtakes a queue
     order.push(job.json<string>());
     return '1';
   });
-  const def = pipeline('prio', { input: 'json' })
+  const def = pipeline('prio', { input: 'json' }).fn('t-order')
     .step('lows', { fn: 't-order', needs: [], forEach: '${{ input }}', payload: '${{ item }}', priority: 'low' })
     .step('high', { fn: 't-order', needs: [], payload: 'urgent', priority: 'high' })
     .build();
@@ -186,7 +187,7 @@ test('stopping a run abandons waiting items; the next run does them', async (t) 
     return '1';
   });
   await worker.start();
-  const def = pipeline('stop', { input: 'json' }).step('s', { fn: 't-wait', forEach: '${{ input }}', payload: '${{ item }}' }).build();
+  const def = pipeline('stop', { input: 'json' }).fn('t-wait').step('s', { fn: 't-wait', forEach: '${{ input }}', payload: '${{ item }}' }).build();
   const abort = new AbortController();
   const rec = await runPipeline(def, { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir }, {
     client,
@@ -210,7 +211,7 @@ test('a missing property inside a text template fails the step, naming the step,
     return '1';
   });
   await worker.start();
-  const def = pipeline('holes', { input: 'json' }).step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } }).build();
+  const def = pipeline('holes', { input: 'json' }).fn('t-echo').step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } }).build();
   const rec = await runPipeline(def, { id: 'r8', input: [{ key: 'one', dir: 'a' }], inputSpec: null, out: dir }, { client, store });
   assert.equal(rec.status, 'failed');
   assert.equal(rec.steps.s!.status, 'failed');
@@ -229,7 +230,7 @@ test('a failure skips everything downstream of it; an onFailure step runs then, 
     return '1';
   });
   await worker.start();
-  const def = pipeline('tell', { input: 'json' })
+  const def = pipeline('tell', { input: 'json' }).fn('t-check').fn('t-tell')
     .step('check', { fn: 't-check', payload: '${{ input }}' })
     .step('make', { fn: 't-tell', when: "steps.check.result == 'ok'", payload: 'made' })
     .step('ready', { fn: 't-tell', payload: 'ready' })
@@ -248,4 +249,33 @@ test('a failure skips everything downstream of it; an onFailure step runs then, 
   assert.equal(good.status, 'done');
   assert.deepEqual([good.steps.sorry!.status, good.steps.sorry!.reason], ['skipped', 'nothing it needs failed']);
   assert.deepEqual(calls.map((c) => c.payload), ['made', 'ready']);
+});
+
+test('a declared function\'s result is checked against its schema: an item whose result does not match fails, naming the step and the path', async (t) => {
+  const { worker, client, store, dir } = await setup(t);
+  worker.addFunction('t-size', (job) => JSON.stringify(job.json<string>() === 'odd' ? { width: 'wide' } : { width: 320 }));
+  await worker.start();
+  const def = pipeline('sized', { input: 'json' })
+    .fn('t-size', { payload: Type.String(), result: Type.Object({ width: Type.Integer() }) })
+    .step('size', { fn: 't-size', forEach: (s) => (Array.isArray(s.input) ? s.input.map(String) : []), payload: (s) => s.item })
+    .build();
+  const rec = await runPipeline(def, { id: 'r11', input: ['even', 'odd'], inputSpec: null, out: dir }, { client, store });
+  assert.equal(rec.steps.size!.items.even!.status, 'done');
+  assert.equal(
+    rec.steps.size!.items.odd!.error,
+    'GT_PIPELINE_INVALID: Pipeline sized: step size, item odd: t-size answered a result its schema refuses: Expected integer for steps.size.result.width but received wide of type string',
+  );
+  assert.equal(rec.steps.size!.status, 'partial');
+});
+
+test('an option with a schema is checked before the run starts, naming it', async (t) => {
+  const { client, store, dir } = await setup(t);
+  const def = pipeline('opts', { input: 'json', options: { width: { description: 'px', default: 320, schema: Type.Integer({ minimum: 1 }) } } })
+    .fn('t-none')
+    .step('s', { fn: 't-none', payload: (s) => ({ width: s.options.width }) })
+    .build();
+  await assert.rejects(runPipeline(def, { id: 'r12', input: null, inputSpec: null, out: dir, options: { width: 0 } }, { client, store }), {
+    code: 'GT_PIPELINE_INVALID',
+    message: 'Pipeline opts: Expected positive integer for options.width but received 0 of type number',
+  });
 });

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Worker } from '../../src/client/index.js';
-import { pipeline } from '../../src/pipelines/define.js';
+import { pipeline } from '../../src/pipelines/builder.js';
 import { runPipeline } from '../../src/pipelines/runner.js';
 import { runStoreFor, runsIn } from '../../src/pipelines/worker.js';
 import { startInProcess } from '../helpers/servers.js';
@@ -25,7 +25,7 @@ test('GET /api/v1/runs lists the runs under an output folder with per-step progr
     await client.close();
     await worker.close();
   });
-  const def = pipeline('doubles', { input: 'json' }).step('d', { fn: 't-double', forEach: '${{ input }}', payload: '${{ item }}' }).build();
+  const def = pipeline('doubles', { input: 'json' }).fn('t-double').step('d', { fn: 't-double', forEach: '${{ input }}', payload: '${{ item }}' }).build();
   const rec = await runPipeline(def, { id: 'run-1', input: [1, 2, 3], inputSpec: [1, 2, 3], out }, { client, store: runStoreFor(out) });
   assert.equal(rec.status, 'done');
   const h = srv.server.httpAddress()!;
