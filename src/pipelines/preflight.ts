@@ -7,17 +7,25 @@ import { GeartrainError, gtError } from '../errors.js';
 import { evaluate, render } from './expr.js';
 import { functionChecks } from './functions.js';
 import { checkPayload } from './payloads.js';
-import type { PipelineDef, StepDef, StepScope } from './types.js';
+import type { FanOutStep, PipelineDef, SingleStep, StepDef, StepScope, StepView } from './types.js';
 
-/** A scope without earlier results that notes whether anything asked for them. */
+/** What a step sees of an earlier step that has not run: nothing yet. */
+const NOT_RUN: SingleStep & FanOutStep = { result: undefined, results: [], failed: 0, status: 'pending', failures: [] };
+
+/**
+ * A scope without earlier results that notes whether anything asked for them. Every step reads
+ * as not run yet (a function reading `s.steps.probe.result` gets undefined, not a TypeError), so
+ * a condition on an earlier result is told apart from one on the options alone.
+ */
 function probeScope(base: Omit<StepScope, 'steps'>, extra: { item?: unknown; index?: number } = {}): { scope: StepScope; readSteps(): boolean } {
   let read = false;
+  const steps = new Proxy<Record<string, StepView>>({}, { get: () => NOT_RUN });
   const scope = { ...base, ...extra } as StepScope;
   Object.defineProperty(scope, 'steps', {
     enumerable: true,
     get() {
       read = true;
-      return {};
+      return steps;
     },
   });
   return { scope, readSteps: () => read };
