@@ -56,7 +56,6 @@ type AncestorsOf<S extends KnownSteps, N extends readonly (keyof S)[]> = N[numbe
 /** The functions whose payload and result types are known: the built-in ones and those declared with fn(). */
 type Typed<F extends Functions> = BuiltinFunctions & F;
 
-
 /** A whole `${{ … }}` expression, which stands for a value of any type. */
 export type Expression = `\${{${string}}}`;
 

@@ -35,7 +35,6 @@ function checkStepExpressions(def: PipelineDef, i: number, ancestors: ReadonlySe
   if (typeof s.forEach === 'string') check(at('forEach'), expressionBody(s.forEach), s.forEach, ctx);
   if (typeof s.when === 'string') check(at('when'), expressionBody(s.when), s.when, ctx);
   if (typeof s.payload === 'function') return;
-  if (s.payload === undefined) throw invalid(def.name, `${at('payload')}: missing (a JSON template or a function)`);
   const inner: ExprContext = s.forEach === undefined ? ctx : { ...ctx, item: typeof s.forEach === 'string' ? itemShape(expressionBody(s.forEach), ctx) : { kind: 'any' } };
   for (const t of templateStrings(s.payload, 'payload')) for (const e of t.expressions) check(at(t.where), e, t.text, inner);
 }
