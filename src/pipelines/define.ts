@@ -40,7 +40,7 @@ function checkStepExpressions(def: PipelineDef, i: number, ancestors: ReadonlySe
 }
 
 /** The steps each step depends on, directly or through others; throws on a cycle. */
-function ancestorsOf(name: string, steps: readonly StepDef[]): Map<string, Set<string>> {
+export function ancestorsOf(name: string, steps: readonly StepDef[]): Map<string, Set<string>> {
   const byId = new Map(steps.map((s) => [s.id, s]));
   const result = new Map<string, Set<string>>();
   const visiting: string[] = [];

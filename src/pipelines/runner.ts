@@ -11,6 +11,7 @@ import { ExprError, evaluate, render } from './expr.js';
 import { outputConflicts } from './payloads.js';
 import { preflight } from './preflight.js';
 import type { RunStore } from './state.js';
+import { ancestorsOf } from './define.js';
 import { checkOptions, functionChecks, type FunctionChecks } from './functions.js';
 import type { ItemRecord, ItemScope, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus, StepView } from './types.js';
 
@@ -113,9 +114,15 @@ function defaultKey(item: unknown, index: number): string {
   return typeof item === 'string' ? item : `${index}:${fingerprint(item)}`;
 }
 
-export function stepScope(record: RunRecord, def: PipelineDef, input: unknown): StepScope {
+/**
+ * What a step's functions and expressions read: the run, and of the steps only `visible` (the
+ * step's ancestors; every step for the pipeline's result). A step that is not an ancestor is
+ * absent, as the builder's types say, never there or not depending on timing.
+ */
+export function stepScope(record: RunRecord, def: PipelineDef, input: unknown, visible?: ReadonlySet<string>): StepScope {
   const steps: Record<string, StepView> = {};
   for (const s of def.steps) {
+    if (visible && !visible.has(s.id)) continue;
     const rec = record.steps[s.id];
     if (!rec) continue;
     const items = Object.values(rec.items);
@@ -156,6 +163,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
   await saver.flush();
 
   const byId = new Map(def.steps.map((s) => [s.id, s]));
+  const ancestry = ancestorsOf(def.name, def.steps);
   const settled = new Map<string, Promise<StepStatus>>();
   const settle = (id: string): Promise<StepStatus> => {
     let p = settled.get(id);
@@ -201,7 +209,7 @@ export async function runPipeline(def: PipelineDef, params: RunParams, opts: Run
       }
     }
     if (signal?.aborted) return finishStep(step, rec, 'skipped', 'run stopped');
-    const scope = stepScope(record, def, params.input);
+    const scope = stepScope(record, def, params.input, ancestry.get(step.id));
     try {
       if (step.when !== undefined) {
         const ok = typeof step.when === 'function' ? step.when(scope) : evaluate(step.when, scope);

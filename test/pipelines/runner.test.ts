@@ -279,3 +279,24 @@ test('an option with a schema is checked before the run starts, naming it', asyn
     message: 'Pipeline opts: Expected positive integer for options.width but received 0 of type number',
   });
 });
+
+test('a step sees only its ancestors among the steps, whatever else has finished', async (t) => {
+  const { worker, client, store, dir, calls } = await setup(t);
+  worker.addFunction('t-seen', (job) => {
+    calls.push({ fn: 't-seen', payload: job.json() });
+    return '1';
+  });
+  await worker.start();
+  const def = pipeline('seen', { input: 'json' })
+    .fn('t-seen')
+    .step('a', { fn: 't-seen', payload: 'a' })
+    .step('b', { fn: 't-seen', payload: (s) => Object.keys(s.steps) })
+    .step('c', { fn: 't-seen', needs: [], when: (s) => Object.keys(s.steps).length === 0, payload: 'c' })
+    .step('d', { fn: 't-seen', needs: ['b', 'c'], payload: (s) => Object.keys(s.steps).sort() })
+    .build();
+  const rec = await runPipeline(def, { id: 'r13', input: null, inputSpec: null, out: dir }, { client, store });
+  assert.equal(rec.status, 'done');
+  assert.equal(rec.steps.c!.status, 'done', 'c needs nothing, so it sees no step, whichever have finished');
+  assert.ok(calls.some((c) => JSON.stringify(c.payload) === '["a"]'), 'b sees a');
+  assert.ok(calls.some((c) => JSON.stringify(c.payload) === '["a","b","c"]'), 'd sees b, c and, through b, a');
+});
