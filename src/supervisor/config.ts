@@ -1,7 +1,9 @@
 // `pipeline up`'s configuration: the job server (or external servers), worker processes per
 // type, the settings passed to them, and the restart/stop/reload policies. Read from JSON or
-// YAML and checked once at load; every message names the key by its full path:
+// YAML and checked once at load against one schema, ConfigFile, which is also the published
+// schemas/config.json; every message names the key by its full path:
 // `Expected positive integer for workers.thumbnail.processes but received -1 of type number`.
+// What the schema cannot say (server or servers, exec types, size spellings) is checked after it.
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +28,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** Where the embedded job server listens when the config does not say. */
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_PORT = 4730;
+const DEFAULT_PROCESSES = 1;
 
 const positiveInt = (description: string, more: object = {}) => Type.Integer({ minimum: 1, maximum: MAX_SAFE, expected: 'positive integer', description, ...more });
 const nonNegativeInt = (description: string, more: object = {}) => Type.Integer({ minimum: 0, maximum: MAX_SAFE, expected: 'non-negative integer', description, ...more });
@@ -73,7 +76,7 @@ export const ServerFile = section(
 
 export const WorkerTypeFile = section(
   {
-    processes: Type.Optional(positiveInt('Processes of this type.', { default: 1 })),
+    processes: Type.Optional(positiveInt('Processes of this type.', { default: DEFAULT_PROCESSES })),
     concurrency: Type.Optional(positiveInt('Jobs one process runs at once (`pipeline worker TYPE=N`). Default: 1; thumbnail: the cores + 1.')),
     env: Type.Optional(
       Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()], { expected: 'string, number or boolean' }), {
@@ -349,7 +352,7 @@ function workerType(type: string, w: Static<typeof WorkerTypeFile>, named = fals
     }
   }
   const env = Object.fromEntries(Object.entries(w.env ?? {}).map(([k, v]) => [k, String(v)]));
-  const spec: WorkerTypeConfig = { processes: w.processes ?? 1, concurrency: w.concurrency ?? defaultConcurrency(type), env };
+  const spec: WorkerTypeConfig = { processes: w.processes ?? DEFAULT_PROCESSES, concurrency: w.concurrency ?? defaultConcurrency(type), env };
   if (w.exec !== undefined) {
     spec.exec = w.exec;
     spec.functions = w.functions ?? [type];
