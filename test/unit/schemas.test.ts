@@ -32,7 +32,7 @@ test('each file under schemas/ is what `npm run schemas` writes, and nothing els
 });
 
 interface ConfigExample {
-  /** Where it is: a file, or `docs/x.md:LINE` for a fenced block. */
+  /** Where it is: a file's path, or for a fenced block of Markdown, the file's path, a colon and the block's first line. */
   where: string;
   /** The name parseConfig reads it as (its extension picks JSON or YAML). */
   name: string;
