@@ -218,7 +218,7 @@ describe('pipeline up: supervised worker processes', () => {
     await writeFile(path.join(dir, 'bad.json'), JSON.stringify({ workers: { email: { procs: 2 } } }));
     r = await pipeline(dir, ['up', '-c', 'bad.json']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /Expected one of processes, concurrency, env, exec, functions, timeoutMs for workers\.email\.procs but received 2 of type number/);
+    assert.match(r.stderr, /Expected one of the fields processes, concurrency, env, exec, functions, timeoutMs for workers\.email\.procs but received 2 of type number/);
 
     await writeFile(path.join(dir, 'typo.yaml'), 'workers:\n  thumbnial: { processes: 1 }\n');
     r = await pipeline(dir, ['up', '-c', 'typo.yaml']);
