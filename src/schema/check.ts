@@ -166,7 +166,8 @@ export function explain(schema: TSchema, value: unknown, errors: readonly Schema
   }
   if (e.keyword === 'additionalProperties') {
     const extra = String((e.params.additionalProperties as string[] | undefined)?.[0] ?? '');
-    const known = Object.keys(node.properties ?? {});
+    // Keys such as `$schema` are for editors, not settings: the message leaves them out.
+    const known = Object.keys(node.properties ?? {}).filter((k) => !k.startsWith('$'));
     const pointer = `${e.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     return { expected: `one of the fields ${known.join(', ')}`, path: pointer, received: valueAt(value, pointer) };
   }

@@ -150,6 +150,7 @@ export const ReloadFile = section(
 /** `pipeline up`'s config file (geartrain.config.json or .yaml), as written. */
 export const ConfigFile = section(
   {
+    $schema: Type.Optional(Type.String({ description: 'The JSON Schema this file follows, for editors (schemas/config.json); not read by `pipeline up`.' })),
     server: Type.Optional(ServerFile),
     servers: Type.Optional(texts('External job servers (host:port) to run workers against, instead of `server`.')),
     workers: Type.Optional(
@@ -279,7 +280,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Check a parsed config and fill in the defaults; then the rules a schema does not say, each naming its key. */
 export function checkConfig(raw: unknown): SupervisorConfig {
-  if (!isObject(raw)) throw invalidArgument(`an object with the keys ${Object.keys(ConfigFile.properties).join(', ')}`, 'the config file', raw);
+  if (!isObject(raw)) throw invalidArgument(`an object with the keys ${Object.keys(ConfigFile.properties).filter((k) => !k.startsWith('$')).join(', ')}`, 'the config file', raw);
   const file = configFile.parse(raw);
   if (file.server !== undefined && file.servers !== undefined) {
     throw invalidArgument('either server (run the job server here) or servers (use running ones), not both', 'servers', file.servers);

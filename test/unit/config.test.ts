@@ -77,3 +77,9 @@ test('the server keys come out in one order whatever order the file wrote them i
   assert.equal(JSON.stringify(a.server), JSON.stringify(b.server));
   assert.equal(JSON.stringify(a.server), '{"host":"127.0.0.1","port":4731,"maxBuffered":67108864,"http":{"port":8730,"runs":["out"]}}');
 });
+
+test('a JSON file may name its schema in "$schema" for editors; the key changes nothing else', () => {
+  const withSchema = parseConfig('{ "$schema": "./node_modules/geartrain/schemas/config.json", "workers": { "probe": { "processes": 2 } } }', 'c.json');
+  const without = parseConfig('{ "workers": { "probe": { "processes": 2 } } }', 'c.json');
+  assert.deepEqual(withSchema, without);
+});
