@@ -198,8 +198,8 @@ interface Checked {
   reload: ReloadPolicy;
 }
 
-/** The config `pipeline up` runs: every key of the file, each present, defaults filled. */
-export type SupervisorConfig = { [K in keyof File]-?: Checked[K] };
+/** The config `pipeline up` runs: every setting of the file, each present, defaults filled (`$schema` is for editors). */
+export type SupervisorConfig = { [K in Exclude<keyof File, '$schema'>]-?: Checked[K] };
 
 export interface LoadedConfig {
   config: SupervisorConfig;
