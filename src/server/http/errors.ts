@@ -4,11 +4,20 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import Type, { type Static } from 'typebox';
 import { GeartrainError, gtError } from '../../errors.js';
 
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+export const ErrorBodySchema = Type.Object(
+  {
+    error: Type.Object({ code: Type.String({ description: 'A GT_* code (docs/errors.md)' }), message: Type.String() }, { additionalProperties: false }),
+    handle: Type.Optional(Type.String({ description: 'POST /jobs in the foreground: the handle of the job that failed' })),
+  },
+  { additionalProperties: false },
+);
+export type ErrorBody = Static<typeof ErrorBodySchema>;
+
+/** The error answers every route declares: 4xx and 5xx, `{error: {code, message}}`. */
+export const errorResponses = { '4xx': ErrorBodySchema, '5xx': ErrorBodySchema } as const;
 
 export function errorBody(err: GeartrainError): ErrorBody {
   return { error: { code: err.code, message: err.message } };

@@ -1,0 +1,88 @@
+// fastify's validator compiler for the API's route schemas: TypeBox's compiled check, the engine
+// of src/schema/check.ts, so a request is refused in the words payloads and config files use:
+// `Expected one of high, normal, low for priority but received urgent of type string`
+// (400 GT_INVALID_ARGUMENT). Nothing is removed from a request: a field or query parameter the
+// schema does not list is refused. Only query strings and path parameters, which are text, have
+// their numbers and booleans read from the text; a body is JSON and keeps its types (`"5"` is
+// not a number).
+
+import type { FastifySchemaCompiler } from 'fastify';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { describeValue, gtError, type GeartrainError } from '../../errors.js';
+import { explain, pathName } from '../../schema/check.js';
+
+interface Node {
+  type?: string;
+  anyOf?: Node[];
+  properties?: Record<string, Node>;
+}
+
+/** The ajv-style error a TypeBox check reports. */
+interface CheckError {
+  keyword: string;
+  schemaPath: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+}
+
+/** `X | null` → X: a value that is not null is explained against X alone, not as a union miss. */
+function nonNull(schema: Node): Node | undefined {
+  const u = schema.anyOf;
+  if (u === undefined || u.length !== 2) return undefined;
+  const rest = u.filter((b) => b.type !== 'null');
+  return rest.length === 1 ? rest[0] : undefined;
+}
+
+/**
+ * Query parameters and path parameters are text: a decimal integer or number where the schema
+ * wants one, and true/false/1/0 where it wants a boolean, are read as such; an empty value
+ * counts as absent (what a form sends for an empty field). Anything else stays text and fails
+ * the check naming the text received.
+ */
+export function fromText(schema: Node, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v === '') continue;
+    const type = schema.properties?.[k]?.type;
+    if (typeof v !== 'string') out[k] = v;
+    else if (type === 'integer' && /^-?\d{1,16}$/.test(v)) out[k] = Number(v);
+    else if (type === 'number' && /^-?\d{1,16}(\.\d{1,16})?$/.test(v)) out[k] = Number(v);
+    else if (type === 'boolean' && /^(true|1|false|0)$/.test(v)) out[k] = v === 'true' || v === '1';
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** The one error for a request part that failed its schema; `part` roots nothing (fields are named by themselves). */
+export function requestError(schema: TSchema, value: unknown, errors: readonly CheckError[], part: string): GeartrainError {
+  const e = errors.find((x) => x.schemaPath.endsWith('/propertyNames'));
+  if (e !== undefined) {
+    // A key of a map (counts.thumbnail) failed: the key is what was received, not its value.
+    const parent = e.instancePath.slice(0, e.instancePath.lastIndexOf('/'));
+    const key = e.instancePath.slice(parent.length + 1).replace(/~1/g, '/').replace(/~0/g, '~');
+    const node = e.schemaPath.replace(/^#\/?/, '').split('/').reduce<Record<string, unknown>>((n, p) => n[p] as Record<string, unknown>, schema as never);
+    return gtError('GT_INVALID_ARGUMENT', String(node.expected ?? 'a valid key'), `a key of ${pathName('', parent) || part}`, describeValue(key));
+  }
+  const { expected, path, received } = explain(schema, value, errors);
+  const words = expected === 'one of the fields ' ? (part === 'body' ? 'no fields' : `no ${part === 'query' ? 'query parameters' : part}`) : expected;
+  // fastify hands an absent body over as null; null and an empty body both mean "no body".
+  const shown = part === 'body' && path === '' && value === null ? undefined : received;
+  return gtError('GT_INVALID_ARGUMENT', words, pathName('', path) || part, describeValue(shown));
+}
+
+/** The validator compiler: one compiled check per route part, run on every request. */
+export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
+  const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'body');
+  const whole = Compile(schema);
+  const inner = nonNull(schema as Node);
+  const innerCheck = inner === undefined ? undefined : Compile(inner as TSchema);
+  const text = part !== 'body';
+  return (data: unknown) => {
+    const value = text ? fromText(schema as Node, data) : data;
+    if (whole.Check(value)) return { value };
+    const [s, check] = inner !== undefined && innerCheck !== undefined && value !== null ? [inner as TSchema, innerCheck] : [schema, whole];
+    return { error: requestError(s, value, [...check.Errors(value)] as CheckError[], part) };
+  };
+};
