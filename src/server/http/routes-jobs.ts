@@ -9,7 +9,7 @@ import type { JobFilter } from '../../store/types.js';
 import type { JobLog } from '../joblog.js';
 import { PRIORITY_NAMES, type Priority } from '../registry.js';
 import type { Api, RouteContext } from './context.js';
-import { errorBody, errorResponses } from './errors.js';
+import { JobErrorBodySchema, errorBody, errorResponses } from './errors.js';
 import { resultValue } from './json.js';
 import { submitBackground, type HttpSubmission } from './submit.js';
 import { JobStateSchema, JobViewSchema, liveJobView, recordView } from './views.js';
@@ -118,7 +118,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
   const idOf = (w: string): string => registry.jobs.get(w)?.id || w;
   const handleOf = (id: string): string | null => registry.findById(id)?.handle ?? null;
 
-  const submitSchema = { body: SubmitBody, response: { 200: Finished, 202: Submitted, ...errorResponses } };
+  const submitSchema = { body: SubmitBody, response: { 200: Finished, 202: Submitted, '4xx': JobErrorBodySchema, '5xx': JobErrorBodySchema } };
   app.post('/api/v1/jobs', { schema: submitSchema }, async (req, reply) => {
     const { function: fn, payload, priority = 'normal', unique = '', background = true, timeoutMs } = req.body;
     // A string is sent as it is; any other JSON value as its JSON text (what the workers read).
