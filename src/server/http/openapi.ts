@@ -55,5 +55,5 @@ export function registerOpenapi(app: Api, version: string, token: boolean): void
 
 export function registerOpenapiRoute(app: Api): void {
   const document = Type.Object({}, { additionalProperties: true, description: 'The OpenAPI 3.1 document of this API' });
-  app.get('/api/v1/openapi.json', { schema: { response: { 200: document, ...errorResponses } } }, async () => app.swagger() as Record<string, unknown>);
+  app.get('/api/v1/openapi.json', { schema: { summary: 'This document', response: { 200: document, ...errorResponses } } }, async () => app.swagger() as Record<string, unknown>);
 }

@@ -118,7 +118,9 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
   const idOf = (w: string): string => registry.jobs.get(w)?.id || w;
   const handleOf = (id: string): string | null => registry.findById(id)?.handle ?? null;
 
-  const submitSchema = { body: SubmitBody, response: { 200: Finished, 202: Submitted, '4xx': JobErrorBodySchema, '5xx': JobErrorBodySchema } };
+  const submitSchema = {
+    summary: 'Submit a job: in the background (202 once logged), or in the foreground (200 with its result)',
+    body: SubmitBody, response: { 200: Finished, 202: Submitted, '4xx': JobErrorBodySchema, '5xx': JobErrorBodySchema } };
   app.post('/api/v1/jobs', { schema: submitSchema }, async (req, reply) => {
     const { function: fn, payload, priority = 'normal', unique = '', background = true, timeoutMs } = req.body;
     // A string is sent as it is; any other JSON value as its JSON text (what the workers read).
@@ -156,7 +158,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
     return reply.code(200).send({ handle: o.job.handle, function: fn, coalesced: call.coalesced, result: resultValue(text), resultText: text });
   });
 
-  app.get('/api/v1/jobs', { schema: { querystring: ListQuery, response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }, { additionalProperties: false }), ...errorResponses } } }, async (req) => {
+  app.get('/api/v1/jobs', { schema: { summary: 'The job log, newest first, with filters', querystring: ListQuery, response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }, { additionalProperties: false }), ...errorResponses } } }, async (req) => {
     const q = req.query;
     const f: JobFilter = { limit: q.limit ?? 100 };
     if (q.state !== undefined) f.state = q.state;
@@ -170,7 +172,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
   });
 
   const retryDeadResponse = Type.Object({ retried: Type.Integer(), ids: Type.Array(Type.String()) }, { additionalProperties: false });
-  app.post('/api/v1/jobs/retry-dead', { schema: { body: RetryDeadBody, response: { 200: retryDeadResponse, ...errorResponses } } }, async (req) => {
+  app.post('/api/v1/jobs/retry-dead', { schema: { summary: 'Run dead jobs again', body: RetryDeadBody, response: { 200: retryDeadResponse, ...errorResponses } } }, async (req) => {
     const { function: fn, limit = 100_000 } = req.body ?? {};
     const log = joblog();
     await log.sync();
@@ -184,7 +186,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
     return { retried: ids.length, ids };
   });
 
-  app.get('/api/v1/jobs/:id', { schema: { params: IdParams, response: { 200: JobAnswer, ...errorResponses } } }, async (req) => {
+  app.get('/api/v1/jobs/:id', { schema: { summary: 'One job log entry, by log id or handle', params: IdParams, response: { 200: JobAnswer, ...errorResponses } } }, async (req) => {
     const param = req.params.id;
     const live = registry.jobs.get(param);
     if (live && !live.logged) return { job: liveJobView(live) };
@@ -196,7 +198,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
     return { job: recordView(r, handleOf(id)) };
   });
 
-  app.get('/api/v1/jobs/:id/status', { schema: { params: IdParams, response: { 200: StatusAnswer, ...errorResponses } } }, async (req) => {
+  app.get('/api/v1/jobs/:id/status', { schema: { summary: 'GET_STATUS of a job, by handle or log id', params: IdParams, response: { 200: StatusAnswer, ...errorResponses } } }, async (req) => {
     // GET_STATUS: a handle this server holds; a log id is accepted too.
     const param = req.params.id;
     const job = registry.jobs.get(param) ?? registry.findById(param);
@@ -204,7 +206,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
     return { handle: job.handle, id: job.id || null, known: true, running: job.worker !== null, numerator: job.numerator, denominator: job.denominator };
   });
 
-  app.post('/api/v1/jobs/:id/retry', { schema: { params: IdParams, body: NoFields, response: { 200: JobAnswer, ...errorResponses } } }, async (req) => {
+  app.post('/api/v1/jobs/:id/retry', { schema: { summary: 'Run a failed, dead or cancelled job again', params: IdParams, body: NoFields, response: { 200: JobAnswer, ...errorResponses } } }, async (req) => {
     const log = joblog();
     await log.sync();
     const id = idOf(req.params.id);
@@ -217,7 +219,7 @@ export function registerJobRoutes(app: Api, ctx: RouteContext): void {
   });
 
   const cancelled = Type.Object({ job: Type.Union([JobViewSchema, Type.Null()]) }, { additionalProperties: false });
-  app.post('/api/v1/jobs/:id/cancel', { schema: { params: IdParams, body: NoFields, response: { 200: cancelled, ...errorResponses } } }, async (req) => {
+  app.post('/api/v1/jobs/:id/cancel', { schema: { summary: 'Cancel a queued, running, failed or dead job', params: IdParams, body: NoFields, response: { 200: cancelled, ...errorResponses } } }, async (req) => {
     const param = req.params.id;
     const live = registry.jobs.get(param);
     if (live && !live.logged) {

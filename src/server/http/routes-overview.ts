@@ -64,7 +64,7 @@ const ServerAnswer = Type.Object(
 export function registerOverviewRoutes(app: Api, ctx: RouteContext): void {
   const { host } = ctx;
 
-  app.get('/api/v1/server', { schema: { response: { 200: ServerAnswer, ...errorResponses } } }, async () => {
+  app.get('/api/v1/server', { schema: { summary: 'What this server is and which providers it has', response: { 200: ServerAnswer, ...errorResponses } } }, async () => {
     const gearman = host.address();
     return {
       version: host.version,
@@ -80,11 +80,11 @@ export function registerOverviewRoutes(app: Api, ctx: RouteContext): void {
   });
 
   const queues = Type.Object({ queues: Type.Array(QueueViewSchema) }, { additionalProperties: false });
-  app.get('/api/v1/queues', { schema: { querystring: NoQuery, response: { 200: queues, ...errorResponses } } }, async () => ({ queues: queuesView(host.registry) }));
+  app.get('/api/v1/queues', { schema: { summary: 'Queued, scheduled and running jobs and totals per function', querystring: NoQuery, response: { 200: queues, ...errorResponses } } }, async () => ({ queues: queuesView(host.registry) }));
 
   const workersQuery = Type.Object({ all: Type.Optional(Type.Boolean({ default: false, description: 'Every connection, as the workers admin command lists them' })) }, { additionalProperties: false });
   const workers = Type.Object({ workers: Type.Array(WorkerViewSchema) }, { additionalProperties: false });
-  app.get('/api/v1/workers', { schema: { querystring: workersQuery, response: { 200: workers, ...errorResponses } } }, async (req) => ({
+  app.get('/api/v1/workers', { schema: { summary: 'Worker connections, their functions and running jobs', querystring: workersQuery, response: { 200: workers, ...errorResponses } } }, async (req) => ({
     workers: workersView(host.connections(), req.query.all ?? false),
   }));
 
@@ -92,7 +92,7 @@ export function registerOverviewRoutes(app: Api, ctx: RouteContext): void {
     description: 'Server-sent events: a `snapshot` event every eventsIntervalMs, its data a JSON Snapshot',
     content: { 'text/event-stream': { schema: Type.String() } },
   };
-  app.get('/api/v1/events', { schema: { querystring: NoQuery, response: { 200: stream, ...errorResponses } } }, (req, reply) => {
+  app.get('/api/v1/events', { schema: { summary: 'Server-sent snapshots of queues, totals and workers', querystring: NoQuery, response: { 200: stream, ...errorResponses } } }, (req, reply) => {
     reply.hijack();
     // Quiet between snapshots when the interval is long; a stream that stops reading is
     // dropped by the hub instead.
@@ -101,7 +101,7 @@ export function registerOverviewRoutes(app: Api, ctx: RouteContext): void {
   });
 
   const metrics = { description: 'Prometheus text format', content: { 'text/plain': { schema: Type.String() } } };
-  app.get('/metrics', { schema: { response: { 200: metrics, ...errorResponses } } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', response: { 200: metrics, ...errorResponses } } }, async (_req, reply) => {
     const text = await ctx.metrics.text();
     return reply.header('content-type', ctx.metrics.contentType).header('cache-control', 'no-store').send(text);
   });

@@ -44,26 +44,26 @@ export function registerProviderRoutes(app: Api, ctx: RouteContext): void {
   };
 
   const runList = Type.Object({ runs: Type.Array(RunSummarySchema) }, { additionalProperties: false });
-  app.get('/api/v1/runs', { schema: { querystring: RunsQuery, response: { 200: runList, ...errorResponses } } }, async (req) => {
+  app.get('/api/v1/runs', { schema: { summary: 'Pipeline runs with per-step progress', querystring: RunsQuery, response: { 200: runList, ...errorResponses } } }, async (req) => {
     const list = await runs().list(req.query.limit ?? 50);
     return { runs: list.map((r) => runSummary(r)) };
   });
 
-  app.get('/api/v1/runs/:id', { schema: { params: RunParams, response: { 200: RunAnswer, ...errorResponses } } }, async (req) => {
+  app.get('/api/v1/runs/:id', { schema: { summary: 'One pipeline run: its summary and its whole record', params: RunParams, response: { 200: RunAnswer, ...errorResponses } } }, async (req) => {
     const r = await runs().get(req.params.id);
     if (!r) throw gtError('GT_HTTP_NOT_FOUND', `No pipeline run ${req.params.id}`);
     return { run: runSummary(r, true), record: r };
   });
 
-  app.get('/api/v1/processes', { schema: { response: { 200: ProcessesViewSchema, ...errorResponses } } }, async () => supervisor().ps());
+  app.get('/api/v1/processes', { schema: { summary: 'Supervised worker processes, as pipeline ps', response: { 200: ProcessesViewSchema, ...errorResponses } } }, async () => supervisor().ps());
 
-  app.post('/api/v1/processes', { schema: { body: ProcessesBody, response: { 200: ProviderResult, ...errorResponses } } }, async () => {
+  app.post('/api/v1/processes', { schema: { summary: 'Replace every worker process, as pipeline reload', body: ProcessesBody, response: { 200: ProviderResult, ...errorResponses } } }, async () => {
     const p = supervisor();
     if (typeof p.reload !== 'function') throw gtError('GT_HTTP_NOT_AVAILABLE', 'This supervisor cannot reload');
     return { result: await p.reload() };
   });
 
-  app.post('/api/v1/scale', { schema: { body: ScaleBody, response: { 200: ProviderResult, ...errorResponses } } }, async (req) => ({
+  app.post('/api/v1/scale', { schema: { summary: 'Set the process count of worker types, as pipeline scale', body: ScaleBody, response: { 200: ProviderResult, ...errorResponses } } }, async (req) => ({
     result: await supervisor().scale(req.body.counts),
   }));
 }
