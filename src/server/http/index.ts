@@ -1,6 +1,7 @@
-// The job server's HTTP side, on a port of its own: the JSON API under /api/v1, the dashboard
-// at /, and /metrics. Loaded only when ServerOptions.http is set (fastify and prom-client stay
-// out of a plain Gearman server). `close()` is idempotent.
+// The job server's HTTP side, on a port of its own: the JSON API under /api/v1 (its OpenAPI
+// document at /api/v1/openapi.json), the dashboard at /, and /metrics. Loaded only when
+// ServerOptions.http is set (fastify and prom-client stay out of a plain Gearman server).
+// `close()` is idempotent.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';

@@ -47,6 +47,7 @@ export function fromText(schema: Node, value: unknown): unknown {
     if (v === '') continue;
     const type = schema.properties?.[k]?.type;
     if (typeof v !== 'string') out[k] = v;
+    // At most 16 digits: every such integer is read exactly (Number.MAX_SAFE_INTEGER has 16).
     else if (type === 'integer' && /^-?\d{1,16}$/.test(v)) out[k] = Number(v);
     else if (type === 'number' && /^-?\d{1,16}(\.\d{1,16})?$/.test(v)) out[k] = Number(v);
     else if (type === 'boolean' && /^(true|1|false|0)$/.test(v)) out[k] = v === 'true' || v === '1';
@@ -55,18 +56,27 @@ export function fromText(schema: Node, value: unknown): unknown {
   return out;
 }
 
-/** The one error for a request part that failed its schema; `part` roots nothing (fields are named by themselves). */
+/** What an object with no fields of its own refuses, by request part. */
+const NOTHING: Record<string, string> = { body: 'no fields', query: 'no query parameters', params: 'no path parameters' };
+
+function nodeAt(schema: TSchema, schemaPath: string): Record<string, unknown> {
+  let node = schema as unknown as Record<string, unknown>;
+  for (const part of schemaPath.replace(/^#\/?/, '').split('/')) if (part !== '') node = node[part.replace(/~1/g, '/').replace(/~0/g, '~')] as Record<string, unknown>;
+  return node;
+}
+
+/** The one error for a request part that failed its schema. Fields are named by their path alone (`counts.thumbnail`); the part names the whole (`body`). */
 export function requestError(schema: TSchema, value: unknown, errors: readonly CheckError[], part: string): GeartrainError {
-  const e = errors.find((x) => x.schemaPath.endsWith('/propertyNames'));
-  if (e !== undefined) {
-    // A key of a map (counts.thumbnail) failed: the key is what was received, not its value.
-    const parent = e.instancePath.slice(0, e.instancePath.lastIndexOf('/'));
-    const key = e.instancePath.slice(parent.length + 1).replace(/~1/g, '/').replace(/~0/g, '~');
-    const node = e.schemaPath.replace(/^#\/?/, '').split('/').reduce<Record<string, unknown>>((n, p) => n[p] as Record<string, unknown>, schema as never);
-    return gtError('GT_INVALID_ARGUMENT', String(node.expected ?? 'a valid key'), `a key of ${pathName('', parent) || part}`, describeValue(key));
+  const key = errors.find((x) => x.schemaPath.endsWith('/propertyNames'));
+  if (key !== undefined) {
+    // A key of a map failed (counts: {"": 1}): what was received is the key, not its value.
+    const parent = key.instancePath.slice(0, key.instancePath.lastIndexOf('/'));
+    const name = key.instancePath.slice(parent.length + 1).replace(/~1/g, '/').replace(/~0/g, '~');
+    const expected = nodeAt(schema, key.schemaPath).expected;
+    return gtError('GT_INVALID_ARGUMENT', typeof expected === 'string' ? expected : 'a valid key', `a key of ${pathName('', parent) || part}`, describeValue(name));
   }
   const { expected, path, received } = explain(schema, value, errors);
-  const words = expected === 'one of the fields ' ? (part === 'body' ? 'no fields' : `no ${part === 'query' ? 'query parameters' : part}`) : expected;
+  const words = expected === 'one of the fields ' ? (NOTHING[part] ?? expected) : expected;
   // fastify hands an absent body over as null; null and an empty body both mean "no body".
   const shown = part === 'body' && path === '' && value === null ? undefined : received;
   return gtError('GT_INVALID_ARGUMENT', words, pathName('', path) || part, describeValue(shown));
