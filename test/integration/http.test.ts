@@ -675,7 +675,7 @@ test('processes and scale: a SupervisorProvider plugged in is called with the co
     [{ counts: { thumbnail: 1.5 } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received 1.5 of type number'],
     [{ counts: { thumbnail: '2' } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received 2 of type string'],
     [{ counts: {} }, 'Expected an object of worker type → process count, e.g. {"thumbnail": 3} for counts but received {} of type object'],
-    [{ counts: { ['t'.repeat(101)]: 1 } }, `Expected a worker type name of 1 to 100 characters for a key of counts but received ${'t'.repeat(37)}... of type string`],
+    [{ counts: { ['t'.repeat(101)]: 1 } }, `Expected a worker type name of 1 to 100 characters for counts.${'t'.repeat(101)} but received ${'t'.repeat(37)}... of type string`],
     [{ thumbnail: 3 }, 'Expected an object of worker type → process count, e.g. {"thumbnail": 3} for counts but received undefined'],
     [{ counts: { thumbnail: 3 }, wait: true }, 'Expected one of the fields counts for wait but received true of type boolean'],
   ] as const) {

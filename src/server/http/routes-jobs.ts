@@ -35,7 +35,7 @@ const FunctionName = gearmanText(MAX_FUNCTION_BYTES, true, 'The Gearman function
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, description: 'A job log id, or the Gearman handle while this server holds the job' }) }, { additionalProperties: false });
 const JobAnswer = Type.Object({ job: JobViewSchema }, { additionalProperties: false });
 /** Routes that take no fields: no body, `{}` or null. */
-const NoFields = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()], { expected: 'no body or an empty JSON object' });
+const NoFields = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
 
 const SubmitBody = Type.Object(
   {
@@ -82,16 +82,13 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const RetryDeadBody = Type.Union(
-  [
-    Type.Object(
-      { function: Type.Optional(gearmanText(MAX_FUNCTION_BYTES, false, 'Only dead jobs of this function.')), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100_000 })) },
-      { additionalProperties: false },
-    ),
-    Type.Null(),
-  ],
-  { expected: 'no body or a JSON object' },
-);
+const RetryDeadBody = Type.Union([
+  Type.Object(
+    { function: Type.Optional(gearmanText(MAX_FUNCTION_BYTES, false, 'Only dead jobs of this function.')), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100_000 })) },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
 
 const StatusAnswer = Type.Object(
   {

@@ -14,7 +14,6 @@ import { explain, pathName } from '../../schema/check.js';
 
 interface Node {
   type?: string;
-  anyOf?: Node[];
   properties?: Record<string, Node>;
 }
 
@@ -24,14 +23,6 @@ interface CheckError {
   schemaPath: string;
   instancePath: string;
   params: Record<string, unknown>;
-}
-
-/** `X | null` → X: a value that is not null is explained against X alone, not as a union miss. */
-function nonNull(schema: Node): Node | undefined {
-  const u = schema.anyOf;
-  if (u === undefined || u.length !== 2) return undefined;
-  const rest = u.filter((b) => b.type !== 'null');
-  return rest.length === 1 ? rest[0] : undefined;
 }
 
 /**
@@ -59,22 +50,8 @@ export function fromText(schema: Node, value: unknown): unknown {
 /** What an object with no fields of its own refuses, by request part. */
 const NOTHING: Record<string, string> = { body: 'no fields', query: 'no query parameters', params: 'no path parameters' };
 
-function nodeAt(schema: TSchema, schemaPath: string): Record<string, unknown> {
-  let node = schema as unknown as Record<string, unknown>;
-  for (const part of schemaPath.replace(/^#\/?/, '').split('/')) if (part !== '') node = node[part.replace(/~1/g, '/').replace(/~0/g, '~')] as Record<string, unknown>;
-  return node;
-}
-
 /** The one error for a request part that failed its schema. Fields are named by their path alone (`counts.thumbnail`); the part names the whole (`body`). */
 export function requestError(schema: TSchema, value: unknown, errors: readonly CheckError[], part: string): GeartrainError {
-  const key = errors.find((x) => x.schemaPath.endsWith('/propertyNames'));
-  if (key !== undefined) {
-    // A key of a map failed (counts: {"": 1}): what was received is the key, not its value.
-    const parent = key.instancePath.slice(0, key.instancePath.lastIndexOf('/'));
-    const name = key.instancePath.slice(parent.length + 1).replace(/~1/g, '/').replace(/~0/g, '~');
-    const expected = nodeAt(schema, key.schemaPath).expected;
-    return gtError('GT_INVALID_ARGUMENT', typeof expected === 'string' ? expected : 'a valid key', `a key of ${pathName('', parent) || part}`, describeValue(name));
-  }
   const { expected, path, received } = explain(schema, value, errors);
   const words = expected === 'one of the fields ' ? (NOTHING[part] ?? expected) : expected;
   // fastify hands an absent body over as null; null and an empty body both mean "no body".
@@ -85,14 +62,11 @@ export function requestError(schema: TSchema, value: unknown, errors: readonly C
 /** The validator compiler: one compiled check per route part, run on every request. */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'body');
-  const whole = Compile(schema);
-  const inner = nonNull(schema as Node);
-  const innerCheck = inner === undefined ? undefined : Compile(inner as TSchema);
+  const check = Compile(schema);
   const text = part !== 'body';
   return (data: unknown) => {
     const value = text ? fromText(schema as Node, data) : data;
-    if (whole.Check(value)) return { value };
-    const [s, check] = inner !== undefined && innerCheck !== undefined && value !== null ? [inner as TSchema, innerCheck] : [schema, whole];
-    return { error: requestError(s, value, [...check.Errors(value)] as CheckError[], part) };
+    if (check.Check(value)) return { value };
+    return { error: requestError(schema, value, [...check.Errors(value)] as CheckError[], part) };
   };
 };
