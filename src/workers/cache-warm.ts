@@ -4,6 +4,7 @@
 // request, and every redirect before it is followed.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../shared/backoff.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
@@ -35,7 +36,8 @@ export interface CacheWarmResult {
 }
 
 const MAX_REDIRECTS = 5;
-const BACKOFF_MS = 100;
+/** Between attempts at one URL: 100 ms, 200 ms, 400 ms … */
+const BACKOFF = { initialDelayMs: 100, jitter: 'none' } as const;
 
 /**
  * A URL's user and password as a Basic Authorization header, and the URL without them (fetch
@@ -95,6 +97,7 @@ async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly str
   let status = 0;
   let error: string | undefined;
   let attempts = 0;
+  const backoff = new Backoff(BACKOFF);
   for (;;) {
     attempts++;
     let retry: boolean;
@@ -109,7 +112,7 @@ async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly str
     }
     if (!retry || attempts > p.retries || jobSignal.aborted) break;
     try {
-      await sleep(BACKOFF_MS * 2 ** (attempts - 1), undefined, { signal: jobSignal });
+      await sleep(backoff.next(), undefined, { signal: jobSignal });
     } catch {
       break; // the job was aborted; run() throws its reason
     }
