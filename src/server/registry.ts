@@ -10,6 +10,7 @@ import { Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type JobNaming
 import { newUuid } from './uuid.js';
 import { FunctionStats } from './stats.js';
 import { Abilities } from './abilities.js';
+import { backoffPolicy, type RetryPolicy } from './retry.js';
 
 export { Job, JobsByHandle, type JobNaming } from './job.js';
 
@@ -86,7 +87,7 @@ export interface RegistryOptions {
   handlePrefix: string;
   /** Told about every change to a logged job, to keep the job log. */
   listener?: JobListener;
-  /** How logged jobs are retried. @defaultValue DEFAULT_RETRY */
+  /** How logged jobs are retried. @defaultValue backoffPolicy() */
   retry?: RetryPolicy;
   /** Functions one worker connection may register; CAN_DO beyond it is refused. @defaultValue 1000 */
   maxFunctionsPerWorker?: number;
@@ -101,28 +102,6 @@ export interface JobListener {
   /** An attempt failed: retried at `retryAt` (ms), or dead when it is null. */
   failed(job: Job, reason: string, retryAt: number | null): void;
   cancelled(job: Job): void;
-}
-
-export interface RetryPolicy {
-  /** Attempts per job, first run included; per function. */
-  maxAttempts(fn: string): number;
-  /** Delay before attempt `attempt + 1`, after `attempt` failures. */
-  delayMs(attempt: number): number;
-}
-
-/** Exponential backoff with equal jitter: half of 1 s, 2 s, 4 s … fixed, half random; capped at 5 minutes, 3 attempts. */
-export function backoffPolicy(opts: { maxAttempts?: number | ((fn: string) => number); baseDelayMs?: number; maxDelayMs?: number } = {}): RetryPolicy {
-  const max = opts.maxAttempts ?? 3;
-  const base = opts.baseDelayMs ?? 1000;
-  const cap = opts.maxDelayMs ?? 300_000;
-  return {
-    maxAttempts: typeof max === 'function' ? max : () => max,
-    delayMs: (attempt) => {
-      const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
-      // Half fixed, half random: retries of many jobs that failed together spread out.
-      return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    },
-  };
 }
 
 export interface RestoredJob {
