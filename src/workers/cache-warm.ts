@@ -5,6 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../shared/backoff.js';
+import { runLimited } from '../shared/limit.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
@@ -147,17 +148,17 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
     async run(p, ctx) {
       const total = p.urls.length;
       const results: UrlResult[] = new Array<UrlResult>(total);
-      let next = 0;
       let done = 0;
-      // `concurrency` lanes each take the next URL until none is left: at most that many in flight.
-      const lane = async (): Promise<void> => {
-        while (next < total && !ctx.signal.aborted) {
-          const i = next++;
-          results[i] = await warmOne(p.urls[i]!, p, allowedHosts, ctx.signal);
+      // At most `concurrency` URLs in flight; none starts once the job is aborted.
+      await runLimited(
+        p.urls,
+        p.concurrency,
+        async (url, i) => {
+          results[i] = await warmOne(url, p, allowedHosts, ctx.signal);
           ctx.progress(++done, total);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(p.concurrency, total) }, lane));
+        },
+        { stop: () => ctx.signal.aborted },
+      );
       ctx.signal.throwIfAborted();
       const failures = results.filter((r) => r.error !== undefined);
       // Some URLs failing is a result to report. All of them failing means the origin is down,
