@@ -1,9 +1,9 @@
 // A job as the registry holds it, the function it is queued under and the peers it passes
-// between (the three refer to each other, so they are declared together), and how a job's
-// names are spelled. A queued job is mostly what
-// a million of them cost in memory (bench/memory.ts), so it keeps a sequence number and a few
-// references: its handle, job log id and made-up unique id are spelled from the number when
-// asked, its booleans and priority share one field, and a small payload is a latin1 string.
+// between (the three refer to each other, so they are declared together; registry.ts holds the
+// rules), and how a job's names are spelled. A queued job is mostly what a million of them cost
+// in memory (bench/memory.ts), so it keeps a sequence number and a few references: its handle,
+// job log id and made-up unique id are spelled from the number when asked, its booleans and
+// priority share one field, and a small payload is a latin1 string.
 
 import type { Abilities } from './abilities.js';
 import { Fifo, type Linked } from './fifo.js';
@@ -27,6 +27,7 @@ export interface Peer {
   send(packet: Buffer): void;
 }
 
+/** A function as the registry holds it: a queue per priority, its workers, and its counts. */
 export class FunctionEntry {
   readonly queues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
   running = 0;

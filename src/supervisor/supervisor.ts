@@ -359,7 +359,8 @@ export class Supervisor {
       slot.waiting = 'gave-up';
       return;
     }
-    // Doubling with each crash in the window; no jitter, so `pipeline ps` and the log show the configured delays.
+    // Doubling with each crash in the window; no jitter, so `pipeline ps` and the log show the
+    // configured delays.
     const restartBackoff = new Backoff({ initialDelayMs: policy.initialDelayMs, maxDelayMs: policy.maxDelayMs, jitter: 'none' }, 'restart');
     const delayMs = restartBackoff.delayAfter(slot.crashes.length);
     slot.waiting = 'backoff';
