@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { GearmanServer } from '../../src/server/server.js';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
 import { CLI } from '../helpers/servers.js';
