@@ -101,6 +101,12 @@ export class Connection implements Peer, PartialHolder {
         packet: (p) => server.onPacket(this, p),
         text: (words) => server.onText(this, words),
         error: (e) => server.onDecodeError(this, e),
+        // Counted before the decoder allocates the body: past --max-buffered the largest holder
+        // is closed first, this one included (then the decoder allocates nothing).
+        hold: (bytes) => {
+          this.partialBytes = bytes;
+          server.partial.update(this, bytes);
+        },
       },
       { maxPacketSize: server.maxPacketSize, allowText: true },
     );
@@ -225,7 +231,7 @@ export class Connection implements Peer, PartialHolder {
     const err =
       reason === 'buffered'
         ? gtError('GT_BUFFER_FULL', this.server.partial.limits.maxBuffered, bytes)
-        : gtError('GT_PACKET_TIMEOUT', bytes, this.server.partial.limits.timeoutMs);
+        : gtError('GT_PACKET_TIMEOUT', this.decoder.received, this.server.partial.limits.timeoutMs);
     this.log.warn({ code: err.code, bytes }, reason === 'buffered' ? 'unfinished packets over --max-buffered; closing the largest' : 'unfinished packet stalled; closing');
     this.partialBytes = 0;
     this.end(res(Cmd.ERROR, err.gearmanCode, err.message));

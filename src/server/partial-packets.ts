@@ -72,13 +72,15 @@ export class PartialPackets {
       this.held.set(conn, { bytes, idleSweeps: 0 });
       this.sweeper ??= setInterval(() => this.sweep(), this.sweepMs).unref();
     }
-    // Over the limit: close the largest holders first. Each close frees at least the average
-    // a holder has, so a scan over holders is paid for by that many bytes received.
+    // Over the limit: close the largest holders first, and of equals the newest (the map keeps
+    // insertion order), so a packet well under way is not lost to one that just began. Each
+    // close frees at least the average a holder has, so a scan over holders is paid for by
+    // that many bytes.
     while (this.total > this.limits.maxBuffered) {
       let largest: PartialHolder | null = null;
       let most = 0;
       for (const [c, x] of this.held) {
-        if (x.bytes > most) {
+        if (x.bytes >= most) {
           most = x.bytes;
           largest = c;
         }
