@@ -255,7 +255,14 @@ export class PacketDecoder {
     this.stopped = true;
     this.parts = [];
     this.partsLen = 0;
+    const body = this.body;
     this.body = null;
+    // A body of its own (not a slice of Node's shared pool) that nobody else has seen: hand its
+    // memory to a young ArrayBuffer, freed at the next scavenge, where the body itself, long
+    // promoted to the old generation, would wait for a full collection.
+    if (body !== null && body.byteOffset === 0 && body.buffer.byteLength === body.length) {
+      structuredClone(body.buffer, { transfer: [body.buffer] });
+    }
   }
 
   private stash(chunk: Buffer, off: number, need: number): void {

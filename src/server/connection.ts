@@ -11,6 +11,12 @@ import type { PartialHolder, PartialPackets } from './partial-packets.js';
 
 /** A packet this large is written at once, not copied into the tick's combined buffer. */
 const COALESCE_MAX = 64 * 1024;
+/**
+ * An unfinished body this large spans socket chunks (64 KiB each): the chunks copied into it
+ * are counted towards a young collection (PartialPackets.chunkCopied). Smaller packets' chunks
+ * are left to V8's own pace.
+ */
+const LARGE_BODY = 64 * 1024;
 
 export interface HeldReply {
   packet: Buffer | string | null;
@@ -118,6 +124,7 @@ export class Connection implements Peer, PartialHolder {
       if (held !== 0 || this.partialBytes !== 0) {
         this.partialBytes = held;
         server.partial.update(this, held);
+        if (held >= LARGE_BODY) server.partial.chunkCopied(chunk.length);
       }
     });
     socket.on('drain', () => {
