@@ -465,6 +465,20 @@ describe('decoder bookkeeping', () => {
     assert.equal(events.length, 1);
   });
 
+  test('discard() in the middle of a body lets it go, whether pooled or of its own', () => {
+    for (const size of [100, 4096, 100_000]) {
+      const p = req(Cmd.ECHO_REQ, Buffer.alloc(size, 0x61));
+      const { decoder, events } = recorder();
+      decoder.push(p.subarray(0, 50));
+      assert.equal(decoder.buffered, size);
+      decoder.discard();
+      assert.equal(decoder.buffered, 0);
+      assert.equal(decoder.received, 0);
+      decoder.push(p.subarray(50));
+      assert.deepEqual(events, [], `nothing decoded after discard() (${size} bytes)`);
+    }
+  });
+
   test('handlers see views that stay valid until the next push', () => {
     // The contract says "copy what you keep"; check that the view is correct at call time.
     const seen: string[] = [];
