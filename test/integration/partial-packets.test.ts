@@ -114,7 +114,7 @@ describe('--max-buffered (in process)', () => {
     await holding(b, srv.server, 3.5 * MiB);
     const c = await peer(srv.port);
     c.send(echoHeader(1 * MiB));
-    expectErrorPacket(await a.readPacket(10_000), 'BUFFER_FULL', /^Unfinished packets hold more than 4194304 bytes on this server \(--max-buffered\); this connection held the most, 2097152 bytes, and is closed$/);
+    expectErrorPacket(await a.readPacket(10_000), 'BUFFER_FULL', /^Unfinished packets would hold more than 4194304 bytes on this server \(--max-buffered, each counted by its declared body size\); this connection held the most, 2097152 bytes, and is closed$/);
     await a.closed;
     assert.ok(srv.server.partial.bytes <= 4 * MiB);
     // The others are within the limit and finish their packets.
