@@ -116,28 +116,70 @@ function valueAt(value: unknown, pointer: string): unknown {
   return v;
 }
 
+/** Whether `v` has the JSON type a schema's `type` names (false when it names none). */
+function hasType(s: SchemaNode, v: unknown): boolean {
+  switch (s.type) {
+    case 'object':
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
+    case 'array':
+      return Array.isArray(v);
+    case 'integer':
+    case 'number':
+      return typeof v === 'number';
+    case 'null':
+      return v === null;
+    case 'string':
+    case 'boolean':
+      return typeof v === s.type;
+    default:
+      return false;
+  }
+}
+
+/** The value an error is about: a field that is unknown or missing is named, not its object. */
+function pointerOf(e: SchemaError): string {
+  const names = e.keyword === 'additionalProperties' ? e.params.additionalProperties : e.keyword === 'required' ? e.params.requiredProperties : undefined;
+  const field = (names as string[] | undefined)?.[0];
+  return field === undefined ? e.instancePath : `${e.instancePath}/${field.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
 /**
- * The one error worth showing of the many a JSON Schema check reports: the first, leaving out
- * the branches of a union (its own anyOf error says "one of …") and the duplicate that
+ * The error to show among those under `prefix` (a schema path): the first, leaving out the
+ * branches of unions below it (a union's own error says "one of …") and the duplicate that
  * `additionalProperties: false` adds.
+ */
+function firstShown(errors: readonly SchemaError[], prefix: string): SchemaError | undefined {
+  const under = prefix === '' ? errors : errors.filter((e) => e.schemaPath === prefix || e.schemaPath.startsWith(`${prefix}/`));
+  return under.find((e) => e.keyword !== 'boolean' && !/\/(anyOf|oneOf)\/\d+/.test(e.schemaPath.slice(prefix.length)));
+}
+
+/**
+ * The one error worth showing of the many a JSON Schema check reports. A union whose value has
+ * the type of exactly one of its branches (an object where `true or a JSON object` is
+ * expected) gives way to that branch's error when that error is about something inside the
+ * value (`poster.format`, `to[1]`); otherwise the union's own words are shown.
  */
 export function explain(schema: TSchema, value: unknown, errors: readonly SchemaError[]): { expected: string; path: string; received: unknown } {
   const root = schema as unknown as SchemaNode;
-  const inBranch = (e: SchemaError): boolean => /\/(anyOf|oneOf)\/\d+/.test(e.schemaPath);
-  const shown = errors.filter((e) => e.keyword !== 'boolean' && !inBranch(e));
-  const e = shown[0] ?? errors[0];
+  let e = firstShown(errors, '') ?? errors[0];
   if (e === undefined) return { expected: 'a valid value', path: '', received: value };
+  while (e.keyword === 'anyOf' || e.keyword === 'oneOf') {
+    const union = at(root, e.schemaPath);
+    const v = valueAt(value, e.instancePath);
+    const fits = (union[e.keyword] ?? []).flatMap((b, k) => (b.const === undefined && hasType(b, v) ? [k] : []));
+    if (fits.length !== 1) break;
+    const inner = firstShown(errors, `${e.schemaPath}/${e.keyword}/${fits[0]}`);
+    if (inner === undefined || pointerOf(inner).length <= e.instancePath.length) break;
+    e = inner;
+  }
   const node = at(root, e.schemaPath);
   if (e.keyword === 'additionalProperties') {
-    const extra = String((e.params.additionalProperties as string[] | undefined)?.[0] ?? '');
-    const known = Object.keys(node.properties ?? {});
-    const pointer = `${e.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-    return { expected: `one of the fields ${known.join(', ')}`, path: pointer, received: valueAt(value, pointer) };
+    const pointer = pointerOf(e);
+    return { expected: `one of the fields ${Object.keys(node.properties ?? {}).join(', ')}`, path: pointer, received: valueAt(value, pointer) };
   }
   if (e.keyword === 'required') {
     const missing = String((e.params.requiredProperties as string[] | undefined)?.[0] ?? '');
-    const pointer = `${e.instancePath}/${missing.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-    return { expected: describe(node.properties?.[missing] ?? {}), path: pointer, received: undefined };
+    return { expected: describe(node.properties?.[missing] ?? {}), path: pointerOf(e), received: undefined };
   }
   return { expected: describe(node), path: e.instancePath, received: valueAt(value, e.instancePath) };
 }
