@@ -140,8 +140,8 @@ test('placeholder and urlPrefix are checked at the boundary, naming the field', 
   const base = { input: IMG('alpha.png'), outDir: '/tmp/x', sizes: [{ width: 10, format: 'png' }] };
   const cases: [unknown, string][] = [
     [{ ...base, placeholder: 'no' }, 'Expected boolean for thumbnail.placeholder but received no of type string'],
-    [{ ...base, urlPrefix: 'https://cdn.example/my img/' }, 'Expected a URL prefix without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/my img/ of type string'],
-    [{ ...base, urlPrefix: 'https://cdn.example/a,b/' }, 'Expected a URL prefix without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string'],
+    [{ ...base, urlPrefix: 'https://cdn.example/my img/' }, 'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/my img/ of type string'],
+    [{ ...base, urlPrefix: 'https://cdn.example/a,b/' }, 'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });

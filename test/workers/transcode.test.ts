@@ -374,11 +374,11 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
     [{ ...base, profiles: [], poster: { atSeconds: -1 } }, 'Expected number of at least 0 for transcode.poster.atSeconds but received -1 of type number'],
     [{ ...base, profiles: [], poster: { width: 8 } }, 'Expected integer between 16 and 7680 for transcode.poster.width but received 8 of type number'],
     [{ ...base, profiles: [], poster: { at: 3 } }, 'Expected one of the fields atSeconds, width, format for transcode.poster.at but received 3 of type number'],
-    [{ ...base, profiles: ['mp4-480p'], name: '../up' }, 'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received ../up of type string'],
-    [{ ...base, profiles: ['mp4-480p'], name: 'a\r\nb' }, 'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received a\r\nb of type string'],
-    [{ ...base, input: 'clip\u0000.mp4', profiles: ['mp4-480p'] }, 'Expected a path without NUL for transcode.input but received clip\u0000.mp4 of type string'],
+    [{ ...base, profiles: ['mp4-480p'], name: '../up' }, 'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for transcode.name but received ../up of type string'],
+    [{ ...base, profiles: ['mp4-480p'], name: 'a\r\nb' }, 'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for transcode.name but received a\r\nb of type string'],
+    [{ ...base, input: 'clip\u0000.mp4', profiles: ['mp4-480p'] }, 'Expected a path of 1 to 4096 characters without NUL for transcode.input but received clip\u0000.mp4 of type string'],
     [{ ...base, profile: ['mp4-480p'], profiles: ['mp4-480p'] }, 'Expected one of the fields input, outDir, profiles, poster, storyboard, hls, name for transcode.profile but received ["mp4-480p"] of type array'],
-    [{ outDir: '/tmp', profiles: ['mp4-480p'] }, 'Expected non-empty string of at most 4096 characters for transcode.input but received undefined'],
+    [{ outDir: '/tmp', profiles: ['mp4-480p'] }, 'Expected a path of 1 to 4096 characters without NUL for transcode.input but received undefined'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('transcode', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });
