@@ -13,6 +13,7 @@ import { dominantColour } from '../../src/workers/placeholder.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const IMG = (f: string) => path.join(ROOT, 'fixtures/images', f);
 
@@ -37,6 +38,7 @@ test('the placeholder decodes to an image of the source’s average colour and a
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
   for (const file of ['photo-landscape.jpg', 'photo-portrait-exif6.jpg']) {
     const r = await call('thumbnail', { input: IMG(file), outDir: out, sizes: [{ width: 320, format: 'webp' }] });
+    conforms('thumbnail', r);
     const hash = hashOf(r);
     assert.ok(hash.length <= 30, `${file}: a ThumbHash is tiny (${hash.length} bytes)`);
     const avg = thumbHashToAverageRGBA(hash);

@@ -14,6 +14,7 @@ import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { ROOT } from '../helpers/servers.js';
 import { filesUnder, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const IMG = (f: string) => path.join(ROOT, 'fixtures/images', f);
 const BAD = (f: string) => path.join(ROOT, 'fixtures/bad', f);
@@ -45,6 +46,7 @@ test('several sizes and formats from one job, read back with sharp', async (t) =
     { input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 320, format: 'webp' }, { width: 640, format: 'jpeg', quality: 70 }, { width: 200, format: 'avif' }, { width: 100, format: 'png' }] },
     (n) => statuses.push(n),
   );
+  conforms('thumbnail', r);
   assert.deepEqual([r.width, r.height, r.format], [1600, 1067, 'jpeg']);
   assert.deepEqual(r.outputs.map((o: { path: string }) => path.basename(o.path)), ['photo-landscape-320w.webp', 'photo-landscape-640w.jpg', 'photo-landscape-200w.avif', 'photo-landscape-100w.png']);
   const expect = [[320, 213, 'webp'], [640, 427, 'jpeg'], [200, 133, 'heif'], [100, 67, 'png']];
@@ -137,6 +139,7 @@ test('an animated GIF stays animated in WebP and gives its first frame otherwise
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
   const r = await call('thumbnail', { input: IMG('animated.gif'), outDir: out, sizes: [{ width: 100, format: 'webp' }, { width: 100, format: 'png' }] });
+  conforms('thumbnail', r);
   const webp = await sharp(r.outputs[0].path, { animated: true }).metadata();
   assert.equal(webp.pages, 6);
   assert.deepEqual([webp.width, webp.pageHeight], [100, 75]);
@@ -189,7 +192,7 @@ test('an output already up to date is not made again; a changed option or input 
   const first = await call('thumbnail', payload);
   const mtime = (await stat(first.outputs[0].path)).mtimeMs;
   await new Promise((r) => setTimeout(r, 20));
-  const second = await call('thumbnail', payload);
+  const second = conforms('thumbnail', await call('thumbnail', payload));
   assert.deepEqual(second.outputs.map((o: { skipped?: boolean }) => o.skipped), [true, true]);
   assert.deepEqual(second.outputs.map((o: { width: number }) => o.width), [160, 200]);
   assert.equal((await stat(first.outputs[0].path)).mtimeMs, mtime, 'not written again');
