@@ -21,14 +21,14 @@ import { srcsets } from './srcset.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 
 export { FITS, IMAGE_FORMATS as FORMATS, POSITIONS } from '../schema/payloads/thumbnail.js';
-export type { Fit, ImageFormat, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult } from '../schema/payloads/thumbnail.js';
+export type { Fit, ImageFormat, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult, ThumbnailSize } from '../schema/payloads/thumbnail.js';
 
 /** A size as the worker uses it: `jpg` read as `jpeg`. */
-export type ThumbnailSize = Omit<schema.ThumbnailSize, 'format'> & { format: ImageFormat };
+type Size = Omit<schema.ThumbnailSize, 'format'> & { format: ImageFormat };
 
 /** The payload as parse() returns it: defaults filled in, formats and the colour read. */
 export type ThumbnailJob = Omit<ThumbnailPayload, 'sizes' | 'fit' | 'position' | 'stripMetadata' | 'placeholder' | 'background'> & {
-  sizes: ThumbnailSize[];
+  sizes: Size[];
   fit: Fit;
   position: Position;
   stripMetadata: boolean;
@@ -98,7 +98,7 @@ function parseColour(hex: string): sharp.RGBA {
   return { r: byte(0), g: byte(2), b: byte(4), alpha: h.length === 8 ? byte(6) / 255 : 1 };
 }
 
-function encode(img: Sharp, s: ThumbnailSize, background: sharp.RGBA | undefined): Sharp {
+function encode(img: Sharp, s: Size, background: sharp.RGBA | undefined): Sharp {
   const quality = s.quality ?? DEFAULT_QUALITY[s.format];
   switch (s.format) {
     case 'jpeg': {
@@ -115,7 +115,7 @@ function encode(img: Sharp, s: ThumbnailSize, background: sharp.RGBA | undefined
   }
 }
 
-function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | undefined, position: Position): sharp.ResizeOptions {
+function resizeOptions(s: Size, fit: Fit, background: sharp.RGBA | undefined, position: Position): sharp.ResizeOptions {
   return {
     width: s.width,
     ...(s.height !== undefined ? { height: s.height } : {}),
@@ -133,7 +133,7 @@ function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | unde
  * The scale (≤ 1) of the one decoded buffer: enough for the most demanding output, so every
  * output is a downscale of it. cover needs the larger of the two ratios, inside/contain the smaller.
  */
-function decodeScale(src: Source, sizes: readonly ThumbnailSize[], fit: Fit): number {
+function decodeScale(src: Source, sizes: readonly Size[], fit: Fit): number {
   let scale = 0;
   for (const s of sizes) {
     const sx = s.width / src.width;
@@ -144,7 +144,7 @@ function decodeScale(src: Source, sizes: readonly ThumbnailSize[], fit: Fit): nu
 }
 
 /** What `fit: inside` without enlargement makes of the source. */
-function insideDims(src: Source, s: ThumbnailSize): { width: number; height: number } {
+function insideDims(src: Source, s: Size): { width: number; height: number } {
   const scale = Math.min(1, s.width / src.width, s.height === undefined ? Infinity : s.height / src.height);
   return { width: Math.max(1, Math.round(src.width * scale)), height: Math.max(1, Math.round(src.height * scale)) };
 }
@@ -274,7 +274,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     const opts = { failOn: 'truncated' as const, limitInputPixels: maxPixels };
     const animOpts = { ...opts, animated: true };
     const scale = decodeScale(src, todo.map((i) => p.sizes[i]!), p.fit);
-    const needsInput = (s: ThumbnailSize): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
+    const needsInput = (s: Size): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
     // One decode, rotated, in sRGB, shrunk once to what the largest output needs; every output
     // is resized from that raw buffer. Measured on 2 cores (CPU time per image, 320w
     // webp + 640w webp + 1280w jpeg, median of 11): 24 MP JPEG 187 ms against 231 ms with a
