@@ -116,24 +116,26 @@ function valueAt(value: unknown, pointer: string): unknown {
   return v;
 }
 
-/** Whether `v` has the JSON type a schema's `type` names (false when it names none). */
-function hasType(s: SchemaNode, v: unknown): boolean {
-  switch (s.type) {
-    case 'object':
-      return typeof v === 'object' && v !== null && !Array.isArray(v);
-    case 'array':
-      return Array.isArray(v);
-    case 'integer':
-    case 'number':
-      return typeof v === 'number';
-    case 'null':
-      return v === null;
-    case 'string':
-    case 'boolean':
-      return typeof v === s.type;
-    default:
-      return false;
-  }
+/** The JSON type of a value, in JSON Schema's words. */
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'number' ? 'number' : typeof v;
+}
+
+/** `anyOf/1` when `node` is a union and exactly its branch 1 is of the value's JSON type. */
+function unionBranch(node: SchemaNode, v: unknown): string | undefined {
+  const keyword = node.anyOf !== undefined ? 'anyOf' : node.oneOf !== undefined ? 'oneOf' : undefined;
+  if (keyword === undefined) return undefined;
+  const type = jsonType(v);
+  const fits = (b: SchemaNode): boolean => {
+    if (b.type === undefined) return true;
+    const types = Array.isArray(b.type) ? b.type : [b.type];
+    return types.includes(type) || (type === 'number' && types.includes('integer'));
+  };
+  const branches = node[keyword]!;
+  const matching = branches.flatMap((b, i) => (fits(b) ? [i] : []));
+  return matching.length === 1 ? `${keyword}/${matching[0]}` : undefined;
 }
 
 /** The value an error is about: a field that is unknown or missing is named, not its object. */
@@ -144,42 +146,43 @@ function pointerOf(e: SchemaError): string {
 }
 
 /**
- * The error to show among those under `prefix` (a schema path): the first, leaving out the
- * branches of unions below it (a union's own error says "one of …") and the duplicate that
+ * The one error worth showing of the many a JSON Schema check reports: the first, leaving out
+ * the branches of a union (its own anyOf error says "one of …") and the duplicate that
  * `additionalProperties: false` adds.
- */
-function firstShown(errors: readonly SchemaError[], prefix: string): SchemaError | undefined {
-  const under = prefix === '' ? errors : errors.filter((e) => e.schemaPath === prefix || e.schemaPath.startsWith(`${prefix}/`));
-  return under.find((e) => e.keyword !== 'boolean' && !/\/(anyOf|oneOf)\/\d+/.test(e.schemaPath.slice(prefix.length)));
-}
-
-/**
- * The one error worth showing of the many a JSON Schema check reports. A union whose value has
- * the type of exactly one of its branches (an object where `true or a JSON object` is
- * expected) gives way to that branch's error when that error is about something inside the
- * value (`poster.format`, `to[1]`); otherwise the union's own words are shown.
  */
 export function explain(schema: TSchema, value: unknown, errors: readonly SchemaError[]): { expected: string; path: string; received: unknown } {
   const root = schema as unknown as SchemaNode;
-  let e = firstShown(errors, '') ?? errors[0];
-  if (e === undefined) return { expected: 'a valid value', path: '', received: value };
-  while (e.keyword === 'anyOf' || e.keyword === 'oneOf') {
-    const union = at(root, e.schemaPath);
-    const v = valueAt(value, e.instancePath);
-    const fits = (union[e.keyword] ?? []).flatMap((b, k) => (b.const === undefined && hasType(b, v) ? [k] : []));
-    if (fits.length !== 1) break;
-    const inner = firstShown(errors, `${e.schemaPath}/${e.keyword}/${fits[0]}`);
-    if (inner === undefined || pointerOf(inner).length <= e.instancePath.length) break;
+  const inBranch = (e: SchemaError, under = ''): boolean => /\/(anyOf|oneOf)\/\d+/.test(e.schemaPath.slice(under.length));
+  const shown = errors.filter((e) => e.keyword !== 'boolean' && !inBranch(e));
+  const first = shown[0] ?? errors[0];
+  if (first === undefined) return { expected: 'a valid value', path: '', received: value };
+  let e: SchemaError = first;
+  // A union of branches of different JSON types (an object or null): the value's type picks the
+  // branch, and that branch's own first error is the precise one. A union with `expected` keeps
+  // its words unless that error is about something inside the value (`poster.format`, `to[1]`).
+  for (let branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath)); branch !== undefined; ) {
+    const under: string = `${e.schemaPath}/${branch}`;
+    const inner: SchemaError | undefined = errors.find((x) => x.keyword !== 'boolean' && (x.schemaPath === under || x.schemaPath.startsWith(`${under}/`)) && !inBranch(x, under));
+    if (inner === undefined || (at(root, e.schemaPath).expected !== undefined && pointerOf(inner).length <= e.instancePath.length)) break;
     e = inner;
+    branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath));
   }
   const node = at(root, e.schemaPath);
+  if (e.schemaPath.endsWith('/propertyNames')) {
+    // The key is what was refused, not its value.
+    return { expected: describe(node), path: e.instancePath, received: e.instancePath.slice(e.instancePath.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~') };
+  }
   if (e.keyword === 'additionalProperties') {
-    const pointer = pointerOf(e);
-    return { expected: `one of the fields ${Object.keys(node.properties ?? {}).join(', ')}`, path: pointer, received: valueAt(value, pointer) };
+    const extra = String((e.params.additionalProperties as string[] | undefined)?.[0] ?? '');
+    // Keys such as `$schema` are for editors, not settings: the message leaves them out.
+    const known = Object.keys(node.properties ?? {}).filter((k) => !k.startsWith('$'));
+    const pointer = `${e.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    return { expected: `one of the fields ${known.join(', ')}`, path: pointer, received: valueAt(value, pointer) };
   }
   if (e.keyword === 'required') {
     const missing = String((e.params.requiredProperties as string[] | undefined)?.[0] ?? '');
-    return { expected: describe(node.properties?.[missing] ?? {}), path: pointerOf(e), received: undefined };
+    const pointer = `${e.instancePath}/${missing.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    return { expected: describe(node.properties?.[missing] ?? {}), path: pointer, received: undefined };
   }
   return { expected: describe(node), path: e.instancePath, received: valueAt(value, e.instancePath) };
 }

@@ -4,6 +4,8 @@
 // request, and every redirect before it is followed.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../shared/backoff.js';
+import { runLimited } from '../shared/limit.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
@@ -18,7 +20,8 @@ export type CacheWarmJob = Required<Omit<CacheWarmPayload, 'urls'>> & { urls: UR
 const check = checker(CacheWarmPayload, 'cache-warm');
 
 const MAX_REDIRECTS = 5;
-const BACKOFF_MS = 100;
+/** Between attempts at one URL: 100 ms, 200 ms, 400 ms … */
+const BACKOFF = { initialDelayMs: 100, jitter: 'none' } as const;
 
 /**
  * A URL's user and password as a Basic Authorization header, and the URL without them (fetch
@@ -78,6 +81,7 @@ async function warmOne(url: URL, p: CacheWarmJob, allowedHosts: readonly string[
   let status = 0;
   let error: string | undefined;
   let attempts = 0;
+  const backoff = new Backoff(BACKOFF);
   for (;;) {
     attempts++;
     let retry: boolean;
@@ -92,7 +96,7 @@ async function warmOne(url: URL, p: CacheWarmJob, allowedHosts: readonly string[
     }
     if (!retry || attempts > p.retries || jobSignal.aborted) break;
     try {
-      await sleep(BACKOFF_MS * 2 ** (attempts - 1), undefined, { signal: jobSignal });
+      await sleep(backoff.next(), undefined, { signal: jobSignal });
     } catch {
       break; // the job was aborted; run() throws its reason
     }
@@ -114,17 +118,17 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
     async run(p, ctx) {
       const total = p.urls.length;
       const results: UrlResult[] = new Array<UrlResult>(total);
-      let next = 0;
       let done = 0;
-      // `concurrency` lanes each take the next URL until none is left: at most that many in flight.
-      const lane = async (): Promise<void> => {
-        while (next < total && !ctx.signal.aborted) {
-          const i = next++;
-          results[i] = await warmOne(p.urls[i]!, p, allowedHosts, ctx.signal);
+      // At most `concurrency` URLs in flight; none starts once the job is aborted.
+      await runLimited(
+        p.urls,
+        p.concurrency,
+        async (url, i) => {
+          results[i] = await warmOne(url, p, allowedHosts, ctx.signal);
           ctx.progress(++done, total);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(p.concurrency, total) }, lane));
+        },
+        { stop: () => ctx.signal.aborted },
+      );
       ctx.signal.throwIfAborted();
       const failures = results.filter((r) => r.error !== undefined);
       // Some URLs failing is a result to report. All of them failing means the origin is down,

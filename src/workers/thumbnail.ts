@@ -14,6 +14,7 @@ import { checker } from '../schema/check.js';
 import * as schema from '../schema/payloads/thumbnail.js';
 import type { Fit, ImageFormat, Placeholder, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult } from '../schema/payloads/thumbnail.js';
 import { fingerprint } from '../shared/fingerprint.js';
+import { runLimited } from '../shared/limit.js';
 import { OutputFolder, withJobFiles } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import { placeholderOf } from './placeholder.js';
@@ -339,15 +340,16 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     // 1.06–1.14× (bench/thumbnail.ts --reps 3: 11.75 against 10.89 images/s). The signal is
     // checked before each output; after a failure no new output starts, and the job settles
     // only when the one still encoding has ended (no write after the job is over).
-    let next = 0;
     const errors: unknown[] = [];
-    const lane = async (): Promise<void> => {
-      while (next < todo.length && errors.length === 0) {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        await makeOne(todo[next++]!).catch((err: unknown) => errors.push(err));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(OUTPUTS_IN_FLIGHT, todo.length) }, lane).map((l) => l.catch((err: unknown) => errors.push(err))));
+    await runLimited(
+      todo,
+      OUTPUTS_IN_FLIGHT,
+      async (i) => {
+        if (ctx.signal.aborted) errors.push(ctx.signal.reason);
+        else await makeOne(i).catch((err: unknown) => errors.push(err));
+      },
+      { stop: () => errors.length > 0 },
+    );
     // When both fail at once, report the one whose reason survived libvips' shared error buffer.
     if (errors.length > 0) throw errors.find((e) => !(e instanceof GeartrainError && e.message.endsWith(UNKNOWN))) ?? errors[0];
     return result(src);

@@ -5,7 +5,7 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from '../client/backoff.js';
+import { Backoff } from '../shared/backoff.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { VERSION } from '../version.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';

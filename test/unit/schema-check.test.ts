@@ -48,7 +48,30 @@ test('unknown fields are refused, naming the field and the known ones', () => {
   assert.equal(message({ input: 'a', sizes: [{ width: 1, hieght: 2 }] }), 'Expected one of the fields width, fit for thumbnail.sizes[0].hieght but received 2 of type number');
 });
 
-test('a union names the field inside the one branch its value is shaped for, else says the union', () => {
+test('a union whose branches take different JSON types reports the error of the branch the value is', () => {
+  const Entry = Type.Object({ processes: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false });
+  const workers = checker(Type.Record(Type.String(), Type.Union([Entry, Type.Null()])), 'workers');
+  const msg = (v: unknown): string => {
+    try {
+      workers.parse(v);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    assert.fail('no error');
+  };
+  assert.equal(msg({ thumbnail: { processes: -1 } }), 'Expected positive integer for workers.thumbnail.processes but received -1 of type number');
+  assert.equal(msg({ thumbnail: { procs: 1 } }), 'Expected one of the fields processes for workers.thumbnail.procs but received 1 of type number');
+  // A value of neither type: the union's own words.
+  assert.equal(msg({ thumbnail: 3 }), 'Expected a JSON object or null for workers.thumbnail but received 3 of type number');
+  assert.deepEqual(workers.parse({ thumbnail: null }), { thumbnail: null });
+});
+
+test('a key refused by propertyNames is named, with the key as the value received', () => {
+  const workers = checker(Type.Record(Type.String(), Type.Integer(), { propertyNames: { pattern: '^[a-z]+$', expected: 'a name of lower-case letters' } }), 'workers');
+  assert.throws(() => workers.parse({ ok: 1, Bad: 2 }), { message: 'Expected a name of lower-case letters for workers.Bad but received Bad of type string' });
+});
+
+test('a union with its own words names the field inside the branch its value is shaped for, else keeps its words', () => {
   const Poster = Type.Object({ format: Type.Optional(Type.Enum(['jpeg', 'webp'])) }, { additionalProperties: false });
   const To = Type.String({ minLength: 1, expected: 'an email address' });
   const mail = checker(
