@@ -123,10 +123,10 @@ function jsonType(v: unknown): string {
   return typeof v === 'number' ? 'number' : typeof v;
 }
 
-/** `anyOf/1` when `node` is a union without `expected` and exactly its branch 1 is of the value's JSON type. */
+/** `anyOf/1` when `node` is a union and exactly its branch 1 is of the value's JSON type. */
 function unionBranch(node: SchemaNode, v: unknown): string | undefined {
   const keyword = node.anyOf !== undefined ? 'anyOf' : node.oneOf !== undefined ? 'oneOf' : undefined;
-  if (keyword === undefined || node.expected !== undefined) return undefined;
+  if (keyword === undefined) return undefined;
   const type = jsonType(v);
   const fits = (b: SchemaNode): boolean => {
     if (b.type === undefined) return true;
@@ -136,6 +136,13 @@ function unionBranch(node: SchemaNode, v: unknown): string | undefined {
   const branches = node[keyword]!;
   const matching = branches.flatMap((b, i) => (fits(b) ? [i] : []));
   return matching.length === 1 ? `${keyword}/${matching[0]}` : undefined;
+}
+
+/** The value an error is about: a field that is unknown or missing is named, not its object. */
+function pointerOf(e: SchemaError): string {
+  const names = e.keyword === 'additionalProperties' ? e.params.additionalProperties : e.keyword === 'required' ? e.params.requiredProperties : undefined;
+  const field = (names as string[] | undefined)?.[0];
+  return field === undefined ? e.instancePath : `${e.instancePath}/${field.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 }
 
 /**
@@ -151,11 +158,12 @@ export function explain(schema: TSchema, value: unknown, errors: readonly Schema
   if (first === undefined) return { expected: 'a valid value', path: '', received: value };
   let e: SchemaError = first;
   // A union of branches of different JSON types (an object or null): the value's type picks the
-  // branch, and that branch's own first error is the precise one. A union with `expected` keeps its words.
+  // branch, and that branch's own first error is the precise one. A union with `expected` keeps
+  // its words unless that error is about something inside the value (`poster.format`, `to[1]`).
   for (let branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath)); branch !== undefined; ) {
     const under: string = `${e.schemaPath}/${branch}`;
     const inner: SchemaError | undefined = errors.find((x) => x.keyword !== 'boolean' && (x.schemaPath === under || x.schemaPath.startsWith(`${under}/`)) && !inBranch(x, under));
-    if (inner === undefined) break;
+    if (inner === undefined || (at(root, e.schemaPath).expected !== undefined && pointerOf(inner).length <= e.instancePath.length)) break;
     e = inner;
     branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath));
   }
