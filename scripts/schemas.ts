@@ -1,12 +1,13 @@
 // Writes the published JSON Schemas under schemas/ (`npm run schemas`), one file per entry of
 // SCHEMAS, from the TypeBox schemas the code checks with: an editor that reads schemas/config.json
-// refuses what `pipeline up` refuses. test/unit/schemas.test.ts fails when a file differs from
+// refuses what `pipeline up` refuses, and a client can check a job's payload before submitting it. test/unit/schemas.test.ts fails when a file differs from
 // what this writes.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TSchema } from 'typebox';
+import { PAYLOAD_SCHEMAS, RESULT_SCHEMAS } from '../src/schema/workers.js';
 import { ConfigFile } from '../src/supervisor/config.js';
 
 export const SCHEMAS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../schemas');
@@ -20,6 +21,8 @@ export interface PublishedSchema {
 
 export const SCHEMAS: readonly PublishedSchema[] = [
   { file: 'config.json', schema: ConfigFile, title: 'geartrain config file (pipeline up)' },
+  ...Object.entries(PAYLOAD_SCHEMAS).map(([fn, schema]) => ({ file: `${fn}.payload.json`, schema, title: `geartrain ${fn} job payload` })),
+  ...Object.entries(RESULT_SCHEMAS).map(([fn, schema]) => ({ file: `${fn}.result.json`, schema, title: `geartrain ${fn} job result` })),
 ];
 
 /**
