@@ -1,26 +1,51 @@
 // The payload and result of each built-in worker function, by Gearman function name: what a
-// pipeline step calling `fn: 'thumbnail'` must send and gets back. A payload here is the JSON a
-// caller sends (fields with a default may be left out), not the worker's checked form.
+// pipeline step calling `fn: 'thumbnail'` must send and gets back, as TypeBox schemas (the
+// published JSON Schemas are generated from these) and as TypeScript types.
 
-import type { CacheWarmPayload, CacheWarmResult } from '../workers/cache-warm.js';
-import type { EmailPayload, EmailResult } from '../workers/email.js';
-import type { ProbePayload, ProbeResult } from '../workers/probe.js';
-import type { ThumbnailPayload, ThumbnailResult } from '../workers/thumbnail.js';
-import type { PosterOptions, TranscodePayload, TranscodeResult } from '../workers/transcode.js';
-import type { WaveformPayload, WaveformResult } from '../workers/waveform.js';
-import type { WebhookPayload, WebhookResult } from '../workers/webhook.js';
+import type { Static, TSchema } from 'typebox';
+import { CacheWarmPayload, CacheWarmResult } from './payloads/cache-warm.js';
+import { EmailPayload, EmailResult } from './payloads/email.js';
+import { ProbePayload, ProbeResult } from './payloads/probe.js';
+import { ThumbnailPayload, ThumbnailResult } from './payloads/thumbnail.js';
+import { TranscodePayload, TranscodeResult } from './payloads/transcode.js';
+import { WaveformPayload, WaveformResult } from './payloads/waveform.js';
+import { WebhookPayload, WebhookResult } from './payloads/webhook.js';
 
-/** The checked form with `required` kept and every other field optional, `replaced` swapped for its JSON form. */
-type Sent<T, Required extends keyof T, Replaced = object> = Omit<Pick<T, Required> & Partial<Omit<T, Required>>, keyof Replaced> & Replaced;
+/** What a caller sends each built-in function; the worker checks it against this schema. */
+export const PAYLOAD_SCHEMAS = {
+  thumbnail: ThumbnailPayload,
+  transcode: TranscodePayload,
+  email: EmailPayload,
+  'cache-warm': CacheWarmPayload,
+  probe: ProbePayload,
+  waveform: WaveformPayload,
+  webhook: WebhookPayload,
+} as const satisfies Record<string, TSchema>;
+
+/** What each built-in function answers (the job's JSON result). */
+export const RESULT_SCHEMAS = {
+  thumbnail: ThumbnailResult,
+  transcode: TranscodeResult,
+  email: EmailResult,
+  'cache-warm': CacheWarmResult,
+  probe: ProbeResult,
+  waveform: WaveformResult,
+  webhook: WebhookResult,
+} as const satisfies Record<keyof typeof PAYLOAD_SCHEMAS, TSchema>;
 
 export interface BuiltinFunctions {
-  thumbnail: { payload: Sent<ThumbnailPayload, 'input' | 'outDir' | 'sizes', { background?: string }>; result: ThumbnailResult };
-  transcode: { payload: Sent<TranscodePayload, 'input' | 'outDir', { poster?: boolean | Partial<PosterOptions> }>; result: TranscodeResult };
-  email: { payload: Sent<EmailPayload, never, { to: string | string[]; cc?: string | string[]; bcc?: string | string[] }>; result: EmailResult };
-  'cache-warm': { payload: Sent<CacheWarmPayload, never, { urls: string[] }>; result: CacheWarmResult };
+  thumbnail: { payload: ThumbnailPayload; result: ThumbnailResult };
+  transcode: { payload: TranscodePayload; result: TranscodeResult };
+  email: { payload: EmailPayload; result: EmailResult };
+  'cache-warm': { payload: CacheWarmPayload; result: CacheWarmResult };
   probe: { payload: ProbePayload; result: ProbeResult };
-  waveform: { payload: Sent<WaveformPayload, 'input' | 'outDir', { colour?: string; background?: string }>; result: WaveformResult };
-  webhook: { payload: Sent<WebhookPayload, never, { url: string; body: unknown }>; result: WebhookResult };
+  waveform: { payload: WaveformPayload; result: WaveformResult };
+  webhook: { payload: WebhookPayload; result: WebhookResult };
 }
 
 export type BuiltinFunctionName = keyof BuiltinFunctions;
+
+/** BuiltinFunctions says the same as the schemas: a function added to one and not the other fails to compile. */
+type FromSchemas = { [K in BuiltinFunctionName]: { payload: Static<(typeof PAYLOAD_SCHEMAS)[K]>; result: Static<(typeof RESULT_SCHEMAS)[K]> } };
+const _sameFunctions: [FromSchemas, BuiltinFunctions] extends [BuiltinFunctions, FromSchemas] ? true : never = true;
+void _sameFunctions;

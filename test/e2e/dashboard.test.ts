@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
 import { ROOT } from '../helpers/servers.js';
 import { TOKEN, startHttp, until, type HttpUnderTest } from '../helpers/http.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 // @ts-expect-error: the package ships no types
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { JOB_DURATION_BOUNDS } from '../../src/server/stats.js';
 import { startHttp, until } from '../helpers/http.js';
 

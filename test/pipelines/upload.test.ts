@@ -16,7 +16,7 @@ import { Client } from '../../src/client/index.js';
 import { upload } from '../../src/pipelines/builtin/upload.js';
 import { pipelineWorker } from '../../src/pipelines/worker.js';
 import { DOMAIN_WORKERS, serveDomainWorkers, type ServedWorkers } from '../../src/workers/index.js';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { adminJobs } from '../helpers/joblog.js';
 import { ROOT, startInProcess, type ServerUnderTest } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';

@@ -11,6 +11,8 @@ import pino from 'pino';
 import { cacheWarmWorker } from '../../src/workers/cache-warm.js';
 import { freePort } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import type { UrlResult } from '../../src/schema/payloads/cache-warm.js';
+import { conforms } from './result-schema.js';
 
 /** More than loopback socket buffers hold, so the origin finishes sending only if the worker reads it all. */
 const BIG_CHUNKS = 512;
@@ -59,14 +61,6 @@ async function origin(t: TestContext) {
   return { base: `http://127.0.0.1:${port}`, port, hits, most: () => most, bodiesSent: () => bodiesSent };
 }
 
-interface UrlResult {
-  url: string;
-  status: number;
-  ms: number;
-  attempts: number;
-  error?: string;
-}
-
 const pick = (results: UrlResult[], suffix: string) => {
   const r = results.find((x) => x.url.endsWith(suffix))!;
   return { status: r.status, attempts: r.attempts, error: r.error };
@@ -77,7 +71,7 @@ test('GETs every URL a few at a time, bodies read to the end; status, time and a
   const { call } = await withWorkers(t, [{ factory: cacheWarmWorker }]);
   const urls = [...Array.from({ length: 10 }, (_, i) => `${o.base}/page/${i}`), `${o.base}/big`];
   const statuses: [number, number][] = [];
-  const { results, ok, failed } = await call<{ results: UrlResult[]; ok: number; failed: number }>('cache-warm', { urls, concurrency: 3 }, (n, d) => statuses.push([n, d]));
+  const { results, ok, failed } = conforms('cache-warm', await call<{ results: UrlResult[]; ok: number; failed: number }>('cache-warm', { urls, concurrency: 3 }, (n, d) => statuses.push([n, d])));
   assert.deepEqual([ok, failed], [11, 0]);
   assert.deepEqual(results.map((r) => r.url), urls, 'results in the order of the URLs');
   for (const r of results) {

@@ -14,6 +14,7 @@ import { missingTools } from '../helpers/servers.js';
 import { tempDir, tempFiles } from '../helpers/files.js';
 import { withWorkers } from '../helpers/workers.js';
 import { makeClip } from '../helpers/clips.js';
+import { conforms } from './result-schema.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 
@@ -82,7 +83,7 @@ test('storyboard: a tile per second of an 8 s clip, cues pointing into the sheet
   const dir = await tmp(t);
   const input = makeClip(path.join(dir, 'talk.mp4'), '1280x720', 8);
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }]);
-  const r = await call('transcode', { input, outDir: dir, profiles: [], storyboard: true });
+  const r = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: [], storyboard: true }));
   const sb = r.storyboard as Storyboard;
   assert.deepEqual(
     [path.basename(sb.path), path.basename(sb.vtt), sb.format, sb.intervalSeconds, sb.tiles, sb.columns, sb.rows, sb.tileWidth, sb.tileHeight],
@@ -92,7 +93,7 @@ test('storyboard: a tile per second of an 8 s clip, cues pointing into the sheet
   const cues = await checkStoryboard(sb, durationOf(input));
   assert.deepEqual(cues.slice(0, 2).map((c) => [c.start, c.end, c.x, c.y]), [[0, 1, 0, 0], [1, 2, 160, 0]]);
   assert.deepEqual(await tempFiles(dir), []);
-  const again = await call('transcode', { input, outDir: dir, profiles: [], storyboard: true });
+  const again = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: [], storyboard: true }));
   assert.equal(again.storyboard.skipped, true, 'up to date: not made again');
 });
 

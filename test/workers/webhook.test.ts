@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { webhookWorker } from '../../src/workers/webhook.js';
 import { documentedVerify, SECRET, webhookReceiver as receiver } from '../helpers/webhook.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 test('delivers a signed JSON body that the documented code verifies; a changed body, a wrong key or an old timestamp does not', async (t) => {
   const verify = await documentedVerify();
@@ -14,6 +15,7 @@ test('delivers a signed JSON body that the documented code verifies; a changed b
   const { call } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
   const body = { run: 'r1', outputs: ['a-320w.webp'], note: 'ünïcode ✓' };
   const res = await call<{ status: number; attempts: number; deliveryId: string }>('webhook', { url: `${r.base}/hook`, body, event: 'run.done', deliveryId: 'run-r1' });
+  conforms('webhook', res);
   assert.deepEqual([res.status, res.attempts, res.deliveryId], [204, 1, 'run-r1']);
   assert.equal(r.received.length, 1);
   const got = r.received[0]!;
