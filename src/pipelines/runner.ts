@@ -6,7 +6,7 @@
 import type { Client } from '../client/client.js';
 import type { JobExceptionError, TaskResult } from '../client/types.js';
 import { exceptionCode, exceptionText, gtError, isRetryable } from '../errors.js';
-import { fingerprint } from '../workers/files.js';
+import { fingerprint } from '../shared/fingerprint.js';
 import { ExprError, evaluate, render } from './expr.js';
 import { outputConflicts } from './payloads.js';
 import { preflight } from './preflight.js';

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import type { BuiltinFunctions } from '../../schema/workers.js';
-import { fingerprint } from '../../workers/files.js';
+import { fingerprint } from '../../shared/fingerprint.js';
 import { URL_TEXT } from './options.js';
 
 export const NOTIFY_URL_OPTION = { description: 'URL that gets the run summary and outputs as a signed JSON POST (webhook worker)', schema: URL_TEXT };
