@@ -20,7 +20,8 @@ import { GearmanServer } from '../src/server/server.js';
 import { ffmpegArgv, locate, probe, type Binaries } from '../src/workers/ffmpeg.js';
 import { serveDomainWorkers } from '../src/workers/runtime.js';
 import { hlsRun } from '../src/workers/hls.js';
-import { outputName, posterRun, profileRun, scaleFor, transcodeWorker, type TranscodePayload, type TranscodeResult } from '../src/workers/transcode.js';
+import { outputName, posterRun, profileRun, scaleFor, transcodeWorker, type TranscodeResult } from '../src/workers/transcode.js';
+import type { TranscodePayload } from '../src/schema/payloads/transcode.js';
 import { BUSY_MACHINE_CORES, machineBusySeconds, pct, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
 import { benchClip, freshDir } from './lib/media.js';
 

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TSchema } from 'typebox';
+import { PipelineFile } from '../src/pipelines/schema.js';
 import { PAYLOAD_SCHEMAS, RESULT_SCHEMAS } from '../src/schema/workers.js';
 import { ConfigFile } from '../src/supervisor/config.js';
 
@@ -21,6 +22,7 @@ export interface PublishedSchema {
 
 export const SCHEMAS: readonly PublishedSchema[] = [
   { file: 'config.json', schema: ConfigFile, title: 'geartrain config file (pipeline up)' },
+  { file: 'pipeline.json', schema: PipelineFile, title: 'geartrain pipeline file (pipeline run NAME.yaml)' },
   ...Object.entries(PAYLOAD_SCHEMAS).map(([fn, schema]) => ({ file: `${fn}.payload.json`, schema, title: `geartrain ${fn} job payload` })),
   ...Object.entries(RESULT_SCHEMAS).map(([fn, schema]) => ({ file: `${fn}.result.json`, schema, title: `geartrain ${fn} job result` })),
 ];

@@ -10,7 +10,7 @@ import { emailWorker } from '../workers/email.js';
 import { cacheWarmWorker } from '../workers/cache-warm.js';
 import { probeWorker } from '../workers/probe.js';
 import { outputName as thumbnailName, thumbnailWorker, type ThumbnailPayload } from '../workers/thumbnail.js';
-import { outputName as transcodeName, parseTranscode, storyboardNames, type TranscodePayload } from '../workers/transcode.js';
+import { outputName as transcodeName, parseTranscode, storyboardNames, type TranscodeJob } from '../workers/transcode.js';
 
 interface KnownFunction {
   parse(raw: unknown): unknown;
@@ -35,7 +35,7 @@ function knownFunctions(): Map<string, KnownFunction> {
     ['thumbnail', known(thumbnailWorker({}, silentLogger).parse, (p: ThumbnailPayload) => p.sizes.map((s) => path.join(p.outDir, thumbnailName(baseOf(p), s))))],
     [
       'transcode',
-      known(parseTranscode, (p: TranscodePayload) => [
+      known(parseTranscode, (p: TranscodeJob) => [
         ...p.profiles.map((profile) => path.join(p.outDir, transcodeName(baseOf(p), profile))),
         ...(p.poster ? [path.join(p.outDir, transcodeName(baseOf(p), 'poster', p.poster.format))] : []),
         ...(p.storyboard ? Object.values(storyboardNames(baseOf(p), p.storyboard.format)).map((n) => path.join(p.outDir, n)) : []),

@@ -45,8 +45,6 @@ export async function writeAtomic(final: string, produce: (tmp: string) => Promi
   }
 }
 
-/** src/pipelines reads the fingerprint from here; its home is src/shared/fingerprint.ts. */
-export { fingerprint } from '../shared/fingerprint.js';
 
 interface OutputRecord {
   input: string;

@@ -27,11 +27,6 @@ export type TranscodeJob = Omit<schema.TranscodePayload, 'poster' | 'storyboard'
   poster?: PosterOptions & { format: PosterFormat };
   storyboard?: StoryboardOptions & { format: StoryboardFormat };
 };
-/**
- * src/pipelines/payloads.ts names the checked payload so (its planned outputs read the poster's
- * format); what a caller sends is schema/payloads/transcode.ts's TranscodePayload.
- */
-export type { TranscodeJob as TranscodePayload };
 
 /** Bump when the ffmpeg arguments change, so outputs made with the old ones are made again. */
 const RECIPE = 2;

@@ -102,3 +102,17 @@ test('every YAML config example names the schema on its first line, by a path th
     else assert.equal(path.resolve(ROOT, path.dirname(e.where), m[1]!), e.schemaPath, `${e.where}: ${m[1]} is not schemas/config.json relative to the file`);
   }
 });
+
+test('every pipeline file in fixtures/pipelines passes schemas/pipeline.json and names it by a path that resolves to it', () => {
+  const published = Compile(JSON.parse(readFileSync(path.join(SCHEMAS_DIR, 'pipeline.json'), 'utf8')));
+  const files = textFiles(['fixtures']).filter((f) => f.startsWith('fixtures/pipelines/'));
+  assert.ok(files.length >= 2, files.join(', '));
+  for (const f of files) {
+    const text = read(f);
+    const value = (f.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+    assert.ok(published.Check(value), `${f} does not pass schemas/pipeline.json`);
+    const named = f.endsWith('.json') ? String(value.$schema) : MODELINE.exec(text.split('\n')[0]!)?.[1];
+    assert.ok(named !== undefined, `${f} names its schema`);
+    assert.equal(path.resolve(ROOT, path.dirname(f), named), path.join(SCHEMAS_DIR, 'pipeline.json'), `${f}: ${named} is not schemas/pipeline.json relative to the file`);
+  }
+});
