@@ -28,24 +28,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline as pump } from 'node:stream/promises';
-import { Client, BUILTIN_PIPELINES, pipelineFunction, runIdFor, runStoreFor } from '../../dist/index.js';
+import { Client, findPipeline, pipelineFunction, runIdFor, runStoreFor } from '../../dist/index.js';
 
 const port = Number(process.env.PORT ?? 8080);
 const servers = (process.env.GEARTRAIN_SERVERS ?? '127.0.0.1:4730').split(',');
 const dataDir = path.resolve(process.env.DATA_DIR || path.join(os.tmpdir(), 'geartrain-upload-service'));
 const maxBytes = Number(process.env.MAX_UPLOAD_BYTES ?? 200 * 1024 * 1024);
-const upload = BUILTIN_PIPELINES.get('upload');
+const upload = await findPipeline('upload');
 const client = new Client({ servers });
 
+/** @type {Record<string, string>} */
 const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json', '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.vtt': 'text/vtt' };
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {number} status
+ * @param {unknown} body
+ */
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(`${JSON.stringify(body)}\n`);
 }
 
 /** The run id is the directory name under media/: one upload, one run. */
-const mediaDir = (uploadId) => path.join(dataDir, 'media', uploadId);
+const mediaDir = (/** @type {string} */ uploadId) => path.join(dataDir, 'media', uploadId);
 
 /** Longest file name most file systems take, in UTF-8 bytes. */
 const NAME_MAX_BYTES = 255;
@@ -55,6 +61,7 @@ const NAME_MAX_BYTES = 255;
  * no spaces at either end, not hidden (a leading dot also keeps clear of . and .. and of the
  * service's .NAME.part files), and short enough for the file system. Spaces inside, brackets
  * and any letters are fine.
+ * @param {string} name
  */
 function safeName(name) {
   return (
@@ -66,8 +73,14 @@ function safeName(name) {
   );
 }
 
-const shown = (v) => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+const shown = (/** @type {string} */ v) => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
 
+/**
+ * @param {http.IncomingMessage} req
+ * @param {http.ServerResponse} res
+ * @param {URL} url
+ * @param {string} publicUrl
+ */
 async function receive(req, res, url, publicUrl) {
   const name = url.searchParams.get('name') ?? '';
   if (!safeName(name)) {
@@ -87,7 +100,7 @@ async function receive(req, res, url, publicUrl) {
   const final = path.join(dir, name);
   const tmp = path.join(dir, `.${name}.part`);
   let bytes = 0;
-  req.on('data', (c) => {
+  req.on('data', (/** @type {Buffer} */ c) => {
     bytes += c.length;
     if (bytes > maxBytes) req.destroy(new Error('too large'));
   });
@@ -107,6 +120,15 @@ async function receive(req, res, url, publicUrl) {
   send(res, 202, { runId, uploadId, status: `/uploads/${uploadId}` });
 }
 
+/**
+ * The part of a media step's result this service reads: the files it wrote.
+ * @typedef {{ outputs?: { path: string }[], poster?: { path: string } }} MediaResult
+ */
+
+/**
+ * @param {http.ServerResponse} res
+ * @param {string} uploadId
+ */
 async function status(res, uploadId) {
   if (!/^[0-9a-f-]{36}$/.test(uploadId)) return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: `No upload ${uploadId}` } });
   const [record] = await runStoreFor(mediaDir(uploadId)).list(1);
@@ -116,7 +138,9 @@ async function status(res, uploadId) {
   );
   const outputs = [];
   for (const id of ['thumbnails', 'transcode', 'poster', 'waveform']) {
-    const r = record.steps[id]?.items['-']?.result;
+    // The run store keeps results as the workers sent them (unknown to its types); the
+    // thumbnail, transcode and waveform workers answer with outputs, the poster step with poster.
+    const r = /** @type {MediaResult | undefined} */ (record.steps[id]?.items['-']?.result);
     for (const o of [...(r?.outputs ?? []), ...(r?.poster ? [r.poster] : [])]) {
       // Encoded as the upload pipeline's cache-warm URLs are: names may hold spaces and more.
       const rel = path.relative(mediaDir(uploadId), o.path).split(path.sep).map(encodeURIComponent).join('/');
@@ -127,6 +151,10 @@ async function status(res, uploadId) {
   send(res, 200, { uploadId, runId: record.id, status: record.status, steps, outputs, errors });
 }
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {string} rel
+ */
 async function media(res, rel) {
   const file = path.join(dataDir, 'media', rel);
   if (!file.startsWith(path.join(dataDir, 'media') + path.sep) || rel.split('/').some((p) => p.startsWith('.'))) return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: 'No such file' } });
@@ -141,20 +169,26 @@ async function media(res, rel) {
 }
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://localhost');
-  const publicUrl = process.env.PUBLIC_URL ?? `http://127.0.0.1:${server.address().port}`;
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const publicUrl = process.env.PUBLIC_URL ?? `http://127.0.0.1:${listeningPort()}`;
   const handle = async () => {
     if (req.method === 'POST' && url.pathname === '/uploads') return receive(req, res, url, publicUrl);
     const m = /^\/uploads\/([^/]+)$/.exec(url.pathname);
-    if (req.method === 'GET' && m) return status(res, m[1]);
+    if (req.method === 'GET' && m?.[1]) return status(res, m[1]);
     if ((req.method === 'GET' || req.method === 'HEAD') && url.pathname.startsWith('/media/')) return media(res, decodeURIComponent(url.pathname.slice(7)));
     send(res, 404, { error: { code: 'GT_NOT_FOUND', message: `No route ${req.method} ${url.pathname}` } });
   };
   handle().catch((err) => send(res, 500, { error: { code: 'GT_INTERNAL', message: err.message } }));
 });
 
+/** The port the server listens on (PORT=0 picks a free one). */
+function listeningPort() {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
 server.listen(port, '127.0.0.1', () => {
-  process.stderr.write(`upload service on http://127.0.0.1:${server.address().port} (job servers ${servers.join(',')}), files in ${dataDir}\n`);
+  process.stderr.write(`upload service on http://127.0.0.1:${listeningPort()} (job servers ${servers.join(',')}), files in ${dataDir}\n`);
 });
 
 const stop = () => server.close(() => client.close().then(() => process.exit(0)));

@@ -1,7 +1,7 @@
 // The built `pipeline` command (dist/cli) run as child processes, as a user runs it. The client
 // side (submit, exec, status, workers, jobs) is held to the same results on `pipeline server`
 // and on gearmand 1.1.20; server lifecycle and flag errors need only geartrain.
-// Run `npx tsc -p tsconfig.json` first: these tests exercise dist/, not src/.
+// Run `npm run build` first: these tests exercise dist/, not src/.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
