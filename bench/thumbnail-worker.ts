@@ -15,6 +15,7 @@ import { adminStatus } from '../src/client/admin.js';
 import { Client } from '../src/client/index.js';
 import { BENCH_DIR, startServer, stopServer, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
 import { cameraRoll, freshDir } from './lib/media.js';
+import { until } from '../test/helpers/wait.js';
 
 const CLI = path.join(BENCH_DIR, '../dist/cli/index.js');
 const PLAIN = path.join(BENCH_DIR, 'lib/plain-thumbnails.mjs');
@@ -37,12 +38,7 @@ async function throughWorker(): Promise<Sample> {
   const client = new Client({ servers: [server.address] });
   const out = freshDir('worker');
   try {
-    for (let i = 0; ; i++) {
-      const row = (await adminStatus(server.host, server.port)).find((s) => s.function === 'thumbnail');
-      if (row && row.workers > 0) break;
-      if (i > 200) throw new Error('pipeline worker thumbnail did not register in 20 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until('pipeline worker thumbnail to register', async () => ((await adminStatus(server.host, server.port)).find((s) => s.function === 'thumbnail')?.workers ?? 0) > 0);
     const t0 = performance.now();
     for (const input of files) {
       client.addTask('thumbnail', JSON.stringify({ input, outDir: path.join(out, path.relative(dir, path.dirname(input))), sizes: SIZES }));

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '../../src/client/index.js';
 import { CLI, startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, adminQuery, statusOf, until, waitForTotal, waitForWorkers, type LongChild } from '../interop/harness.js';
+import { Children, adminQuery, statusOf, waitForTotal, waitForWorkers, type LongChild } from '../interop/harness.js';
+import { until } from '../helpers/wait.js';
 
 const NODE = process.execPath;
 

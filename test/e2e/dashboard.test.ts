@@ -12,7 +12,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { backoffPolicy } from '../../src/server/registry.js';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
 import { ROOT } from '../helpers/servers.js';
-import { TOKEN, startHttp, until, type HttpUnderTest } from '../helpers/http.js';
+import { TOKEN, startHttp, type HttpUnderTest } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -103,7 +104,7 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   const queued = await h.api('POST', '/api/v1/jobs', { function: 'dash_queued', payload: { file: 'a.jpg' }, priority: 'high' });
   assert.equal(queued.status, 202);
   const dead = await h.api('POST', '/api/v1/jobs', { function: 'dash_flaky', payload: 'x' });
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'dead', 5000, 'the job to die');
+  await until('the job to die', async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'dead', 5000);
 
   const browser = await launch(t);
   const { page, errors } = await openDashboard(browser, h);
@@ -132,7 +133,7 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
 
   await jrow.locator('button.retry').click();
   // Through the job log: the job ran again and is done.
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'done', 10_000, 'the retried job to finish');
+  await until('the retried job to finish', async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'done', 10_000);
   const entry = (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job;
   assert.equal(entry.result, 'fixed');
   assert.equal(attempts, 2);
@@ -153,7 +154,7 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   const qjob = page.locator(`#jobs tr[data-id="${queued.body.id}"]`);
   await qjob.waitFor({ timeout: 5000 });
   await qjob.locator('button.cancel').click();
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${queued.body.id}`)).body.job.state === 'cancelled', 5000, 'the cancel');
+  await until('the cancel', async () => (await h.api('GET', `/api/v1/jobs/${queued.body.id}`)).body.job.state === 'cancelled', 5000);
   assert.equal(h.server.registry.functions.get('dash_queued')!.queued, 0);
 
   // Throughput: completed jobs/s from the event stream's totals.
@@ -173,7 +174,7 @@ test('dashboard: the throughput chart shows the last minutes as the page opens; 
   await h.worker({ dash_hist: () => JSON.stringify(made) });
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) ids.push((await h.api('POST', '/api/v1/jobs', { function: 'dash_hist', payload: String(i) })).body.id);
-  await until(async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30, 10_000, 'the jobs to finish');
+  await until('the jobs to finish', async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30, 10_000);
   // A few samples of the server's history after the jobs, before any page is open.
   await new Promise((r) => setTimeout(r, 1000));
 
@@ -239,11 +240,11 @@ test('dashboard: scale buttons call the supervisor provider; runs show per-step 
   assert.equal(await page.locator('#processes tbody tr').count(), 3);
 
   await trow.locator('button.scale-up').click();
-  await until(() => sup.scaled.length === 1, 5000, 'the scale-up request');
+  await until('the scale-up request', () => sup.scaled.length === 1, 5000);
   assert.deepEqual(sup.scaled[0], { thumbnail: 3 });
   await page.locator('#process-types tr[data-type="thumbnail"] td:nth-child(2)', { hasText: '3' }).waitFor({ timeout: 5000 });
   await page.locator('#process-types tr[data-type="email"] button.scale-down').click();
-  await until(() => sup.scaled.length === 2, 5000, 'the scale-down request');
+  await until('the scale-down request', () => sup.scaled.length === 2, 5000);
   assert.deepEqual(sup.scaled[1], { email: 0 });
   await page.locator('#process-types tr[data-type="email"] button.scale-down[disabled]').waitFor({ timeout: 5000 });
 
@@ -291,17 +292,21 @@ test('dashboard under `pipeline up`: the scale button changes the number of work
       }),
     );
   let http = '';
-  await until(() => {
-    http = /"msg":"http listening"[^\n]*"http":"([^"]+)"|"http":"([^"]+)"[^\n]*"msg":"http listening"/.exec(log)?.slice(1).find(Boolean) ?? '';
-    return http !== '';
-  }, 20_000, `pipeline up to serve HTTP (log: ${log})`);
-  await until(async () => (await running()) === 1, 20_000, 'one cache-warm process');
+  await until(
+    `pipeline up to serve HTTP (log: ${log})`,
+    () => {
+      http = /"msg":"http listening"[^\n]*"http":"([^"]+)"|"http":"([^"]+)"[^\n]*"msg":"http listening"/.exec(log)?.slice(1).find(Boolean) ?? '';
+      return http !== '';
+    },
+    20_000,
+  );
+  await until('one cache-warm process', async () => (await running()) === 1, 20_000);
   const browser = await launch(t);
   const { page, errors } = await openDashboard(browser, { base: `http://${http}` } as HttpUnderTest);
   const row = page.locator('#process-types tr[data-type="cache-warm"]');
   await row.waitFor({ timeout: 10_000 });
   await row.locator('button.scale-up').click();
-  await until(async () => (await running()) === 2, 30_000, 'a second cache-warm process, started by the dashboard');
+  await until('a second cache-warm process, started by the dashboard', async () => (await running()) === 2, 30_000);
   await page.locator('#processes tbody tr').nth(1).waitFor({ timeout: 10_000 });
   const run = page.locator(`#runs .run[data-run="${runId}"]`);
   await run.waitFor({ timeout: 10_000 });

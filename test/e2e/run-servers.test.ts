@@ -11,7 +11,8 @@ import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI, ROOT, freePort, missingTools, startCli, startGearmand, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, until } from '../interop/harness.js';
+import { Children } from '../interop/harness.js';
+import { until } from '../helpers/wait.js';
 
 const IMAGES = ['photo-landscape.jpg', 'photo-portrait-exif6.jpg', 'alpha.png'];
 const children = new Children();

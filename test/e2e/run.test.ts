@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { simpleParser } from 'mailparser';
 import { runCli as cli } from '../helpers/cli.js';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 const IMAGES = path.join(ROOT, 'fixtures/images');
 const BAD = path.join(ROOT, 'fixtures/bad');
@@ -211,17 +212,14 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
         return { done: 0, status: 'none' };
       }
     };
-    for (let i = 0; i < 600 && (await doneItems()).done < 4; i++) await new Promise((r) => setTimeout(r, 50));
-    const mid = await doneItems();
+    const mid = await until('4 items done before the kill', async () => {
+      const d = await doneItems();
+      return d.done >= 4 ? d : undefined;
+    }, 30_000);
     assert.ok(mid.done >= 4 && mid.done < 24, `killed mid-run (${mid.done} of 24 done)`);
     driver1.kill('SIGKILL');
     worker(['pipeline', '--server', server.address], root);
-    let last = mid;
-    for (let i = 0; i < 1200 && last.status !== 'done'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      last = await doneItems();
-    }
-    assert.equal(last.status, 'done', 'the second pipeline worker finished the run');
+    await until('the second pipeline worker to finish the run', async () => (await doneItems()).status === 'done', 120_000);
     const files = await tree(path.join(root, 'out'));
     const names = (await readdir(input)).map((f) => path.basename(f, path.extname(f))).sort();
     assert.deepEqual(files, names.flatMap((n) => SIZES.map((s) => `${n}-${s.width}w.${s.ext}`)).sort(), 'each output exactly once, no temp files');

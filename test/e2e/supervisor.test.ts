@@ -21,7 +21,8 @@ import { parseConfig } from '../../src/supervisor/config.js';
 import { controlRequest } from '../../src/supervisor/control.js';
 import type { PsResult, ReloadResult, ScaleResult } from '../../src/supervisor/supervisor.js';
 import { CLI, ROOT, missingTools } from '../helpers/servers.js';
-import { Children, sleep, until } from '../interop/harness.js';
+import { Children } from '../interop/harness.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const NODE = process.execPath;
 const children = new Children();

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 import { documentedVerify, SECRET, webhookReceiver, type Verify } from '../helpers/webhook.js';
 
 describe('upload service → upload pipeline → media, cache-warm, email, callback', () => {
@@ -87,12 +88,10 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com${callback}${extra}`, { method: 'POST', body: await readFile(file) });
     assert.equal(res.status, 202);
     const { uploadId, status } = (await res.json()) as { uploadId: string; status: string };
-    for (let i = 0; i < 1200; i++) {
+    return until(`upload ${name} to finish`, async () => {
       const s = (await (await fetch(`${service}${status}`)).json()) as { status: string; outputs: string[]; steps: Record<string, { status: string }> };
-      if (s.status === 'done' || s.status === 'failed') return { ...s, uploadId };
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`upload ${name} did not finish`);
+      return s.status === 'done' || s.status === 'failed' ? { ...s, uploadId } : undefined;
+    }, 120_000);
   }
 
   it('an image gets thumbnails; a video gets a transcode and a poster; outputs are warmed; the owner is told', async () => {

@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { Worker, type JobHandler } from '../../src/client/index.js';
 import type { GearmanServer, ServerOptions } from '../../src/server/server.js';
 import { startInProcess } from './servers.js';
+import { until } from './wait.js';
 
 export const TOKEN = 'test-token-0123456789';
 
@@ -72,18 +73,9 @@ export async function startHttp(t: TestContext, opts: ServerOptions & { token?: 
     await w.start();
     cleanup.push(() => w.close());
     // The worker's CAN_DO packets are in flight until the server lists it.
-    await until(() => Object.keys(fns).every((f) => (srv.server.registry.functions.get(f)?.workers.size ?? 0) > 0), 5000, 'worker registered');
+    await until('worker registered', () => Object.keys(fns).every((f) => (srv.server.registry.functions.get(f)?.workers.size ?? 0) > 0), 5000);
     return w;
   }
 
   return { server: srv.server, gearman: srv.address, base, token, api, worker, defer: (f) => cleanup.push(f) };
-}
-
-/** Wait until `cond` holds (polled every 10 ms). */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

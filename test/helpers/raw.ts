@@ -179,15 +179,6 @@ export function peersPerTest(): (port: number) => Promise<RawPeer> {
   };
 }
 
-/** Poll `cond` until it holds; fail with `what` after `timeoutMs`. For state with no event. */
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** Decode an ERROR packet's two arguments. */
 export function errorOf(p: Packet): { code: string; message: string } {
   return { code: p.args[0]?.toString('latin1') ?? '', message: p.args[1]?.toString('latin1') ?? '' };

@@ -9,6 +9,7 @@ import { Cmd } from '../../src/protocol/commands.js';
 import { encodePacket, type Packet } from '../../src/protocol/codec.js';
 import { inProcessPerSuite, startInProcess } from '../helpers/servers.js';
 import { connect, errorOf, peersPerTest, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 const peer = peersPerTest();
 
@@ -119,7 +120,7 @@ describe('clients leaving a job one client joined many times', () => {
     const flood = (async () => {
       for (const p of leavers) p.destroy();
       await Promise.all(leavers.map((p) => p.closed));
-      while ((await waiting()) !== JOINS) await new Promise((r) => setTimeout(r, 20));
+      await until(`${JOINS} peers left waiting`, async () => (await waiting()) === JOINS);
     })();
     const slowest = await slowestEchoDuring(srv.port, flood);
     t.diagnostic(`slowest ECHO while ${LEAVERS} clients left a job another client joined ${JOINS} times: ${slowest.toFixed(1)} ms`);

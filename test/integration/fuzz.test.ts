@@ -16,7 +16,8 @@ import vm from 'node:vm';
 import { Cmd } from '../../src/protocol/commands.js';
 import { encodePacket, HEADER_SIZE, type Arg } from '../../src/protocol/codec.js';
 import { startInProcess } from '../helpers/servers.js';
-import { connect, waitFor, type RawPeer } from '../helpers/raw.js';
+import { connect, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 const MAX_INPUTS = 12_000;
 const MAX_SEND_MS = 15_000;
@@ -330,7 +331,7 @@ test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", asyn
 
   // Every connection is gone on the server side too.
   const server = srv.server;
-  await waitFor(() => [...server.connections()].length === 0, 10_000, tag('the server to hold no connections after the fuzz run'));
+  await until(tag('the server to hold no connections after the fuzz run'), () => [...server.connections()].length === 0, 10_000);
 
   // With nobody connected there are no workers, no sleepers, nothing running, no waiting clients.
   for (const fn of server.registry.functions.values()) {
@@ -377,7 +378,7 @@ test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", asyn
     client.destroy();
     worker.destroy();
   }
-  await waitFor(() => [...server.connections()].length === 0, 10_000, tag('the check connections to close'));
+  await until(tag('the check connections to close'), () => [...server.connections()].length === 0, 10_000);
 
   // Bounded growth. What the server may legitimately keep is the fuzz's background jobs
   // (payloads under 200 bytes, a few thousand at most) and a few hundred function names:

@@ -12,7 +12,8 @@ import { HEADER_SIZE, encodePacket, type Packet } from '../../src/protocol/codec
 import type { Connection } from '../../src/server/connection.js';
 import type { GearmanServer } from '../../src/server/server.js';
 import { startInProcess } from '../helpers/servers.js';
-import { connect, errorOf, waitFor, type RawPeer } from '../helpers/raw.js';
+import { connect, errorOf, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 // For the test that a dropped connection is released: collect garbage on demand.
 v8.setFlagsFromString('--expose-gc');
@@ -207,7 +208,7 @@ describe('hostile peers (default limits)', () => {
     p.send(header(MAGIC_REQ, Cmd.SUBMIT_JOB, 0xffffffff));
     await expectError(p, 'ARGUMENT_TOO_LARGE');
     await p.closed;
-    await waitFor(() => serverSide(srv.server, p) === undefined, 5000, 'the server to forget the connection');
+    await until('the server to forget the connection', () => serverSide(srv.server, p) === undefined, 5000);
     // WeakRefs survive until the current job ends; collect from a fresh macrotask.
     for (let i = 0; i < 3 && conn.deref() !== undefined; i++) {
       await new Promise((r) => setImmediate(r));
@@ -229,7 +230,7 @@ describe('hostile peers (default limits)', () => {
     const grown = process.memoryUsage().rss - rssBefore;
     assert.ok(grown < 50 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
     for (const p of stalled) p.destroy();
-    await waitFor(() => stalled.every((p) => serverSide(srv.server, p) === undefined), 5000, 'the server to forget the stalled connections');
+    await until('the server to forget the stalled connections', () => stalled.every((p) => serverSide(srv.server, p) === undefined), 5000);
   });
 
   test('a unique id of 65 bytes: ERROR ARGUMENT_TOO_LARGE; 64 bytes is fine', async () => {
@@ -349,7 +350,7 @@ describe('hostile peers (default limits)', () => {
     admin.send('status\n');
     assert.match(await admin.readText(), new RegExp(`^${fn}\\t2\\t0\\t0$`, 'm'));
     client.destroy();
-    await waitFor(() => srv.server.registry.fn(fn).total === 1, 5000, 'the foreground job to be dropped');
+    await until('the foreground job to be dropped', () => srv.server.registry.fn(fn).total === 1, 5000);
     admin.send('show unique jobs\n');
     const uniques = await admin.readText();
     assert.match(uniques, /^bg$/m);
@@ -496,7 +497,7 @@ describe('a client that never reads', () => {
         await roundTrip(bystander, bystanderWorker, 'hostile_bystander_during_fn');
       }
     }
-    await waitFor(() => serverSide(srv.server, sluggard) === undefined, 10_000, 'the server to drop the client that never reads');
+    await until('the server to drop the client that never reads', () => serverSide(srv.server, sluggard) === undefined, 10_000);
     t.diagnostic(`dropped after ${completed} results of 1 MiB; peak queued for it ${(peakQueued / 1048576).toFixed(2)} MiB`);
     assert.ok(completed < JOBS, `dropped after ${completed} results of 1 MiB, before all ${JOBS}`);
     assert.ok(
@@ -505,7 +506,7 @@ describe('a client that never reads', () => {
     );
     assert.ok(peakQueued > MAX_OUTPUT, 'the limit, not something else, ended the connection');
     // Its remaining foreground jobs are gone with it; the worker is not stuck.
-    await waitFor(() => srv.server.registry.fn(fn).queued === 0, 5000, 'the dropped client\'s queued jobs to go');
+    await until('the dropped client\'s queued jobs to go', () => srv.server.registry.fn(fn).queued === 0, 5000);
     await roundTrip(bystander, bystanderWorker, 'hostile_bystander_after_fn');
     await expectEcho(worker);
   });
@@ -544,6 +545,6 @@ describe('a client that never reads', () => {
     const otherWorker = await peer(srv.port);
     await roundTrip(other, otherWorker, 'hostile_flood_bystander_fn');
     flooder.destroy();
-    await waitFor(() => serverSide(srv.server, flooder) === undefined, 5000, 'the server to forget the flooder');
+    await until('the server to forget the flooder', () => serverSide(srv.server, flooder) === undefined, 5000);
   });
 });

@@ -17,7 +17,8 @@ import { backoffPolicy } from '../../src/server/registry.js';
 import { GearmanServer } from '../../src/server/server.js';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
 import { CLI } from '../helpers/servers.js';
-import { TOKEN, startHttp, until } from '../helpers/http.js';
+import { TOKEN, startHttp } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 const quickRetry = backoffPolicy({ maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 40 });
 
@@ -61,9 +62,9 @@ test('POST /jobs in the background: 202 with handle and log id; the worker gets 
   assert.equal(r.body.warning, undefined);
   const s = await h.api('POST', '/api/v1/jobs', { function: 'bg_echo', payload: 'as it is' });
   assert.equal(s.status, 202);
-  await until(() => seen.length === 2);
+  await until('the worker to get both payloads', () => seen.length === 2);
   assert.deepEqual(seen, ['{"a":[1,2]}', 'as it is']);
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${r.body.id}`)).body.job.state === 'done');
+  await until(`job ${r.body.id} to be done`, async () => (await h.api('GET', `/api/v1/jobs/${r.body.id}`)).body.job.state === 'done');
   const entry = await h.api('GET', `/api/v1/jobs/${r.body.id}`);
   assert.equal(entry.body.job.function, 'bg_echo');
   assert.equal(entry.body.job.priority, 'high');
@@ -112,10 +113,10 @@ test('GET /jobs/:id/status reports a running job and its progress', async (t) =>
   });
   const r = await h.api('POST', '/api/v1/jobs', { function: 'status_fn' });
   const path = `/api/v1/jobs/${encodeURIComponent(r.body.handle)}/status`;
-  await until(async () => (await h.api('GET', path)).body.numerator === 3);
+  await until(`${path} to report numerator 3`, async () => (await h.api('GET', path)).body.numerator === 3);
   assert.deepEqual((await h.api('GET', path)).body, { handle: r.body.handle, id: r.body.id, known: true, running: true, numerator: 3, denominator: 7 });
   release();
-  await until(async () => (await h.api('GET', path)).body.known === false);
+  await until(`${path} to report the job unknown`, async () => (await h.api('GET', path)).body.known === false);
 });
 
 test('POST /jobs in the foreground: waits for the result, or the failure, or the timeout', async (t) => {
@@ -164,10 +165,10 @@ test('a foreground caller that disconnects leaves no job behind', async (t) => {
     body: JSON.stringify({ function: 'gone_fn', background: false }),
     signal: ac.signal,
   }).catch((err: Error) => err);
-  await until(() => h.server.registry.functions.get('gone_fn')?.queued === 1);
+  await until('one gone_fn job queued', () => h.server.registry.functions.get('gone_fn')?.queued === 1);
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await until(() => h.server.registry.functions.get('gone_fn')!.queued === 0, 2000, 'the job to be dropped');
+  await until('the job to be dropped', () => h.server.registry.functions.get('gone_fn')!.queued === 0, 2000);
 });
 
 test('bodies are validated, each message naming the field', async (t) => {
@@ -352,7 +353,7 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   });
   const ok = await h.api('POST', '/api/v1/jobs', { function: 'log_ok', payload: 'a' });
   const bad = await h.api('POST', '/api/v1/jobs', { function: 'log_bad', payload: { n: 1 } });
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000, 'the job to die');
+  await until('the job to die', async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000);
   assert.equal(failures, 2);
 
   const dead = await h.api('GET', '/api/v1/jobs?state=dead&function=log_bad');
@@ -367,7 +368,7 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   assert.equal(entry.resultText, null);
   assert.equal(entry.payload, '{"n":1}');
   assert.equal(entry.handle, null, 'a dead job is no longer held');
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job.state === 'done');
+  await until(`job ${ok.body.id} to be done`, async () => (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job.state === 'done');
   const done = (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job;
   assert.equal(done.result, 'fine');
   assert.equal(done.error, null);
@@ -388,12 +389,12 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   assert.equal(retried.status, 200);
   assert.equal(retried.body.job.state, 'queued');
   assert.equal(retried.body.job.attempts, 0);
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000, 'the retried job to die again');
+  await until('the retried job to die again', async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000);
   assert.equal(failures, 4);
 
   const all2 = await h.api('POST', '/api/v1/jobs/retry-dead', { function: 'log_bad' });
   assert.deepEqual(all2.body, { retried: 1, ids: [bad.body.id] });
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000, 'the third run to die');
+  await until('the third run to die', async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000);
   const none = await h.api('POST', '/api/v1/jobs/retry-dead', { function: 'other_fn' });
   assert.deepEqual(none.body, { retried: 0, ids: [] });
   const badBody = await h.api('POST', '/api/v1/jobs/retry-dead', { fn: 'log_bad' });
@@ -424,7 +425,7 @@ test('a JSON result is returned as JSON, its text as resultText; other results s
   const text = await h.api('POST', '/api/v1/jobs', { function: 'text_result' });
   const deep = await h.api('POST', '/api/v1/jobs', { function: 'deep_result' });
   for (const id of [bg.body.id, text.body.id, deep.body.id]) {
-    await until(async () => (await h.api('GET', `/api/v1/jobs/${id}`)).body.job.state === 'done', 5000, `job ${id} done`);
+    await until(`job ${id} done`, async () => (await h.api('GET', `/api/v1/jobs/${id}`)).body.job.state === 'done', 5000);
   }
   const entry = (await h.api('GET', `/api/v1/jobs/${bg.body.id}`)).body.job;
   assert.deepEqual(entry.result, made);
@@ -455,7 +456,7 @@ test('cancel: a queued background job leaves the queue, a foreground one answers
   assert.equal(conflict.body.error.message, `Job ${retryQueued.body.id} is queued: only failed, dead or cancelled jobs can be retried`);
 
   const fg = h.api('POST', '/api/v1/jobs', { function: 'cx_fg', background: false });
-  await until(() => h.server.registry.functions.get('cx_fg')?.queued === 1);
+  await until('one cx_fg job queued', () => h.server.registry.functions.get('cx_fg')?.queued === 1);
   const handle = [...h.server.registry.jobs.values()].find((j) => j.fn.name === 'cx_fg')!.handle;
   const live = await h.api('GET', `/api/v1/jobs/${encodeURIComponent(handle)}`);
   assert.equal(live.body.job.background, false);
@@ -473,7 +474,7 @@ test('GET /queues and GET /workers show functions, priorities, running jobs and 
   const gate = new Promise<void>((r) => (release = r));
   await h.worker({ qw_slow: () => gate.then(() => 'ok') }, { clientId: 'slow-worker' });
   for (const priority of ['high', 'normal', 'normal', 'low']) await h.api('POST', '/api/v1/jobs', { function: 'qw_slow', priority });
-  await until(() => h.server.registry.functions.get('qw_slow')!.running === 1);
+  await until('one qw_slow job running', () => h.server.registry.functions.get('qw_slow')!.running === 1);
   const q = (await h.api('GET', '/api/v1/queues')).body.queues.find((x: { function: string }) => x.function === 'qw_slow');
   // The high job runs; normal, normal, low wait.
   assert.deepEqual(q, { function: 'qw_slow', queued: { high: 0, normal: 2, low: 1, total: 3 }, scheduled: 0, running: 1, workers: 1, completed: 0, failed: 0, retried: 0, dead: 0 });
@@ -487,7 +488,7 @@ test('GET /queues and GET /workers show functions, priorities, running jobs and 
   const extra = await h.api('GET', '/api/v1/queues?x=1');
   assert.equal(extra.status, 400);
   release();
-  await until(() => h.server.registry.functions.get('qw_slow')!.total === 0);
+  await until('no qw_slow job left', () => h.server.registry.functions.get('qw_slow')!.total === 0);
   const after = (await h.api('GET', '/api/v1/queues')).body.queues.find((x: { function: string }) => x.function === 'qw_slow');
   assert.equal(after.completed, 4);
 });
@@ -499,7 +500,7 @@ test('GET /workers?all=1 lists every connection, as the workers admin command do
   const sock = net.connect(Number(h.gearman.split(':')[1]), '127.0.0.1');
   h.defer(() => sock.destroy());
   await new Promise((r) => sock.once('connect', r));
-  await until(async () => (await h.api('GET', '/api/v1/workers?all=1')).body.workers.length === 2);
+  await until('two workers listed', async () => (await h.api('GET', '/api/v1/workers?all=1')).body.workers.length === 2);
   assert.equal((await h.api('GET', '/api/v1/workers')).body.workers.length, 1);
 });
 
@@ -829,7 +830,7 @@ test('pipeline server --http-port serves the API with the token from GEARTRAIN_H
 test('close(): a waiting foreground call is answered GT_SHUTTING_DOWN, and close is idempotent', async (t) => {
   const h = await startHttp(t, { shutdownGraceMs: 100 });
   const pending = h.api('POST', '/api/v1/jobs', { function: 'sd_fn', background: false });
-  await until(() => h.server.registry.functions.get('sd_fn')?.queued === 1);
+  await until('one sd_fn job queued', () => h.server.registry.functions.get('sd_fn')?.queued === 1);
   const closing = h.server.close({ graceful: true });
   const r = await pending;
   assert.equal(r.status, 503);

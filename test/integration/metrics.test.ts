@@ -9,7 +9,8 @@ import net from 'node:net';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { backoffPolicy } from '../../src/server/registry.js';
 import { JOB_DURATION_BOUNDS } from '../../src/server/stats.js';
-import { startHttp, until } from '../helpers/http.js';
+import { startHttp } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 interface Sample {
   labels?: Record<string, string>;
@@ -103,9 +104,9 @@ test('/metrics counts a known workload', async (t) => {
 
   const reg = h.server.registry;
   await until(
+    'the workload',
     () => reg.stats.get('m_ok')?.completed === 10 && reg.stats.get('m_flaky')?.completed === 2 && reg.stats.get('m_bad')?.dead === 1 && reg.functions.get('m_slow')!.running === 1,
     10_000,
-    'the workload',
   );
 
   // The job log is written behind (a few ms): let the store's group commits happen first.
@@ -174,7 +175,7 @@ test('/metrics counts a known workload', async (t) => {
   assert.ok(m.some((f) => f.name === 'process_cpu_user_seconds_total'));
 
   release();
-  await until(() => reg.stats.get('m_slow')!.completed === 1);
+  await until('one m_slow job completed', () => reg.stats.get('m_slow')!.completed === 1);
   const after = parse((await h.api('GET', '/metrics')).body as string);
   assert.equal(value(after, 'geartrain_jobs_running', G, { function: 'm_slow', priority: 'low' }), 0);
   assert.equal(value(after, 'geartrain_jobs_completed_total', C, { function: 'm_slow' }), 1);
@@ -189,9 +190,9 @@ test('a worker lost mid-job counts a failed attempt and a retry; totals outlive 
   await h.api('POST', '/api/v1/jobs', { function: 'm_lost' });
   sock.write(encodeReq(1, 'm_lost')); // CAN_DO
   sock.write(encodeReq(9)); // GRAB_JOB
-  await until(() => h.server.registry.functions.get('m_lost')?.running === 1);
+  await until('one m_lost job running', () => h.server.registry.functions.get('m_lost')?.running === 1);
   sock.destroy();
-  await until(() => h.server.registry.stats.get('m_lost')!.retried === 1);
+  await until('one m_lost job retried', () => h.server.registry.stats.get('m_lost')!.retried === 1);
   let m = parse((await h.api('GET', '/metrics')).body as string);
   assert.equal(value(m, 'geartrain_jobs_failed_total', 'COUNTER', { function: 'm_lost' }), 1);
   assert.equal(value(m, 'geartrain_jobs_retried_total', 'COUNTER', { function: 'm_lost' }), 1);

@@ -10,7 +10,8 @@ import { HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
 import type { GearmanServer } from '../../src/server/server.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { CLI, inProcessPerSuite, startCli, startInProcess } from '../helpers/servers.js';
-import { errorOf, peersPerTest, waitFor, type RawPeer } from '../helpers/raw.js';
+import { errorOf, peersPerTest, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 const MiB = 1024 * 1024;
 
 const peer = peersPerTest();
@@ -98,7 +99,7 @@ describe('--max-buffered (in process)', () => {
   const srv = inProcessPerSuite({ maxPacketSize: 4 * MiB, maxBuffered: 4 * MiB });
 
   async function holding(p: RawPeer, server: GearmanServer, bytes: number): Promise<void> {
-    await waitFor(() => server.partial.bytes >= bytes || p.isClosed, 10_000, `the server to hold ${bytes} bytes`);
+    await until(`the server to hold ${bytes} bytes`, () => server.partial.bytes >= bytes || p.isClosed, 10_000);
   }
 
   test('past the limit, the connection holding the most gets ERROR BUFFER_FULL and is closed; the others finish', async () => {
@@ -121,7 +122,7 @@ describe('--max-buffered (in process)', () => {
     assert.equal((await b.readPacket(10_000)).type, Cmd.ECHO_RES);
     await fill(c, 0.5 * MiB);
     assert.equal((await c.readPacket(10_000)).type, Cmd.ECHO_RES);
-    await waitFor(() => srv.server.partial.bytes === 0, 5000, 'nothing held');
+    await until('nothing held', () => srv.server.partial.bytes === 0, 5000);
     const metrics = await new ServerMetrics(srv.server, { processMetrics: false }).text();
     assert.match(metrics, /^geartrain_partial_packet_closes_total\{reason="buffer_full"\} 1$/m);
     assert.match(metrics, /^geartrain_partial_packet_bytes 0$/m);

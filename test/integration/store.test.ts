@@ -21,6 +21,7 @@ import { createStore } from '../../src/store/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { JobRecord, JobStore } from '../../src/store/types.js';
 import { withMysql } from '../helpers/stores.js';
+import { sleep } from '../helpers/wait.js';
 
 const CI = process.env.CI === 'true';
 /** Lower case: it ends up in table names. */
@@ -233,7 +234,6 @@ function job(id: string, over: Partial<JobRecord> = {}): JobRecord {
 }
 
 const ids = (jobs: readonly JobRecord[]): string[] => jobs.map((j) => j.id).sort();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- the suite -----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, interopSkip, listRows, normHandles, normWorkers, sortedListing, statusOf, until, waitForTotal, waitForWorkers } from './harness.js';
+import { Children, interopSkip, listRows, normHandles, normWorkers, sortedListing, statusOf, waitForTotal, waitForWorkers } from './harness.js';
+import { until } from '../helpers/wait.js';
 
 const skipTools = interopSkip(['gearman', 'gearadmin']);
 

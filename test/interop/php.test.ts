@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, PHP_DIR, adminQuery, interopSkip, listRows, statusOf, until, waitForTotal, waitForWorkers } from './harness.js';
+import { Children, PHP_DIR, adminQuery, interopSkip, listRows, statusOf, waitForTotal, waitForWorkers } from './harness.js';
+import { until } from '../helpers/wait.js';
 
 const skipTools = interopSkip(['php'], { phpGearman: true });
 

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, NcSession, Req, Res, interopSkip, normHandles, normWorkers, sortedListing, until } from './harness.js';
+import { Children, NcSession, Req, Res, interopSkip, normHandles, normWorkers, sortedListing } from './harness.js';
+import { until } from '../helpers/wait.js';
 
 const skipTools = interopSkip(['nc']);
 
