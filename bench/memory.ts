@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fmt, runLoad, type Case, type RunningServer, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
+import { type Case, fmt, type RunningServer, runLoad, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
 
 const JOBS = 1_000_000;

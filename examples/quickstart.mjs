@@ -1,7 +1,7 @@
 // The first command's demo: an embedded job server on a free port, a worker, and a client
 // submitting jobs at three priorities plus a fan-out with addTask/runTasks. Nothing to start
 // by hand; everything stops at the end.
-import { GearmanServer, Client, Worker } from '../dist/index.js';
+import { Client, GearmanServer, Worker } from '../dist/index.js';
 
 const server = new GearmanServer({ port: 0 });
 const { port } = await server.listen();

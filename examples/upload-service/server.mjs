@@ -21,12 +21,12 @@
 //   node examples/upload-service/server.mjs
 //   curl --data-binary @photo.jpg 'http://127.0.0.1:8080/uploads?name=photo.jpg&owner=me@example.com'
 
-import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { pipeline as pump } from 'node:stream/promises';
 import { Client, findPipeline, pipelineFunction, runIdFor, runStoreFor } from '../../dist/index.js';
 
@@ -38,7 +38,22 @@ const upload = await findPipeline('upload');
 const client = new Client({ servers });
 
 /** @type {Record<string, string>} */
-const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.avif': 'image/avif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.m4a': 'audio/mp4', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json', '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.vtt': 'text/vtt' };
+const TYPES = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.m4a': 'audio/mp4',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.json': 'application/json',
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t',
+  '.vtt': 'text/vtt',
+};
 
 /**
  * @param {http.ServerResponse} res
@@ -85,7 +100,10 @@ async function receive(req, res, url, publicUrl) {
   const name = url.searchParams.get('name') ?? '';
   if (!safeName(name)) {
     return send(res, 400, {
-      error: { code: 'GT_INVALID_ARGUMENT', message: `Expected a file name (one path segment, not starting with a dot, no control characters or spaces at either end, at most ${NAME_MAX_BYTES - 6} bytes) for name but received ${shown(name)}` },
+      error: {
+        code: 'GT_INVALID_ARGUMENT',
+        message: `Expected a file name (one path segment, not starting with a dot, no control characters or spaces at either end, at most ${NAME_MAX_BYTES - 6} bytes) for name but received ${shown(name)}`,
+      },
     });
   }
   const callbackUrl = url.searchParams.get('callbackUrl');
@@ -114,7 +132,12 @@ async function receive(req, res, url, publicUrl) {
   const out = mediaDir(uploadId);
   const owner = url.searchParams.get('owner');
   const hls = url.searchParams.get('hls') === 'true';
-  const options = { baseUrl: `${publicUrl}/media/${uploadId}`, ...(owner ? { owner } : {}), ...(callbackUrl ? { notifyUrl: callbackUrl } : {}), ...(hls ? { hls: true } : {}) };
+  const options = {
+    baseUrl: `${publicUrl}/media/${uploadId}`,
+    ...(owner ? { owner } : {}),
+    ...(callbackUrl ? { notifyUrl: callbackUrl } : {}),
+    ...(hls ? { hls: true } : {}),
+  };
   const runId = runIdFor(upload, final, out);
   await client.submitBackground(pipelineFunction(upload), JSON.stringify({ input: final, out, options, runId }), { unique: runId });
   send(res, 202, { runId, uploadId, status: `/uploads/${uploadId}` });
@@ -134,7 +157,10 @@ async function status(res, uploadId) {
   const [record] = await runStoreFor(mediaDir(uploadId)).list(1);
   if (!record) return send(res, 200, { uploadId, status: 'queued', steps: {} });
   const steps = Object.fromEntries(
-    Object.entries(record.steps).map(([id, s]) => [id, { status: s.status, ...(s.reason ? { reason: s.reason } : {}), done: Object.values(s.items).filter((i) => i.status === 'done').length, total: s.total }]),
+    Object.entries(record.steps).map(([id, s]) => [
+      id,
+      { status: s.status, ...(s.reason ? { reason: s.reason } : {}), done: Object.values(s.items).filter((i) => i.status === 'done').length, total: s.total },
+    ]),
   );
   const outputs = [];
   for (const id of ['thumbnails', 'transcode', 'poster', 'waveform']) {
@@ -147,7 +173,11 @@ async function status(res, uploadId) {
       outputs.push(`/media/${uploadId}/${rel}`);
     }
   }
-  const errors = Object.values(record.steps).flatMap((s) => Object.values(s.items).filter((i) => i.status === 'failed').map((i) => i.error));
+  const errors = Object.values(record.steps).flatMap((s) =>
+    Object.values(s.items)
+      .filter((i) => i.status === 'failed')
+      .map((i) => i.error),
+  );
   send(res, 200, { uploadId, runId: record.id, status: record.status, steps, outputs, errors });
 }
 
@@ -157,7 +187,8 @@ async function status(res, uploadId) {
  */
 async function media(res, rel) {
   const file = path.join(dataDir, 'media', rel);
-  if (!file.startsWith(path.join(dataDir, 'media') + path.sep) || rel.split('/').some((p) => p.startsWith('.'))) return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: 'No such file' } });
+  if (!file.startsWith(path.join(dataDir, 'media') + path.sep) || rel.split('/').some((p) => p.startsWith('.')))
+    return send(res, 404, { error: { code: 'GT_JOB_NOT_FOUND', message: 'No such file' } });
   try {
     const st = await stat(file);
     if (!st.isFile()) throw new Error('not a file');

@@ -4,15 +4,15 @@
 // buttons call the supervisor provider over HTTP, and runs show per-step progress.
 // Screenshots go to test-artifacts/. Without Chromium the suite is skipped, unless CI=true.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
+import { backoffPolicy } from '../../src/server/registry.js';
+import { type HttpUnderTest, startHttp, TOKEN } from '../helpers/http.js';
 import { ROOT } from '../helpers/servers.js';
-import { TOKEN, startHttp, type HttpUnderTest } from '../helpers/http.js';
 import { until } from '../helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -31,7 +31,16 @@ async function launch(t: { after(f: () => Promise<void>): void }): Promise<Brows
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.after(() => browser.close());
   return browser;
@@ -63,7 +72,16 @@ function recordingSupervisor(): SupervisorProvider & { scaled: Record<string, nu
     async ps(): Promise<ProcessesView> {
       const types = Object.entries(counts).map(([type, n]) => ({ type, processes: n, running: n, state: 'ok' }));
       const processes = types.flatMap((tp) =>
-        Array.from({ length: tp.processes }, (_, i) => ({ type: tp.type, name: `worker:${tp.type}#${i + 1}`, pid: 4000 + i, state: 'running', uptimeMs: 65_000, restarts: 0, jobsDone: 12, jobsFailed: 0 })),
+        Array.from({ length: tp.processes }, (_, i) => ({
+          type: tp.type,
+          name: `worker:${tp.type}#${i + 1}`,
+          pid: 4000 + i,
+          state: 'running',
+          uptimeMs: 65_000,
+          restarts: 0,
+          jobsDone: 12,
+          jobsFailed: 0,
+        })),
       );
       return { types, processes };
     },
@@ -82,7 +100,11 @@ const RUN: RunView = {
   status: 'running',
   createdAt: new Date().toISOString(),
   steps: {
-    thumbnail: { status: 'running', total: 4, items: { a: { status: 'done' }, b: { status: 'done' }, c: { status: 'failed', error: 'GT_MEDIA_INVALID: c.jpg' } } },
+    thumbnail: {
+      status: 'running',
+      total: 4,
+      items: { a: { status: 'done' }, b: { status: 'done' }, c: { status: 'failed', error: 'GT_MEDIA_INVALID: c.jpg' } },
+    },
     notify: { status: 'pending', total: 1 },
   },
 };
@@ -159,7 +181,9 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
 
   // Throughput: completed jobs/s from the event stream's totals.
   for (let i = 0; i < 50; i++) await h.api('POST', '/api/v1/jobs', { function: 'dash_ok', payload: String(i) });
-  await page.waitForFunction(() => /^[1-9][\d.]* completed\/s/.test(document.querySelector('#throughput-now')?.textContent ?? ''), undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => /^[1-9][\d.]* completed\/s/.test(document.querySelector('#throughput-now')?.textContent ?? ''), undefined, {
+    timeout: 10_000,
+  });
   await screenshot(page, 'after-retry');
 
   // No supervisor, no runs: those sections stay hidden.
@@ -168,13 +192,29 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   assert.deepEqual(errors, []);
 });
 
-test('dashboard: the throughput chart shows the last minutes as the page opens; job-log results are one line, in full on click', { skip, timeout: 60_000 }, async (t) => {
+test('dashboard: the throughput chart shows the last minutes as the page opens; job-log results are one line, in full on click', {
+  skip,
+  timeout: 60_000,
+}, async (t) => {
   const h = await startHttp(t, { http: { port: 0, eventsIntervalMs: 250 } });
-  const made = { input: 'photos/a.jpg', outputs: [{ path: 'a-320w.webp', width: 320, height: 213, format: 'webp' }, { path: 'a-640w.webp', width: 640, height: 427, format: 'webp' }, { path: 'a-1280w.jpg', width: 1280, height: 853, format: 'jpeg' }], skipped: [], note: 'x'.repeat(200) };
+  const made = {
+    input: 'photos/a.jpg',
+    outputs: [
+      { path: 'a-320w.webp', width: 320, height: 213, format: 'webp' },
+      { path: 'a-640w.webp', width: 640, height: 427, format: 'webp' },
+      { path: 'a-1280w.jpg', width: 1280, height: 853, format: 'jpeg' },
+    ],
+    skipped: [],
+    note: 'x'.repeat(200),
+  };
   await h.worker({ dash_hist: () => JSON.stringify(made) });
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) ids.push((await h.api('POST', '/api/v1/jobs', { function: 'dash_hist', payload: String(i) })).body.id);
-  await until('the jobs to finish', async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30, 10_000);
+  await until(
+    'the jobs to finish',
+    async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30,
+    10_000,
+  );
   // A few samples of the server's history after the jobs, before any page is open.
   await new Promise((r) => setTimeout(r, 1000));
 
@@ -258,7 +298,10 @@ test('dashboard: scale buttons call the supervisor provider; runs show per-step 
   assert.deepEqual(errors, []);
 });
 
-test('dashboard under `pipeline up`: the scale button changes the number of worker processes; server.http.runs shows the runs', { skip, timeout: 90_000 }, async (t) => {
+test('dashboard under `pipeline up`: the scale button changes the number of worker processes; server.http.runs shows the runs', {
+  skip,
+  timeout: 90_000,
+}, async (t) => {
   const { spawn, execFile, spawnSync } = await import('node:child_process');
   const { copyFile, mkdir, mkdtemp, rm, writeFile } = await import('node:fs/promises');
   const os = await import('node:os');
@@ -267,12 +310,19 @@ test('dashboard under `pipeline up`: the scale button changes the number of work
   // A run where `pipeline run thumbnails photos` writes it: ./thumbnails.
   await mkdir(path.join(dir, 'photos'));
   await copyFile(path.join(ROOT, 'fixtures/images/alpha.png'), path.join(dir, 'photos/alpha.png'));
-  const made = spawnSync(process.execPath, [cli, '--log-level', 'silent', 'run', 'thumbnails', 'photos', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const made = spawnSync(process.execPath, [cli, '--log-level', 'silent', 'run', 'thumbnails', 'photos', '--json'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(made.status, 0, made.stderr);
   const runId = (JSON.parse(made.stdout) as { id: string }).id;
   await writeFile(
     path.join(dir, 'geartrain.config.json'),
-    JSON.stringify({ server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN, runs: ['thumbnails'] } }, workers: { 'cache-warm': { processes: 1 } } }),
+    JSON.stringify({
+      server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN, runs: ['thumbnails'] } },
+      workers: { 'cache-warm': { processes: 1 } },
+    }),
   );
   const up = spawn(process.execPath, [cli, 'up', '-c', 'geartrain.config.json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

@@ -2,7 +2,7 @@
 // for the API, and workers; everything closed after the test, last started first.
 
 import type { TestContext } from 'node:test';
-import { Worker, type JobHandler } from '../../src/client/index.js';
+import { type JobHandler, Worker } from '../../src/client/index.js';
 import type { GearmanServer, ServerOptions } from '../../src/server/server.js';
 import { startInProcess } from './servers.js';
 import { until } from './wait.js';

@@ -2,10 +2,10 @@
 // replies one packet or one text reply at a time, so hostile and malformed input can be sent
 // and the server's exact answer checked. Binary packets and admin text may be mixed.
 
-import net from 'node:net';
 import { once } from 'node:events';
+import net from 'node:net';
 import { afterEach } from 'node:test';
-import { PacketDecoder, encodePacket, type Arg, type DecodeError, type Packet } from '../../src/protocol/codec.js';
+import { type Arg, type DecodeError, encodePacket, type Packet, PacketDecoder } from '../../src/protocol/codec.js';
 import { commandName } from '../../src/protocol/commands.js';
 
 export interface RawPeer {

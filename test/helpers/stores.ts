@@ -7,9 +7,9 @@
 
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 
 export const CI = process.env.CI === 'true';
 

@@ -22,7 +22,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? '' : `; the probe last threw ${String(last)}`}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? '' : `; the probe last threw ${String(last)}`}`);
     await sleep(POLL_MS);
   }
 }
@@ -31,7 +32,10 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
 export async function within<T>(what: string, p: Promise<T>, ms = 20_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

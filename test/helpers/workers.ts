@@ -4,7 +4,7 @@
 import type { TestContext } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import type { Logger } from '../../src/log.js';
-import { serveDomainWorkers, type ServedType } from '../../src/workers/runtime.js';
+import { type ServedType, serveDomainWorkers } from '../../src/workers/runtime.js';
 import type { WorkerSettings } from '../../src/workers/types.js';
 import { startInProcess } from './servers.js';
 

@@ -2,26 +2,26 @@
 // both, so the library is proven on gearmand and geartrain is held to the same behaviour.
 // Each test uses its own function names; waits are bounded but nothing asserts on timing.
 
-import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { freePort, startGearmand, startInProcess, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { connect as rawConnect, errorOf } from '../helpers/raw.js';
-import { sleep, until, within } from '../helpers/wait.js';
-import { Cmd } from '../../src/protocol/commands.js';
-import { GeartrainError } from '../../src/errors.js';
+import net from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
 import {
   Client,
-  Worker,
-  WorkFail,
-  parseServer,
   type ClientOptions,
   type JobEvent,
   type JobExceptionError,
+  parseServer,
+  Worker,
   type WorkerJob,
   type WorkerOptions,
+  WorkFail,
 } from '../../src/client/index.js';
+import { GeartrainError } from '../../src/errors.js';
+import { Cmd } from '../../src/protocol/commands.js';
+import { errorOf, connect as rawConnect } from '../helpers/raw.js';
+import { freePort, type ServerUnderTest, startGearmand, startInProcess, targets } from '../helpers/servers.js';
+import { sleep, until, within } from '../helpers/wait.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -91,7 +91,10 @@ describe('client arguments', () => {
     assert.deepEqual(parseServer({ host: 'h', port: 1 }), { host: 'h', port: 1 });
     assert.throws(
       () => parseServer('host:99999'),
-      (e: unknown) => e instanceof GeartrainError && e.code === 'GT_INVALID_ARGUMENT' && e.message === 'Expected host, host:port or [ipv6]:port for server but received host:99999 of type string',
+      (e: unknown) =>
+        e instanceof GeartrainError &&
+        e.code === 'GT_INVALID_ARGUMENT' &&
+        e.message === 'Expected host, host:port or [ipv6]:port for server but received host:99999 of type string',
     );
     assert.throws(() => parseServer('::1'), rejectsWith('GT_INVALID_ARGUMENT'));
   });
@@ -221,13 +224,10 @@ for (const target of targets()) {
         c1.submit(fn, 'second', { unique, onData: (d) => chunks[1]!.push(d.toString()) }),
         c2.submit(fn, 'third', { unique, onData: (d) => chunks[2]!.push(d.toString()) }),
       );
-      const status = await until(
-        'three submitters attached',
-        async () => {
+      const status = await until('three submitters attached', async () => {
         const s = await c1.getStatusUnique(unique);
         return s.clients === 3 ? s : undefined;
-      },
-      );
+      });
       assert.deepEqual(status, { known: true, running: false, numerator: 0, denominator: 0, clients: 3 });
       let runs = 0;
       const w = worker();
@@ -294,13 +294,10 @@ for (const target of targets()) {
       const c = client();
       const ref = await c.submitBackground(fn, 'x', { unique });
       await within('job start', started.promise);
-      const running = await until(
-        'WORK_STATUS to reach the server',
-        async () => {
+      const running = await until('WORK_STATUS to reach the server', async () => {
         const s = await c.getStatus(ref);
         return s.numerator === 1 ? s : undefined;
-      },
-      );
+      });
       assert.deepEqual(running, { known: true, running: true, numerator: 1, denominator: 4 });
       assert.deepEqual(await c.getStatusUnique(unique), { known: true, running: true, numerator: 1, denominator: 4, clients: 0 });
       release.resolve();
@@ -332,7 +329,10 @@ for (const target of targets()) {
       await assert.rejects(client({ exceptions: false }).submit(boomFn), rejectsWith('GT_JOB_FAILED'));
       await assert.rejects(
         c.submit(jsonFn, 'not json'),
-        rejectsWith('GT_JOB_EXCEPTION', new RegExp(`raised: GT_INVALID_ARGUMENT: Expected a JSON payload for function ${jsonFn} but received not json of type string$`)),
+        rejectsWith(
+          'GT_JOB_EXCEPTION',
+          new RegExp(`raised: GT_INVALID_ARGUMENT: Expected a JSON payload for function ${jsonFn} but received not json of type string$`),
+        ),
       );
       assert.deepEqual(outcomes, ['fail:fail', 'boom:exception', 'boom:exception', 'json:exception']);
     });

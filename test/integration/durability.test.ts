@@ -2,16 +2,16 @@
 // SIGKILL mid-stream loses no acknowledged job, a worker killed mid-job has its job retried,
 // failures end in `dead` and can be retried, SIGTERM drains, bad store URLs fail clearly.
 
-import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Worker, WorkFail } from '../../src/client/index.js';
+import { after, describe, it } from 'node:test';
 import { adminCommand } from '../../src/client/admin.js';
-import { CLI, freePort, startCli, type ServerUnderTest } from '../helpers/servers.js';
+import { Client, Worker, WorkFail } from '../../src/client/index.js';
 import { adminJobs } from '../helpers/joblog.js';
+import { CLI, freePort, type ServerUnderTest, startCli } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-durability-'));
@@ -78,7 +78,10 @@ describe('durable job log (SQLite)', () => {
     console.log(`# acknowledged ${ackedAtKill.size}, completed ${done.size}, ran more than once ${dup}`);
     // Jobs committed but not yet acknowledged when the server died run too (the client saw an
     // error for them, so they are at-least-once as well); the queue drains completely.
-    await until('the queue to drain', async () => (await jobsList(s.port, 'state=queued')).length === 0 && (await jobsList(s.port, 'state=running')).length === 0);
+    await until(
+      'the queue to drain',
+      async () => (await jobsList(s.port, 'state=queued')).length === 0 && (await jobsList(s.port, 'state=running')).length === 0,
+    );
     assert.equal((await jobsList(s.port, 'state=dead')).length, 0);
   });
 
@@ -171,7 +174,13 @@ describe('durable job log (SQLite)', () => {
     release();
     await until('the slow job to be done', async () => (await jobsList(s.port, `function=${fn} state=done`)).length === 2);
     const rows = await jobsList(s.port, `function=${fn}`);
-    assert.deepEqual(rows.map((r) => [r.state, String(r.worker).endsWith(' runner-1')]), [['done', true], ['done', true]]);
+    assert.deepEqual(
+      rows.map((r) => [r.state, String(r.worker).endsWith(' runner-1')]),
+      [
+        ['done', true],
+        ['done', true],
+      ],
+    );
   });
 
   it('a job that keeps failing ends dead with its error, does not block others, and can be retried', async () => {
@@ -193,13 +202,10 @@ describe('durable job log (SQLite)', () => {
     await c.submitBackground(fn, 'poison');
     await c.submitBackground(fn, 'poison-exc');
     for (let i = 0; i < 5; i++) await c.submitBackground(fn, `ok-${i}`);
-    const dead = await until(
-      'two dead jobs',
-      async () => {
+    const dead = await until('two dead jobs', async () => {
       const rows = await jobsList(s.port, 'state=dead');
       return rows.length === 2 ? rows : undefined;
-    },
-    );
+    });
     for (let i = 0; i < 5; i++) assert.ok(ran.includes(`ok-${i}`), 'the good jobs ran');
     assert.equal(ran.filter((r) => r === 'poison').length, 3, 'three attempts');
     const exc = dead.find((r) => r.payload === 'poison-exc')!;
@@ -277,14 +283,18 @@ describe('durable job log (SQLite)', () => {
     assert.match(bad.stderr, /Expected a store URL .* but received "mongo:\/\/x" \(GT_STORE_URL_INVALID\)/);
     const blocked = path.join(tmp, 'not-a-dir');
     fs.writeFileSync(blocked, 'file');
-    const unusable = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--log-level', 'silent', '--store', `sqlite:${blocked}/jobs.db`], { encoding: 'utf8' });
+    const unusable = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--log-level', 'silent', '--store', `sqlite:${blocked}/jobs.db`], {
+      encoding: 'utf8',
+    });
     assert.equal(unusable.status, 9);
     assert.equal(unusable.stderr.trim().split('\n').length, 1, unusable.stderr);
     assert.match(unusable.stderr, /Could not open the SQLite store .*not-a-dir\/jobs\.db.*\(GT_STORE_UNAVAILABLE\)/);
     const timeout = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'postgres://u@127.0.0.1:5432/db?timeout=soon'], { encoding: 'utf8' });
     assert.equal(timeout.status, 2, timeout.stderr);
     assert.equal(timeout.stderr.trim().split('\n').length, 1, timeout.stderr);
-    assert.match(timeout.stderr, /Expected an integer number of milliseconds between 1 and 3600000 for the store URL option timeout but received soon of type string \(GT_INVALID_ARGUMENT\)/);
+    assert.match(
+      timeout.stderr,
+      /Expected an integer number of milliseconds between 1 and 3600000 for the store URL option timeout but received soon of type string \(GT_INVALID_ARGUMENT\)/,
+    );
   });
 });
-

@@ -4,13 +4,13 @@
 // on demand (as a shared database cut off from this server would); "another server" is a
 // direct write of the owner column, as a claim by that server would leave it.
 
-import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Worker } from '../../src/client/index.js';
+import { after, describe, it } from 'node:test';
 import { adminCommand } from '../../src/client/admin.js';
+import { Client, Worker } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from '../../src/store/types.js';

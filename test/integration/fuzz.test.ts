@@ -7,16 +7,16 @@
 // inside the 20,000 / 20 s budget. The seed is random per run and printed; rerun a failure
 // with FUZZ_SEED=<seed>.
 
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import os from 'node:os';
+import { after, before, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { type Arg, encodePacket, HEADER_SIZE } from '../../src/protocol/codec.js';
 import { Cmd } from '../../src/protocol/commands.js';
-import { encodePacket, HEADER_SIZE, type Arg } from '../../src/protocol/codec.js';
-import { startInProcess } from '../helpers/servers.js';
 import { connect, type RawPeer } from '../helpers/raw.js';
+import { startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 const MAX_INPUTS = 12_000;
@@ -100,7 +100,10 @@ function mutate(p: Buffer): Buffer {
       flip(int(Math.min(HEADER_SIZE, b.length)), 1 + int(255));
       return b;
     case 2: // lie about the size
-      b.writeUInt32BE(pick([0, 1, b.length - HEADER_SIZE + 1 + int(64), Math.max(0, b.length - HEADER_SIZE - 1 - int(8)), int(2 ** 32), 0xffffffff, 64 * 1024 * 1024 + 1]), 8);
+      b.writeUInt32BE(
+        pick([0, 1, b.length - HEADER_SIZE + 1 + int(64), Math.max(0, b.length - HEADER_SIZE - 1 - int(8)), int(2 ** 32), 0xffffffff, 64 * 1024 * 1024 + 1]),
+        8,
+      );
       return b;
     case 3: // change the type
       b.writeUInt32BE(chance(0.7) ? int(50) : int(2 ** 32), 4);
@@ -111,8 +114,8 @@ function mutate(p: Buffer): Buffer {
       return Buffer.concat([b, b]);
     case 6: // splice into another packet
       return Buffer.concat([b.subarray(0, int(b.length)), validPacket()]);
-    default: // insert random bytes
-    {
+    default: {
+      // insert random bytes
       const at = int(b.length + 1);
       return Buffer.concat([b.subarray(0, at), randomBytes(1 + int(16)), b.subarray(at)]);
     }
@@ -290,7 +293,7 @@ after(async () => {
   await srv.stop();
 });
 
-test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", async (t) => {
+test('fuzz: the server survives hostile input (seed printed as FUZZ_SEED)', async (t) => {
   t.diagnostic(`FUZZ_SEED=${SEED}`);
   const tag = (msg: string): string => `${msg} (rerun with FUZZ_SEED=${SEED})`;
   gc();

@@ -3,16 +3,16 @@
 // reads, a worker that dies mid-job, and admin text beside binary traffic. Each bad peer gets
 // a clear ERROR (and is closed when the stream cannot be trusted); everyone else is served.
 
-import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { encodePacket, HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
 import { Cmd, COMMANDS } from '../../src/protocol/commands.js';
-import { HEADER_SIZE, encodePacket, type Packet } from '../../src/protocol/codec.js';
 import type { Connection } from '../../src/server/connection.js';
 import type { GearmanServer } from '../../src/server/server.js';
-import { startInProcess } from '../helpers/servers.js';
 import { connect, errorOf, type RawPeer } from '../helpers/raw.js';
+import { startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 // For the test that a dropped connection is released: collect garbage on demand.
@@ -74,10 +74,16 @@ async function roundTrip(client: RawPeer, worker: RawPeer, fn: string, payload =
   const handle = str(created, 0);
   worker.sendPacket(Cmd.GRAB_JOB);
   const assign = await expectPacket(worker, Cmd.JOB_ASSIGN, 'grab');
-  assert.deepEqual(assign.args.map((a) => a.toString('latin1')), [handle, fn, payload]);
+  assert.deepEqual(
+    assign.args.map((a) => a.toString('latin1')),
+    [handle, fn, payload],
+  );
   worker.sendPacket(Cmd.WORK_COMPLETE, handle, `done:${payload}`);
   const done = await expectPacket(client, Cmd.WORK_COMPLETE, 'result');
-  assert.deepEqual(done.args.map((a) => a.toString('latin1')), [handle, `done:${payload}`]);
+  assert.deepEqual(
+    done.args.map((a) => a.toString('latin1')),
+    [handle, `done:${payload}`],
+  );
 }
 
 /** The server-side connection for a raw peer. */
@@ -294,7 +300,10 @@ describe('hostile peers (default limits)', () => {
     const handle = str(await expectPacket(client, Cmd.JOB_CREATED, 'submit'), 0);
     await dribble(worker, encodePacket('req', Cmd.GRAB_JOB_UNIQ));
     const assign = await expectPacket(worker, Cmd.JOB_ASSIGN_UNIQ, 'grab');
-    assert.deepEqual(assign.args.map((a) => a.toString('latin1')), [handle, fn, 'split-1', 'a\0b']);
+    assert.deepEqual(
+      assign.args.map((a) => a.toString('latin1')),
+      [handle, fn, 'split-1', 'a\0b'],
+    );
     await dribble(worker, encodePacket('req', Cmd.WORK_COMPLETE, [handle, 'ok']));
     assert.equal(str(await expectPacket(client, Cmd.WORK_COMPLETE, 'result'), 1), 'ok');
     await dribble(client, Buffer.from('status\r\n'));
@@ -506,7 +515,7 @@ describe('a client that never reads', () => {
     );
     assert.ok(peakQueued > MAX_OUTPUT, 'the limit, not something else, ended the connection');
     // Its remaining foreground jobs are gone with it; the worker is not stuck.
-    await until('the dropped client\'s queued jobs to go', () => srv.server.registry.fn(fn).queued === 0, 5000);
+    await until("the dropped client's queued jobs to go", () => srv.server.registry.fn(fn).queued === 0, 5000);
     await roundTrip(bystander, bystanderWorker, 'hostile_bystander_after_fn');
     await expectEcho(worker);
   });

@@ -3,21 +3,21 @@
 // non-JSON bodies, unknown functions and fields, foreign Host and Origin headers, and a
 // non-loopback bind without a token.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { once } from 'node:events';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
+import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
 import { backoffPolicy } from '../../src/server/registry.js';
 import { GearmanServer } from '../../src/server/server.js';
-import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
+import { startHttp, TOKEN } from '../helpers/http.js';
 import { CLI } from '../helpers/servers.js';
-import { TOKEN, startHttp } from '../helpers/http.js';
 import { until } from '../helpers/wait.js';
 
 const quickRetry = backoffPolicy({ maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 40 });
@@ -178,7 +178,10 @@ test('bodies are validated, each message naming the field', async (t) => {
     [{ payload: 1 }, 'Expected a non-empty string of at most 512 bytes without NUL for function but received undefined'],
     [{ function: '' }, 'Expected a non-empty string of at most 512 bytes without NUL for function but received  of type string'],
     [{ function: 'v\u0000fn' }, 'Expected a non-empty string of at most 512 bytes without NUL for function but received v\u0000fn of type string'],
-    [{ function: 'v_fn', unique: 'u'.repeat(65) }, `Expected a string of at most 64 bytes without NUL for unique but received ${'u'.repeat(37)}... of type string`],
+    [
+      { function: 'v_fn', unique: 'u'.repeat(65) },
+      `Expected a string of at most 64 bytes without NUL for unique but received ${'u'.repeat(37)}... of type string`,
+    ],
     [{ function: 'v_fn', background: 'yes' }, 'Expected true or false for background but received yes of type string'],
     [{ function: 'v_fn', background: false, timeoutMs: -1 }, 'Expected an integer from 1 to 86400000 for timeoutMs but received -1 of type number'],
     [{ function: 'v_fn', timeoutMs: 100 }, 'timeoutMs applies to foreground jobs only: send it with background: false'],
@@ -234,7 +237,10 @@ test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an e
   const h = await startHttp(t, { logger });
   const json = { 'content-type': 'application/json' };
   // 100,000 levels fit in the body limit; JSON.parse builds them, JSON.stringify overflows the stack.
-  const arrays = await h.api('POST', '/api/v1/jobs', undefined, { raw: `{"function":"deep_fn","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, headers: json });
+  const arrays = await h.api('POST', '/api/v1/jobs', undefined, {
+    raw: `{"function":"deep_fn","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+    headers: json,
+  });
   assert.equal(arrays.status, 400);
   assert.deepEqual(arrays.body.error, { code: 'GT_BODY_INVALID', message: 'Request body is not valid: JSON nested deeper than 64 levels' });
   const objects = await h.api('POST', '/api/v1/jobs/retry-dead', undefined, { raw: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000), headers: json });
@@ -248,7 +254,10 @@ test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an e
   for (let i = 0; i < 62; i++) nested = [nested];
   const fits = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: nested });
   assert.equal(fits.status, 202);
-  assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), []);
+  assert.deepEqual(
+    lines.filter((l) => l.level >= 50).map((l) => l.msg),
+    [],
+  );
 });
 
 /** A raw HTTP peer: writes what the test gives it, collects what comes back, notes when the server closes. */
@@ -278,7 +287,9 @@ test('a body trickled byte by byte is cut at http.requestTimeoutMs with 408', { 
   const peer = await rawHttp(h.base);
   t.after(() => peer.destroy());
   const body = JSON.stringify({ function: 'trickle_fn', payload: 'x'.repeat(200) });
-  peer.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  peer.send(
+    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+  );
   trickle(peer, body, 50, t);
   // The whole body would take over 11 s; the server closes after about 1 s (checked every second).
   const ms = await peer.closed;
@@ -300,14 +311,18 @@ test('a 401 or 413 answer closes the connection: the rest of a trickled body is 
 
   const tooLarge = await rawHttp(h.base);
   t.after(() => tooLarge.destroy());
-  tooLarge.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`);
+  tooLarge.send(
+    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`,
+  );
   trickle(tooLarge, body, 50, t);
   const ms2 = await tooLarge.closed;
   assert.ok(ms2 < 3000, `closed after ${ms2} ms`);
   assert.match(tooLarge.received(), /^HTTP\/1\.1 413 [^]*GT_BODY_TOO_LARGE/);
 });
 
-test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', { timeout: 20_000 }, async (t) => {
+test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', {
+  timeout: 20_000,
+}, async (t) => {
   const quiet = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500 } });
   const idle = await rawHttp(quiet.base);
   t.after(() => idle.destroy());
@@ -358,7 +373,10 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
 
   const dead = await h.api('GET', '/api/v1/jobs?state=dead&function=log_bad');
   assert.equal(dead.status, 200);
-  assert.deepEqual(dead.body.jobs.map((j: { id: string }) => j.id), [bad.body.id]);
+  assert.deepEqual(
+    dead.body.jobs.map((j: { id: string }) => j.id),
+    [bad.body.id],
+  );
   const entry = (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job;
   assert.equal(entry.state, 'dead');
   assert.equal(entry.attempts, 2);
@@ -379,7 +397,10 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
 
   const conflict = await h.api('POST', `/api/v1/jobs/${ok.body.id}/retry`);
   assert.equal(conflict.status, 409);
-  assert.deepEqual(conflict.body.error, { code: 'GT_JOB_STATE_CONFLICT', message: `Job ${ok.body.id} is done: its payload is no longer kept, so it cannot run again` });
+  assert.deepEqual(conflict.body.error, {
+    code: 'GT_JOB_STATE_CONFLICT',
+    message: `Job ${ok.body.id} is done: its payload is no longer kept, so it cannot run again`,
+  });
   const missing = await h.api('POST', '/api/v1/jobs/nope-1/retry');
   assert.equal(missing.status, 404);
   assert.deepEqual(missing.body.error, { code: 'GT_JOB_NOT_FOUND', message: 'No job nope-1 in the job log' });
@@ -477,7 +498,17 @@ test('GET /queues and GET /workers show functions, priorities, running jobs and 
   await until('one qw_slow job running', () => h.server.registry.functions.get('qw_slow')!.running === 1);
   const q = (await h.api('GET', '/api/v1/queues')).body.queues.find((x: { function: string }) => x.function === 'qw_slow');
   // The high job runs; normal, normal, low wait.
-  assert.deepEqual(q, { function: 'qw_slow', queued: { high: 0, normal: 2, low: 1, total: 3 }, scheduled: 0, running: 1, workers: 1, completed: 0, failed: 0, retried: 0, dead: 0 });
+  assert.deepEqual(q, {
+    function: 'qw_slow',
+    queued: { high: 0, normal: 2, low: 1, total: 3 },
+    scheduled: 0,
+    running: 1,
+    workers: 1,
+    completed: 0,
+    failed: 0,
+    retried: 0,
+    dead: 0,
+  });
   const w = (await h.api('GET', '/api/v1/workers')).body.workers;
   assert.equal(w.length, 1);
   assert.equal(w[0].clientId, 'slow-worker');
@@ -566,7 +597,10 @@ test('runs, processes and scale answer 501 with a stable code without a provider
     assert.doesNotMatch(r.body.error.message, /src\/|\.ts\b/, path);
   }
   const runs = await h.api('GET', '/api/v1/runs');
-  assert.equal(runs.body.error.message, 'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)');
+  assert.equal(
+    runs.body.error.message,
+    'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)',
+  );
 });
 
 test('runs: a RunsProvider plugged in is listed with per-step progress', async (t) => {
@@ -624,7 +658,14 @@ function recordingSupervisor(): SupervisorProvider & { scaled: Record<string, nu
     async ps(): Promise<ProcessesView> {
       const types = Object.entries(counts).map(([type, n]) => ({ type, processes: n, running: n, state: 'ok' }));
       const processes = types.flatMap((tp) =>
-        Array.from({ length: tp.processes }, (_, i) => ({ type: tp.type, name: `worker:${tp.type}#${i + 1}`, pid: 1000 + i, state: 'running', uptimeMs: 5000, restarts: 0 })),
+        Array.from({ length: tp.processes }, (_, i) => ({
+          type: tp.type,
+          name: `worker:${tp.type}#${i + 1}`,
+          pid: 1000 + i,
+          state: 'running',
+          uptimeMs: 5000,
+          restarts: 0,
+        })),
       );
       return { types, processes };
     },
@@ -704,7 +745,10 @@ test('a dashboard file missing from the installation is a 404 that names no path
   registerDashboard(app, pathToFileURL(`${empty}/`));
   const r = await app.inject({ method: 'GET', url: '/' });
   assert.equal(r.statusCode, 404);
-  assert.deepEqual(r.json().error, { code: 'GT_HTTP_NOT_FOUND', message: 'Dashboard file index.html is missing from this installation of geartrain: reinstall it, or run npm run build in a clone' });
+  assert.deepEqual(r.json().error, {
+    code: 'GT_HTTP_NOT_FOUND',
+    message: 'Dashboard file index.html is missing from this installation of geartrain: reinstall it, or run npm run build in a clone',
+  });
 });
 
 test('unknown routes are JSON 404s with a code', async (t) => {
@@ -774,8 +818,14 @@ test('a non-loopback HTTP host without a token is refused before anything listen
     );
   }
   for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.doesNotThrow(() => new GearmanServer({ port: 0, http: { port: 0, host } }), host);
-  assert.throws(() => new GearmanServer({ port: 0, http: { port: 0, token: 'has space' } }), /Expected a non-empty token of printable characters without spaces for http\.token/);
-  assert.throws(() => new GearmanServer({ port: 0, http: { port: 70000 } }), /Expected integer port between 0 and 65535 for http\.port but received 70000 of type number/);
+  assert.throws(
+    () => new GearmanServer({ port: 0, http: { port: 0, token: 'has space' } }),
+    /Expected a non-empty token of printable characters without spaces for http\.token/,
+  );
+  assert.throws(
+    () => new GearmanServer({ port: 0, http: { port: 70000 } }),
+    /Expected integer port between 0 and 65535 for http\.port but received 70000 of type number/,
+  );
   assert.throws(() => new GearmanServer({ port: 0, http: { port: 0, bodyLimit: 10 } }), /for http\.bodyLimit/);
 });
 
@@ -786,17 +836,29 @@ test('a non-loopback HTTP host with a token listens', async (t) => {
   assert.equal((await h.api('GET', '/api/v1/queues', undefined, { token: null })).status, 401);
 });
 
-test('pipeline server --http-host 0.0.0.0 without a token exits 2 with the reason', { skip: existsSync(CLI) ? false : 'needs the build (npm run build)' }, () => {
+test('pipeline server --http-host 0.0.0.0 without a token exits 2 with the reason', {
+  skip: existsSync(CLI) ? false : 'needs the build (npm run build)',
+}, () => {
   const env = { ...process.env, GEARTRAIN_HTTP_TOKEN: '' };
-  const r = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-port', '0', '--http-host', '0.0.0.0'], { encoding: 'utf8', env, timeout: 10_000 });
+  const r = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-port', '0', '--http-host', '0.0.0.0'], {
+    encoding: 'utf8',
+    env,
+    timeout: 10_000,
+  });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /Refusing to serve the HTTP API on 0\.0\.0\.0 without a token.*\(GT_INVALID_ARGUMENT\)/);
-  const lone = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-token', 'abc'], { encoding: 'utf8', env, timeout: 10_000 });
+  const lone = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-token', 'abc'], {
+    encoding: 'utf8',
+    env,
+    timeout: 10_000,
+  });
   assert.equal(lone.status, 2);
   assert.match(lone.stderr, /--http-token needs --http-port/);
 });
 
-test('pipeline server --http-port serves the API with the token from GEARTRAIN_HTTP_TOKEN', { skip: existsSync(CLI) ? false : 'needs the build (npm run build)' }, async (t) => {
+test('pipeline server --http-port serves the API with the token from GEARTRAIN_HTTP_TOKEN', {
+  skip: existsSync(CLI) ? false : 'needs the build (npm run build)',
+}, async (t) => {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [CLI, '--log-level', 'info', 'server', '--port', '0', '--store', 'memory:', '--http-port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],

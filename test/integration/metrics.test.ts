@@ -2,9 +2,9 @@
 // completed, 2 that failed once and were retried, 1 that failed until it was dead, one queued
 // high-priority job without a worker, one low-priority job running, and an admin connection.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { test } from 'node:test';
 // @ts-expect-error: the package ships no types
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { backoffPolicy } from '../../src/server/registry.js';
@@ -105,7 +105,11 @@ test('/metrics counts a known workload', async (t) => {
   const reg = h.server.registry;
   await until(
     'the workload',
-    () => reg.stats.get('m_ok')?.completed === 10 && reg.stats.get('m_flaky')?.completed === 2 && reg.stats.get('m_bad')?.dead === 1 && reg.functions.get('m_slow')!.running === 1,
+    () =>
+      reg.stats.get('m_ok')?.completed === 10 &&
+      reg.stats.get('m_flaky')?.completed === 2 &&
+      reg.stats.get('m_bad')?.dead === 1 &&
+      reg.functions.get('m_slow')!.running === 1,
     10_000,
   );
 
@@ -202,7 +206,10 @@ test('a worker lost mid-job counts a failed attempt and a retry; totals outlive 
   assert.equal(h.server.registry.dropFunction('m_lost'), 'ok');
   m = parse((await h.api('GET', '/metrics')).body as string);
   assert.equal(value(m, 'geartrain_jobs_failed_total', 'COUNTER', { function: 'm_lost' }), 1);
-  assert.equal(family(m, 'geartrain_jobs_queued', 'GAUGE').metrics.some((s) => s.labels?.function === 'm_lost'), false);
+  assert.equal(
+    family(m, 'geartrain_jobs_queued', 'GAUGE').metrics.some((s) => s.labels?.function === 'm_lost'),
+    false,
+  );
 });
 
 async function rawWorker(): Promise<{ encodeReq: (type: number, ...args: string[]) => Buffer }> {

@@ -2,16 +2,17 @@
 // (--max-buffered closes the connection holding the most) and in time (--packet-timeout closes
 // one whose packet stopped progressing), while idle connections between packets stay open.
 
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { Cmd } from '../../src/protocol/commands.js';
+import { describe, test } from 'node:test';
 import { HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
-import type { GearmanServer } from '../../src/server/server.js';
+import { Cmd } from '../../src/protocol/commands.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
-import { CLI, inProcessPerSuite, startCli, startInProcess } from '../helpers/servers.js';
+import type { GearmanServer } from '../../src/server/server.js';
 import { errorOf, peersPerTest, type RawPeer } from '../helpers/raw.js';
+import { CLI, inProcessPerSuite, startCli, startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
+
 const MiB = 1024 * 1024;
 
 const peer = peersPerTest();
@@ -114,7 +115,11 @@ describe('--max-buffered (in process)', () => {
     const c = await peer(srv.port);
     c.send(echoHeader(2 * MiB));
     await fill(c, 1.5 * MiB);
-    expectErrorPacket(await a.readPacket(10_000), 'BUFFER_FULL', /^Unfinished packets hold more than 4194304 bytes on this server \(--max-buffered\); this connection held the most, 2097164 bytes, and is closed$/);
+    expectErrorPacket(
+      await a.readPacket(10_000),
+      'BUFFER_FULL',
+      /^Unfinished packets hold more than 4194304 bytes on this server \(--max-buffered\); this connection held the most, 2097164 bytes, and is closed$/,
+    );
     await a.closed;
     assert.ok(srv.server.partial.bytes <= 4 * MiB);
     // The others are within the limit and finish their packets.
@@ -186,7 +191,9 @@ describe('--max-buffered (pipeline server as a child process)', () => {
       await new Promise((r) => setTimeout(r, 300));
       const held = rssOf(pid);
       const closed = first.filter((p) => p.isClosed).length;
-      t.diagnostic(`RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 connections closed`);
+      t.diagnostic(
+        `RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 connections closed`,
+      );
       assert.ok(closed >= 11, `${closed} of 12 connections closed: one 40 MiB partial fits in 64 MiB, two do not`);
       assert.ok(held - before < BOUND + V8_ALLOWANCE, `RSS grew by ${((held - before) / MiB).toFixed(0)} MiB while holding the partial packets`);
       await expectEcho(warm, 'served throughout');

@@ -3,7 +3,7 @@
 // geartrain's bytes to gearmand's. The packet code here is written from the Gearman PROTOCOL
 // document on purpose, not imported from src/protocol, so a codec bug cannot hide itself.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -321,7 +321,8 @@ export class NcSession {
         this.buf = this.buf.subarray(n);
         return Buffer.from(reply);
       }
-      if (this.exited) throw new Error(`nc exited before the reply to ${JSON.stringify(what)}; got ${JSON.stringify(this.buf.toString('latin1'))} ${this.stderr}`);
+      if (this.exited)
+        throw new Error(`nc exited before the reply to ${JSON.stringify(what)}; got ${JSON.stringify(this.buf.toString('latin1'))} ${this.stderr}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no whole reply to ${JSON.stringify(what)} within 5 s; got ${JSON.stringify(this.buf.toString('latin1'))}`);
       await new Promise<void>((resolve) => {

@@ -2,17 +2,17 @@
 // by needs, fan-out with a failing item that does not stop its siblings, conditions, retries,
 // priorities, resuming a run, and stopping one.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { Client, Worker, WorkFail } from '../../src/client/index.js';
+import { gtError } from '../../src/errors.js';
 import { pipeline } from '../../src/pipelines/define.js';
 import { runPipeline, summarize } from '../../src/pipelines/runner.js';
 import { FileRunStore } from '../../src/pipelines/state.js';
 import type { RunEvent } from '../../src/pipelines/types.js';
-import { gtError } from '../../src/errors.js';
 import { startInProcess } from '../helpers/servers.js';
 
 async function setup(t: import('node:test').TestContext) {
@@ -62,7 +62,14 @@ test('steps run in order of needs; a failed item does not stop its siblings; the
   assert.equal(rec.status, 'failed');
   assert.equal(rec.steps.join!.items['-']!.result, 'A-C', 'fan-in gets the results of the items that succeeded, in item order');
   const s = summarize(fanOut, rec);
-  assert.deepEqual(s.steps.map((x) => [x.id, x.status, x.done, x.failed]), [['split', 'done', 1, 0], ['each', 'partial', 2, 1], ['join', 'done', 1, 0]]);
+  assert.deepEqual(
+    s.steps.map((x) => [x.id, x.status, x.done, x.failed]),
+    [
+      ['split', 'done', 1, 0],
+      ['each', 'partial', 2, 1],
+      ['join', 'done', 1, 0],
+    ],
+  );
   assert.equal(s.failures.length, 1);
   assert.equal(s.failures[0]!.item, 'bad');
   assert.match(s.failures[0]!.error, /^GT_MEDIA_INVALID: bad is not a valid word: it is bad$/);
@@ -81,7 +88,11 @@ test('a run started again skips the items already done and runs the failed ones'
   failing.clear(); // the cause of the failure is fixed
   const rec = await runPipeline(fanOut, { id: 'r2', input: 'a bad c', inputSpec: 'a bad c', out: dir }, { client, store });
   assert.equal(rec.status, 'done');
-  assert.deepEqual(calls.filter((c) => c.fn === 't-upper').map((c) => c.payload), ['bad'], 'only the failed item ran again');
+  assert.deepEqual(
+    calls.filter((c) => c.fn === 't-upper').map((c) => c.payload),
+    ['bad'],
+    'only the failed item ran again',
+  );
   assert.equal(rec.steps.join!.items['-']!.result, 'A-BAD-C');
   assert.equal(summarize(fanOut, rec).steps[1]!.reused, 2);
   calls.length = 0;
@@ -188,14 +199,18 @@ test('stopping a run abandons waiting items; the next run does them', async (t) 
   await worker.start();
   const def = pipeline('stop', { input: 'json' }).step('s', { fn: 't-wait', forEach: '${{ input }}', payload: '${{ item }}' }).build();
   const abort = new AbortController();
-  const rec = await runPipeline(def, { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir }, {
-    client,
-    store,
-    signal: abort.signal,
-    onEvent: (e) => {
-      if (e.type === 'item-done' && e.key === 'fast') abort.abort(new Error('stop'));
+  const rec = await runPipeline(
+    def,
+    { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir },
+    {
+      client,
+      store,
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type === 'item-done' && e.key === 'fast') abort.abort(new Error('stop'));
+      },
     },
-  });
+  );
   assert.equal(rec.status, 'cancelled');
   assert.equal(rec.steps.s!.items.slow, undefined, 'the abandoned item is not recorded as failed');
   const again = await runPipeline(def, { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir }, { client, store });
@@ -210,7 +225,9 @@ test('a missing property inside a text template fails the step, naming the step,
     return '1';
   });
   await worker.start();
-  const def = pipeline('holes', { input: 'json' }).step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } }).build();
+  const def = pipeline('holes', { input: 'json' })
+    .step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } })
+    .build();
   const rec = await runPipeline(def, { id: 'r8', input: [{ key: 'one', dir: 'a' }], inputSpec: null, out: dir }, { client, store });
   assert.equal(rec.status, 'failed');
   assert.equal(rec.steps.s!.status, 'failed');
@@ -242,10 +259,16 @@ test('a failure skips everything downstream of it; an onFailure step runs then, 
     ready: ['skipped', 'needs check, which failed'],
     sorry: ['done', undefined],
   });
-  assert.deepEqual(calls.map((c) => c.payload), [{ why: 'GT_MEDIA_INVALID: bad is not a valid file: it is bad' }]);
+  assert.deepEqual(
+    calls.map((c) => c.payload),
+    [{ why: 'GT_MEDIA_INVALID: bad is not a valid file: it is bad' }],
+  );
   calls.length = 0;
   const good = await runPipeline(def, { id: 'r10', input: 'good', inputSpec: 'good', out: dir }, { client, store });
   assert.equal(good.status, 'done');
   assert.deepEqual([good.steps.sorry!.status, good.steps.sorry!.reason], ['skipped', 'nothing it needs failed']);
-  assert.deepEqual(calls.map((c) => c.payload), ['made', 'ready']);
+  assert.deepEqual(
+    calls.map((c) => c.payload),
+    ['made', 'ready'],
+  );
 });

@@ -2,20 +2,20 @@
 // stream cut at every byte, pipelining, large payloads without quadratic copying, and every
 // way a peer can send garbage.
 
-import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, Cmd, commandById, commandName, MAX_COMMAND_ID } from '../../src/protocol/commands.js';
+import { describe, test } from 'node:test';
 import {
-  PacketDecoder,
-  encodePacket,
-  req,
-  res,
-  HEADER_SIZE,
-  MAX_TEXT_LINE,
   type DecodeError,
   type DecoderOptions,
+  encodePacket,
+  HEADER_SIZE,
+  MAX_TEXT_LINE,
   type Magic,
+  PacketDecoder,
+  req,
+  res,
 } from '../../src/protocol/codec.js';
+import { Cmd, COMMANDS, commandById, commandName, MAX_COMMAND_ID } from '../../src/protocol/commands.js';
 
 /** One decoder event, copied out of the decoder's views so it can be compared later. */
 type Event =

@@ -1,10 +1,10 @@
 // The supervisor's worker command line carries the config's media and webhook settings: limits
 // as flags, the webhook signing key in the environment only (never in argv, which `ps` shows).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/supervisor/config.js';
+import { test } from 'node:test';
 import { workerCommand } from '../../src/supervisor/command.js';
+import { parseConfig } from '../../src/supervisor/config.js';
 
 test('waveform.maxDurationSeconds becomes --max-duration; webhook.secret goes in the environment only', () => {
   const config = parseConfig(
