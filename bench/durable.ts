@@ -182,7 +182,8 @@ const DBS: Db[] = [
             for (let cursor = '0'; ; ) {
               const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
               if (keys.length > 0) await r.del(...keys);
-              if ((cursor = next) === '0') break;
+              cursor = next;
+              if (cursor === '0') break;
             }
           }
         }

@@ -44,7 +44,10 @@ function admin(server: RunningServer, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(server.port, '127.0.0.1');
     let buf = '';
-    const timer = setTimeout(() => (s.destroy(), reject(new Error(`admin ${command}: no answer`))), 10_000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`admin ${command}: no answer`));
+    }, 10_000);
     s.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
       if (buf === '.\n' || buf.endsWith('\n.\n')) {
@@ -53,7 +56,10 @@ function admin(server: RunningServer, command: string): Promise<string> {
         resolve(buf);
       }
     });
-    s.on('error', (err) => (clearTimeout(timer), reject(err)));
+    s.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     s.write(`${command}\n`);
   });
 }

@@ -106,7 +106,10 @@ async function measureOnce(c: Case, kind: ServerKind, profiling: boolean): Promi
 function printProfile(pid: number): void {
   const dir = path.join(RESULTS_DIR, 'profiles');
   const file = readdirSync(dir).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
-  if (!file) return console.log(`      (no profile written by pid ${pid})`);
+  if (!file) {
+    console.log(`      (no profile written by pid ${pid})`);
+    return;
+  }
   console.log(`      geartrain server profile ${path.join('bench/results/profiles', file)}, self time:`);
   for (const h of hotSpots(path.join(dir, file), 12)) console.log(`      ${h.selfPct.toFixed(1).padStart(5)}%  ${h.fn}  ${h.where}`);
 }

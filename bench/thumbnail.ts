@@ -40,7 +40,10 @@ let inputs: Promise<{ dir: string; files: string[] }> | null = null;
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 /**
@@ -78,7 +81,7 @@ async function makePhoto(file: string, megapixels: number, seed: number): Promis
 }
 
 export function photos(): Promise<{ dir: string; files: string[] }> {
-  return (inputs ??= (async () => {
+  inputs ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-bench-thumb-in-'));
     // Synchronous: an 'exit' handler cannot wait for a promise (an async rm() left 16 MB per run behind).
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -89,7 +92,8 @@ export function photos(): Promise<{ dir: string; files: string[] }> {
       files.push(file);
     }
     return { dir, files };
-  })());
+  })();
+  return inputs;
 }
 
 // ---- the two sides -------------------------------------------------------------------------

@@ -79,7 +79,7 @@ export async function cameraRoll(): Promise<{ dir: string; files: string[] }> {
       .toBuffer();
     for (let k = 0, g = i * 7919; k < px.length; k++, g = (g + 40_503) & (GRAIN - 1)) {
       const v = px[k]! + grain[g]!;
-      px[k] = v < 0 ? 0 : v > 255 ? 255 : v;
+      px[k] = Math.max(0, Math.min(v, 255));
     }
     let img = sharp(px, { raw: { width: pw, height: ph, channels: 3 } });
     if (exif) img = img.withMetadata({ orientation: 6 });

@@ -82,6 +82,7 @@ function safeName(name) {
   return (
     name !== '' &&
     !name.startsWith('.') &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
     !/[/\\\x00-\x1f\x7f]/.test(name) &&
     name.trim() === name &&
     Buffer.byteLength(name) + '.part'.length + 1 <= NAME_MAX_BYTES

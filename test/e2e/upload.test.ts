@@ -36,7 +36,11 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
-      onData: (stream, _s, cb) => void simpleParser(stream).then((m) => (mails.push(m), cb()), cb),
+      onData: (stream, _s, cb) =>
+        void simpleParser(stream).then((m) => {
+          mails.push(m);
+          cb();
+        }, cb),
     });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
     cdn = http.createServer((req, res) => {

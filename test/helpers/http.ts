@@ -9,6 +9,7 @@ import { until } from './wait.js';
 
 export const TOKEN = 'test-token-0123456789';
 
+// biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
 export interface ApiAnswer<T = any> {
   status: number;
   body: T;
@@ -30,6 +31,7 @@ export interface HttpUnderTest {
   /** http://127.0.0.1:PORT of the HTTP port */
   base: string;
   token: string | null;
+  // biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
   api<T = any>(method: string, path: string, body?: unknown, opts?: ApiOptions): Promise<ApiAnswer<T>>;
   /** Start a worker serving `fns`; closed before the server. */
   worker(fns: Record<string, JobHandler>, opts?: { concurrency?: number; clientId?: string }): Promise<Worker>;
@@ -49,6 +51,7 @@ export async function startHttp(t: TestContext, opts: ServerOptions & { token?: 
   if (!h) throw new Error('the server has no HTTP address');
   const base = `http://127.0.0.1:${h.port}`;
 
+  // biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
   async function api<T = any>(method: string, path: string, body?: unknown, o: ApiOptions = {}): Promise<ApiAnswer<T>> {
     const headers: Record<string, string> = {};
     const tok = o.token === undefined ? token : o.token;

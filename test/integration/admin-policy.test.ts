@@ -121,12 +121,12 @@ describe('admin commands from a peer outside --admin-allow', { skip }, () => {
       'create function f',
     ]);
     const words = ['jobs', 'jobs', 'shutdown', 'drop', 'cancel', 'maxqueue', 'create'];
-    replies.forEach((r, i) =>
+    for (const [i, r] of replies.entries()) {
       assert.equal(
         r,
         `ERR PERMISSION_DENIED Admin+command+${words[i]}+is+not+allowed+from+${NS_ADDR}:+the+server+listens+beyond+loopback+and+only+--admin-allow+peers+may+change+state+or+read+payloads\r\n`,
-      ),
-    );
+      );
+    }
     // The server is still up: the refused shutdown did nothing.
     assert.equal(await localAdmin(local, 'version', 'line'), `OK ${srv.server.version}\n`);
   });

@@ -111,8 +111,13 @@ for (const b of backends) {
         const entry: { at: number; settled: number; server?: string } = { at: Date.now(), settled: 0 };
         sent.set(payload, entry);
         const p = client.submitBackground(fn, payload, { unique: payload }).then(
-          (ref) => ((entry.settled = Date.now()), (entry.server = ref.server)),
-          () => (entry.settled = Date.now()),
+          (ref) => {
+            entry.settled = Date.now();
+            entry.server = ref.server;
+          },
+          () => {
+            entry.settled = Date.now();
+          },
         );
         inflight.add(p);
         void p.finally(() => inflight.delete(p));

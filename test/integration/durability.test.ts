@@ -141,7 +141,9 @@ describe('durable job log (SQLite)', () => {
     await doomed.close({ timeoutMs: 1 });
     const healthy = new Worker({ servers: [s.address] });
     let ranWith = '';
-    healthy.addFunction(fn, (job) => void (ranWith = job.text()));
+    healthy.addFunction(fn, (job) => {
+      ranWith = job.text();
+    });
     await healthy.start();
     closers.push(() => healthy.close());
     await until('the job to be done', async () => (await jobsList(s.port, `function=${fn}`))[0]?.state === 'done');

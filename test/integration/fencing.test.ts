@@ -37,14 +37,38 @@ class FlakyStore implements JobStore {
   }
   open = (): Promise<void> => this.inner.open();
   close = (): Promise<void> => this.inner.close();
-  write = async (c: readonly JobChange[]): Promise<void> => (this.gate(), this.inner.write(c));
-  ping = async (): Promise<void> => (this.gate(), this.inner.ping());
-  claim = async (o: string, l: number, n: number, own?: boolean): Promise<JobRecord[]> => (this.gate(), this.inner.claim(o, l, n, own));
-  renew = async (o: string, l: number): Promise<void> => (this.gate(), this.inner.renew(o, l));
-  release = async (o: string): Promise<void> => (this.gate(), this.inner.release(o));
-  get = async (id: string): Promise<JobRecord | null> => (this.gate(), this.inner.get(id));
-  list = async (f: JobFilter): Promise<JobRecord[]> => (this.gate(), this.inner.list(f));
-  prune = async (b: number): Promise<number> => (this.gate(), this.inner.prune(b));
+  write = async (c: readonly JobChange[]): Promise<void> => {
+    this.gate();
+    return this.inner.write(c);
+  };
+  ping = async (): Promise<void> => {
+    this.gate();
+    return this.inner.ping();
+  };
+  claim = async (o: string, l: number, n: number, own?: boolean): Promise<JobRecord[]> => {
+    this.gate();
+    return this.inner.claim(o, l, n, own);
+  };
+  renew = async (o: string, l: number): Promise<void> => {
+    this.gate();
+    return this.inner.renew(o, l);
+  };
+  release = async (o: string): Promise<void> => {
+    this.gate();
+    return this.inner.release(o);
+  };
+  get = async (id: string): Promise<JobRecord | null> => {
+    this.gate();
+    return this.inner.get(id);
+  };
+  list = async (f: JobFilter): Promise<JobRecord[]> => {
+    this.gate();
+    return this.inner.list(f);
+  };
+  prune = async (b: number): Promise<number> => {
+    this.gate();
+    return this.inner.prune(b);
+  };
 }
 
 describe('lease self-fencing', () => {

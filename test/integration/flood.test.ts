@@ -140,7 +140,7 @@ describe('admin lines naming functions while the server knows many', () => {
     for (let i = 0; i < FUNCTIONS; i++) assert.equal(await admin.readText('line', 60_000), 'OK\r\n');
     const DROPS = 20_000;
     const flood = (async () => {
-      admin.send('drop function MANY_FN_7\n' + 'drop function no_such_fn\n'.repeat(DROPS));
+      admin.send(`drop function MANY_FN_7\n${'drop function no_such_fn\n'.repeat(DROPS)}`);
       assert.equal(await admin.readText('line', 120_000), 'OK\r\n', 'names match regardless of case, as in gearmand');
       for (let i = 0; i < DROPS; i++) assert.equal(await admin.readText('line', 120_000), 'ERR function not found\r\n');
     })();

@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type Arg, encodePacket, HEADER_SIZE } from '../../src/protocol/codec.js';
 import { Cmd } from '../../src/protocol/commands.js';
-import { connect, type RawPeer } from '../helpers/raw.js';
+import { connect } from '../helpers/raw.js';
 import { startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 

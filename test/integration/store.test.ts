@@ -60,7 +60,11 @@ function memoryBackend(): Backend {
     title: 'memory',
     fresh: () => `memory:${++seq}`,
     // One Map per location: "two instances on one location" are one object here.
-    make: async (url) => stores.get(url) ?? (stores.set(url, new MemoryStore()), stores.get(url)!),
+    make: async (url) => {
+      const store = stores.get(url) ?? new MemoryStore();
+      stores.set(url, store);
+      return store;
+    },
     drop: async () => stores.clear(),
     skip: {
       atomic: 'the memory store applies changes to a Map and has no failure to roll back',
@@ -197,9 +201,15 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: u.hostname, port: Number(u.port || defaultPort) });
     s.setTimeout(2000);
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -14,13 +14,14 @@ import { runPipeline, summarize } from '../../src/pipelines/runner.js';
 import { FileRunStore } from '../../src/pipelines/state.js';
 import type { RunEvent } from '../../src/pipelines/types.js';
 import { startInProcess } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 async function setup(t: import('node:test').TestContext) {
   const srv = await startInProcess();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-run-'));
   const worker = new Worker({ servers: [srv.address], concurrency: 4 });
   const client = new Client({ servers: [srv.address] });
-  const calls: { fn: string; payload: any }[] = [];
+  const calls: { fn: string; payload: unknown }[] = [];
   t.after(async () => {
     await client.close();
     await worker.close();
@@ -36,7 +37,7 @@ const fanOut = pipeline('fan', { input: 'json' })
   .step('join', { fn: 't-join', payload: { words: '${{ steps.each.results }}' } })
   .build();
 
-function serveWords(w: Worker, calls: { fn: string; payload: any }[], failing = new Set(['bad'])): void {
+function serveWords(w: Worker, calls: { fn: string; payload: unknown }[], failing = new Set(['bad'])): void {
   w.addFunction('t-split', (job) => {
     calls.push({ fn: 't-split', payload: job.json() });
     return JSON.stringify(String(job.json()).split(' '));
@@ -177,11 +178,10 @@ test('parallel branches run at their own priority: a high step overtakes a queue
     .build();
   const run = runPipeline(def, { id: 'r7', input: ['l1', 'l2', 'l3'], inputSpec: null, out: dir }, { client, store });
   // Start the worker only once every job is queued, so the server alone decides the order.
-  for (let i = 0; i < 500; i++) {
+  await until('four t-order jobs queued', () => {
     const f = srv.server.registry.functions.get('t-order');
-    if (f && f.queues[0].size + f.queues[1].size + f.queues[2].size === 4) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    return f !== undefined && f.queues[0].size + f.queues[1].size + f.queues[2].size === 4;
+  });
   await worker.start();
   const rec = await run;
   assert.equal(rec.status, 'done');
@@ -190,9 +190,7 @@ test('parallel branches run at their own priority: a high step overtakes a queue
 
 test('stopping a run abandons waiting items; the next run does them', async (t) => {
   const { worker, client, store, dir } = await setup(t);
-  let calls = 0;
   worker.addFunction('t-wait', async (job) => {
-    calls++;
     await new Promise((r) => setTimeout(r, job.text() === '"slow"' ? 300 : 1));
     return '1';
   });

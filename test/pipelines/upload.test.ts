@@ -37,7 +37,11 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
-      onData: (stream, _s, cb) => void simpleParser(stream).then((m) => (mails.push(m), cb()), cb),
+      onData: (stream, _s, cb) =>
+        void simpleParser(stream).then((m) => {
+          mails.push(m);
+          cb();
+        }, cb),
     });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
     cdn = http.createServer((_req, res) => res.end('cached'));

@@ -203,7 +203,8 @@ describe('streaming', () => {
     assert.equal(concat.mock.callCount(), 0, 'no Buffer.concat for packets that arrive whole');
     assert.equal(decoder.buffered, 0);
     assert.equal(events.length, 1000);
-    events.forEach((e, i) => assert.deepEqual(e, { kind: 'packet', magic: 'req', type: Cmd.SUBMIT_JOB_BG, args: [`fn${i % 7}`, `u${i}`, `payload-${i}\0x`] }));
+    for (const [i, e] of events.entries())
+      assert.deepEqual(e, { kind: 'packet', magic: 'req', type: Cmd.SUBMIT_JOB_BG, args: [`fn${i % 7}`, `u${i}`, `payload-${i}\0x`] });
   });
 
   test('a 10 MiB payload in 64 KiB chunks decodes once, gathered with a single copy', (t) => {

@@ -14,7 +14,10 @@ function bySort(items: { id: number; t: number }[], limit: number): number[] {
 
 test('newest() returns what a stable sort newest-first would, for any limit, ties in input order', () => {
   let seed = 7;
-  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
   for (const size of [0, 1, 5, 100, 3000]) {
     // Few distinct times: many ties.
     const items = Array.from({ length: size }, (_, id) => ({ id, t: rand(50) }));

@@ -71,7 +71,11 @@ test("a SIGKILLed transcode worker leaves no ffmpeg running; the retry removes t
 
   const first = startWorker(t, srv.address);
   let progressed = false;
-  const result = client.submit('transcode', JSON.stringify({ input, outDir: out, profiles: ['mp4-720p'] }), { onStatus: (n) => void (progressed ||= n > 0) });
+  const result = client.submit('transcode', JSON.stringify({ input, outDir: out, profiles: ['mp4-720p'] }), {
+    onStatus: (n) => {
+      if (n > 0) progressed = true;
+    },
+  });
   result.catch(() => undefined);
   await until('ffmpeg to make progress', () => progressed, 60_000);
   const ffmpeg = ffmpegChildrenOf(first.pid!);

@@ -175,7 +175,9 @@ test('the decode stops at the cap in samples, whatever the header claimed; abort
     timeoutMs: 60_000,
     maxSamples: 2 * 8000,
     limitText: '2 s',
-    onSamples: (s: Int16Array) => void (seen += s.length),
+    onSamples: (s: Int16Array) => {
+      seen += s.length;
+    },
   };
   await assert.rejects(
     decodePcm(bin, wav, opts),
