@@ -52,7 +52,9 @@ async function measure(server: RunningServer, uniques = false): Promise<Sample> 
   const perJob = (cores: number, rate: number): string => `${((cores / rate) * 1e6).toFixed(1)} µs cpu/job`;
   return {
     values: { jobs, submits },
-    note: `e2e ${fmt(jobs, 'jobs/s')} (${perJob(e.serverCpu, jobs)}; ${cpuNote(e)}); submit ${fmt(submits, 'jobs/s')} (${perJob(s.serverCpu, submits)}; ${cpuNote(s)})`,
+    note:
+      `e2e ${fmt(jobs, 'jobs/s')} (${perJob(e.serverCpu, jobs)}; ${cpuNote(e)}); submit ${fmt(submits, 'jobs/s')} (${perJob(s.serverCpu, submits)}; ` +
+      `${cpuNote(s)})`,
     otherCpu: Math.max(e.otherCpu, s.otherCpu),
     raw: { endToEnd: e, submitOnly: s },
   };

@@ -111,7 +111,9 @@ function memoryCase(name: string, args: ServerArgs): Case {
       return {
         // Short of 1,000,000 the RSS is not the figure the target is about: no value, no verdict.
         values: { rss: total >= JOBS ? rss : NaN, settled: total >= JOBS ? settled : NaN, fill: r.created / r.seconds },
-        note: `${fmt(rss, 'MB')} RSS with ${total.toLocaleString('en-US')} jobs queued (${((rss * 1e6) / Math.max(1, total)).toFixed(0)} B/job), ${fmt(settled, 'MB')} ${SETTLE_MS / 1000} s later; filled in ${seconds.toFixed(1)} s${reached}`,
+        note:
+          `${fmt(rss, 'MB')} RSS with ${total.toLocaleString('en-US')} jobs queued (${((rss * 1e6) / Math.max(1, total)).toFixed(0)} B/job), ` +
+          `${fmt(settled, 'MB')} ${SETTLE_MS / 1000} s later; filled in ${seconds.toFixed(1)} s${reached}`,
         otherCpu: r.otherCpu,
         raw: { ...r, total, rss, settled },
       };

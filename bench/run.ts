@@ -183,7 +183,8 @@ async function main(): Promise<number> {
   const m = machine();
   console.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}; node ${m.node}; ${m.gearmand}`);
   console.log(
-    `setup: server and load generator in separate child processes, unpinned; gearmand -t 2; geartrain \`pipeline server\` (store ${GEARTRAIN_STORE}); median of ${reps} runs per server, order alternating`,
+    `setup: server and load generator in separate child processes, unpinned; gearmand -t 2; geartrain \`pipeline server\` (store ${GEARTRAIN_STORE}); median ` +
+      `of ${reps} runs per server, order alternating`,
   );
 
   const scenarios = await loadScenarios(names);
@@ -237,7 +238,8 @@ async function main(): Promise<number> {
   const markdown = path.join(RESULTS_DIR, 'latest.md');
   writeFileSync(markdown, resultsMarkdown(record));
   console.log(
-    `results: ${path.relative(process.cwd(), file)}, ${path.relative(process.cwd(), markdown)}${complete ? ' (npm run bench:docs puts the table in docs/benchmarks.md)' : ''}`,
+    `results: ${path.relative(process.cwd(), file)}, ` +
+      `${path.relative(process.cwd(), markdown)}${complete ? ' (npm run bench:docs puts the table in docs/benchmarks.md)' : ''}`,
   );
   return errors > 0 ? 1 : 0;
 }

@@ -169,7 +169,9 @@ async function measure(side: ServerKind): Promise<Sample> {
     const megapixels = MEGAPIXELS.reduce((a, b) => a + b, 0);
     return {
       values: { images },
-      note: `${images.toFixed(2)} images/s (${(megapixels / seconds).toFixed(0)} MP/s), ${files.length} images in ${seconds.toFixed(2)} s; cpu this process ${pct(cpu)} other ${pct(otherCpu)}${flag}`,
+      note:
+        `${images.toFixed(2)} images/s (${(megapixels / seconds).toFixed(0)} MP/s), ${files.length} images in ${seconds.toFixed(2)} s; cpu this process ` +
+        `${pct(cpu)} other ${pct(otherCpu)}${flag}`,
       otherCpu,
       raw: { seconds, outputs, cpu, outBytes: await folderBytes(outDir) },
     };

@@ -103,7 +103,9 @@ async function receive(req, res, url, publicUrl) {
     return send(res, 400, {
       error: {
         code: 'GT_INVALID_ARGUMENT',
-        message: `Expected a file name (one path segment, not starting with a dot, no control characters or spaces at either end, at most ${NAME_MAX_BYTES - 6} bytes) for name but received ${shown(name)}`,
+        message:
+          `Expected a file name (one path segment, not starting with a dot, no control characters or spaces at either end, at most ` +
+          `${NAME_MAX_BYTES - 6} bytes) for name but received ${shown(name)}`,
       },
     });
   }

@@ -431,7 +431,8 @@ describe('pipeline CLI: bad input', () => {
       code: 2,
       out: '',
       err: [
-        `error: option '--log-level <level>' argument 'loud' is invalid. Expected one of fatal, error, warn, info, debug, trace, silent for --log-level but received "loud".`,
+        `error: option '--log-level <level>' argument 'loud' is invalid. Expected one of fatal, error, warn, info, debug, trace, silent for --log-level but ` +
+          `received "loud".`,
         HINT,
       ],
     };

@@ -293,7 +293,8 @@ describe('pipeline run: inputs that share a name', () => {
     // Names every output by the name without extension: cover.jpg and cover.png would write one file.
     await writeFile(
       path.join(root, 'stem-only.yaml'),
-      'name: stem-only\ninput: folder\nextensions: [.jpg, .png]\nsteps:\n  - id: t\n    fn: thumbnail\n    forEach: ${{ input.files }}\n    payload: { input: "${{ item.path }}", outDir: "${{ run.out }}", name: "${{ item.name }}", sizes: [{ width: 100, format: webp }] }\n',
+      'name: stem-only\ninput: folder\nextensions: [.jpg, .png]\nsteps:\n  - id: t\n    fn: thumbnail\n    forEach: ${{ input.files }}\n    payload: { ' +
+        'input: "${{ item.path }}", outDir: "${{ run.out }}", name: "${{ item.name }}", sizes: [{ width: 100, format: webp }] }\n',
     );
     const r = await cli(['run', 'stem-only.yaml', 'clash', '--out', 'clash-out', '--json'], root);
     assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -326,7 +327,8 @@ describe('pipeline run: options checked before any job', () => {
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(
       r.stderr,
-      'pipeline: Pipeline thumbnails: step thumbnail (checked on its first item, p0.jpg): Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string (GT_PIPELINE_INVALID)\n',
+      'pipeline: Pipeline thumbnails: step thumbnail (checked on its first item, p0.jpg): Expected one of jpeg, webp, avif, png for ' +
+        'thumbnail.sizes[0].format but received gif of type string (GT_PIPELINE_INVALID)\n',
     );
     assert.equal(r.stdout, '');
     assert.deepEqual((await readdir(root)).sort(), ['in'], 'no output folder');
@@ -412,7 +414,8 @@ describe('pipeline run: worker limits', () => {
     assert.equal(r.code, 2);
     assert.equal(
       r.stderr,
-      'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number (GT_INVALID_ARGUMENT)\n',
+      'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number ' +
+        '(GT_INVALID_ARGUMENT)\n',
     );
   });
 });

@@ -124,7 +124,8 @@ describe('admin commands from a peer outside --admin-allow', { skip }, () => {
     for (const [i, r] of replies.entries()) {
       assert.equal(
         r,
-        `ERR PERMISSION_DENIED Admin+command+${words[i]}+is+not+allowed+from+${NS_ADDR}:+the+server+listens+beyond+loopback+and+only+--admin-allow+peers+may+change+state+or+read+payloads\r\n`,
+        `ERR PERMISSION_DENIED Admin+command+${words[i]}+is+not+allowed+from+${NS_ADDR}:+the+server+listens+beyond+loopback+` +
+          'and+only+--admin-allow+peers+may+change+state+or+read+payloads\r\n',
       );
     }
     // The server is still up: the refused shutdown did nothing.

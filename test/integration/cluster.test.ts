@@ -208,7 +208,8 @@ for (const b of backends) {
       console.log(
         `# ${b.title}: ${acked.length} acknowledged (${unanswered.length} not), ${snapshot.length} held by the killed server; ` +
           `first of them ran ${firstPickup - killAt} ms after the kill, ${firstPickup - minLease} ms after the earliest lease ran out; ` +
-          `${twice.length} ran twice (all around the kill); ${snapshot.filter((r) => (rowsByUnique.get(r.unique) ?? []).length > 1).length} of the held ones also stored by another server after a failover`,
+          `${twice.length} ran twice (all around the kill); ${snapshot.filter((r) => (rowsByUnique.get(r.unique) ?? []).length > 1).length} of the held ones ` +
+          `also stored by another server after a failover`,
       );
     });
   });

@@ -288,7 +288,8 @@ test('a body trickled byte by byte is cut at http.requestTimeoutMs with 408', { 
   t.after(() => peer.destroy());
   const body = JSON.stringify({ function: 'trickle_fn', payload: 'x'.repeat(200) });
   peer.send(
-    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ` +
+      `${body.length}\r\n\r\n`,
   );
   trickle(peer, body, 50, t);
   // The whole body would take over 11 s; the server closes after about 1 s (checked every second).
@@ -312,7 +313,8 @@ test('a 401 or 413 answer closes the connection: the rest of a trickled body is 
   const tooLarge = await rawHttp(h.base);
   t.after(() => tooLarge.destroy());
   tooLarge.send(
-    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`,
+    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ` +
+      `${2 * 1024 * 1024}\r\n\r\n`,
   );
   trickle(tooLarge, body, 50, t);
   const ms2 = await tooLarge.closed;
@@ -813,7 +815,8 @@ test('a non-loopback HTTP host without a token is refused before anything listen
         assert.equal(err.code, 'GT_INVALID_ARGUMENT');
         assert.equal(
           err.message,
-          `Refusing to serve the HTTP API on ${host} without a token: anyone who can reach it could submit, cancel and retry jobs. Set http.token (--http-token or GEARTRAIN_HTTP_TOKEN), or listen on a loopback address such as 127.0.0.1`,
+          `Refusing to serve the HTTP API on ${host} without a token: anyone who can reach it could submit, cancel and retry jobs. Set http.token ` +
+            `(--http-token or GEARTRAIN_HTTP_TOKEN), or listen on a loopback address such as 127.0.0.1`,
         );
         return true;
       },

@@ -192,7 +192,8 @@ describe('--max-buffered (pipeline server as a child process)', () => {
       const held = rssOf(pid);
       const closed = first.filter((p) => p.isClosed).length;
       t.diagnostic(
-        `RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 connections closed`,
+        `RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 ` +
+          `connections closed`,
       );
       assert.ok(closed >= 11, `${closed} of 12 connections closed: one 40 MiB partial fits in 64 MiB, two do not`);
       assert.ok(held - before < BOUND + V8_ALLOWANCE, `RSS grew by ${((held - before) / MiB).toFixed(0)} MiB while holding the partial packets`);

@@ -168,7 +168,8 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     assert.equal(job.attempts, 1);
     assert.equal(
       job.result,
-      'WORK_EXCEPTION: GT_PIPELINE_INVALID: Pipeline upload: step thumbnails: Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string',
+      'WORK_EXCEPTION: GT_PIPELINE_INVALID: Pipeline upload: step thumbnails: Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but ' +
+        'received gif of type string',
     );
     assert.ok(!mails.some((m) => (m.to as { text: string }).text === 'badopt@example.com'), 'no mail');
   });

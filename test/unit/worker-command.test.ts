@@ -8,7 +8,8 @@ import { parseConfig } from '../../src/supervisor/config.js';
 
 test('waveform.maxDurationSeconds becomes --max-duration; webhook.secret goes in the environment only', () => {
   const config = parseConfig(
-    'workers: { waveform: { processes: 1 }, webhook: { processes: 1 } }\nsettings: { waveform: { maxDurationSeconds: 600 }, webhook: { secret: s3cret-key-0123456789 }, cacheWarm: { allowedHosts: [hooks.example.com] } }\n',
+    'workers: { waveform: { processes: 1 }, webhook: { processes: 1 } }\nsettings: { waveform: { maxDurationSeconds: 600 }, webhook: { secret: ' +
+      's3cret-key-0123456789 }, cacheWarm: { allowedHosts: [hooks.example.com] } }\n',
     'geartrain.config.yaml',
   );
   const cmd = workerCommand('webhook', config.workers.webhook!, config.settings, ['127.0.0.1:4730'], 'info');

@@ -134,7 +134,8 @@ test('allowed hosts: a refused URL fails the job before any request; redirects a
   // localhost is the same origin under another name: zero hits proves nothing was fetched.
   assert.equal(
     await failure('cache-warm', { urls: [`${o.base}/page/1`, `http://localhost:${o.port}/secret`] }),
-    `GT_URL_NOT_ALLOWED: URL http://localhost:${o.port}/secret is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, 127.0.0.1:${o.port}) (cache-warm.urls[1])`,
+    `GT_URL_NOT_ALLOWED: URL http://localhost:${o.port}/secret is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, ` +
+      `127.0.0.1:${o.port}) (cache-warm.urls[1])`,
   );
   assert.equal(o.hits.size, 0, 'nothing was requested');
 
@@ -145,7 +146,9 @@ test('allowed hosts: a refused URL fails the job before any request; redirects a
   assert.deepEqual(pick(results, '/redirect-out'), {
     status: 0,
     attempts: 1,
-    error: `redirected to http://localhost:${o.port}/secret, which is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, 127.0.0.1:${o.port})`,
+    error:
+      `redirected to http://localhost:${o.port}/secret, which is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, ` +
+      `127.0.0.1:${o.port})`,
   });
   assert.deepEqual(pick(results, '/redirect-loop'), { status: 0, attempts: 1, error: 'more than 5 redirects' });
   assert.deepEqual([ok, failed], [1, 2]);

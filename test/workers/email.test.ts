@@ -221,7 +221,8 @@ test('header injection, bad addresses, bad templates and attachments are refused
     ],
     [
       { ...ok, colour: 1 },
-      'GT_PAYLOAD_INVALID: Expected one of the fields to, cc, bcc, vars, attachments, replyTo, from, subject, text, html, template for email.colour but received 1 of type number',
+      'GT_PAYLOAD_INVALID: Expected one of the fields to, cc, bcc, vars, attachments, replyTo, from, subject, text, html, template for email.colour but ' +
+        'received 1 of type number',
     ],
     [{ ...ok, attachments: [{ path: path.join(allowed, 'missing.pdf') }] }, `GT_INPUT_NOT_FOUND: Input ${path.join(allowed, 'missing.pdf')}: no such file`],
     [

@@ -120,7 +120,8 @@ test('storyboard: the default interval keeps a long video at most ~100 tiles; we
 
   assert.equal(
     await failure('transcode', { input, outDir: dir, profiles: [], storyboard: { intervalSeconds: 0.5 } }),
-    'GT_PAYLOAD_INVALID: Expected an interval giving at most 400 tiles (this video lasts 250 s) for transcode.storyboard.intervalSeconds but received 0.5 of type number',
+    'GT_PAYLOAD_INVALID: Expected an interval giving at most 400 tiles (this video lasts 250 s) for transcode.storyboard.intervalSeconds but received 0.5 of ' +
+      'type number',
   );
 });
 

@@ -249,7 +249,8 @@ test('the pixel limit counts every frame a job decodes: all of an animation for 
   // Other folders: the outputs above are up to date and would be returned without a look at the input.
   assert.equal(
     await tight.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tight'), sizes: [{ width: 100, format: 'webp' }] }),
-    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels (raise it with --max-pixels)`,
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels (raise it with ` +
+      `--max-pixels)`,
   );
   const still = await tight.call('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'still'), sizes: [{ width: 100, format: 'jpeg' }] });
   assert.deepEqual([still.outputs[0].width, still.outputs[0].height], [100, 75]);
@@ -480,7 +481,8 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
     ],
     [
       { ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' },
-      'Expected one of the fields input, outDir, sizes, fit, position, stripMetadata, placeholder, background, name, urlPrefix for thumbnail.colour but received x of type string',
+      'Expected one of the fields input, outDir, sizes, fit, position, stripMetadata, placeholder, background, name, urlPrefix for thumbnail.colour but ' +
+        'received x of type string',
     ],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);

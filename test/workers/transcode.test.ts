@@ -297,12 +297,15 @@ test('ffmpeg failing mid-way is GT_FFMPEG_FAILED with its last meaningful line; 
   // Exiting with an error: the line before "Conversion failed!" is the one that says why.
   const broken = await fakeFfmpeg(
     out,
-    "case \"$*\" in *-version*) exec FFMPEG \"$@\";; esac\necho 'frame=   10 fps=0.0 q=0.0 size=0kB time=00:00:00.40' >&2\necho '[h264 @ 0x55d0c0ffee00] Invalid NAL unit size (1229 > 1024).' >&2\necho 'Error while decoding stream #0:0: Invalid data found when processing input' >&2\necho 'Conversion failed!' >&2\nexit 1",
+    'case "$*" in *-version*) exec FFMPEG "$@";; esac\necho \'frame=   10 fps=0.0 q=0.0 size=0kB time=00:00:00.40\' >&2\necho \'[h264 @ 0x55d0c0ffee00] ' +
+      "Invalid NAL unit size (1229 > 1024).' >&2\necho 'Error while decoding stream #0:0: Invalid data found when processing input' >&2\necho 'Conversion " +
+      "failed!' >&2\nexit 1",
   );
   const b = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: broken.bin } });
   assert.equal(
     await b.failure('transcode', { input: CLIP, outDir: out, profiles: ['mp4-240p'] }),
-    `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: Invalid NAL unit size (1229 > 1024). (Error while decoding stream #0:0: Invalid data found when processing input)`,
+    `GT_FFMPEG_FAILED: ffmpeg failed on ${CLIP}: Invalid NAL unit size (1229 > 1024). (Error while decoding stream #0:0: Invalid data found when processing ` +
+      `input)`,
   );
   const missing = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: path.join(out, 'no-such-ffmpeg') } });
   assert.match(
@@ -317,7 +320,8 @@ test("a poster that fails stops the rendition encoding beside it; the job fails 
   // The poster (a .jpg output) fails at once; a rendition is made to run for a minute.
   const fake = await fakeFfmpeg(
     out,
-    `case "$*" in *-version*) exec FFMPEG "$@";; *.jpg) echo 'poster: No space left on device' >&2; echo 'Conversion failed!' >&2; exit 1;; esac\nexec FFMPEG -re -stream_loop -1 "$@"`,
+    `case "$*" in *-version*) exec FFMPEG "$@";; *.jpg) echo 'poster: No space left on device' >&2; echo 'Conversion failed!' >&2; exit 1;; esac\nexec ` +
+      `FFMPEG -re -stream_loop -1 "$@"`,
   );
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { ffmpegPath: fake.bin } });
   const started = Date.now();
@@ -419,7 +423,9 @@ test('playlists and lists are refused by their format, whatever their name; noth
     [concat, 'concat'],
     [relative, 'concat'],
   ] as const) {
-    const refused = `GT_MEDIA_INVALID: ${input} is not a valid video or audio file: its format ${format} reads other files (a playlist or list); such inputs are refused`;
+    const refused =
+      `GT_MEDIA_INVALID: ${input} is not a valid video or audio file: its format ${format} reads other files (a playlist or list); such inputs ` +
+      `are refused`;
     assert.equal(await failure('transcode', { input, outDir: out, profiles: ['mp4-240p'], poster: true }), refused);
     assert.equal(await failure('probe', { input }), refused);
   }
@@ -444,7 +450,8 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
   const cases: [unknown, string][] = [
     [
       { ...base, profiles: ['mp4-480p', 'mp4-4k'] },
-      'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-720p, audio-m4a, audio-opus, hls for transcode.profiles[1] but received mp4-4k of type string',
+      'Expected one of mp4-1080p, mp4-720p, mp4-480p, mp4-240p, webm-720p, audio-m4a, audio-opus, hls for transcode.profiles[1] but received mp4-4k of type ' +
+        'string',
     ],
     [{ ...base, profiles: [] }, 'Expected at least one profile, a poster or a storyboard for transcode.profiles but received [] of type array'],
     [{ ...base, profiles: 'mp4-480p' }, 'Expected array of 0 to 8 items for transcode.profiles but received mp4-480p of type string'],

@@ -78,7 +78,8 @@ test('a redirect is not followed, and one to a host not allowed says so', async 
   const port = r.host.split(':')[1];
   assert.equal(
     text,
-    `GT_WEBHOOK_REJECTED: Webhook ${r.base}/redirect was refused: HTTP 302 redirects to http://localhost:${port}/elsewhere, which is not followed (host localhost:${port} is not in the allowed hosts (${r.host}))`,
+    `GT_WEBHOOK_REJECTED: Webhook ${r.base}/redirect was refused: HTTP 302 redirects to http://localhost:${port}/elsewhere, which is not followed (host ` +
+      `localhost:${port} is not in the allowed hosts (${r.host}))`,
   );
   assert.deepEqual(
     r.received.map((x) => x.path),
@@ -122,7 +123,8 @@ test('without a signing secret nothing is sent; bad payloads are named', async (
   );
   assert.equal(
     await ok.failure('webhook', { url: `http://me:pw@${r.host}/hook`, body: {} }),
-    `GT_PAYLOAD_INVALID: Expected a URL without user:password@ (the signature authenticates the request) for webhook.url but received http://***@${r.host}/hook of type string`,
+    `GT_PAYLOAD_INVALID: Expected a URL without user:password@ (the signature authenticates the request) for webhook.url but received ` +
+      `http://***@${r.host}/hook of type string`,
   );
   assert.match(
     await ok.failure('webhook', { url: `${r.base}/hook`, body: 'x'.repeat(1024 * 1024) }),
