@@ -3,6 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { GeartrainError } from '../errors.js';
 import { LOG_LEVELS, createLogger, type Logger } from '../log.js';
+import { SIZE_WORDS, parseSize as parseBytes } from '../shared/size.js';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -10,12 +11,11 @@ export function parsePort(value: string): number {
   return n;
 }
 
+/** A size flag (`--max-packet-size 64m`), read by src/shared/size.ts as the config's size keys are. */
 export function parseSize(value: string): number {
-  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`Expected a size such as 65536, 512k or 64m but received "${value}".`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0];
-  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
-  return Number(m[1]) * mult;
+  const bytes = parseBytes(value);
+  if (bytes === undefined) throw new InvalidArgumentError(`Expected a positive ${SIZE_WORDS} but received "${value}".`);
+  return bytes;
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

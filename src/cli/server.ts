@@ -4,7 +4,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { GeartrainError } from '../errors.js';
 import { GearmanServer } from '../server/server.js';
-import { backoffPolicy } from '../server/registry.js';
+import { backoffPolicy } from '../server/retry.js';
 import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
 import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
 import { runsIn } from '../pipelines/worker.js';

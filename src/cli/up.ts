@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { createLogger, type Logger } from '../log.js';
 import { GearmanServer } from '../server/server.js';
-import { backoffPolicy } from '../server/registry.js';
+import { backoffPolicy } from '../server/retry.js';
 import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
 import { ControlServer, DEFAULT_SOCKET, LogRelay, Supervisor, loadConfig, type ServerConfig } from '../supervisor/index.js';
 import { commandLogger } from './options.js';

@@ -6,7 +6,8 @@ import { Cmd, commandName } from '../protocol/commands.js';
 import { req, type Packet } from '../protocol/codec.js';
 import { GeartrainError, gtError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Backoff, type ReconnectOptions } from './backoff.js';
+import type { Backoff } from '../shared/backoff.js';
+import { reconnectBackoff, type ReconnectOptions } from './backoff.js';
 import { own, wireInt } from './bytes.js';
 import { ServerConnection } from './connection.js';
 import { Queue } from './queue.js';
@@ -71,7 +72,7 @@ export class ClientSession {
   ) {
     this.address = formatAddress(server);
     this.log = log.child({ server: this.address });
-    this.backoff = new Backoff(reconnect);
+    this.backoff = reconnectBackoff(reconnect);
   }
 
   /** Whether submissions may be routed here now: connected, or not backing off. */

@@ -13,7 +13,8 @@ import { formatAddress, parseServer, type ServerAddress } from './address.js';
 import { own, positiveInt, toBytes, uniqueBytes, wireInt } from './bytes.js';
 import { ClientSession, type SessionOwner } from './client-session.js';
 import { Submission } from './submission.js';
-import { runLimited, TaskEntry } from './tasks.js';
+import { runLimited } from '../shared/limit.js';
+import { TaskEntry } from './tasks.js';
 import type { ClientOptions, JobRef, JobStatus, SubmitOptions, Task, TaskOptions, TaskResult } from './types.js';
 
 /**

@@ -1,5 +1,4 @@
-// Tasks for Client.addTask/runTasks: a queued submission whose outcome becomes a TaskResult,
-// and a runner that keeps at most N of them in flight.
+// Tasks for Client.addTask/runTasks: a queued submission whose outcome becomes a TaskResult.
 
 import type { Submission } from './submission.js';
 import type { JobRef, Task, TaskResult } from './types.js';
@@ -27,25 +26,4 @@ export class TaskEntry implements Task {
     const ref = r.ref ?? this.submission.ref;
     this.resolve({ fn: this.fn, id: this.id, ...r, ...(ref ? { ref } : {}) });
   }
-}
-
-/** Run `run` over `items`, at most `limit` at a time; `run` must not reject. */
-export function runLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let next = 0;
-    let active = 0;
-    const finished = (): void => {
-      active--;
-      launch();
-    };
-    const launch = (): void => {
-      // Started in one synchronous loop, so their packets leave in one corked write.
-      while (active < limit && next < items.length) {
-        active++;
-        void run(items[next++]!).then(finished, finished);
-      }
-      if (active === 0 && next === items.length) resolve();
-    };
-    launch();
-  });
 }

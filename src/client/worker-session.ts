@@ -7,7 +7,8 @@ import { req, type Packet } from '../protocol/codec.js';
 import type { GeartrainError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatAddress, type ServerAddress } from './address.js';
-import { Backoff, type ReconnectOptions } from './backoff.js';
+import type { Backoff } from '../shared/backoff.js';
+import { reconnectBackoff, type ReconnectOptions } from './backoff.js';
 import { ServerConnection } from './connection.js';
 
 export interface WorkerSessionOwner {
@@ -51,7 +52,7 @@ export class WorkerSession {
   ) {
     this.address = formatAddress(server);
     this.log = log.child({ server: this.address });
-    this.backoff = new Backoff(reconnect);
+    this.backoff = reconnectBackoff(reconnect);
   }
 
   get canGrab(): boolean {

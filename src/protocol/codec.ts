@@ -62,6 +62,11 @@ export interface DecoderHandlers {
   /** A text admin line, without its line ending, already split on spaces. */
   text?(words: string[], line: string): void;
   error(e: DecodeError): void;
+  /**
+   * A header declared a body of `bytes` that has not all arrived: the decoder is about to
+   * allocate it. A handler that refuses it calls discard(), and nothing is allocated.
+   */
+  hold?(bytes: number): void;
 }
 
 export interface DecoderOptions {
@@ -73,16 +78,23 @@ export interface DecoderOptions {
 
 /**
  * Streaming decoder. It parses packets in place from each received chunk, keeping an offset;
- * only a packet that straddles chunks is gathered, once, when its last byte arrives. So many
- * pipelined packets in one chunk cost no copies, and a 64 MiB payload in 64 KiB chunks costs
- * one copy, not a quadratic series of concatenations.
+ * a packet that straddles chunks gets one buffer of its declared body size when its header is
+ * in, and each chunk is copied into it as it arrives. So many pipelined packets in one chunk
+ * cost no copies, a 64 MiB payload in 64 KiB chunks costs one copy, and no received chunk is
+ * kept: each dies young, and what a partial packet holds is its one buffer (see `buffered`).
  */
 export class PacketDecoder {
   private readonly maxPacketSize: number;
   private readonly allowText: boolean;
+  /** An unfinished header or text line: a few bytes, or a text line's chunks. */
   private parts: Buffer[] = [];
   private partsLen = 0;
   private need = 0;
+  /** The body of an unfinished packet whose header is in, filled up to `bodyFilled`. */
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
+  private bodyMagic: Magic = 'req';
+  private bodyType = 0;
   private stopped = false;
 
   constructor(
@@ -93,22 +105,60 @@ export class PacketDecoder {
     this.allowText = opts.allowText ?? false;
   }
 
-  /** Bytes held back waiting for the rest of a packet. */
+  /**
+   * Bytes held for an unfinished packet: its whole declared body once the header is in
+   * (allocated at once), before that the bytes received.
+   */
   get buffered(): number {
-    return this.partsLen;
+    return this.body !== null ? this.body.length : this.partsLen;
+  }
+
+  /** Bytes of an unfinished packet received so far, its header included. */
+  get received(): number {
+    return this.body !== null ? HEADER_SIZE + this.bodyFilled : this.partsLen;
   }
 
   push(chunk: Buffer): void {
     if (this.stopped) return;
-    if (this.partsLen > 0) {
-      this.parts.push(chunk);
-      this.partsLen += chunk.length;
-      if (this.partsLen < this.need) return;
-      chunk = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLen);
-      this.parts = [];
-      this.partsLen = 0;
-    }
     let off = 0;
+    if (this.body === null && this.partsLen > 0) {
+      if (this.parts[0]![0] === 0) {
+        // A split header: complete it from this chunk alone (at most 11 bytes copied), not by
+        // concatenating the whole chunk to it.
+        off = Math.min(HEADER_SIZE - this.partsLen, chunk.length);
+        this.parts.push(chunk.subarray(0, off));
+        const head = Buffer.concat(this.parts, this.partsLen + off);
+        this.parts = [];
+        this.partsLen = 0;
+        this.parse(head, 0);
+      } else {
+        this.parts.push(chunk);
+        this.partsLen += chunk.length;
+        if (this.partsLen < this.need) return;
+        chunk = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLen);
+        this.parts = [];
+        this.partsLen = 0;
+      }
+    }
+    if (this.body !== null) off = this.fill(chunk, off);
+    this.parse(chunk, off);
+  }
+
+  /** Copy what `chunk` has of the unfinished body from `off`; returns the offset after it. */
+  private fill(chunk: Buffer, off: number): number {
+    const body = this.body!;
+    const n = Math.min(body.length - this.bodyFilled, chunk.length - off);
+    chunk.copy(body, this.bodyFilled, off, off + n);
+    this.bodyFilled += n;
+    if (this.bodyFilled === body.length) {
+      this.body = null;
+      this.bodyFilled = 0;
+      this.emit(this.bodyMagic, this.bodyType, body);
+    }
+    return off + n;
+  }
+
+  private parse(chunk: Buffer, off: number): void {
     const len = chunk.length;
     while (off < len && !this.stopped) {
       if (chunk[off] !== 0) {
@@ -129,10 +179,25 @@ export class PacketDecoder {
         return this.fail({ code: 'GT_PACKET_TOO_LARGE', message: `Packet body of ${size} bytes exceeds the limit of ${this.maxPacketSize} bytes`, fatal: true, type });
       }
       const end = off + HEADER_SIZE + size;
-      if (end > len) return this.stash(chunk, off, HEADER_SIZE + size);
+      if (end > len) return this.begin(magic === MAGIC_REQ ? 'req' : 'res', type, size, chunk, off + HEADER_SIZE);
       this.emit(magic === MAGIC_REQ ? 'req' : 'res', type, chunk.subarray(off + HEADER_SIZE, end));
       off = end;
     }
+  }
+
+  /**
+   * A packet whose body runs past this chunk: one buffer of its declared size (what `hold`
+   * approves). Its pages are written only as bytes arrive, and the chunks they came in are
+   * garbage at once: RSS grows by what was received, and no more is retained than the budget.
+   */
+  private begin(magic: Magic, type: number, size: number, chunk: Buffer, from: number): void {
+    this.on.hold?.(size);
+    if (this.stopped) return;
+    this.body = Buffer.allocUnsafe(size);
+    this.bodyFilled = 0;
+    this.bodyMagic = magic;
+    this.bodyType = type;
+    this.fill(chunk, from);
   }
 
   private emit(magic: Magic, type: number, body: Buffer): void {
@@ -190,6 +255,14 @@ export class PacketDecoder {
     this.stopped = true;
     this.parts = [];
     this.partsLen = 0;
+    const body = this.body;
+    this.body = null;
+    // A body of its own (not a slice of Node's shared pool) that nobody else has seen: hand its
+    // memory to a young ArrayBuffer, freed at the next scavenge, where the body itself, long
+    // promoted to the old generation, would wait for a full collection.
+    if (body !== null && body.byteOffset === 0 && body.buffer.byteLength === body.length) {
+      structuredClone(body.buffer, { transfer: [body.buffer] });
+    }
   }
 
   private stash(chunk: Buffer, off: number, need: number): void {

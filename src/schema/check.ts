@@ -116,6 +116,35 @@ function valueAt(value: unknown, pointer: string): unknown {
   return v;
 }
 
+/** The JSON type of a value, in JSON Schema's words. */
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'number' ? 'number' : typeof v;
+}
+
+/** `anyOf/1` when `node` is a union and exactly its branch 1 is of the value's JSON type. */
+function unionBranch(node: SchemaNode, v: unknown): string | undefined {
+  const keyword = node.anyOf !== undefined ? 'anyOf' : node.oneOf !== undefined ? 'oneOf' : undefined;
+  if (keyword === undefined) return undefined;
+  const type = jsonType(v);
+  const fits = (b: SchemaNode): boolean => {
+    if (b.type === undefined) return true;
+    const types = Array.isArray(b.type) ? b.type : [b.type];
+    return types.includes(type) || (type === 'number' && types.includes('integer'));
+  };
+  const branches = node[keyword]!;
+  const matching = branches.flatMap((b, i) => (fits(b) ? [i] : []));
+  return matching.length === 1 ? `${keyword}/${matching[0]}` : undefined;
+}
+
+/** The value an error is about: a field that is unknown or missing is named, not its object. */
+function pointerOf(e: SchemaError): string {
+  const names = e.keyword === 'additionalProperties' ? e.params.additionalProperties : e.keyword === 'required' ? e.params.requiredProperties : undefined;
+  const field = (names as string[] | undefined)?.[0];
+  return field === undefined ? e.instancePath : `${e.instancePath}/${field.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
 /**
  * The one error worth showing of the many a JSON Schema check reports: the first, leaving out
  * the branches of a union (its own anyOf error says "one of …") and the duplicate that
@@ -123,14 +152,30 @@ function valueAt(value: unknown, pointer: string): unknown {
  */
 export function explain(schema: TSchema, value: unknown, errors: readonly SchemaError[]): { expected: string; path: string; received: unknown } {
   const root = schema as unknown as SchemaNode;
-  const inBranch = (e: SchemaError): boolean => /\/(anyOf|oneOf)\/\d+/.test(e.schemaPath);
+  const inBranch = (e: SchemaError, under = ''): boolean => /\/(anyOf|oneOf)\/\d+/.test(e.schemaPath.slice(under.length));
   const shown = errors.filter((e) => e.keyword !== 'boolean' && !inBranch(e));
-  const e = shown[0] ?? errors[0];
-  if (e === undefined) return { expected: 'a valid value', path: '', received: value };
+  const first = shown[0] ?? errors[0];
+  if (first === undefined) return { expected: 'a valid value', path: '', received: value };
+  let e: SchemaError = first;
+  // A union of branches of different JSON types (an object or null): the value's type picks the
+  // branch, and that branch's own first error is the precise one. A union with `expected` keeps
+  // its words unless that error is about something inside the value (`poster.format`, `to[1]`).
+  for (let branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath)); branch !== undefined; ) {
+    const under: string = `${e.schemaPath}/${branch}`;
+    const inner: SchemaError | undefined = errors.find((x) => x.keyword !== 'boolean' && (x.schemaPath === under || x.schemaPath.startsWith(`${under}/`)) && !inBranch(x, under));
+    if (inner === undefined || (at(root, e.schemaPath).expected !== undefined && pointerOf(inner).length <= e.instancePath.length)) break;
+    e = inner;
+    branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath));
+  }
   const node = at(root, e.schemaPath);
+  if (e.schemaPath.endsWith('/propertyNames')) {
+    // The key is what was refused, not its value.
+    return { expected: describe(node), path: e.instancePath, received: e.instancePath.slice(e.instancePath.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~') };
+  }
   if (e.keyword === 'additionalProperties') {
     const extra = String((e.params.additionalProperties as string[] | undefined)?.[0] ?? '');
-    const known = Object.keys(node.properties ?? {});
+    // Keys such as `$schema` are for editors, not settings: the message leaves them out.
+    const known = Object.keys(node.properties ?? {}).filter((k) => !k.startsWith('$'));
     const pointer = `${e.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     return { expected: `one of the fields ${known.join(', ')}`, path: pointer, received: valueAt(value, pointer) };
   }

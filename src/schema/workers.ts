@@ -1,13 +1,37 @@
 // The payload and result of each built-in worker function, by Gearman function name: what a
-// pipeline step calling `fn: 'thumbnail'` must send and gets back.
+// pipeline step calling `fn: 'thumbnail'` must send and gets back, as TypeBox schemas (the
+// published JSON Schemas are generated from these) and as TypeScript types.
 
-import type { CacheWarmPayload, CacheWarmResult } from '../workers/cache-warm.js';
-import type { EmailPayload, EmailResult } from '../workers/email.js';
-import type { ProbePayload, ProbeResult } from '../workers/probe.js';
-import type { ThumbnailPayload, ThumbnailResult } from '../workers/thumbnail.js';
-import type { TranscodePayload, TranscodeResult } from '../workers/transcode.js';
-import type { WaveformPayload, WaveformResult } from '../workers/waveform.js';
-import type { WebhookPayload, WebhookResult } from '../workers/webhook.js';
+import type { Static, TSchema } from 'typebox';
+import { CacheWarmPayload, CacheWarmResult } from './payloads/cache-warm.js';
+import { EmailPayload, EmailResult } from './payloads/email.js';
+import { ProbePayload, ProbeResult } from './payloads/probe.js';
+import { ThumbnailPayload, ThumbnailResult } from './payloads/thumbnail.js';
+import { TranscodePayload, TranscodeResult } from './payloads/transcode.js';
+import { WaveformPayload, WaveformResult } from './payloads/waveform.js';
+import { WebhookPayload, WebhookResult } from './payloads/webhook.js';
+
+/** What a caller sends each built-in function; the worker checks it against this schema. */
+export const PAYLOAD_SCHEMAS = {
+  thumbnail: ThumbnailPayload,
+  transcode: TranscodePayload,
+  email: EmailPayload,
+  'cache-warm': CacheWarmPayload,
+  probe: ProbePayload,
+  waveform: WaveformPayload,
+  webhook: WebhookPayload,
+} as const satisfies Record<string, TSchema>;
+
+/** What each built-in function answers (the job's JSON result). */
+export const RESULT_SCHEMAS = {
+  thumbnail: ThumbnailResult,
+  transcode: TranscodeResult,
+  email: EmailResult,
+  'cache-warm': CacheWarmResult,
+  probe: ProbeResult,
+  waveform: WaveformResult,
+  webhook: WebhookResult,
+} as const satisfies Record<keyof typeof PAYLOAD_SCHEMAS, TSchema>;
 
 export interface BuiltinFunctions {
   thumbnail: { payload: ThumbnailPayload; result: ThumbnailResult };
@@ -20,3 +44,8 @@ export interface BuiltinFunctions {
 }
 
 export type BuiltinFunctionName = keyof BuiltinFunctions;
+
+/** BuiltinFunctions says the same as the schemas: a function added to one and not the other fails to compile. */
+type FromSchemas = { [K in BuiltinFunctionName]: { payload: Static<(typeof PAYLOAD_SCHEMAS)[K]>; result: Static<(typeof RESULT_SCHEMAS)[K]> } };
+const _sameFunctions: [FromSchemas, BuiltinFunctions] extends [BuiltinFunctions, FromSchemas] ? true : never = true;
+void _sameFunctions;

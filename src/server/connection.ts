@@ -11,6 +11,12 @@ import type { PartialHolder, PartialPackets } from './partial-packets.js';
 
 /** A packet this large is written at once, not copied into the tick's combined buffer. */
 const COALESCE_MAX = 64 * 1024;
+/**
+ * An unfinished body this large spans socket chunks (64 KiB each): the chunks copied into it
+ * are counted towards a young collection (PartialPackets.chunkCopied). Smaller packets' chunks
+ * are left to V8's own pace.
+ */
+const LARGE_BODY = 64 * 1024;
 
 export interface HeldReply {
   packet: Buffer | string | null;
@@ -101,6 +107,12 @@ export class Connection implements Peer, PartialHolder {
         packet: (p) => server.onPacket(this, p),
         text: (words) => server.onText(this, words),
         error: (e) => server.onDecodeError(this, e),
+        // Counted before the decoder allocates the body: past --max-buffered the largest holder
+        // is closed first, this one included (then the decoder allocates nothing).
+        hold: (bytes) => {
+          this.partialBytes = bytes;
+          server.partial.update(this, bytes);
+        },
       },
       { maxPacketSize: server.maxPacketSize, allowText: true },
     );
@@ -112,6 +124,7 @@ export class Connection implements Peer, PartialHolder {
       if (held !== 0 || this.partialBytes !== 0) {
         this.partialBytes = held;
         server.partial.update(this, held);
+        if (held >= LARGE_BODY) server.partial.chunkCopied(chunk.length);
       }
     });
     socket.on('drain', () => {
@@ -225,7 +238,7 @@ export class Connection implements Peer, PartialHolder {
     const err =
       reason === 'buffered'
         ? gtError('GT_BUFFER_FULL', this.server.partial.limits.maxBuffered, bytes)
-        : gtError('GT_PACKET_TIMEOUT', bytes, this.server.partial.limits.timeoutMs);
+        : gtError('GT_PACKET_TIMEOUT', this.decoder.received, this.server.partial.limits.timeoutMs);
     this.log.warn({ code: err.code, bytes }, reason === 'buffered' ? 'unfinished packets over --max-buffered; closing the largest' : 'unfinished packet stalled; closing');
     this.partialBytes = 0;
     this.end(res(Cmd.ERROR, err.gearmanCode, err.message));

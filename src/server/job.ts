@@ -1,27 +1,58 @@
-// A job as the registry holds it, and how its names are spelled. A queued job is mostly what
-// a million of them cost in memory (bench/memory.ts), so it keeps a sequence number and a few
-// references: its handle, job log id and made-up unique id are spelled from the number when
-// asked, its booleans and priority share one field, and a small payload is a latin1 string.
+// A job as the registry holds it, the function it is queued under and the peers it passes
+// between (the three refer to each other, so they are declared together; registry.ts holds the
+// rules), and how a job's names are spelled. A queued job is mostly what a million of them cost
+// in memory (bench/memory.ts), so it keeps a sequence number and a few references: its handle,
+// job log id and made-up unique id are spelled from the number when asked, its booleans and
+// priority share one field, and a small payload is a latin1 string.
 
-import type { Linked } from './fifo.js';
-import type { FunctionEntry, Peer, Priority } from './registry.js';
+import type { Abilities } from './abilities.js';
+import { Fifo, type Linked } from './fifo.js';
+import { FunctionStats } from './stats.js';
+import type { JobNaming, Priority, WakeState } from './types.js';
 
-/**
- * How one registry spells its jobs' names. A job stores only its sequence number: its handle,
- * its job log id and (when the client sent none) its unique id are made from it when asked.
- * Those three strings and the map entries behind them were about 300 bytes of a queued job's
- * 1 KB, and making them was a third of the server's time per submission (bench/memory.ts,
- * bench/background-noop.ts).
- */
-export interface JobNaming {
-  /** `H:host`: handles are `H:host:SEQ`, as gearmand's. */
-  readonly handlePrefix: string;
-  /** Job log ids are `BOOT-SEQ`, unique across restarts and across servers sharing a store. */
-  readonly bootId: string;
-  /** The first 20 characters of every unique id this registry makes up (random per process). */
-  readonly uniquePrefix: string;
-  /** When the registry started (ms since the epoch): jobs keep their creation time from it. */
-  readonly epoch: number;
+/** A connection as the registry sees it: something to send packets to, plus its role state. */
+export interface Peer {
+  readonly id: number;
+  readonly host: string;
+  clientId: string;
+  /** Client asked for WORK_EXCEPTION packets (OPTION_REQ exceptions). */
+  exceptions: boolean;
+  /** Functions this worker can run, with the per-job timeout in ms (0: none). */
+  readonly abilities: Abilities<FunctionEntry>;
+  wakeState: WakeState;
+  /** Jobs this worker holds. */
+  readonly held: Set<Job>;
+  /** Foreground jobs this client waits on. */
+  readonly attached: Set<Job>;
+  send(packet: Buffer): void;
+}
+
+/** A function as the registry holds it: a queue per priority, its workers, and its counts. */
+export class FunctionEntry {
+  readonly queues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
+  running = 0;
+  /** Epoch jobs not yet due. */
+  scheduled = 0;
+  readonly workers = new Set<Peer>();
+  readonly sleepers = new Set<Peer>();
+  /** Workers sent a NOOP for this function that have not grabbed yet. */
+  awake = 0;
+  /** Per-priority queue limits; 0 means unlimited. */
+  maxQueue: [number, number, number] = [0, 0, 0];
+  constructor(
+    readonly name: string,
+    /** How the registry names jobs (a job reaches it through its function: one field less a job). */
+    readonly naming: JobNaming,
+    /** Totals for /metrics; the registry keeps them when the function is dropped. */
+    readonly stats: FunctionStats = new FunctionStats(name),
+  ) {}
+  get queued(): number {
+    return this.queues[0].size + this.queues[1].size + this.queues[2].size;
+  }
+  /** gearmand's job_total: queued plus running. */
+  get total(): number {
+    return this.queued + this.running;
+  }
 }
 
 /** Job.flags: four booleans, the priority and the attempts allowed in one field (40 bytes a job less than six fields). */

@@ -19,6 +19,7 @@
 
 import type { Logger } from 'pino';
 import { GeartrainError } from '../errors.js';
+import { Backoff } from '../shared/backoff.js';
 import type { JobChange, JobRecord, JobStore } from '../store/types.js';
 
 type RowFields = Partial<Omit<JobRecord, 'id'>>;
@@ -73,11 +74,10 @@ const LAZY_FLUSH_MS = 20;
 /** A batch this large is written as soon as the commit gap allows, waiters or not. */
 const LAZY_MAX_CHANGES = 1000;
 /**
- * Retries while the store is down: from the first delay, doubling up to the longest. The
- * longest is also the most a server takes to notice that the store is back.
+ * Retries while the store is down: from 100 ms, doubling up to 1 s. The longest is also the
+ * most a server takes to notice that the store is back. No jitter: one journal, one timer.
  */
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 1000;
+const RETRY = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 'none' } as const;
 /** Parked changes kept for inspection (the newest). */
 const MAX_PARKED = 1000;
 
@@ -112,7 +112,7 @@ export class Journal<S> {
   /** When the last write finished (performance.now()). */
   private lastWrite = -Infinity;
   private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelay = RETRY_FIRST_MS;
+  private readonly retryBackoff = new Backoff(RETRY);
   /** Why the store is down (null while it is up): what new submissions are refused with. */
   private downError: GeartrainError | null = null;
   private downSince = 0;
@@ -245,7 +245,7 @@ export class Journal<S> {
         this.log.info({ store: this.store.name, downMs: Date.now() - this.downSince, written: changes.length }, 'job store is back; taking submissions again');
       }
       this.downError = null;
-      this.retryDelay = RETRY_FIRST_MS;
+      this.retryBackoff.reset();
     } catch (cause) {
       const err = cause instanceof Unwritten ? cause.error : asDown(this.store, cause);
       const rest: Item<S>[] = cause instanceof Unwritten ? (cause as Unwritten<S>).entries : [];
@@ -270,8 +270,7 @@ export class Journal<S> {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;
           void this.flush();
-        }, this.retryDelay);
-        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+        }, this.retryBackoff.next());
       }
     } finally {
       this.writing = null;

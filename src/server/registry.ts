@@ -5,71 +5,28 @@
 import { Cmd } from '../protocol/commands.js';
 import { res } from '../protocol/codec.js';
 import { gtError } from '../errors.js';
-import { Fifo } from './fifo.js';
-import { Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type JobNaming } from './job.js';
+import { FunctionEntry, Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type Peer } from './job.js';
+import type { JobNaming, Priority } from './types.js';
 import { newUuid } from './uuid.js';
 import { FunctionStats } from './stats.js';
 import { Abilities } from './abilities.js';
+import { backoffPolicy, type RetryPolicy } from './retry.js';
 
-export { Job, JobsByHandle, type JobNaming } from './job.js';
+export { FunctionEntry, Job, JobsByHandle, type Peer } from './job.js';
+export type { JobNaming, Priority } from './types.js';
 
-export type Priority = 0 | 1 | 2;
 export const HIGH: Priority = 0;
 export const NORMAL: Priority = 1;
 export const LOW: Priority = 2;
 export const PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
 
+/** Peer.wakeState (types.ts). */
 const AWAKE = 0;
 const SLEEPING = 1;
 const WOKEN = 2;
-type WakeState = typeof AWAKE | typeof SLEEPING | typeof WOKEN;
-
-/** A connection as the registry sees it: something to send packets to, plus its role state. */
-export interface Peer {
-  readonly id: number;
-  readonly host: string;
-  clientId: string;
-  /** Client asked for WORK_EXCEPTION packets (OPTION_REQ exceptions). */
-  exceptions: boolean;
-  /** Functions this worker can run, with the per-job timeout in ms (0: none). */
-  readonly abilities: Abilities;
-  wakeState: WakeState;
-  /** Jobs this worker holds. */
-  readonly held: Set<Job>;
-  /** Foreground jobs this client waits on. */
-  readonly attached: Set<Job>;
-  send(packet: Buffer): void;
-}
 
 export function newPeerState(): Pick<Peer, 'clientId' | 'exceptions' | 'abilities' | 'wakeState' | 'held' | 'attached'> {
   return { clientId: '-', exceptions: false, abilities: new Abilities(), wakeState: AWAKE, held: new Set(), attached: new Set() };
-}
-
-export class FunctionEntry {
-  readonly queues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
-  running = 0;
-  /** Epoch jobs not yet due. */
-  scheduled = 0;
-  readonly workers = new Set<Peer>();
-  readonly sleepers = new Set<Peer>();
-  /** Workers sent a NOOP for this function that have not grabbed yet. */
-  awake = 0;
-  /** Per-priority queue limits; 0 means unlimited. */
-  maxQueue: [number, number, number] = [0, 0, 0];
-  constructor(
-    readonly name: string,
-    /** How the registry names jobs (a job reaches it through its function: one field less a job). */
-    readonly naming: JobNaming,
-    /** Totals for /metrics; the registry keeps them when the function is dropped. */
-    readonly stats: FunctionStats = new FunctionStats(name),
-  ) {}
-  get queued(): number {
-    return this.queues[0].size + this.queues[1].size + this.queues[2].size;
-  }
-  /** gearmand's job_total: queued plus running. */
-  get total(): number {
-    return this.queued + this.running;
-  }
 }
 
 export interface SubmitRequest {
@@ -86,7 +43,7 @@ export interface RegistryOptions {
   handlePrefix: string;
   /** Told about every change to a logged job, to keep the job log. */
   listener?: JobListener;
-  /** How logged jobs are retried. @defaultValue DEFAULT_RETRY */
+  /** How logged jobs are retried. @defaultValue backoffPolicy() */
   retry?: RetryPolicy;
   /** Functions one worker connection may register; CAN_DO beyond it is refused. @defaultValue 1000 */
   maxFunctionsPerWorker?: number;
@@ -101,28 +58,6 @@ export interface JobListener {
   /** An attempt failed: retried at `retryAt` (ms), or dead when it is null. */
   failed(job: Job, reason: string, retryAt: number | null): void;
   cancelled(job: Job): void;
-}
-
-export interface RetryPolicy {
-  /** Attempts per job, first run included; per function. */
-  maxAttempts(fn: string): number;
-  /** Delay before attempt `attempt + 1`, after `attempt` failures. */
-  delayMs(attempt: number): number;
-}
-
-/** Exponential backoff with equal jitter: half of 1 s, 2 s, 4 s … fixed, half random; capped at 5 minutes, 3 attempts. */
-export function backoffPolicy(opts: { maxAttempts?: number | ((fn: string) => number); baseDelayMs?: number; maxDelayMs?: number } = {}): RetryPolicy {
-  const max = opts.maxAttempts ?? 3;
-  const base = opts.baseDelayMs ?? 1000;
-  const cap = opts.maxDelayMs ?? 300_000;
-  return {
-    maxAttempts: typeof max === 'function' ? max : () => max,
-    delayMs: (attempt) => {
-      const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
-      // Half fixed, half random: retries of many jobs that failed together spread out.
-      return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    },
-  };
 }
 
 export interface RestoredJob {

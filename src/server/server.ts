@@ -15,7 +15,8 @@ import { Connection, type ConnectionHost, type HeldReply } from './connection.js
 import { dispatch, sendError, type DispatchContext } from './dispatch.js';
 import { runAdmin, type AdminContext } from './admin.js';
 import { AdminPolicy } from './admin-policy.js';
-import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer, type RetryPolicy } from './registry.js';
+import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer } from './registry.js';
+import type { RetryPolicy } from './retry.js';
 import { JobLog } from './joblog.js';
 import { ServerStats } from './stats.js';
 import { PartialPackets } from './partial-packets.js';

@@ -9,6 +9,7 @@ import { adminWorkers } from '../client/admin.js';
 import { parseServer } from '../client/address.js';
 import { gtError, invalidArgument } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { Backoff } from '../shared/backoff.js';
 import { BUILTIN_TYPES, defaultTypeConfig, readConfigFile, type SupervisorConfig } from './config.js';
 import { workerCommand } from './command.js';
 import { WorkerProcess, type ExitInfo } from './process.js';
@@ -358,7 +359,10 @@ export class Supervisor {
       slot.waiting = 'gave-up';
       return;
     }
-    const delayMs = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(slot.crashes.length - 1, 30));
+    // Doubling with each crash in the window; no jitter, so `pipeline ps` and the log show the
+    // configured delays.
+    const restartBackoff = new Backoff({ initialDelayMs: policy.initialDelayMs, maxDelayMs: policy.maxDelayMs, jitter: 'none' }, 'restart');
+    const delayMs = restartBackoff.delayAfter(slot.crashes.length);
     slot.waiting = 'backoff';
     slot.nextStartAt = now + delayMs;
     slot.timer = setTimeout(() => {

@@ -4,38 +4,24 @@
 // request, and every redirect before it is followed.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../shared/backoff.js';
+import { runLimited } from '../shared/limit.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
-import { Fields, itemString } from './validate.js';
+import { checker } from '../schema/check.js';
+import { CacheWarmPayload, type CacheWarmResult, type UrlResult } from '../schema/payloads/cache-warm.js';
 
-export interface CacheWarmPayload {
-  urls: URL[];
-  method: 'GET' | 'HEAD';
-  concurrency: number;
-  timeoutMs: number;
-  retries: number;
-}
+export type { CacheWarmPayload, CacheWarmResult, UrlResult } from '../schema/payloads/cache-warm.js';
 
-export interface UrlResult {
-  url: string;
-  /** HTTP status of the last attempt (after redirects); 0 when no response came. */
-  status: number;
-  /** Time for this URL, all attempts and backoff included. */
-  ms: number;
-  attempts: number;
-  /** Set when the URL did not end in a 2xx/3xx answer: `HTTP 503`, `timed out after 10000 ms`, `ECONNREFUSED`. */
-  error?: string;
-}
+/** The payload as parse() returns it: each URL read and allowed, defaults filled in. */
+export type CacheWarmJob = Required<Omit<CacheWarmPayload, 'urls'>> & { urls: URL[] };
 
-export interface CacheWarmResult {
-  results: UrlResult[];
-  ok: number;
-  failed: number;
-}
+const check = checker(CacheWarmPayload, 'cache-warm');
 
 const MAX_REDIRECTS = 5;
-const BACKOFF_MS = 100;
+/** Between attempts at one URL: 100 ms, 200 ms, 400 ms … */
+const BACKOFF = { initialDelayMs: 100, jitter: 'none' } as const;
 
 /**
  * A URL's user and password as a Basic Authorization header, and the URL without them (fetch
@@ -60,7 +46,7 @@ const refusal = (u: URL, allowedHosts: readonly string[]): string | undefined =>
  * URLs of the payload (fetch's own `follow` would go anywhere). The body is read to its end and
  * dropped chunk by chunk: a cache in front fills as it streams, and memory stays flat.
  */
-async function attempt(url: URL, method: CacheWarmPayload['method'], allowedHosts: readonly string[], signal: AbortSignal): Promise<number> {
+async function attempt(url: URL, method: CacheWarmJob['method'], allowedHosts: readonly string[], signal: AbortSignal): Promise<number> {
   let current = splitCredentials(url);
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = current.authorization === undefined ? {} : { authorization: current.authorization };
@@ -90,11 +76,12 @@ function describeFailure(err: unknown, timeoutMs: number): string {
 }
 
 /** Warm one URL: up to 1 + retries attempts, each with its own timeout, backing off 100 ms · 2^n. */
-async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly string[], jobSignal: AbortSignal): Promise<UrlResult> {
+async function warmOne(url: URL, p: CacheWarmJob, allowedHosts: readonly string[], jobSignal: AbortSignal): Promise<UrlResult> {
   const t0 = performance.now();
   let status = 0;
   let error: string | undefined;
   let attempts = 0;
+  const backoff = new Backoff(BACKOFF);
   for (;;) {
     attempts++;
     let retry: boolean;
@@ -109,7 +96,7 @@ async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly str
     }
     if (!retry || attempts > p.retries || jobSignal.aborted) break;
     try {
-      await sleep(BACKOFF_MS * 2 ** (attempts - 1), undefined, { signal: jobSignal });
+      await sleep(backoff.next(), undefined, { signal: jobSignal });
     } catch {
       break; // the job was aborted; run() throws its reason
     }
@@ -117,44 +104,31 @@ async function warmOne(url: URL, p: CacheWarmPayload, allowedHosts: readonly str
   return { url: redactUrls(url.href), status, ms: Math.round(performance.now() - t0), attempts, ...(error !== undefined && { error }) };
 }
 
-export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<CacheWarmPayload, CacheWarmResult> => {
+export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<CacheWarmJob, CacheWarmResult> => {
   const allowedHosts = allowedHostsOf(settings);
   return {
     name: 'cache-warm',
     timeoutMs: 300_000,
 
     parse(raw) {
-      const f = Fields.of(raw, 'cache-warm');
-      const urls = f.array(
-        'urls',
-        (v, name) => allowedUrl(itemString(v, name), name, allowedHosts, 'warmed'),
-        { min: 1, max: 10_000 },
-      );
-      const p: CacheWarmPayload = {
-        urls,
-        method: f.oneOf('method', ['GET', 'HEAD'] as const, 'GET'),
-        concurrency: f.optInt('concurrency', { min: 1, max: 64 }) ?? 4,
-        timeoutMs: f.optInt('timeoutMs', { min: 1, max: 600_000 }) ?? 10_000,
-        retries: f.optInt('retries', { min: 0, max: 10 }) ?? 2,
-      };
-      f.done();
-      return p;
+      const { urls, method = 'GET', concurrency = 4, timeoutMs = 10_000, retries = 2 } = check.parse(raw);
+      return { urls: urls.map((u, i) => allowedUrl(u, `cache-warm.urls[${i}]`, allowedHosts, 'warmed')), method, concurrency, timeoutMs, retries };
     },
 
     async run(p, ctx) {
       const total = p.urls.length;
       const results: UrlResult[] = new Array<UrlResult>(total);
-      let next = 0;
       let done = 0;
-      // `concurrency` lanes each take the next URL until none is left: at most that many in flight.
-      const lane = async (): Promise<void> => {
-        while (next < total && !ctx.signal.aborted) {
-          const i = next++;
-          results[i] = await warmOne(p.urls[i]!, p, allowedHosts, ctx.signal);
+      // At most `concurrency` URLs in flight; none starts once the job is aborted.
+      await runLimited(
+        p.urls,
+        p.concurrency,
+        async (url, i) => {
+          results[i] = await warmOne(url, p, allowedHosts, ctx.signal);
           ctx.progress(++done, total);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(p.concurrency, total) }, lane));
+        },
+        { stop: () => ctx.signal.aborted },
+      );
       ctx.signal.throwIfAborted();
       const failures = results.filter((r) => r.error !== undefined);
       // Some URLs failing is a result to report. All of them failing means the origin is down,

@@ -9,41 +9,26 @@ import { domainToASCII } from 'node:url';
 import type { SendMailOptions, Transporter } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import { gtError, invalidArgument, invalidPayload } from '../errors.js';
-import { DEFAULT_TEMPLATES_DIR, TEMPLATE_NAME, renderTemplate, type TemplateVars } from './email-template.js';
+import { checker } from '../schema/check.js';
+import { EmailPayload, type EmailResult } from '../schema/payloads/email.js';
+import { DEFAULT_TEMPLATES_DIR, renderTemplate, type TemplateVars } from './email-template.js';
 import { writeAtomic } from './files.js';
 import { redactUrls } from './redact.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
-import { Fields, itemFields } from './validate.js';
 
 export { DEFAULT_TEMPLATES_DIR } from './email-template.js';
+export type { EmailPayload, EmailResult } from '../schema/payloads/email.js';
 
-export interface EmailPayload {
+/** The payload as parse() returns it: recipients as arrays, vars and attachments present. */
+export type EmailJob = Omit<EmailPayload, 'to' | 'cc' | 'bcc' | 'vars' | 'attachments'> & {
   to: string[];
   cc: string[];
   bcc: string[];
-  replyTo?: string;
-  from?: string;
-  subject?: string;
-  text?: string;
-  html?: string;
-  template?: string;
   vars: TemplateVars;
-  attachments: { path: string; filename?: string }[];
-}
+  attachments: NonNullable<EmailPayload['attachments']>;
+};
 
-export interface EmailResult {
-  messageId: string;
-  /** Recipients the SMTP server accepted. */
-  accepted?: string[];
-  /** Recipients it refused while accepting others (all refused fails the job instead). */
-  rejected?: string[];
-  /** The .eml file written when no SMTP server is configured. */
-  outbox?: string;
-}
-
-const MAX_RECIPIENTS = 100;
-const MAX_ATTACHMENTS = 20;
 /** Within the job's 60 s: a dead or stalling server fails the job instead of outliving it. */
 const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
 
@@ -70,27 +55,41 @@ function address(value: unknown, field: string): string {
   return value;
 }
 
-/** A field holding one address or an array of them. */
-function addresses(f: Fields, field: string, required: boolean): string[] {
-  const raw = f.raw(field);
-  if (raw === undefined && !required) return [];
-  const list = Array.isArray(raw) ? raw : [raw];
-  if (list.length === 0 || list.length > MAX_RECIPIENTS) {
-    throw invalidPayload(`an address or an array of 1 to ${MAX_RECIPIENTS} addresses`, f.name(field), raw);
-  }
-  return list.map((v, i) => address(v, Array.isArray(raw) ? `${f.name(field)}[${i}]` : f.name(field)));
+/** A field holding one address or an array of them, each read by address(). */
+function addresses(raw: string | string[] | undefined, field: string): string[] {
+  if (raw === undefined) return [];
+  return Array.isArray(raw) ? raw.map((v, i) => address(v, `${field}[${i}]`)) : [address(raw, field)];
 }
 
-function attachment(value: unknown, name: string): EmailPayload['attachments'][number] {
-  const a = itemFields(value, name);
-  const item: EmailPayload['attachments'][number] = { path: a.filePath('path') };
-  const filename = a.optString('filename', { maxLength: 255 });
-  if (filename !== undefined) {
-    refuseHeaderBreak(filename, a.name('filename'));
-    item.filename = filename;
+const check = checker(EmailPayload, 'email');
+
+/**
+ * Check an email payload: its shape, then what the schema cannot say (one valid address per
+ * entry, no line break in a header, a body from either a template or text/html).
+ */
+export function parseEmail(raw: unknown): EmailJob {
+  const { to, cc, bcc, vars, attachments = [], replyTo, from, subject, text, html, template, ...rest } = check.parse(raw);
+  const p: EmailJob = { ...rest, to: addresses(to, 'email.to'), cc: addresses(cc, 'email.cc'), bcc: addresses(bcc, 'email.bcc'), vars: vars ?? {}, attachments };
+  attachments.forEach((a, i) => {
+    if (a.filename !== undefined) refuseHeaderBreak(a.filename, `email.attachments[${i}].filename`);
+  });
+  if (replyTo !== undefined) p.replyTo = address(replyTo, 'email.replyTo');
+  if (from !== undefined) p.from = address(from, 'email.from');
+  if (subject !== undefined) {
+    refuseHeaderBreak(subject, 'email.subject');
+    p.subject = subject;
   }
-  a.done();
-  return item;
+  if (template !== undefined) {
+    if (text !== undefined || html !== undefined) throw invalidPayload('either template or text/html, not both', 'email.template', template);
+    p.template = template;
+  } else {
+    if (text === undefined && html === undefined) throw invalidPayload('one of text, html or template', 'email body', undefined);
+    if (vars !== undefined) throw invalidPayload('vars only with a template', 'email.vars', vars);
+    if (subject === undefined) throw invalidPayload('a subject (or a template with a .subject file)', 'email.subject', undefined);
+    if (text !== undefined) p.text = text;
+    if (html !== undefined) p.html = html;
+  }
+  return p;
 }
 
 /**
@@ -114,7 +113,7 @@ function checkSmtpUrl(url: string): void {
   }
 }
 
-export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<EmailPayload, EmailResult> => {
+export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<EmailJob, EmailResult> => {
   // `||`: an empty setting or variable (GEARTRAIN_SMTP_URL=) means "not set".
   const smtpUrl = settings.email?.smtpUrl || process.env.GEARTRAIN_SMTP_URL || undefined;
   const defaultFrom = address(settings.email?.from || process.env.GEARTRAIN_MAIL_FROM || 'geartrain@localhost', 'the email.from setting');
@@ -137,41 +136,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
     name: 'email',
     timeoutMs: 60_000,
 
-    parse(raw) {
-      const f = Fields.of(raw, 'email');
-      const p: EmailPayload = {
-        to: addresses(f, 'to', true),
-        cc: addresses(f, 'cc', false),
-        bcc: addresses(f, 'bcc', false),
-        vars: f.optRecord('vars') ?? {},
-        attachments: f.optArray('attachments', attachment, { max: MAX_ATTACHMENTS }) ?? [],
-      };
-      const replyTo = f.raw('replyTo');
-      const from = f.raw('from');
-      if (replyTo !== undefined) p.replyTo = address(replyTo, f.name('replyTo'));
-      if (from !== undefined) p.from = address(from, f.name('from'));
-      const subject = f.optString('subject', { maxLength: 998 });
-      if (subject !== undefined) {
-        refuseHeaderBreak(subject, f.name('subject'));
-        p.subject = subject;
-      }
-      const text = f.optString('text', { maxLength: 1_000_000 });
-      const html = f.optString('html', { maxLength: 1_000_000 });
-      const template = f.optString('template', { maxLength: 64 });
-      f.done();
-      if (template !== undefined) {
-        if (!TEMPLATE_NAME.test(template)) throw invalidPayload('a template name of letters, digits, - and _', f.name('template'), template);
-        if (text !== undefined || html !== undefined) throw invalidPayload('either template or text/html, not both', f.name('template'), template);
-        p.template = template;
-      } else {
-        if (text === undefined && html === undefined) throw invalidPayload('one of text, html or template', 'email body', undefined);
-        if (f.has('vars')) throw invalidPayload('vars only with a template', f.name('vars'), f.raw('vars'));
-        if (subject === undefined) throw invalidPayload('a subject (or a template with a .subject file)', f.name('subject'), undefined);
-        if (text !== undefined) p.text = text;
-        if (html !== undefined) p.html = html;
-      }
-      return p;
-    },
+    parse: parseEmail,
 
     async run(p, ctx) {
       let { subject, text, html } = p;
@@ -197,7 +162,7 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
     },
   };
 
-  async function send(p: EmailPayload, body: { subject?: string; text?: string; html?: string }, files: InputFile[], ctx: JobContext): Promise<EmailResult> {
+  async function send(p: EmailJob, body: { subject?: string; text?: string; html?: string }, files: InputFile[], ctx: JobContext): Promise<EmailResult> {
     const { subject, text, html } = body;
     const attachments = files.map((f, i) => ({ path: f.use, filename: p.attachments[i]!.filename ?? path.basename(f.path) }));
     const message: SendMailOptions = {

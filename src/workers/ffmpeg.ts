@@ -4,6 +4,7 @@
 // probe() and runFfmpeg(), so replacing it touches this file alone. pcm.ts, which reads decoded
 // audio from ffmpeg's stdout, starts it with the binaries, launcher and input options found here.
 
+import type { MediaProbe } from '../schema/payloads/transcode.js';
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
@@ -147,23 +148,7 @@ async function binary(name: 'ffmpeg' | 'ffprobe', override: string | undefined, 
 // ---- probe ---------------------------------------------------------------------------------
 
 /** What ffprobe says about a file; dimensions as displayed (rotation applied). */
-export interface MediaProbe {
-  /** ffprobe's format name (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, …). */
-  format: string;
-  durationSeconds: number;
-  /** Overall bit rate in bits/s. */
-  bitrate?: number;
-  width?: number;
-  height?: number;
-  videoCodec?: string;
-  fps?: number;
-  /** Degrees the player turns the picture (phone videos); width/height already account for it. */
-  rotation?: number;
-  pixelFormat?: string;
-  audioCodec?: string;
-  audioChannels?: number;
-  sampleRate?: number;
-}
+export type { MediaProbe } from '../schema/payloads/transcode.js';
 
 interface ProbeJson {
   streams?: {

@@ -45,10 +45,8 @@ export async function writeAtomic(final: string, produce: (tmp: string) => Promi
   }
 }
 
-/** Stable fingerprint of a job's options for one output. */
-export function fingerprint(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
-}
+/** src/pipelines reads the fingerprint from here; its home is src/shared/fingerprint.ts. */
+export { fingerprint } from '../shared/fingerprint.js';
 
 interface OutputRecord {
   input: string;

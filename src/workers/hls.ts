@@ -6,15 +6,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidPayload } from '../errors.js';
+import type { HlsOptions, HlsVariant, Rung } from '../schema/payloads/transcode.js';
 import { INPUT_HARDENING, demuxerOf, globalArgs, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
-import { Fields } from './validate.js';
 
-/** One rung of a ladder: the shorter side (height of a landscape video) and the video bit rate. */
-export interface Rung {
-  height: number;
-  /** Video bit rate in kbit/s (the audio comes on top). */
-  videoKbps: number;
-}
+export type { HlsOptions, HlsVariant, Rung } from '../schema/payloads/transcode.js';
 
 /** The ladder when the payload gives none; clipped to the source (see clipLadder). */
 export const DEFAULT_LADDER: readonly Rung[] = [
@@ -28,25 +23,6 @@ export const DEFAULT_SEGMENT_SECONDS = 4;
 export const MASTER_PLAYLIST = 'master.m3u8';
 const AUDIO_ONLY = 'audio';
 
-export interface HlsOptions {
-  /** @defaultValue DEFAULT_LADDER */
-  ladder?: Rung[];
-  /** @defaultValue 4 */
-  segmentSeconds?: number;
-  /** Add an audio-only variant (for very slow links). @defaultValue false */
-  audioOnly?: boolean;
-}
-
-export interface HlsVariant {
-  /** The variant's media playlist. */
-  path: string;
-  /** Absent for the audio-only variant. */
-  width?: number;
-  height?: number;
-  /** BANDWIDTH of the master playlist, bit/s. */
-  bandwidth: number;
-}
-
 export interface HlsInfo {
   variants: HlsVariant[];
   /** Segment files over all variants. */
@@ -54,27 +30,19 @@ export interface HlsInfo {
   segmentSeconds: number;
 }
 
-function readRung(v: unknown, name: string): Rung {
-  const f = Fields.of(v, name);
-  const r = { height: f.int('height', { min: 16, max: 4320 }), videoKbps: f.int('videoKbps', { min: 32, max: 100_000 }) };
-  f.done();
-  return r;
-}
-
-/** `transcode.hls`: the options of the `hls` profile. */
-export function parseHlsOptions(f: Fields): HlsOptions | undefined {
-  const h = f.optObject('hls');
-  if (!h) return undefined;
+/**
+ * `transcode.hls` checked beyond its schema (each height once) and rebuilt in one key order, the
+ * order of its fingerprint: `{ladder, segmentSeconds, audioOnly}`, each rung `{height, videoKbps}`.
+ */
+export function hlsOptionsOf(h: HlsOptions, name: string): HlsOptions {
   const o: HlsOptions = {};
-  const ladder = h.optArray('ladder', readRung, { min: 1, max: 8 });
+  const ladder = h.ladder?.map((r) => ({ height: r.height, videoKbps: r.videoKbps }));
   ladder?.forEach((r, i) => {
-    if (ladder.findIndex((x) => x.height === r.height) !== i) throw invalidPayload('each height once', `${h.name('ladder')}[${i}].height`, r.height);
+    if (ladder.findIndex((x) => x.height === r.height) !== i) throw invalidPayload('each height once', `${name}.ladder[${i}].height`, r.height);
   });
   if (ladder) o.ladder = ladder;
-  const seconds = h.optInt('segmentSeconds', { min: 1, max: 30 });
-  if (seconds !== undefined) o.segmentSeconds = seconds;
-  if (h.bool('audioOnly', false)) o.audioOnly = true;
-  h.done();
+  if (h.segmentSeconds !== undefined) o.segmentSeconds = h.segmentSeconds;
+  if (h.audioOnly) o.audioOnly = true;
   return o;
 }
 

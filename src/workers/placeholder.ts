@@ -4,13 +4,9 @@
 
 import type { Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
+import type { Placeholder } from '../schema/payloads/thumbnail.js';
 
-export interface Placeholder {
-  /** ThumbHash bytes in base64; decode with thumbhash's `thumbHashToDataURL`/`thumbHashToRGBA`. */
-  thumbhash: string;
-  /** The colour covering most of the image, `#rrggbb`. */
-  dominant: string;
-}
+export type { Placeholder } from '../schema/payloads/thumbnail.js';
 
 /** ThumbHash's encoder takes at most 100 pixels a side. */
 const SIDE = 100;

@@ -7,24 +7,10 @@ import { gtError } from '../errors.js';
 import { probeMedia } from './ffmpeg.js';
 import { AllowedPaths } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
-import { Fields } from './validate.js';
+import { checker } from '../schema/check.js';
+import { ProbePayload, type ProbeResult } from '../schema/payloads/probe.js';
 
-export interface ProbePayload {
-  input: string;
-}
-
-export interface ProbeResult {
-  kind: 'image' | 'video' | 'audio';
-  format: string;
-  bytes: number;
-  width?: number;
-  height?: number;
-  /** Frames of an animated image. */
-  pages?: number;
-  durationSeconds?: number;
-  videoCodec?: string;
-  audioCodec?: string;
-}
+export type { ProbePayload, ProbeResult } from '../schema/payloads/probe.js';
 
 /** Formats sharp reads that are stills (or animations) rather than video. */
 const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff', 'svg', 'jp2', 'jxl']);
@@ -34,12 +20,7 @@ export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePa
   return {
     name: 'probe',
     timeoutMs: 60_000,
-    parse(raw) {
-      const f = Fields.of(raw, 'probe');
-      const input = f.filePath('input');
-      f.done();
-      return { input };
-    },
+    parse: checker(ProbePayload, 'probe').parse,
     async run({ input }, ctx) {
       const file = await allowed.input('Input', input, { media: true });
       try {

@@ -5,10 +5,10 @@
 
 import { invalidPayload } from '../errors.js';
 import { INPUT_HARDENING, demuxerOf, globalArgs, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
-import { Fields } from './validate.js';
+import { STORYBOARD_FORMATS, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions } from '../schema/payloads/transcode.js';
 
-export const STORYBOARD_FORMATS = ['jpeg', 'webp'] as const;
-export type StoryboardFormat = (typeof STORYBOARD_FORMATS)[number];
+export { STORYBOARD_FORMATS, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions };
+
 /** Tiles the default interval aims at, at most. */
 export const TARGET_TILES = 100;
 /** More tiles than this is refused (a sheet past 16383 px is not a valid WebP). */
@@ -18,39 +18,15 @@ const COLUMNS = 10;
 /** @defaultValue tile width in pixels */
 export const DEFAULT_TILE_WIDTH = 160;
 
-export interface StoryboardOptions {
-  /** @defaultValue the whole seconds that keep the tiles at most 100: max(1, ceil(duration / 100)) */
-  intervalSeconds?: number;
-  /** Tile width; the height follows the aspect ratio. @defaultValue 160, never wider than the source */
-  width?: number;
-  /** @defaultValue 'jpeg' */
-  format: StoryboardFormat;
-}
-
-/** The sheet's layout: tile i is at column i % columns, row floor(i / columns). */
-export interface StoryboardLayout {
-  intervalSeconds: number;
-  tiles: number;
-  columns: number;
-  rows: number;
-  tileWidth: number;
-  tileHeight: number;
-}
-
-/** `transcode.storyboard`: true or an object of options. */
-export function parseStoryboard(f: Fields): StoryboardOptions | undefined {
-  const v = f.raw('storyboard');
+/** `transcode.storyboard` as the worker uses it: `true` read as the defaults, keys in one order (format, intervalSeconds, width), the order of its fingerprint. */
+export function storyboardOptionsOf(v: boolean | StoryboardOptions | undefined): (StoryboardOptions & { format: StoryboardFormat }) | undefined {
   if (v === undefined || v === false) return undefined;
   if (v === true) return { format: 'jpeg' };
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidPayload('true or a JSON object', f.name('storyboard'), v);
-  const sf = new Fields(v as Record<string, unknown>, f.name('storyboard'));
-  const o: StoryboardOptions = { format: sf.oneOf('format', STORYBOARD_FORMATS, 'jpeg') };
-  const interval = sf.optNumber('intervalSeconds', { min: 0.5, max: 3600 });
-  if (interval !== undefined) o.intervalSeconds = interval;
-  const width = sf.optInt('width', { min: 32, max: 640 });
-  if (width !== undefined) o.width = width;
-  sf.done();
-  return o;
+  return {
+    format: v.format ?? 'jpeg',
+    ...(v.intervalSeconds !== undefined ? { intervalSeconds: v.intervalSeconds } : {}),
+    ...(v.width !== undefined ? { width: v.width } : {}),
+  };
 }
 
 const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);

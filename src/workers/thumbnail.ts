@@ -10,85 +10,68 @@ import type sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { loadSharp } from './sharp.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
-import { OutputFolder, fingerprint, withJobFiles } from './files.js';
+import { checker } from '../schema/check.js';
+import * as schema from '../schema/payloads/thumbnail.js';
+import type { Fit, ImageFormat, Placeholder, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult } from '../schema/payloads/thumbnail.js';
+import { fingerprint } from '../shared/fingerprint.js';
+import { runLimited } from '../shared/limit.js';
+import { OutputFolder, withJobFiles } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
-import { placeholderOf, type Placeholder } from './placeholder.js';
+import { placeholderOf } from './placeholder.js';
 import { srcsets } from './srcset.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
-import { Fields, itemFields } from './validate.js';
 
-export const FORMATS = ['jpeg', 'webp', 'avif', 'png'] as const;
-export type ImageFormat = (typeof FORMATS)[number];
-export const FITS = ['inside', 'cover', 'contain'] as const;
-export type Fit = (typeof FITS)[number];
-/** Where `fit: cover` crops: the middle, the most salient region (skin, saturation, luminance), or the busiest. */
-export const POSITIONS = ['centre', 'attention', 'entropy'] as const;
-export type Position = (typeof POSITIONS)[number];
+export { FITS, IMAGE_FORMATS as FORMATS, POSITIONS } from '../schema/payloads/thumbnail.js';
+export type { Fit, ImageFormat, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult, ThumbnailSize } from '../schema/payloads/thumbnail.js';
 
-const EXT: Record<ImageFormat, string> = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' };
+/** A size as the worker uses it: `jpg` read as `jpeg`. */
+type Size = Omit<schema.ThumbnailSize, 'format'> & { format: ImageFormat };
+
+/** The payload as parse() returns it: defaults filled in, formats and the colour read. */
+export type ThumbnailJob = Omit<ThumbnailPayload, 'sizes' | 'fit' | 'position' | 'stripMetadata' | 'placeholder' | 'background'> & {
+  sizes: Size[];
+  fit: Fit;
+  position: Position;
+  stripMetadata: boolean;
+  placeholder: boolean;
+  background?: sharp.RGBA;
+};
+
+const EXT: Record<ImageFormat | 'jpg', string> = { jpeg: 'jpg', jpg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' };
 const DEFAULT_QUALITY: Record<ImageFormat, number> = { jpeg: 80, webp: 80, avif: 50, png: 100 };
 /** Formats that can carry an animation; other outputs of an animated input get its first frame. */
 const ANIMATED_OUT = new Set<ImageFormat>(['webp']);
-const MAX_SIDE = 16384;
 /** What sharp says when libvips' error buffer was empty. */
 const UNKNOWN = ': Unknown error';
 /** Outputs of one job encoded at once; see run(). */
 const OUTPUTS_IN_FLIGHT = 2;
-/** A URL prefix goes in front of file names in srcset, where whitespace and commas separate candidates. */
-const URL_PREFIX = /^[^\s,]*$/;
-const HEX_COLOUR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
 const TRANSPARENT: sharp.RGBA = { r: 0, g: 0, b: 0, alpha: 0 };
 const WHITE: sharp.RGBA = { r: 255, g: 255, b: 255, alpha: 1 };
 
-export interface ThumbnailSize {
-  width: number;
-  height?: number;
-  format: ImageFormat;
-  quality?: number;
-}
+const check = checker(schema.ThumbnailPayload, 'thumbnail');
 
-export interface ThumbnailPayload {
-  input: string;
-  outDir: string;
-  sizes: ThumbnailSize[];
-  fit: Fit;
-  /** Where cover crops (sharp's strategies); only with `fit: cover`. @defaultValue 'centre' */
-  position: Position;
-  stripMetadata: boolean;
-  /**
-   * The colour behind the image: contain's padding, and what transparent areas become in JPEG.
-   * Given as `#rgb`, `#rgba`, `#rrggbb` or `#rrggbbaa`. @defaultValue transparent padding, white under JPEG
-   */
-  background?: sharp.RGBA;
-  /** Base of the output names. @defaultValue the input's name without extension */
-  name?: string;
-  /** Give the result a ThumbHash and the dominant colour. @defaultValue true */
-  placeholder: boolean;
-  /** What goes before each file name in srcset; a `/` is added when missing. @defaultValue bare file names */
-  urlPrefix?: string;
-}
-
-export interface ThumbnailOutput {
-  path: string;
-  width: number;
-  height: number;
-  format: ImageFormat;
-  bytes: number;
-  animated?: true;
-  /** Already up to date from an earlier job: not made again. */
-  skipped?: true;
-}
-
-export interface ThumbnailResult {
-  input: string;
-  width: number;
-  height: number;
-  format: string;
-  outputs: ThumbnailOutput[];
-  /** Per format, the outputs as an HTML `srcset` value, widths ascending. */
-  srcset: Partial<Record<ImageFormat, string>>;
-  /** Unless the payload says `placeholder: false`. */
-  placeholder?: Placeholder;
+/**
+ * Check a thumbnail payload and fill in its defaults. Each size is rebuilt in one key order
+ * (width, format, height, quality): the order is part of an output's fingerprint, so the same
+ * size sent with its keys in another order finds its output already made.
+ */
+export function parseThumbnail(raw: unknown): ThumbnailJob {
+  const { sizes, fit = 'inside', position, stripMetadata = true, placeholder = true, background, ...rest } = check.parse(raw);
+  if (position !== undefined && fit !== 'cover') throw invalidPayload('fit cover (a position says where to crop)', 'thumbnail.fit', fit);
+  return {
+    ...rest,
+    sizes: sizes.map((s) => ({
+      width: s.width,
+      format: s.format === 'jpg' ? 'jpeg' : s.format,
+      ...(s.height !== undefined ? { height: s.height } : {}),
+      ...(s.quality !== undefined ? { quality: s.quality } : {}),
+    })),
+    fit,
+    position: position ?? 'centre',
+    stripMetadata,
+    placeholder,
+    ...(background !== undefined ? { background: parseColour(background) } : {}),
+  };
 }
 
 /** What the "already made" record of an output keeps. */
@@ -105,7 +88,7 @@ interface Source {
 }
 
 /** `photo-320w.webp`, or `photo-320x240.jpg` when a height is given. */
-export function outputName(base: string, s: ThumbnailSize): string {
+export function outputName(base: string, s: Pick<schema.ThumbnailSize, 'width' | 'height' | 'format'>): string {
   return `${base}-${s.height === undefined ? `${s.width}w` : `${s.width}x${s.height}`}.${EXT[s.format]}`;
 }
 
@@ -116,7 +99,7 @@ function parseColour(hex: string): sharp.RGBA {
   return { r: byte(0), g: byte(2), b: byte(4), alpha: h.length === 8 ? byte(6) / 255 : 1 };
 }
 
-function encode(img: Sharp, s: ThumbnailSize, background: sharp.RGBA | undefined): Sharp {
+function encode(img: Sharp, s: Size, background: sharp.RGBA | undefined): Sharp {
   const quality = s.quality ?? DEFAULT_QUALITY[s.format];
   switch (s.format) {
     case 'jpeg': {
@@ -133,7 +116,7 @@ function encode(img: Sharp, s: ThumbnailSize, background: sharp.RGBA | undefined
   }
 }
 
-function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | undefined, position: Position): sharp.ResizeOptions {
+function resizeOptions(s: Size, fit: Fit, background: sharp.RGBA | undefined, position: Position): sharp.ResizeOptions {
   return {
     width: s.width,
     ...(s.height !== undefined ? { height: s.height } : {}),
@@ -151,7 +134,7 @@ function resizeOptions(s: ThumbnailSize, fit: Fit, background: sharp.RGBA | unde
  * The scale (≤ 1) of the one decoded buffer: enough for the most demanding output, so every
  * output is a downscale of it. cover needs the larger of the two ratios, inside/contain the smaller.
  */
-function decodeScale(src: Source, sizes: readonly ThumbnailSize[], fit: Fit): number {
+function decodeScale(src: Source, sizes: readonly Size[], fit: Fit): number {
   let scale = 0;
   for (const s of sizes) {
     const sx = s.width / src.width;
@@ -162,7 +145,7 @@ function decodeScale(src: Source, sizes: readonly ThumbnailSize[], fit: Fit): nu
 }
 
 /** What `fit: inside` without enlargement makes of the source. */
-function insideDims(src: Source, s: ThumbnailSize): { width: number; height: number } {
+function insideDims(src: Source, s: Size): { width: number; height: number } {
   const scale = Math.min(1, s.width / src.width, s.height === undefined ? Infinity : s.height / src.height);
   return { width: Math.max(1, Math.round(src.width * scale)), height: Math.max(1, Math.round(src.height * scale)) };
 }
@@ -182,59 +165,18 @@ function mediaError(file: string, err: unknown): GeartrainError {
   return gtError('GT_MEDIA_INVALID', file, 'image', reason || text);
 }
 
-export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<ThumbnailPayload, ThumbnailResult> => {
+export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<ThumbnailJob, ThumbnailResult> => {
   const maxPixels = settings.thumbnail?.maxPixels ?? 50_000_000;
   const maxFileBytes = settings.thumbnail?.maxFileBytes ?? 100 * 1024 * 1024;
   const allowed = new AllowedPaths(settings.allowPaths);
   return {
     name: 'thumbnail',
     timeoutMs: 120_000,
-    parse(raw) {
-      const f = Fields.of(raw, 'thumbnail');
-      const p: ThumbnailPayload = {
-        input: f.filePath('input'),
-        outDir: f.filePath('outDir'),
-        sizes: f.array(
-          'sizes',
-          (v, n) => {
-            const s = itemFields(v, n);
-            const size: ThumbnailSize = { width: s.int('width', { min: 1, max: MAX_SIDE }), format: s.oneOf('format', FORMATS, undefined, { jpg: 'jpeg' }) };
-            const height = s.optInt('height', { min: 1, max: MAX_SIDE });
-            const quality = s.optInt('quality', { min: 1, max: 100 });
-            if (height !== undefined) size.height = height;
-            if (quality !== undefined) size.quality = quality;
-            s.done();
-            return size;
-          },
-          { min: 1, max: 32 },
-        ),
-        fit: f.oneOf('fit', FITS, 'inside'),
-        position: f.oneOf('position', POSITIONS, 'centre'),
-        stripMetadata: f.bool('stripMetadata', true),
-        placeholder: f.bool('placeholder', true),
-      };
-      if (f.has('position') && p.fit !== 'cover') throw invalidPayload('fit cover (a position says where to crop)', f.name('fit'), p.fit);
-      const background = f.raw('background');
-      if (background !== undefined) {
-        if (typeof background !== 'string' || !HEX_COLOUR.test(background)) {
-          throw invalidPayload('a colour #rgb, #rgba, #rrggbb or #rrggbbaa', 'thumbnail.background', background);
-        }
-        p.background = parseColour(background);
-      }
-      const name = f.optFileName('name');
-      if (name !== undefined) p.name = name;
-      const urlPrefix = f.optString('urlPrefix');
-      if (urlPrefix !== undefined) {
-        if (!URL_PREFIX.test(urlPrefix)) throw invalidPayload('a URL prefix without whitespace or commas', 'thumbnail.urlPrefix', urlPrefix);
-        p.urlPrefix = urlPrefix;
-      }
-      f.done();
-      return p;
-    },
+    parse: parseThumbnail,
     run: (p, ctx) => withJobFiles(allowed, p, maxFileBytes, (input, out) => make(p, input, out, ctx)),
   };
 
-  async function make(p: ThumbnailPayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<ThumbnailResult> {
+  async function make(p: ThumbnailJob, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<ThumbnailResult> {
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const file = p.input;
     const use = input.use;
@@ -333,7 +275,7 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     const opts = { failOn: 'truncated' as const, limitInputPixels: maxPixels };
     const animOpts = { ...opts, animated: true };
     const scale = decodeScale(src, todo.map((i) => p.sizes[i]!), p.fit);
-    const needsInput = (s: ThumbnailSize): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
+    const needsInput = (s: Size): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
     // One decode, rotated, in sRGB, shrunk once to what the largest output needs; every output
     // is resized from that raw buffer. Measured on 2 cores (CPU time per image, 320w
     // webp + 640w webp + 1280w jpeg, median of 11): 24 MP JPEG 187 ms against 231 ms with a
@@ -398,15 +340,16 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     // 1.06–1.14× (bench/thumbnail.ts --reps 3: 11.75 against 10.89 images/s). The signal is
     // checked before each output; after a failure no new output starts, and the job settles
     // only when the one still encoding has ended (no write after the job is over).
-    let next = 0;
     const errors: unknown[] = [];
-    const lane = async (): Promise<void> => {
-      while (next < todo.length && errors.length === 0) {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        await makeOne(todo[next++]!).catch((err: unknown) => errors.push(err));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(OUTPUTS_IN_FLIGHT, todo.length) }, lane).map((l) => l.catch((err: unknown) => errors.push(err))));
+    await runLimited(
+      todo,
+      OUTPUTS_IN_FLIGHT,
+      async (i) => {
+        if (ctx.signal.aborted) errors.push(ctx.signal.reason);
+        else await makeOne(i).catch((err: unknown) => errors.push(err));
+      },
+      { stop: () => errors.length > 0 },
+    );
     // When both fail at once, report the one whose reason survived libvips' shared error buffer.
     if (errors.length > 0) throw errors.find((e) => !(e instanceof GeartrainError && e.message.endsWith(UNKNOWN))) ?? errors[0];
     return result(src);

@@ -8,22 +8,30 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
-import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
-import { OutputFolder, fingerprint, withJobFiles } from './files.js';
-import { parseStoryboard, storyboardLayout, storyboardRun, storyboardVtt, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions } from './storyboard.js';
-import { MASTER_PLAYLIST, hlsRun, parseHlsOptions, readHls, type HlsOptions, type HlsVariant } from './hls.js';
+import { checker } from '../schema/check.js';
+import * as schema from '../schema/payloads/transcode.js';
+import type { FileProfile, MediaProbe, PosterFormat, PosterOptions, PosterOutput, Profile, StoryboardFormat, StoryboardOptions, StoryboardOutput, TranscodeOutput, TranscodeResult } from '../schema/payloads/transcode.js';
+import { fingerprint } from '../shared/fingerprint.js';
+import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec } from './ffmpeg.js';
+import { OutputFolder, withJobFiles } from './files.js';
+import { storyboardLayout, storyboardOptionsOf, storyboardRun, storyboardVtt } from './storyboard.js';
+import { MASTER_PLAYLIST, hlsOptionsOf, hlsRun, readHls } from './hls.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
-import { Fields } from './validate.js';
 
-/** Profiles that make one file each. */
-export const FILE_PROFILES = ['mp4-1080p', 'mp4-720p', 'mp4-480p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'] as const;
-export type FileProfile = (typeof FILE_PROFILES)[number];
-/** `hls` makes a folder: an adaptive-streaming ladder (hls.ts). */
-export const PROFILES = [...FILE_PROFILES, 'hls'] as const;
-export type Profile = (typeof PROFILES)[number];
-export const POSTER_FORMATS = ['jpeg', 'webp'] as const;
-export type PosterFormat = (typeof POSTER_FORMATS)[number];
+export { FILE_PROFILES, POSTER_FORMATS, PROFILES } from '../schema/payloads/transcode.js';
+export type { FileProfile, PosterFormat, PosterOptions, PosterOutput, Profile, StoryboardOutput, TranscodeOutput, TranscodeResult } from '../schema/payloads/transcode.js';
+
+/** The payload as parse() returns it: `poster: true` and `storyboard: true` read as their defaults, formats filled in. */
+export type TranscodeJob = Omit<schema.TranscodePayload, 'poster' | 'storyboard'> & {
+  poster?: PosterOptions & { format: PosterFormat };
+  storyboard?: StoryboardOptions & { format: StoryboardFormat };
+};
+/**
+ * src/pipelines/payloads.ts names the checked payload so (its planned outputs read the poster's
+ * format); what a caller sends is schema/payloads/transcode.ts's TranscodePayload.
+ */
+export type { TranscodeJob as TranscodePayload };
 
 /** Bump when the ffmpeg arguments change, so outputs made with the old ones are made again. */
 const RECIPE = 2;
@@ -63,72 +71,6 @@ export const PROFILE_SPECS: Record<FileProfile, ProfileSpec> = {
   'audio-m4a': { suffix: 'audio', ext: 'm4a', audio: ['aac', '128k'], mux: ['-movflags', '+faststart', '-f', 'ipod'] },
   'audio-opus': { suffix: 'audio', ext: 'opus', audio: ['libopus', '96k'], mux: ['-f', 'opus'] },
 };
-
-export interface PosterOptions {
-  /** @defaultValue 1, capped at half the duration */
-  atSeconds?: number;
-  /** @defaultValue the source's width, at most 1280; never wider than the source */
-  width?: number;
-  /** @defaultValue 'jpeg' */
-  format: PosterFormat;
-}
-
-export interface TranscodePayload {
-  input: string;
-  outDir: string;
-  profiles: Profile[];
-  poster?: PosterOptions;
-  /** A sprite sheet and WebVTT cues for scrub previews (storyboard.ts). */
-  storyboard?: StoryboardOptions;
-  /** Options of the `hls` profile (only with it). @defaultValue hls.ts's defaults */
-  hls?: HlsOptions;
-  /** Base of the output names. @defaultValue the input's name without extension */
-  name?: string;
-}
-
-export interface TranscodeOutput {
-  profile: Profile;
-  path: string;
-  width?: number;
-  height?: number;
-  bytes: number;
-  durationSeconds: number;
-  /** `hls` only: its variants (width, height: the largest). */
-  variants?: HlsVariant[];
-  /** `hls` only: segment files over all variants. */
-  segments?: number;
-  /** Already up to date from an earlier job: not made again. */
-  skipped?: true;
-}
-
-export interface PosterOutput {
-  path: string;
-  width: number;
-  height: number;
-  format: PosterFormat;
-  atSeconds: number;
-  bytes: number;
-  skipped?: true;
-}
-
-export interface StoryboardOutput extends StoryboardLayout {
-  /** The sprite sheet. */
-  path: string;
-  /** The WebVTT file; its cues name the sheet by its file name. */
-  vtt: string;
-  format: StoryboardFormat;
-  bytes: number;
-  skipped?: true;
-}
-
-export interface TranscodeResult {
-  input: string;
-  durationSeconds: number;
-  probe: MediaProbe;
-  outputs: TranscodeOutput[];
-  poster?: PosterOutput;
-  storyboard?: StoryboardOutput;
-}
 
 const even = (n: number): number => Math.max(2, Math.floor(n / 2) * 2);
 
@@ -214,7 +156,7 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
   return { profile: 'poster', spec: { input, inputArgs, args, output }, width, height: width === src.width ? src.height! : height, atSeconds: Math.round(at * 1000) / 1000 };
 }
 
-function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
+function checkSource(file: string, src: MediaProbe, p: TranscodeJob): void {
   const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
   const needsVideo = p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : p.storyboard ? 'storyboard' : undefined);
   if (needsVideo && (!src.videoCodec || !src.width || !src.height)) throw invalid(`no video stream for ${needsVideo}`);
@@ -222,44 +164,29 @@ function checkSource(file: string, src: MediaProbe, p: TranscodePayload): void {
   if (needsAudio && !src.audioCodec) throw invalid(`no audio stream for ${needsAudio}`);
 }
 
-function readProfile(v: unknown, name: string): Profile {
-  if (typeof v !== 'string' || !PROFILES.includes(v as Profile)) throw invalidPayload(`one of ${PROFILES.join(', ')}`, name, v);
-  return v as Profile;
-}
+const check = checker(schema.TranscodePayload, 'transcode');
 
-export function parseTranscode(raw: unknown): TranscodePayload {
-  const f = Fields.of(raw, 'transcode');
-  const p: TranscodePayload = {
-    input: f.filePath('input'),
-    outDir: f.filePath('outDir'),
-    profiles: f.array('profiles', readProfile, { min: 0, max: PROFILES.length }),
-  };
+/**
+ * Check a transcode payload and read its options. Poster, storyboard and hls options are rebuilt
+ * in one key order, the order of their fingerprints, whatever order the caller sent.
+ */
+export function parseTranscode(raw: unknown): TranscodeJob {
+  const { poster, storyboard, hls, ...rest } = check.parse(raw);
+  const p: TranscodeJob = rest;
   p.profiles.forEach((x, i) => {
     if (p.profiles.indexOf(x) !== i) throw invalidPayload('each profile once', `transcode.profiles[${i}]`, x);
   });
-  const poster = f.raw('poster');
   if (poster === true) p.poster = { format: 'jpeg' };
   else if (poster !== undefined && poster !== false) {
-    if (typeof poster !== 'object' || poster === null || Array.isArray(poster)) throw invalidPayload('true or a JSON object', f.name('poster'), poster);
-    const pf = new Fields(poster as Record<string, unknown>, f.name('poster'));
-    const atSeconds = pf.optNumber('atSeconds', { min: 0 });
-    const width = pf.optInt('width', { min: 16, max: 7680 });
-    p.poster = { format: pf.oneOf('format', POSTER_FORMATS, 'jpeg') };
-    if (atSeconds !== undefined) p.poster.atSeconds = atSeconds;
-    if (width !== undefined) p.poster.width = width;
-    pf.done();
+    p.poster = { format: poster.format ?? 'jpeg', ...(poster.atSeconds !== undefined ? { atSeconds: poster.atSeconds } : {}), ...(poster.width !== undefined ? { width: poster.width } : {}) };
   }
-  const storyboard = parseStoryboard(f);
-  if (storyboard) p.storyboard = storyboard;
-  const hls = parseHlsOptions(f);
+  const board = storyboardOptionsOf(storyboard);
+  if (board) p.storyboard = board;
   if (hls) {
-    if (!p.profiles.includes('hls')) throw invalidPayload("absent unless profiles holds 'hls'", f.name('hls'), f.raw('hls'));
-    p.hls = hls;
+    if (!p.profiles.includes('hls')) throw invalidPayload("absent unless profiles holds 'hls'", 'transcode.hls', hls);
+    p.hls = hlsOptionsOf(hls, 'transcode.hls');
   }
-  const name = f.optFileName('name');
-  if (name !== undefined) p.name = name;
-  f.done();
-  if (p.profiles.length === 0 && !p.poster && !p.storyboard) throw invalidPayload('at least one profile, a poster or a storyboard', f.name('profiles'), p.profiles);
+  if (p.profiles.length === 0 && !p.poster && !p.storyboard) throw invalidPayload('at least one profile, a poster or a storyboard', 'transcode.profiles', p.profiles);
   return p;
 }
 
@@ -276,7 +203,7 @@ interface MadeRecord {
   probe: MediaProbe;
 }
 
-export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorker<TranscodePayload, TranscodeResult> => {
+export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorker<TranscodeJob, TranscodeResult> => {
   const timeoutMs = settings.transcode?.timeoutMs ?? 3_600_000;
   // Find the binaries while the worker connects (one `ffmpeg -version`), not on the first job;
   // a failure here is reported again, with its code, by the job that needs ffmpeg.
@@ -289,7 +216,7 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     run: (p, ctx) => withJobFiles(allowed, p, undefined, (input, out) => make(p, input, out, ctx)),
   };
 
-  async function make(p: TranscodePayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<TranscodeResult> {
+  async function make(p: TranscodeJob, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<TranscodeResult> {
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const slots: Slot[] = [
       ...(p.poster ? [{ profile: 'poster' as const, name: outputName(base, 'poster', p.poster.format), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),

@@ -7,69 +7,38 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gtError, invalidPayload } from '../errors.js';
 import { demuxerOf, locate, probe } from './ffmpeg.js';
-import { fingerprint, withJobFiles, type OutputFolder } from './files.js';
+import { checker } from '../schema/check.js';
+import { WaveformPayload, type PeaksFile, type WaveformOutput, type WaveformResult } from '../schema/payloads/waveform.js';
+import { fingerprint } from '../shared/fingerprint.js';
+import { withJobFiles, type OutputFolder } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import { decodePcm } from './pcm.js';
 import { PeakBlocks } from './peaks.js';
 import { loadSharp } from './sharp.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
-import { Fields } from './validate.js';
 
-export interface WaveformPayload {
-  input: string;
-  outDir: string;
-  /** Buckets in the JSON. @defaultValue 1000 */
-  points: number;
-  /** PNG width in pixels, one bucket per column. @defaultValue 1800 */
-  width: number;
-  /** @defaultValue 280 */
-  height: number;
-  colour: Rgba;
-  background: Rgba;
-  /** Base of the output names (`NAME-waveform.json`). @defaultValue the input's name without extension */
-  name?: string;
-}
+export type { PeaksFile, WaveformOutput, WaveformPayload, WaveformResult } from '../schema/payloads/waveform.js';
 
 type Rgba = [number, number, number, number];
 
-export interface WaveformOutput {
-  path: string;
-  format: 'json' | 'png';
-  bytes: number;
-  /** JSON: its buckets; PNG: its width. */
-  points?: number;
-  width?: number;
-  height?: number;
-  skipped?: true;
+/** The payload as parse() returns it: defaults filled in, colours read as RGBA bytes. */
+export type WaveformJob = Omit<Required<WaveformPayload>, 'name' | 'colour' | 'background'> & Pick<WaveformPayload, 'name'> & { colour: Rgba; background: Rgba };
+
+const check = checker(WaveformPayload, 'waveform');
+
+/**
+ * Check a waveform payload and fill in its defaults, in one key order (points, width, height,
+ * colour, background): those options are the outputs' fingerprint.
+ */
+export function parseWaveform(raw: unknown): WaveformJob {
+  const { input, outDir, points = 1000, width = 1800, height = 280, colour = '#2563eb', background = '#00000000', name } = check.parse(raw);
+  return { input, outDir, points, width, height, colour: rgba(colour), background: rgba(background), ...(name !== undefined ? { name } : {}) };
 }
 
-export interface WaveformResult {
-  input: string;
-  durationSeconds: number;
-  sampleRate: number;
-  outputs: [WaveformOutput, WaveformOutput];
-}
-
-/** What the JSON file holds. */
-export interface PeaksFile {
-  durationSeconds: number;
-  sampleRate: number;
-  /** Samples decoded (mono). */
-  samples: number;
-  points: number;
-  /** `points` pairs [min, max] in [-1, 1]. */
-  peaks: [number, number][];
-}
-
-const HEX = /^#([0-9a-f]{6})([0-9a-f]{2})?$/i;
-
-function colour(f: Fields, field: string, dflt: Rgba): Rgba {
-  const v = f.optString(field, { maxLength: 9 });
-  if (v === undefined) return dflt;
-  const m = HEX.exec(v);
-  if (!m) throw invalidPayload('a colour #rrggbb or #rrggbbaa', f.name(field), v);
-  const byte = (i: number): number => parseInt(m[1]!.slice(i, i + 2), 16);
-  return [byte(0), byte(2), byte(4), m[2] === undefined ? 255 : parseInt(m[2], 16)];
+/** `#rrggbb` or `#rrggbbaa` (the schema's pattern) → RGBA bytes. */
+function rgba(hex: string): Rgba {
+  const byte = (i: number): number => parseInt(hex.slice(i, i + 2), 16);
+  return [byte(1), byte(3), byte(5), hex.length === 9 ? byte(7) : 255];
 }
 
 /** Columns from the centre line to each bucket's min and max, on `background`. */
@@ -87,7 +56,7 @@ function drawPeaks(peaks: readonly [number, number][], height: number, fg: Rgba,
   return px;
 }
 
-export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<WaveformPayload, WaveformResult> => {
+export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<WaveformJob, WaveformResult> => {
   const maxSeconds = settings.waveform?.maxDurationSeconds ?? 3 * 3600;
   const maxFileBytes = settings.waveform?.maxFileBytes ?? 1024 * 1024 * 1024;
   const allowed = new AllowedPaths(settings.allowPaths);
@@ -95,27 +64,12 @@ export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<Wave
     name: 'waveform',
     timeoutMs: 600_000,
 
-    parse(raw) {
-      const f = Fields.of(raw, 'waveform');
-      const p: WaveformPayload = {
-        input: f.filePath('input'),
-        outDir: f.filePath('outDir'),
-        points: f.optInt('points', { min: 1, max: 100_000 }) ?? 1000,
-        width: f.optInt('width', { min: 1, max: 16384 }) ?? 1800,
-        height: f.optInt('height', { min: 2, max: 4096 }) ?? 280,
-        colour: colour(f, 'colour', [37, 99, 235, 255]),
-        background: colour(f, 'background', [0, 0, 0, 0]),
-      };
-      const name = f.optFileName('name');
-      if (name !== undefined) p.name = name;
-      f.done();
-      return p;
-    },
+    parse: parseWaveform,
 
     run: (p, ctx) => withJobFiles(allowed, p, maxFileBytes, (input, out) => make(p, input, out, ctx)),
   };
 
-  async function make(p: WaveformPayload, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<WaveformResult> {
+  async function make(p: WaveformJob, input: InputFile, out: OutputFolder, ctx: JobContext): Promise<WaveformResult> {
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const names = [`${base}-waveform.json`, `${base}-waveform.png`] as const;
     const { input: _i, outDir: _o, name: _n, ...options } = p;

@@ -5,41 +5,25 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from '../client/backoff.js';
+import { Backoff } from '../shared/backoff.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { VERSION } from '../version.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
-import { Fields } from './validate.js';
+import { checker } from '../schema/check.js';
+import { MAX_BODY_BYTES, WebhookPayload, type WebhookResult } from '../schema/payloads/webhook.js';
 
-export interface WebhookPayload {
-  url: URL;
-  /** The JSON sent, serialised once: the signature covers exactly these bytes. */
-  body: string;
-  /** Sent as `Geartrain-Event`. @defaultValue `message` */
-  event: string;
-  /** Sent as `Geartrain-Delivery`, the same on every attempt, so a receiver can drop a repeat. @defaultValue a random UUID */
-  deliveryId: string;
-  /** Each attempt's limit, in ms. @defaultValue 10000 */
-  timeoutMs: number;
-  /** Attempts after the first on a 5xx answer or a network error. @defaultValue 3 */
-  retries: number;
-}
+export { MAX_BODY_BYTES } from '../schema/payloads/webhook.js';
+export type { WebhookPayload, WebhookResult } from '../schema/payloads/webhook.js';
 
-export interface WebhookResult {
-  url: string;
-  status: number;
-  attempts: number;
-  ms: number;
-  deliveryId: string;
-}
+/** The payload as parse() returns it: the URL read, the body serialised once (the signature covers exactly these bytes), defaults filled in. */
+export type WebhookJob = Required<Omit<WebhookPayload, 'url' | 'body'>> & { url: URL; body: string };
 
-/** Largest body sent, serialised. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const check = checker(WebhookPayload, 'webhook');
+
 /** A shorter secret is easy to guess offline from one signed request. */
 export const MIN_SECRET_LENGTH = 16;
-const TOKEN = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /** `t=TIMESTAMP,v1=HEX`: HMAC-SHA256 of `${timestamp}.${body}` keyed with the secret. */
 export function signature(secret: string, timestamp: number, body: string): string {
@@ -50,7 +34,7 @@ export function signature(secret: string, timestamp: number, body: string): stri
 class Retryable extends Error {}
 
 /** One POST. Resolves with the status of a 2xx answer; throws what the caller retries or not. */
-async function post(p: WebhookPayload, secret: string, allowedHosts: readonly string[], signal: AbortSignal): Promise<number> {
+async function post(p: WebhookJob, secret: string, allowedHosts: readonly string[], signal: AbortSignal): Promise<number> {
   const timestamp = Math.floor(Date.now() / 1000);
   const res = await fetch(p.url, {
     method: 'POST',
@@ -92,7 +76,7 @@ function describeFailure(err: unknown, timeoutMs: number): string {
   return e.cause?.code ?? e.cause?.message ?? e.message;
 }
 
-export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<WebhookPayload, WebhookResult> => {
+export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<WebhookJob, WebhookResult> => {
   const allowedHosts = allowedHostsOf(settings);
   // The environment too, so `pipeline run`'s embedded workers sign with the operator's key.
   const secret = settings.webhook?.secret ?? process.env.GEARTRAIN_WEBHOOK_SECRET;
@@ -101,29 +85,13 @@ export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<Webho
     timeoutMs: 300_000,
 
     parse(raw) {
-      const f = Fields.of(raw, 'webhook');
-      const url = allowedUrl(f.string('url'), f.name('url'), allowedHosts, 'called');
+      const { url: text, body: value, event = 'message', deliveryId = randomUUID(), timeoutMs = 10_000, retries = 3 } = check.parse(raw);
+      const url = allowedUrl(text, 'webhook.url', allowedHosts, 'called');
       // fetch refuses such URLs, and the signature is what authenticates the request.
-      if (url.username !== '' || url.password !== '') throw invalidPayload('a URL without user:password@ (the signature authenticates the request)', f.name('url'), redactUrls(url.href));
-      const value = f.raw('body');
-      if (value === undefined) throw invalidPayload('a JSON value', 'webhook.body', value);
+      if (url.username !== '' || url.password !== '') throw invalidPayload('a URL without user:password@ (the signature authenticates the request)', 'webhook.url', redactUrls(url.href));
       const body = JSON.stringify(value);
       if (Buffer.byteLength(body) > MAX_BODY_BYTES) throw invalidPayload(`a body of at most ${MAX_BODY_BYTES} bytes as JSON`, 'webhook.body', `${Buffer.byteLength(body)} bytes`);
-      const token = (field: string, dflt: string): string => {
-        const v = f.optString(field, { maxLength: 100 }) ?? dflt;
-        if (!TOKEN.test(v)) throw invalidPayload('letters, digits and . _ : - (at most 100)', f.name(field), v);
-        return v;
-      };
-      const p: WebhookPayload = {
-        url,
-        body,
-        event: token('event', 'message'),
-        deliveryId: token('deliveryId', randomUUID()),
-        timeoutMs: f.optInt('timeoutMs', { min: 1, max: 120_000 }) ?? 10_000,
-        retries: f.optInt('retries', { min: 0, max: 10 }) ?? 3,
-      };
-      f.done();
-      return p;
+      return { url, body, event, deliveryId, timeoutMs, retries };
     },
 
     async run(p, ctx) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { type HttpUnderTest, startHttp, TOKEN } from '../helpers/http.js';
 import { ROOT } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';

@@ -219,7 +219,10 @@ describe('pipeline up: supervised worker processes', () => {
     await writeFile(path.join(dir, 'bad.json'), JSON.stringify({ workers: { email: { procs: 2 } } }));
     r = await pipeline(dir, ['up', '-c', 'bad.json']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /Expected one of processes, concurrency, env, exec, functions, timeoutMs for workers\.email\.procs but received 2 of type number/);
+    assert.match(
+      r.stderr,
+      /Expected one of the fields processes, concurrency, env, exec, functions, timeoutMs for workers\.email\.procs but received 2 of type number/,
+    );
 
     await writeFile(path.join(dir, 'typo.yaml'), 'workers:\n  thumbnial: { processes: 1 }\n');
     r = await pipeline(dir, ['up', '-c', 'typo.yaml']);
@@ -749,10 +752,16 @@ describe('pipeline up: config files', () => {
     bad('settings: { allowPaths: [media, 3] }', /Expected non-empty string for settings\.allowPaths\[1\] but received 3 of type number$/);
     bad('settings: { thumbnail: { maxFileSize: lots } }', /for settings\.thumbnail\.maxFileSize but received lots of type string$/);
     bad('workers:\n  email: { functions: [a] }', /Expected no functions \(only exec types take it\) for workers\.email\.functions/);
-    bad('workers:\n  email: { env: { A: [1] } }', /Expected string for workers\.email\.env\.A but received \[1\] of type array$/);
-    bad('wokers: {}', /Expected one of server, servers, workers, settings, restart, stop, reload for wokers but received \{\} of type object$/);
+    bad('workers:\n  email: { env: { A: [1] } }', /Expected string, number or boolean for workers\.email\.env\.A but received \[1\] of type array$/);
+    bad('wokers: {}', /Expected one of the fields server, servers, workers, settings, restart, stop, reload for wokers but received \{\} of type object$/);
     bad('workers: [thumbnail]', /Expected object of worker types for workers but received \["thumbnail"\] of type array$/);
-    bad('- 1', /Expected object for the config but received \[1\] of type array$/);
+    bad(
+      '- 1',
+      new RegExp(
+        String.raw`^c\.yaml: Expected an object with the keys server, servers, workers, settings, restart, stop, reload for the config file ` +
+          String.raw`but received \[1\] of type array$`,
+      ),
+    );
     assert.throws(() => parseConfig('workers: {', 'c.yaml'), /^GeartrainError: c\.yaml: not valid YAML: Flow map .* at line 1, column 11$/);
     assert.throws(() => parseConfig('{"workers":', 'c.json'), /c\.json: not valid JSON: /);
     // An empty file is the defaults.

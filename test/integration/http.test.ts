@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { GearmanServer } from '../../src/server/server.js';
 import { startHttp, TOKEN } from '../helpers/http.js';
 import { CLI } from '../helpers/servers.js';
@@ -182,10 +182,19 @@ test('bodies are validated, each message naming the field', async (t) => {
       { function: 'v_fn', unique: 'u'.repeat(65) },
       `Expected a string of at most 64 bytes without NUL for unique but received ${'u'.repeat(37)}... of type string`,
     ],
-    [{ function: 'v_fn', background: 'yes' }, 'Expected true or false for background but received yes of type string'],
-    [{ function: 'v_fn', background: false, timeoutMs: -1 }, 'Expected an integer from 1 to 86400000 for timeoutMs but received -1 of type number'],
+    [
+      { function: '€'.repeat(200) },
+      `Expected a non-empty string of at most 512 bytes without NUL for function but received ${'€'.repeat(37)}... of type string`,
+    ],
+    [{ function: 'v_fn', background: 'yes' }, 'Expected boolean for background but received yes of type string'],
+    [{ function: 'v_fn', background: false, timeoutMs: -1 }, 'Expected integer between 1 and 86400000 for timeoutMs but received -1 of type number'],
+    // A body is JSON: a number sent as text is refused, not read as a number.
+    [{ function: 'v_fn', background: false, timeoutMs: '5' }, 'Expected integer between 1 and 86400000 for timeoutMs but received 5 of type string'],
     [{ function: 'v_fn', timeoutMs: 100 }, 'timeoutMs applies to foreground jobs only: send it with background: false'],
-    [{ function: 'v_fn', colour: 'red' }, 'Unknown field colour in the body (known: function, payload, priority, unique, background, timeoutMs)'],
+    [
+      { function: 'v_fn', colour: 'red' },
+      'Expected one of the fields function, payload, priority, unique, background, timeoutMs for colour but received red of type string',
+    ],
     [[1, 2], 'Expected a JSON object for body but received [1,2] of type array'],
     ['text', 'Expected a JSON object for body but received text of type string'],
   ];
@@ -199,9 +208,25 @@ test('bodies are validated, each message naming the field', async (t) => {
   assert.equal(q.status, 400);
   assert.equal(q.body.error.message, 'Expected one of queued, running, done, failed, dead, cancelled for state but received sleeping of type string');
   const lim = await h.api('GET', '/api/v1/jobs?limit=lots');
-  assert.equal(lim.body.error.message, 'Expected an integer from 0 to 10000 for limit but received lots of type string');
+  assert.equal(lim.body.error.message, 'Expected integer between 0 and 10000 for limit but received lots of type string');
+  const hex = await h.api('GET', '/api/v1/jobs?limit=0x10');
+  assert.equal(hex.body.error.message, 'Expected integer between 0 and 10000 for limit but received 0x10 of type string');
+  const twice = await h.api('GET', '/api/v1/jobs?limit=1&limit=2');
+  assert.equal(twice.body.error.message, 'Expected integer between 0 and 10000 for limit but received ["1","2"] of type array');
   const extra = await h.api('GET', '/api/v1/jobs?colour=red');
-  assert.equal(extra.body.error.message, 'Unknown query parameter colour (known: state, function, since, limit)');
+  assert.deepEqual(extra.body.error, {
+    code: 'GT_INVALID_ARGUMENT',
+    message: 'Expected one of the fields state, function, since, limit for colour but received red of type string',
+  });
+  // Query strings are text: a decimal number is read as one, and an empty value counts as absent.
+  const read = await h.api('GET', '/api/v1/jobs?limit=5&state=&function=');
+  assert.equal(read.status, 200);
+  const none = await h.api('GET', '/api/v1/queues?x=1');
+  assert.equal(none.body.error.message, 'Expected no query parameters for x but received 1 of type string');
+  const all = await h.api('GET', '/api/v1/workers?all=maybe');
+  assert.equal(all.body.error.message, 'Expected boolean for all but received maybe of type string');
+  const retryBody = await h.api('POST', '/api/v1/jobs/x-1/retry', { force: true });
+  assert.equal(retryBody.body.error.message, 'Expected no fields for force but received true of type boolean');
 });
 
 test('bad JSON, an empty body, a body that is not JSON, and an oversized body get coded errors', async (t) => {
@@ -421,7 +446,7 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   const none = await h.api('POST', '/api/v1/jobs/retry-dead', { function: 'other_fn' });
   assert.deepEqual(none.body, { retried: 0, ids: [] });
   const badBody = await h.api('POST', '/api/v1/jobs/retry-dead', { fn: 'log_bad' });
-  assert.equal(badBody.body.error.message, 'Unknown field fn in the body (known: function, limit)');
+  assert.equal(badBody.body.error.message, 'Expected one of the fields function, limit for fn but received log_bad of type string');
 
   const cancelled = await h.api('POST', `/api/v1/jobs/${bad.body.id}/cancel`);
   assert.equal(cancelled.status, 200);
@@ -700,10 +725,16 @@ test('processes and scale: a SupervisorProvider plugged in is called with the co
   assert.equal(r.status, 200);
   assert.equal(sup.reloads, 1);
   for (const [body, message] of [
-    [{ counts: { thumbnail: -1 } }, 'Expected an integer from 0 to 1024 for counts.thumbnail but received -1 of type number'],
-    [{ counts: { thumbnail: 1.5 } }, 'Expected an integer from 0 to 1024 for counts.thumbnail but received 1.5 of type number'],
+    [{ counts: { thumbnail: -1 } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received -1 of type number'],
+    [{ counts: { thumbnail: 1.5 } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received 1.5 of type number'],
+    [{ counts: { thumbnail: '2' } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received 2 of type string'],
     [{ counts: {} }, 'Expected an object of worker type → process count, e.g. {"thumbnail": 3} for counts but received {} of type object'],
-    [{ thumbnail: 3 }, 'Unknown field thumbnail in the body (known: counts)'],
+    [
+      { counts: { ['t'.repeat(101)]: 1 } },
+      `Expected a worker type name of 1 to 100 characters for counts.${'t'.repeat(101)} but received ${'t'.repeat(37)}... of type string`,
+    ],
+    [{ thumbnail: 3 }, 'Expected an object of worker type → process count, e.g. {"thumbnail": 3} for counts but received undefined'],
+    [{ counts: { thumbnail: 3 }, wait: true }, 'Expected one of the fields counts for wait but received true of type boolean'],
   ] as const) {
     const bad = await h.api('POST', '/api/v1/scale', body);
     assert.equal(bad.status, 400);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { adminCommand } from '../../src/client/admin.js';
 import { Client, Worker } from '../../src/client/index.js';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { createStore } from '../../src/store/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { adminJobs } from '../helpers/joblog.js';

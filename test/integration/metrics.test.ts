@@ -7,7 +7,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 // @ts-expect-error: the package ships no types
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { JOB_DURATION_BOUNDS } from '../../src/server/stats.js';
 import { startHttp } from '../helpers/http.js';
 import { until } from '../helpers/wait.js';

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
 import { Cmd } from '../../src/protocol/commands.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
@@ -104,33 +104,53 @@ describe('--max-buffered (in process)', () => {
   }
 
   test('past the limit, the connection holding the most gets ERROR BUFFER_FULL and is closed; the others finish', async () => {
+    // A packet counts with its declared body from its header on: a holds 2 MiB, b 1.5 MiB,
+    // and c's 1 MiB takes the sum past 4 MiB.
     const a = await peer(srv.port);
-    a.send(echoHeader(3 * MiB));
-    await fill(a, 2 * MiB);
-    await holding(a, srv.server, 2 * MiB + HEADER_SIZE);
+    a.send(echoHeader(2 * MiB));
+    await fill(a, 1.5 * MiB);
+    await holding(a, srv.server, 2 * MiB);
     const b = await peer(srv.port);
-    b.send(echoHeader(2 * MiB));
+    b.send(echoHeader(1.5 * MiB));
     await fill(b, 1 * MiB);
-    await holding(b, srv.server, 3 * MiB + 2 * HEADER_SIZE);
+    await holding(b, srv.server, 3.5 * MiB);
     const c = await peer(srv.port);
-    c.send(echoHeader(2 * MiB));
-    await fill(c, 1.5 * MiB);
+    c.send(echoHeader(1 * MiB));
     expectErrorPacket(
       await a.readPacket(10_000),
       'BUFFER_FULL',
-      /^Unfinished packets hold more than 4194304 bytes on this server \(--max-buffered\); this connection held the most, 2097164 bytes, and is closed$/,
+      new RegExp(
+        String.raw`^Unfinished packets would hold more than 4194304 bytes on this server \(--max-buffered, each counted by its declared body size\); ` +
+          'this connection held the most, 2097152 bytes, and is closed$',
+      ),
     );
     await a.closed;
     assert.ok(srv.server.partial.bytes <= 4 * MiB);
     // The others are within the limit and finish their packets.
-    await fill(b, 1 * MiB);
+    await fill(b, 0.5 * MiB);
     assert.equal((await b.readPacket(10_000)).type, Cmd.ECHO_RES);
-    await fill(c, 0.5 * MiB);
+    await fill(c, 1 * MiB);
     assert.equal((await c.readPacket(10_000)).type, Cmd.ECHO_RES);
     await until('nothing held', () => srv.server.partial.bytes === 0, 5000);
     const metrics = await new ServerMetrics(srv.server, { processMetrics: false }).text();
     assert.match(metrics, /^geartrain_partial_packet_closes_total\{reason="buffer_full"\} 1$/m);
     assert.match(metrics, /^geartrain_partial_packet_bytes 0$/m);
+  });
+
+  test('a header whose declared body does not fit is refused before its body arrives; of equals, the newest goes', async () => {
+    const a = await peer(srv.port);
+    a.send(echoHeader(3 * MiB));
+    await fill(a, 1 * MiB);
+    await holding(a, srv.server, 3 * MiB);
+    // b declares as much as a: the sum would be 6 MiB. b is the newer, so b goes, at once.
+    const b = await peer(srv.port);
+    b.send(echoHeader(3 * MiB));
+    expectErrorPacket(await b.readPacket(10_000), 'BUFFER_FULL', /this connection held the most, 3145728 bytes, and is closed$/);
+    await b.closed;
+    assert.equal(srv.server.partial.bytes, 3 * MiB);
+    await fill(a, 2 * MiB);
+    assert.equal((await a.readPacket(10_000)).type, Cmd.ECHO_RES);
+    await until('nothing held', () => srv.server.partial.bytes === 0, 5000);
   });
 
   test('a packet larger than maxBuffered cannot be configured', async () => {
@@ -148,16 +168,7 @@ function rssOf(pid: number): number {
 }
 
 describe('--max-buffered (pipeline server as a child process)', () => {
-  /**
-   * V8 frees the buffers sockets are read into only at its next collection, which it starts
-   * after about 64 MiB of them, and glibc keeps freed heap for reuse rather than returning it:
-   * the process holds that much more than the packets it keeps, plus some fragmentation. So RSS
-   * may grow by the bound plus that allowance (measured: 121-152 MiB over the two waves below),
-   * whatever the number of connections; without the bound, 12 × 40 MiB grew it by 480 MiB.
-   */
-  const V8_ALLOWANCE = 128 * MiB;
-
-  /** 12 connections each send 40 MiB of a 48 MiB packet; resolves with how many were closed. */
+  /** 12 connections each send 40 MiB of a 48 MiB packet. */
   async function wave(port: number): Promise<RawPeer[]> {
     const conns = await Promise.all(Array.from({ length: 12 }, () => peer(port)));
     await Promise.all(
@@ -169,7 +180,12 @@ describe('--max-buffered (pipeline server as a child process)', () => {
     return conns;
   }
 
-  test('12 connections each holding 40 MiB of an unfinished packet: RSS grows by the bound, not by what was sent', async (t) => {
+  /**
+   * Two waves of 12 connections each sending 40 MiB of a 48 MiB packet (480 MiB in all, each
+   * time): the server's RSS grows by less than the bound, both while it holds the first wave's
+   * packets and after the second.
+   */
+  async function rssStaysUnder(t: TestContext, bound: number, args: string[]): Promise<void> {
     if (!existsSync(CLI)) {
       if (process.env.CI === 'true') assert.fail(`${CLI} is missing: run npm run build`);
       t.skip(`${CLI} is missing: run npm run build first`);
@@ -180,8 +196,7 @@ describe('--max-buffered (pipeline server as a child process)', () => {
       t.skip("no /proc: cannot read the server's RSS");
       return;
     }
-    const BOUND = 64 * MiB;
-    const srv = await startCli(['--max-buffered', '64m']);
+    const srv = await startCli(args);
     try {
       const pid = srv.pid!;
       const warm = await peer(srv.port);
@@ -195,8 +210,12 @@ describe('--max-buffered (pipeline server as a child process)', () => {
         `RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 ` +
           `connections closed`,
       );
-      assert.ok(closed >= 11, `${closed} of 12 connections closed: one 40 MiB partial fits in 64 MiB, two do not`);
-      assert.ok(held - before < BOUND + V8_ALLOWANCE, `RSS grew by ${((held - before) / MiB).toFixed(0)} MiB while holding the partial packets`);
+      const fit = Math.floor(bound / (40 * MiB));
+      assert.ok(closed >= 12 - fit, `${closed} of 12 connections closed: at most ${fit} partial packets of 40 MiB fit in the bound`);
+      assert.ok(
+        held - before < bound,
+        `RSS grew by ${((held - before) / MiB).toFixed(0)} MiB while holding the partial packets; the bound is ${bound / MiB} MiB`,
+      );
       await expectEcho(warm, 'served throughout');
       for (const p of first) p.destroy();
       // The same attack again: the memory the first one used is reused, not added to.
@@ -204,11 +223,16 @@ describe('--max-buffered (pipeline server as a child process)', () => {
       await new Promise((r) => setTimeout(r, 300));
       const again = rssOf(pid);
       t.diagnostic(`RSS after a second wave: ${(again / MiB).toFixed(0)} MiB (+${((again - before) / MiB).toFixed(0)})`);
-      assert.ok(again - before < BOUND + V8_ALLOWANCE, `RSS grew by ${((again - before) / MiB).toFixed(0)} MiB after two waves`);
+      assert.ok(again - before < bound, `RSS grew by ${((again - before) / MiB).toFixed(0)} MiB after two waves; the bound is ${bound / MiB} MiB`);
       for (const p of second) p.destroy();
       await expectEcho(warm, 'after');
     } finally {
       await srv.stop();
     }
-  });
+  }
+
+  test('12 connections each sending 40 MiB of an unfinished packet: RSS grows by less than --max-buffered 64m', (t) =>
+    rssStaysUnder(t, 64 * MiB, ['--max-buffered', '64m']));
+
+  test('the same under the default --max-buffered (256 MiB)', (t) => rssStaysUnder(t, 256 * MiB, []));
 });

@@ -15,7 +15,7 @@ import { SMTPServer } from 'smtp-server';
 import { Client } from '../../src/client/index.js';
 import { upload } from '../../src/pipelines/builtin/upload.js';
 import { pipelineWorker } from '../../src/pipelines/worker.js';
-import { backoffPolicy } from '../../src/server/registry.js';
+import { backoffPolicy } from '../../src/server/retry.js';
 import { DOMAIN_WORKERS, type ServedWorkers, serveDomainWorkers } from '../../src/workers/index.js';
 import { adminJobs } from '../helpers/joblog.js';
 import { ROOT, type ServerUnderTest, startInProcess } from '../helpers/servers.js';

@@ -9,10 +9,10 @@ import { FunctionEntry } from '../../src/server/registry.js';
 const naming = { handlePrefix: 'H:test', bootId: 'b', uniquePrefix: 'u', epoch: 0 };
 const fns = ['a', 'b', 'c', 'd'].map((n) => new FunctionEntry(n, naming));
 const [a, b, c, d] = fns as [FunctionEntry, FunctionEntry, FunctionEntry, FunctionEntry];
-const names = (x: Abilities): string[] => [...x.keys()].map((f) => f.name);
+const names = (x: Abilities<FunctionEntry>): string[] => [...x.keys()].map((f) => f.name);
 
 test('most recently registered first; registering again keeps the place and takes the timeout', () => {
-  const x = new Abilities();
+  const x = new Abilities<FunctionEntry>();
   assert.equal(x.add(a, 0), true);
   assert.equal(x.add(b, 0), true);
   assert.equal(x.add(c, 5000), true);
@@ -25,7 +25,7 @@ test('most recently registered first; registering again keeps the place and take
 });
 
 test('delete from the front, the middle and the end; a deleted one registers at the front again', () => {
-  const x = new Abilities();
+  const x = new Abilities<FunctionEntry>();
   for (const f of fns) x.add(f, 0);
   assert.equal(x.delete(c), true);
   assert.equal(x.delete(c), false);
@@ -42,7 +42,7 @@ test('delete from the front, the middle and the end; a deleted one registers at 
 });
 
 test('deleting the function being visited does not end the walk', () => {
-  const x = new Abilities();
+  const x = new Abilities<FunctionEntry>();
   for (const f of fns) x.add(f, 0);
   const seen: string[] = [];
   for (const f of x.keys()) {

@@ -1,5 +1,5 @@
 // The packet encoder and the streaming decoder: round trips for the whole command table, the
-// stream cut at every byte, pipelining, large payloads without quadratic copying, and every
+// stream cut at every byte, pipelining, large payloads copied once into one buffer, and every
 // way a peer can send garbage.
 
 import assert from 'node:assert/strict';
@@ -207,25 +207,29 @@ describe('streaming', () => {
       assert.deepEqual(e, { kind: 'packet', magic: 'req', type: Cmd.SUBMIT_JOB_BG, args: [`fn${i % 7}`, `u${i}`, `payload-${i}\0x`] });
   });
 
-  test('a 10 MiB payload in 64 KiB chunks decodes once, gathered with a single copy', (t) => {
+  test('a 10 MiB payload in 64 KiB chunks is copied once, into one buffer of its declared size', (t) => {
     const payload = Buffer.alloc(10 * 1024 * 1024);
     for (let i = 0; i < payload.length; i += 4096) payload[i] = (i / 4096) & 0xff;
     payload[5] = 0; // a NUL inside the data part
     const packet = Buffer.concat([res(Cmd.WORK_COMPLETE, 'H:big:1', payload), res(Cmd.NOOP)]);
+    const bodySize = packet.readUInt32BE(8);
     const got: Buffer[][] = [];
     const errors: DecodeError[] = [];
-    const decoder = new PacketDecoder({ packet: (p) => got.push(p.args.map((a) => Buffer.from(a))), error: (e) => errors.push(e) });
+    const holds: number[] = [];
+    const decoder = new PacketDecoder({ packet: (p) => got.push(p.args.map((a) => Buffer.from(a))), error: (e) => errors.push(e), hold: (n) => holds.push(n) });
     const concat = t.mock.method(Buffer, 'concat');
+    const alloc = t.mock.method(Buffer, 'allocUnsafe');
     const CHUNK = 64 * 1024;
     let pushed = 0;
     for (let off = 0; off < packet.length; off += CHUNK) {
-      const chunk = packet.subarray(off, off + CHUNK);
+      // A fresh copy per push, overwritten after it: the decoder keeps no received chunk.
+      const chunk = Buffer.from(packet.subarray(off, off + CHUNK));
       decoder.push(chunk);
+      chunk.fill(0xee);
       pushed += chunk.length;
       if (got.length === 0) {
-        // The decoder keeps the chunks as they came and holds exactly what was received.
-        assert.equal(decoder.buffered, pushed, `buffered after ${pushed} bytes`);
-        assert.equal(concat.mock.callCount(), 0, `no concatenation before the last byte (after ${pushed} bytes)`);
+        assert.equal(decoder.buffered, bodySize, `buffered after ${pushed} bytes: the declared body`);
+        assert.equal(decoder.received, pushed, `received after ${pushed} bytes`);
       }
     }
     assert.deepEqual(errors, []);
@@ -233,9 +237,52 @@ describe('streaming', () => {
     assert.equal(got[0]![0]!.toString(), 'H:big:1');
     assert.ok(got[0]![1]!.equals(payload), 'payload intact');
     assert.deepEqual(got[1], []);
-    assert.equal(concat.mock.callCount(), 1, 'one Buffer.concat for the whole payload, not one per chunk');
-    assert.equal(concat.mock.calls[0]!.arguments[0].length, Math.ceil(packet.length / CHUNK), 'all chunks gathered at once');
+    assert.deepEqual(holds, [bodySize], 'the declared size announced once, before the body is allocated');
+    assert.equal(concat.mock.callCount(), 0, 'no concatenation');
+    assert.deepEqual(
+      alloc.mock.calls.map((c) => c.arguments[0]),
+      [bodySize],
+      'one allocation, of the declared body size',
+    );
     assert.equal(decoder.buffered, 0);
+    assert.equal(decoder.received, 0);
+  });
+
+  test('a handler that refuses the declared body stops the decoder before it allocates it', (t) => {
+    const events: string[] = [];
+    const decoder: PacketDecoder = new PacketDecoder({
+      packet: () => events.push('packet'),
+      error: (e) => events.push(e.code),
+      hold: (n) => {
+        events.push(`hold ${n}`);
+        decoder.discard();
+      },
+    });
+    const first = Buffer.concat([req(Cmd.ECHO_REQ, 'whole'), header(0x00524551, Cmd.ECHO_REQ, 48 * 1024 * 1024), Buffer.alloc(1000)]);
+    const more = Buffer.alloc(1000);
+    const alloc = t.mock.method(Buffer, 'allocUnsafe');
+    decoder.push(first);
+    decoder.push(more);
+    assert.deepEqual(events, ['packet', `hold ${48 * 1024 * 1024}`]);
+    assert.equal(alloc.mock.callCount(), 0);
+    assert.equal(decoder.buffered, 0);
+  });
+
+  test('a header split across chunks is completed from the next one without copying it whole', (t) => {
+    const p = req(Cmd.ECHO_REQ, Buffer.alloc(100_000, 0x61));
+    for (const cut of [1, 5, 11]) {
+      const { decoder, events } = recorder();
+      decoder.push(p.subarray(0, cut));
+      assert.equal(decoder.buffered, cut);
+      const concat = t.mock.method(Buffer, 'concat');
+      decoder.push(p.subarray(cut, 60_000));
+      assert.equal(concat.mock.calls[0]!.arguments[1], HEADER_SIZE, `split at ${cut}: the header alone is gathered`);
+      concat.mock.restore();
+      assert.equal(decoder.buffered, 100_000);
+      decoder.push(p.subarray(60_000));
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.kind === 'packet' && events[0]!.args[0]!.length, 100_000);
+    }
   });
 
   test('a small remainder is copied, so reusing the pushed buffer cannot corrupt it', () => {
@@ -244,7 +291,8 @@ describe('streaming', () => {
     const { decoder, events } = recorder();
     decoder.push(chunk);
     assert.equal(events.length, 1);
-    assert.equal(decoder.buffered, 13);
+    assert.equal(decoder.buffered, 2, 'the declared body');
+    assert.equal(decoder.received, 13);
     chunk.fill(0xee); // a receive buffer reused by its owner
     decoder.push(second.subarray(13));
     assert.deepEqual(events[1], { kind: 'packet', magic: 'req', type: Cmd.ECHO_REQ, args: ['bc'] });
@@ -403,16 +451,33 @@ describe('text lines', () => {
 });
 
 describe('decoder bookkeeping', () => {
-  test('buffered reports the bytes held for an incomplete packet', () => {
+  test('buffered reports the bytes held for an incomplete packet: received ones, then the declared body', () => {
     const p = req(Cmd.ECHO_REQ, 'hello world');
     const { decoder, events } = recorder();
     decoder.push(p.subarray(0, 5));
     assert.equal(decoder.buffered, 5);
+    assert.equal(decoder.received, 5);
     decoder.push(p.subarray(5, 15));
-    assert.equal(decoder.buffered, 15);
+    assert.equal(decoder.buffered, 11, 'the header is in: its declared body is held');
+    assert.equal(decoder.received, 15);
     decoder.push(p.subarray(15));
     assert.equal(decoder.buffered, 0);
+    assert.equal(decoder.received, 0);
     assert.equal(events.length, 1);
+  });
+
+  test('discard() in the middle of a body lets it go, whether pooled or of its own', () => {
+    for (const size of [100, 4096, 100_000]) {
+      const p = req(Cmd.ECHO_REQ, Buffer.alloc(size, 0x61));
+      const { decoder, events } = recorder();
+      decoder.push(p.subarray(0, 50));
+      assert.equal(decoder.buffered, size);
+      decoder.discard();
+      assert.equal(decoder.buffered, 0);
+      assert.equal(decoder.received, 0);
+      decoder.push(p.subarray(50));
+      assert.deepEqual(events, [], `nothing decoded after discard() (${size} bytes)`);
+    }
   });
 
   test('handlers see views that stay valid until the next push', () => {

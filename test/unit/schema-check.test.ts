@@ -71,3 +71,54 @@ test('unknown fields are refused, naming the field and the known ones', () => {
     'Expected one of the fields width, fit for thumbnail.sizes[0].hieght but received 2 of type number',
   );
 });
+
+test('a union whose branches take different JSON types reports the error of the branch the value is', () => {
+  const Entry = Type.Object({ processes: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false });
+  const workers = checker(Type.Record(Type.String(), Type.Union([Entry, Type.Null()])), 'workers');
+  const msg = (v: unknown): string => {
+    try {
+      workers.parse(v);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    assert.fail('no error');
+  };
+  assert.equal(msg({ thumbnail: { processes: -1 } }), 'Expected positive integer for workers.thumbnail.processes but received -1 of type number');
+  assert.equal(msg({ thumbnail: { procs: 1 } }), 'Expected one of the fields processes for workers.thumbnail.procs but received 1 of type number');
+  // A value of neither type: the union's own words.
+  assert.equal(msg({ thumbnail: 3 }), 'Expected a JSON object or null for workers.thumbnail but received 3 of type number');
+  assert.deepEqual(workers.parse({ thumbnail: null }), { thumbnail: null });
+});
+
+test('a key refused by propertyNames is named, with the key as the value received', () => {
+  const workers = checker(
+    Type.Record(Type.String(), Type.Integer(), { propertyNames: { pattern: '^[a-z]+$', expected: 'a name of lower-case letters' } }),
+    'workers',
+  );
+  assert.throws(() => workers.parse({ ok: 1, Bad: 2 }), { message: 'Expected a name of lower-case letters for workers.Bad but received Bad of type string' });
+});
+
+test('a union with its own words names the field inside the branch its value is shaped for, else keeps its words', () => {
+  const Poster = Type.Object({ format: Type.Optional(Type.Enum(['jpeg', 'webp'])) }, { additionalProperties: false });
+  const To = Type.String({ minLength: 1, expected: 'an email address' });
+  const mail = checker(
+    Type.Object({
+      poster: Type.Union([Type.Boolean(), Poster], { expected: 'true or a JSON object' }),
+      to: Type.Union([To, Type.Array(To, { minItems: 1 })], { expected: 'an address or an array of addresses' }),
+    }),
+    'mail',
+  );
+  const text = (v: unknown): string => {
+    try {
+      mail.parse(v);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return assert.fail('no error');
+  };
+  assert.equal(text({ poster: { format: 'png' }, to: 'a' }), 'Expected one of jpeg, webp for mail.poster.format but received png of type string');
+  assert.equal(text({ poster: { at: 3 }, to: 'a' }), 'Expected one of the fields format for mail.poster.at but received 3 of type number');
+  assert.equal(text({ poster: 'yes', to: 'a' }), 'Expected true or a JSON object for mail.poster but received yes of type string');
+  assert.equal(text({ poster: true, to: ['a', ''] }), 'Expected an email address for mail.to[1] but received  of type string');
+  assert.equal(text({ poster: true, to: [] }), 'Expected an address or an array of addresses for mail.to but received [] of type array');
+});

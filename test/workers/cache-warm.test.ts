@@ -8,9 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { type TestContext, test } from 'node:test';
 import pino from 'pino';
+import type { UrlResult } from '../../src/schema/payloads/cache-warm.js';
 import { cacheWarmWorker } from '../../src/workers/cache-warm.js';
 import { freePort } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 /** More than loopback socket buffers hold, so the origin finishes sending only if the worker reads it all. */
 const BIG_CHUNKS = 512;
@@ -61,14 +63,6 @@ async function origin(t: TestContext) {
   return { base: `http://127.0.0.1:${port}`, port, hits, most: () => most, bodiesSent: () => bodiesSent };
 }
 
-interface UrlResult {
-  url: string;
-  status: number;
-  ms: number;
-  attempts: number;
-  error?: string;
-}
-
 const pick = (results: UrlResult[], suffix: string) => {
   const r = results.find((x) => x.url.endsWith(suffix))!;
   return { status: r.status, attempts: r.attempts, error: r.error };
@@ -79,8 +73,9 @@ test('GETs every URL a few at a time, bodies read to the end; status, time and a
   const { call } = await withWorkers(t, [{ factory: cacheWarmWorker }]);
   const urls = [...Array.from({ length: 10 }, (_, i) => `${o.base}/page/${i}`), `${o.base}/big`];
   const statuses: [number, number][] = [];
-  const { results, ok, failed } = await call<{ results: UrlResult[]; ok: number; failed: number }>('cache-warm', { urls, concurrency: 3 }, (n, d) =>
-    statuses.push([n, d]),
+  const { results, ok, failed } = conforms(
+    'cache-warm',
+    await call<{ results: UrlResult[]; ok: number; failed: number }>('cache-warm', { urls, concurrency: 3 }, (n, d) => statuses.push([n, d])),
   );
   assert.deepEqual([ok, failed], [11, 0]);
   assert.deepEqual(

@@ -16,6 +16,7 @@ import { emailWorker } from '../../src/workers/email.js';
 import type { WorkerSettings } from '../../src/workers/types.js';
 import { freePort } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 // The worker reads these when its settings do not say; the tests must not depend on the shell's.
 delete process.env.GEARTRAIN_SMTP_URL;
@@ -92,6 +93,7 @@ test('sends a template through SMTP: variables filled, escaped in HTML, raw in t
     vars: { count: 3, failed: 1, outputs: 9, failures: '  bad.jpg: GT_MEDIA_INVALID: …', input: '/photos/<script>"&\'', outDir: '/out', runId: 'r1' },
     attachments: [{ path: report }, { path: data, filename: 'renamed.bin' }],
   });
+  conforms('email', r);
   assert.match(r.messageId, /^<.+@.+>$/);
   assert.deepEqual(r.accepted, ['ann@example.com', 'bob@example.com', 'carol@example.com', 'hidden@example.com']);
   assert.deepEqual(r.rejected, []);
@@ -153,7 +155,10 @@ test('without SMTP the message is written to the outbox as a parseable .eml, Bcc
   const attachment = path.join(dir, 'a.txt');
   await writeFile(attachment, 'in the eml');
   const { call } = await withWorkers(t, [{ factory: emailWorker }], { email: { outboxDir: outbox } });
-  const r = await call('email', { to: 'x@example.com', bcc: 'y@example.com', subject: 'Offline', html: '<p>hi</p>', attachments: [{ path: attachment }] });
+  const r = conforms(
+    'email',
+    await call('email', { to: 'x@example.com', bcc: 'y@example.com', subject: 'Offline', html: '<p>hi</p>', attachments: [{ path: attachment }] }),
+  );
   assert.equal(r.accepted, undefined);
   assert.equal(path.dirname(r.outbox), outbox);
   assert.match(r.outbox, /\.eml$/);
@@ -192,18 +197,18 @@ test('header injection, bad addresses, bad templates and attachments are refused
     [{ ...ok, to: ['ok@example.com', 'nope'] }, 'GT_EMAIL_INVALID: email.to[1] is not a valid email address: "nope"'],
     [{ ...ok, to: 'a@-bad-.com' }, 'GT_EMAIL_INVALID: email.to is not a valid email address: "a@-bad-.com"'],
     [{ ...ok, to: [] }, 'GT_PAYLOAD_INVALID: Expected an address or an array of 1 to 100 addresses for email.to but received [] of type array'],
-    [{ subject: 's', text: 't' }, 'GT_PAYLOAD_INVALID: Expected an email address for email.to but received undefined'],
+    [{ subject: 's', text: 't' }, 'GT_PAYLOAD_INVALID: Expected an address or an array of 1 to 100 addresses for email.to but received undefined'],
     [
       { to: 'a@example.com', template: 'upload-ready', vars: { file: 'x', kind: 'image' } },
       'GT_EMAIL_INVALID: Template upload-ready uses {{count}}, {{outputs}}, {{runId}} but email.vars has no count, outputs, runId',
     ],
     [
       { to: 'a@example.com', template: '../etc/passwd' },
-      'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ for email.template but received ../etc/passwd of type string',
+      'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ (at most 64) for email.template but received ../etc/passwd of type string',
     ],
     [
       { to: 'a@example.com', template: '.hidden' },
-      'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ for email.template but received .hidden of type string',
+      'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ (at most 64) for email.template but received .hidden of type string',
     ],
     [
       { to: 'a@example.com', template: 'upload-ready', text: 't' },
@@ -252,7 +257,7 @@ test('a refused recipient or an unreachable server fails the job with GT_EMAIL_F
     await m.failure('email', { to: 'gone@example.com', subject: 's', text: 't' }),
     /^GT_EMAIL_FAILED: Sending mail to gone@example.com failed: .*550 5\.1\.1 mailbox unavailable/,
   );
-  const partly = await m.call('email', { to: ['gone@example.com', 'here@example.com'], subject: 'partly', text: 't' });
+  const partly = conforms('email', await m.call('email', { to: ['gone@example.com', 'here@example.com'], subject: 'partly', text: 't' }));
   assert.deepEqual([partly.accepted, partly.rejected], [['here@example.com'], ['gone@example.com']]);
   await m.call('email', { to: 'here@example.com', subject: 'next', text: 't' });
   assert.deepEqual(

@@ -16,6 +16,7 @@ import { makeClip } from '../helpers/clips.js';
 import { filesUnder, tempDir, tempFiles } from '../helpers/files.js';
 import { missingTools, ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 const TRUNCATED = path.join(ROOT, 'fixtures/bad/truncated.mp4');
@@ -92,7 +93,7 @@ test('hls: a 1280×720 clip with audio gives 720p, 480p, 240p with aligned keyfr
   const out = path.join(dir, 'out');
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }]);
   const statuses: [number, number][] = [];
-  const r = await call('transcode', { input, outDir: out, profiles: ['hls'] }, (n, d) => statuses.push([n, d]));
+  const r = conforms('transcode', await call('transcode', { input, outDir: out, profiles: ['hls'] }, (n, d) => statuses.push([n, d])));
   const hls = r.outputs[0];
   assert.equal(hls.profile, 'hls');
   assert.equal(hls.path, path.join(out, 'talk-hls', 'master.m3u8'));
@@ -190,7 +191,7 @@ test('hls: a 640×360 clip without audio gives two variants without audio', { sk
   const dir = await tmp(t);
   const input = makeClip(path.join(dir, 'mute.mp4'), '640x360', 6, { silent: true });
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }]);
-  const r = await call('transcode', { input, outDir: dir, profiles: ['hls'], hls: { audioOnly: true } });
+  const r = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: ['hls'], hls: { audioOnly: true } }));
   const hls = r.outputs[0];
   assert.deepEqual(
     hls.variants.map((v: Variant) => [path.basename(v.path), v.width, v.height]),

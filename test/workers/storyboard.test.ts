@@ -14,6 +14,7 @@ import { makeClip } from '../helpers/clips.js';
 import { tempDir, tempFiles } from '../helpers/files.js';
 import { missingTools } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 
@@ -83,7 +84,7 @@ test('storyboard: a tile per second of an 8 s clip, cues pointing into the sheet
   const dir = await tmp(t);
   const input = makeClip(path.join(dir, 'talk.mp4'), '1280x720', 8);
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }]);
-  const r = await call('transcode', { input, outDir: dir, profiles: [], storyboard: true });
+  const r = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: [], storyboard: true }));
   const sb = r.storyboard as Storyboard;
   assert.deepEqual(
     [path.basename(sb.path), path.basename(sb.vtt), sb.format, sb.intervalSeconds, sb.tiles, sb.columns, sb.rows, sb.tileWidth, sb.tileHeight],
@@ -99,7 +100,7 @@ test('storyboard: a tile per second of an 8 s clip, cues pointing into the sheet
     ],
   );
   assert.deepEqual(await tempFiles(dir), []);
-  const again = await call('transcode', { input, outDir: dir, profiles: [], storyboard: true });
+  const again = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: [], storyboard: true }));
   assert.equal(again.storyboard.skipped, true, 'up to date: not made again');
 });
 

@@ -13,6 +13,7 @@ import { dominantColour } from '../../src/workers/placeholder.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const IMG = (f: string) => path.join(ROOT, 'fixtures/images', f);
 
@@ -37,6 +38,7 @@ test('the placeholder decodes to an image of the source’s average colour and a
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
   for (const file of ['photo-landscape.jpg', 'photo-portrait-exif6.jpg']) {
     const r = await call('thumbnail', { input: IMG(file), outDir: out, sizes: [{ width: 320, format: 'webp' }] });
+    conforms('thumbnail', r);
     const hash = hashOf(r);
     assert.ok(hash.length <= 30, `${file}: a ThumbHash is tiny (${hash.length} bytes)`);
     const avg = thumbHashToAverageRGBA(hash);
@@ -165,11 +167,12 @@ test('placeholder and urlPrefix are checked at the boundary, naming the field', 
     [{ ...base, placeholder: 'no' }, 'Expected boolean for thumbnail.placeholder but received no of type string'],
     [
       { ...base, urlPrefix: 'https://cdn.example/my img/' },
-      'Expected a URL prefix without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/my img/ of type string',
+      'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/my img/ of type ' +
+        'string',
     ],
     [
       { ...base, urlPrefix: 'https://cdn.example/a,b/' },
-      'Expected a URL prefix without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string',
+      'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string',
     ],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);

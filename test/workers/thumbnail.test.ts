@@ -14,6 +14,7 @@ import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { filesUnder, tempFiles } from '../helpers/files.js';
 import { ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const IMG = (f: string) => path.join(ROOT, 'fixtures/images', f);
 const BAD = (f: string) => path.join(ROOT, 'fixtures/bad', f);
@@ -54,6 +55,7 @@ test('several sizes and formats from one job, read back with sharp', async (t) =
     },
     (n) => statuses.push(n),
   );
+  conforms('thumbnail', r);
   assert.deepEqual([r.width, r.height, r.format], [1600, 1067, 'jpeg']);
   assert.deepEqual(
     r.outputs.map((o: { path: string }) => path.basename(o.path)),
@@ -201,6 +203,7 @@ test('an animated GIF stays animated in WebP and gives its first frame otherwise
       { width: 100, format: 'png' },
     ],
   });
+  conforms('thumbnail', r);
   const webp = await sharp(r.outputs[0].path, { animated: true }).metadata();
   assert.equal(webp.pages, 6);
   assert.deepEqual([webp.width, webp.pageHeight], [100, 75]);
@@ -275,7 +278,7 @@ test('an output already up to date is not made again; a changed option or input 
   const first = await call('thumbnail', payload);
   const mtime = (await stat(first.outputs[0].path)).mtimeMs;
   await new Promise((r) => setTimeout(r, 20));
-  const second = await call('thumbnail', payload);
+  const second = conforms('thumbnail', await call('thumbnail', payload));
   assert.deepEqual(
     second.outputs.map((o: { skipped?: boolean }) => o.skipped),
     [true, true],
@@ -454,30 +457,33 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
       { ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] },
       'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number',
     ],
-    [{ outDir: '/tmp', sizes: [] }, 'Expected non-empty string of at most 4096 characters for thumbnail.input but received undefined'],
+    [{ outDir: '/tmp', sizes: [] }, 'Expected a path of 1 to 4096 characters without NUL for thumbnail.input but received undefined'],
     [
       { ...base, sizes: [{ width: 10, format: 'png' }], background: 'red' },
       'Expected a colour #rgb, #rgba, #rrggbb or #rrggbbaa for thumbnail.background but received red of type string',
     ],
     [
       { ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' },
-      'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received ../up of type string',
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received ../up of type ' +
+        'string',
     ],
     [
       { ...base, sizes: [{ width: 10, format: 'png' }], name: 'a\u0000b' },
-      'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received a\u0000b of type string',
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received a\u0000b of ' +
+        'type string',
     ],
     [
       { ...base, sizes: [{ width: 10, format: 'png' }], name: 'two\nlines' },
-      'Expected a file name without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of type string',
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of ' +
+        'type string',
     ],
     [
       { ...base, input: '/tmp/a\u0000.png', sizes: [{ width: 10, format: 'png' }] },
-      'Expected a path without NUL for thumbnail.input but received /tmp/a\u0000.png of type string',
+      'Expected a path of 1 to 4096 characters without NUL for thumbnail.input but received /tmp/a\u0000.png of type string',
     ],
     [
       { ...base, outDir: '/tmp/out\u0000', sizes: [{ width: 10, format: 'png' }] },
-      'Expected a path without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string',
+      'Expected a path of 1 to 4096 characters without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string',
     ],
     [
       { ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' },

@@ -20,6 +20,7 @@ import { posterRun, profileRun, transcodeWorker } from '../../src/workers/transc
 import { filesUnder, tempFiles } from '../helpers/files.js';
 import { missingTools, ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const CLIP = path.join(ROOT, 'fixtures/video/clip.mp4');
 const TRUNCATED = path.join(ROOT, 'fixtures/bad/truncated.mp4');
@@ -97,6 +98,7 @@ test('renditions read back with ffprobe and sharp; never upscaled; progress whil
     { input: CLIP, outDir: out, profiles: ['mp4-720p', 'mp4-240p', 'webm-720p', 'audio-m4a', 'audio-opus'], poster: { width: 320 } },
     (n, d) => statuses.push([n, d]),
   );
+  conforms('transcode', r);
   assert.equal(r.input, CLIP);
   assert.equal(r.durationSeconds, 3);
   assert.deepEqual(
@@ -191,7 +193,7 @@ test('an output already up to date is not made again; a changed option makes onl
   const first = await call('transcode', payload);
   const mtime = (await stat(first.outputs[0].path)).mtimeMs;
   const statuses: [number, number][] = [];
-  const again = await call('transcode', payload, (n, d) => statuses.push([n, d]));
+  const again = conforms('transcode', await call('transcode', payload, (n, d) => statuses.push([n, d])));
   assert.deepEqual([again.outputs[0].skipped, again.poster.skipped], [true, true]);
   assert.deepEqual([again.outputs[0].width, again.outputs[0].height, again.probe.width, again.durationSeconds], [426, 240, 640, 3], 'the recorded result');
   assert.equal((await stat(first.outputs[0].path)).mtimeMs, mtime, 'not written again');
@@ -463,21 +465,23 @@ test('payloads are checked at the boundary, naming the field', { skip }, async (
     [{ ...base, profiles: [], poster: { at: 3 } }, 'Expected one of the fields atSeconds, width, format for transcode.poster.at but received 3 of type number'],
     [
       { ...base, profiles: ['mp4-480p'], name: '../up' },
-      'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received ../up of type string',
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for transcode.name but received ../up of type ' +
+        'string',
     ],
     [
       { ...base, profiles: ['mp4-480p'], name: 'a\r\nb' },
-      'Expected a file name without folders, a leading dot, control characters or NUL for transcode.name but received a\r\nb of type string',
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for transcode.name but received a\r\nb of type ' +
+        'string',
     ],
     [
       { ...base, input: 'clip\u0000.mp4', profiles: ['mp4-480p'] },
-      'Expected a path without NUL for transcode.input but received clip\u0000.mp4 of type string',
+      'Expected a path of 1 to 4096 characters without NUL for transcode.input but received clip\u0000.mp4 of type string',
     ],
     [
       { ...base, profile: ['mp4-480p'], profiles: ['mp4-480p'] },
       'Expected one of the fields input, outDir, profiles, poster, storyboard, hls, name for transcode.profile but received ["mp4-480p"] of type array',
     ],
-    [{ outDir: '/tmp', profiles: ['mp4-480p'] }, 'Expected non-empty string of at most 4096 characters for transcode.input but received undefined'],
+    [{ outDir: '/tmp', profiles: ['mp4-480p'] }, 'Expected a path of 1 to 4096 characters without NUL for transcode.input but received undefined'],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('transcode', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });
@@ -499,11 +503,11 @@ test('allowed folders are enforced for the input and the output folder', { skip 
 
 test('probe tells an image from a video and refuses what is neither', { skip }, async (t) => {
   const { call, failure } = await withWorkers(t, [{ factory: probeWorker }]);
-  const v = await call('probe', { input: CLIP });
+  const v = conforms('probe', await call('probe', { input: CLIP }));
   assert.deepEqual([v.kind, v.width, v.height, v.durationSeconds, v.videoCodec, v.audioCodec], ['video', 640, 360, 3, 'h264', 'aac']);
-  const i = await call('probe', { input: path.join(ROOT, 'fixtures/images/photo-portrait-exif6.jpg') });
+  const i = conforms('probe', await call('probe', { input: path.join(ROOT, 'fixtures/images/photo-portrait-exif6.jpg') }));
   assert.deepEqual([i.kind, i.format, i.width, i.height], ['image', 'jpeg', 800, 1200]);
-  const g = await call('probe', { input: path.join(ROOT, 'fixtures/images/animated.gif') });
+  const g = conforms('probe', await call('probe', { input: path.join(ROOT, 'fixtures/images/animated.gif') }));
   assert.deepEqual([g.kind, g.pages, g.height], ['image', 6, 150]);
   const bad = path.join(ROOT, 'fixtures/bad/not-an-image.jpg');
   assert.equal(await failure('probe', { input: bad }), `GT_MEDIA_INVALID: ${bad} is not a valid video or audio file: Invalid data found when processing input`);

@@ -17,6 +17,7 @@ import { PeakBlocks } from '../../src/workers/peaks.js';
 import { type PeaksFile, waveformWorker } from '../../src/workers/waveform.js';
 import { missingTools, ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
 
@@ -50,6 +51,7 @@ test('peaks of a tone with a silence gap show the gap; exactly N points; the PNG
     sampleRate: number;
     outputs: { path: string; format: string; points?: number; width?: number; height?: number }[];
   }>('waveform', { input, outDir: path.join(dir, 'out'), points: 100, width: 500, height: 64 }, (n, d) => statuses.push([n, d]));
+  conforms('waveform', res);
   assert.equal(res.sampleRate, 44100);
   assert.ok(Math.abs(res.durationSeconds - 5) < 0.1, `duration ${res.durationSeconds}`);
   assert.deepEqual(
@@ -92,7 +94,7 @@ test('a second job for the same input and options writes nothing; other options 
   toneWithGap(input, 8000);
   const { call } = await withWorkers(t, [{ factory: waveformWorker }]);
   const first = await call('waveform', { input, outDir: dir, points: 50 });
-  const again = await call('waveform', { input, outDir: dir, points: 50 });
+  const again = conforms('waveform', await call('waveform', { input, outDir: dir, points: 50 }));
   assert.deepEqual(
     again.outputs.map((o: { skipped?: boolean }) => o.skipped),
     [true, true],

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { webhookWorker } from '../../src/workers/webhook.js';
 import { documentedVerify, webhookReceiver as receiver, SECRET } from '../helpers/webhook.js';
 import { withWorkers } from '../helpers/workers.js';
+import { conforms } from './result-schema.js';
 
 test('delivers a signed JSON body that the documented code verifies; a changed body, a wrong key or an old timestamp does not', async (t) => {
   const verify = await documentedVerify();
@@ -19,6 +20,7 @@ test('delivers a signed JSON body that the documented code verifies; a changed b
     event: 'run.done',
     deliveryId: 'run-r1',
   });
+  conforms('webhook', res);
   assert.deepEqual([res.status, res.attempts, res.deliveryId], [204, 1, 'run-r1']);
   assert.equal(r.received.length, 1);
   const got = r.received[0]!;

@@ -28,7 +28,7 @@ export function registerDashboard(app: FastifyInstance, dir: URL = new URL('./da
     return p;
   };
   for (const [route, { file, type }] of Object.entries(FILES)) {
-    app.get(route, async (_req, reply) => {
+    app.get(route, { schema: { hide: true } }, async (_req, reply) => {
       let body: Buffer;
       try {
         body = await load(file);

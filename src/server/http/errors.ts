@@ -4,11 +4,21 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import Type, { type Static } from 'typebox';
 import { GeartrainError, gtError } from '../../errors.js';
 
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+const ErrorSchema = Type.Object({ code: Type.String({ description: 'A GT_* code (docs/errors.md)' }), message: Type.String() }, { additionalProperties: false });
+export const ErrorBodySchema = Type.Object({ error: ErrorSchema }, { additionalProperties: false, description: 'The error, with the HTTP status of its code' });
+export type ErrorBody = Static<typeof ErrorBodySchema>;
+
+/** The error answers every route declares: 4xx and 5xx, `{error: {code, message}}`. */
+export const errorResponses = { '4xx': ErrorBodySchema, '5xx': ErrorBodySchema } as const;
+
+/** A foreground POST /jobs that failed also names its job. */
+export const JobErrorBodySchema = Type.Object(
+  { error: ErrorSchema, handle: Type.Optional(Type.String({ description: 'The handle of the job that failed' })) },
+  { additionalProperties: false, description: 'The error, with the HTTP status of its code' },
+);
 
 export function errorBody(err: GeartrainError): ErrorBody {
   return { error: { code: err.code, message: err.message } };

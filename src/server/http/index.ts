@@ -1,31 +1,45 @@
-// The job server's HTTP side, on a port of its own: the JSON API under /api/v1, the dashboard
-// at /, and /metrics. Loaded only when ServerOptions.http is set (fastify and prom-client stay
-// out of a plain Gearman server). `close()` is idempotent.
+// The job server's HTTP side, on a port of its own: the JSON API under /api/v1 (its OpenAPI
+// document at /api/v1/openapi.json), the dashboard at /, and /metrics. Loaded only when
+// ServerOptions.http is set (fastify and prom-client stay out of a plain Gearman server).
+// `close()` is idempotent.
 
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify from 'fastify';
 import { gtError } from '../../errors.js';
 import { ServerMetrics } from '../metrics.js';
 import { authHook } from './auth.js';
-import type { RouteContext } from './context.js';
+import type { Api, RouteContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { errorHandler, sendError } from './errors.js';
 import { EventHub } from './events.js';
 import { parseJsonBody } from './json.js';
 import type { HttpHost } from './host.js';
 import type { CheckedHttpOptions } from './options.js';
+import { registerOpenapi, registerOpenapiRoute } from './openapi.js';
 import { registerJobRoutes } from './routes-jobs.js';
 import { registerOverviewRoutes, snapshot } from './routes-overview.js';
 import { registerProviderRoutes } from './routes-providers.js';
 import { ForegroundCalls } from './submit.js';
 import { ThroughputHistory } from './throughput.js';
+import { validatorCompiler } from './validation.js';
 import { totals } from './views.js';
 
 export { checkHttpOptions, isLoopback, type HttpOptions, type CheckedHttpOptions } from './options.js';
 export type { RunsProvider, SupervisorProvider, RunView, RunStepView, ProcessesView, ProcessView, ProcessTypeView } from './providers.js';
 
+/** A route as fastify registered it. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  /** Left out of the OpenAPI document (the dashboard's files). */
+  hidden: boolean;
+}
+
 export class HttpApi {
   readonly metrics: ServerMetrics;
-  private readonly app: FastifyInstance;
+  /** Every route registered, as fastify's onRoute hook reports them. */
+  readonly routes: RouteEntry[] = [];
+  private readonly app: Api;
   private readonly calls = new ForegroundCalls();
   private readonly events: EventHub;
   private readonly history: ThroughputHistory;
@@ -54,8 +68,12 @@ export class HttpApi {
       forceCloseConnections: true,
       // Handles ("H:host:123") and log ids are short, but host names can be long.
       routerOptions: { maxParamLength: 600 },
-    });
+    }).withTypeProvider<TypeBoxTypeProvider>();
     this.app = app;
+    app.setValidatorCompiler(validatorCompiler);
+    app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) this.routes.push({ method, url: r.url, hidden: r.schema?.hide === true });
+    });
     // JSON only (a cross-site form cannot send it without a CORS preflight, which is never
     // granted); an empty body is "no body".
     app.removeAllContentTypeParsers();
@@ -71,10 +89,16 @@ export class HttpApi {
     app.setErrorHandler(errorHandler(host.log, opts.bodyLimit));
     app.setNotFoundHandler((req, reply) => sendError(reply, gtError('GT_HTTP_NOT_FOUND', `No route ${req.method} ${req.url.split('?', 1)[0]}`)));
 
-    registerDashboard(app);
-    registerOverviewRoutes(app, ctx);
-    registerJobRoutes(app, ctx);
-    registerProviderRoutes(app, ctx);
+    // swagger's own onRoute hook is in place only once its plugin has loaded: every route is
+    // declared in a plugin registered after it.
+    registerOpenapi(app, host.version, opts.token !== null);
+    void app.register(async (api) => {
+      registerDashboard(api);
+      registerOverviewRoutes(api, ctx);
+      registerJobRoutes(api, ctx);
+      registerProviderRoutes(api, ctx);
+      registerOpenapiRoute(api);
+    });
   }
 
   async listen(): Promise<{ host: string; port: number }> {

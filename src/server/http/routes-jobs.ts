@@ -1,29 +1,108 @@
 // /api/v1/jobs: submit, status, the job log, retry and cancel. Thin handlers: the rules live in
-// the registry and the job log, as for the Gearman and admin protocols.
+// the registry and the job log, as for the Gearman and admin protocols; the shapes of requests
+// and answers are the route schemas below.
 
-import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
 import { GeartrainError, gtError } from '../../errors.js';
 import { GEARMAN_MAX_UNIQUE_SIZE } from '../../protocol/commands.js';
-import { JOB_STATES, type JobFilter, type JobState } from '../../store/types.js';
+import type { JobFilter } from '../../store/types.js';
 import type { JobLog } from '../joblog.js';
 import { PRIORITY_NAMES, type Priority } from '../registry.js';
-import type { RouteContext } from './context.js';
-import { errorBody } from './errors.js';
+import type { Api, RouteContext } from './context.js';
+import { JobErrorBodySchema, errorBody, errorResponses } from './errors.js';
 import { resultValue } from './json.js';
 import { submitBackground, type HttpSubmission } from './submit.js';
-import { booleanField, checkQuery, intField, objectBody, oneOf, queryInt, stringField } from './validate.js';
-import { liveJobView, recordView } from './views.js';
+import { JobStateSchema, JobViewSchema, liveJobView, recordView } from './views.js';
 
 /** Longest a foreground call may wait, ms (a day). */
 const MAX_TIMEOUT_MS = 24 * 3600_000;
 /** How long a foreground call waits when the body names no timeoutMs. */
 export const DEFAULT_FOREGROUND_TIMEOUT_MS = 30_000;
 const MAX_LIST = 10_000;
-const SUBMIT_FIELDS = ['function', 'payload', 'priority', 'unique', 'background', 'timeoutMs'] as const;
+/** gearmand's limit on a function name. */
+const MAX_FUNCTION_BYTES = 512;
 
-type IdParams = { Params: { id: string } };
+/** Text a Gearman packet carries as an argument: NUL would split it, and the limit is in UTF-8 bytes. */
+function gearmanText(maxBytes: number, nonEmpty: boolean, description: string) {
+  const expected = `${nonEmpty ? 'a non-empty string' : 'a string'} of at most ${maxBytes} bytes without NUL`;
+  return Type.Refine(
+    Type.String({ ...(nonEmpty ? { minLength: 1 } : {}), maxLength: maxBytes, pattern: '^[^\\u0000]*$', expected, description: `${description} At most ${maxBytes} bytes in UTF-8.` }),
+    (s) => Buffer.byteLength(s) <= maxBytes,
+  );
+}
 
-export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void {
+const FunctionName = gearmanText(MAX_FUNCTION_BYTES, true, 'The Gearman function name.');
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, description: 'A job log id, or the Gearman handle while this server holds the job' }) }, { additionalProperties: false });
+const JobAnswer = Type.Object({ job: JobViewSchema }, { additionalProperties: false });
+/** Routes that take no fields: no body, `{}` or null. */
+const NoFields = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
+
+const SubmitBody = Type.Object(
+  {
+    function: FunctionName,
+    payload: Type.Optional(Type.Unknown({ description: 'A string is sent as it is; any other JSON value as its JSON text (what the workers read).' })),
+    priority: Type.Optional(Type.Enum(PRIORITY_NAMES, { default: 'normal' })),
+    unique: Type.Optional(gearmanText(GEARMAN_MAX_UNIQUE_SIZE, false, 'Jobs of one function with the same unique id are coalesced.')),
+    background: Type.Optional(Type.Boolean({ default: true })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TIMEOUT_MS, default: DEFAULT_FOREGROUND_TIMEOUT_MS, description: 'Foreground jobs only: how long to wait for the result.' })),
+  },
+  { additionalProperties: false },
+);
+
+const Submitted = Type.Object(
+  {
+    handle: Type.String(),
+    id: Type.String(),
+    function: Type.String(),
+    coalesced: Type.Boolean({ description: 'It joined a job already queued or running with the same function and unique id.' }),
+    workers: Type.Integer({ description: 'Workers that can run the function now.' }),
+    warning: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+const Finished = Type.Object(
+  {
+    handle: Type.String(),
+    function: Type.String(),
+    coalesced: Type.Boolean(),
+    result: Type.Unknown({ description: "The result's JSON value when the worker answered JSON, else the text." }),
+    resultText: Type.String({ description: 'The result exactly as the worker sent it.' }),
+  },
+  { additionalProperties: false },
+);
+
+const ListQuery = Type.Object(
+  {
+    state: Type.Optional(JobStateSchema),
+    function: Type.Optional(Type.String()),
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Only jobs updated at or after this time, ms since the epoch.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LIST, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+const RetryDeadBody = Type.Union([
+  Type.Object(
+    { function: Type.Optional(gearmanText(MAX_FUNCTION_BYTES, false, 'Only dead jobs of this function.')), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100_000 })) },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+
+const StatusAnswer = Type.Object(
+  {
+    handle: Type.String(),
+    id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    known: Type.Boolean(),
+    running: Type.Boolean(),
+    numerator: Type.Integer(),
+    denominator: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+export function registerJobRoutes(app: Api, ctx: RouteContext): void {
   const { host, calls } = ctx;
   const { registry } = host;
 
@@ -36,20 +115,17 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
   const idOf = (w: string): string => registry.jobs.get(w)?.id || w;
   const handleOf = (id: string): string | null => registry.findById(id)?.handle ?? null;
 
-  app.post('/api/v1/jobs', async (req, reply) => {
-    const b = objectBody(req.body, SUBMIT_FIELDS);
-    const fn = stringField(b, 'function', { required: true, nonEmpty: true, maxBytes: 512 })!;
-    const payload = b.payload;
+  const submitSchema = {
+    summary: 'Submit a job: in the background (202 once logged), or in the foreground (200 with its result)',
+    body: SubmitBody, response: { 200: Finished, 202: Submitted, '4xx': JobErrorBodySchema, '5xx': JobErrorBodySchema } };
+  app.post('/api/v1/jobs', { schema: submitSchema }, async (req, reply) => {
+    const { function: fn, payload, priority = 'normal', unique = '', background = true, timeoutMs } = req.body;
     // A string is sent as it is; any other JSON value as its JSON text (what the workers read).
     const data = Buffer.from(payload === undefined ? '' : typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
-    const priorityName = b.priority === undefined ? 'normal' : oneOf(b.priority, 'priority', PRIORITY_NAMES);
-    const unique = stringField(b, 'unique', { maxBytes: GEARMAN_MAX_UNIQUE_SIZE }) ?? '';
-    const background = booleanField(b, 'background', true);
-    const timeoutMs = intField(b, 'timeoutMs', 1, MAX_TIMEOUT_MS);
     if (background && timeoutMs !== undefined) {
       throw new GeartrainError('GT_INVALID_ARGUMENT', 'timeoutMs applies to foreground jobs only: send it with background: false');
     }
-    const s: HttpSubmission = { fn, data, priority: PRIORITY_NAMES.indexOf(priorityName) as Priority, unique };
+    const s: HttpSubmission = { fn, data, priority: PRIORITY_NAMES.indexOf(priority) as Priority, unique };
     if (background) {
       const { job, coalesced } = await submitBackground(host, s);
       const workers = job.fn.workers.size;
@@ -79,13 +155,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     return reply.code(200).send({ handle: o.job.handle, function: fn, coalesced: call.coalesced, result: resultValue(text), resultText: text });
   });
 
-  app.get('/api/v1/jobs', async (req) => {
-    const q = checkQuery(req.query, ['state', 'function', 'since', 'limit']);
-    const f: JobFilter = { limit: queryInt(q, 'limit', MAX_LIST) ?? 100 };
-    if (q.state) f.state = oneOf(q.state, 'state', JOB_STATES) as JobState;
-    if (q.function) f.fn = q.function;
-    const since = queryInt(q, 'since', Number.MAX_SAFE_INTEGER);
-    if (since !== undefined) f.since = since;
+  app.get('/api/v1/jobs', { schema: { summary: 'The job log, newest first, with filters', querystring: ListQuery, response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }, { additionalProperties: false }), ...errorResponses } } }, async (req) => {
+    const q = req.query;
+    const f: JobFilter = { limit: q.limit ?? 100 };
+    if (q.state !== undefined) f.state = q.state;
+    if (q.function !== undefined) f.fn = q.function;
+    if (q.since !== undefined) f.since = q.since;
     const log = joblog();
     // The journal writes updates behind (a few ms): what the operator reads includes them.
     await log.sync();
@@ -93,10 +168,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     return { jobs: records.map((r) => recordView(r, handleOf(r.id))) };
   });
 
-  app.post('/api/v1/jobs/retry-dead', async (req) => {
-    const b = objectBody(req.body, ['function', 'limit'], true);
-    const fn = stringField(b, 'function', { maxBytes: 512 });
-    const limit = intField(b, 'limit', 1, 100_000) ?? 100_000;
+  const retryDeadResponse = Type.Object({ retried: Type.Integer(), ids: Type.Array(Type.String()) }, { additionalProperties: false });
+  app.post('/api/v1/jobs/retry-dead', { schema: { summary: 'Run dead jobs again', body: RetryDeadBody, response: { 200: retryDeadResponse, ...errorResponses } } }, async (req) => {
+    const { function: fn, limit = 100_000 } = req.body ?? {};
     const log = joblog();
     await log.sync();
     const dead = await log.store.list({ state: 'dead', limit, ...(fn ? { fn } : {}) });
@@ -109,7 +183,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     return { retried: ids.length, ids };
   });
 
-  app.get<IdParams>('/api/v1/jobs/:id', async (req) => {
+  app.get('/api/v1/jobs/:id', { schema: { summary: 'One job log entry, by log id or handle', params: IdParams, response: { 200: JobAnswer, ...errorResponses } } }, async (req) => {
     const param = req.params.id;
     const live = registry.jobs.get(param);
     if (live && !live.logged) return { job: liveJobView(live) };
@@ -121,7 +195,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     return { job: recordView(r, handleOf(id)) };
   });
 
-  app.get<IdParams>('/api/v1/jobs/:id/status', async (req) => {
+  app.get('/api/v1/jobs/:id/status', { schema: { summary: 'GET_STATUS of a job, by handle or log id', params: IdParams, response: { 200: StatusAnswer, ...errorResponses } } }, async (req) => {
     // GET_STATUS: a handle this server holds; a log id is accepted too.
     const param = req.params.id;
     const job = registry.jobs.get(param) ?? registry.findById(param);
@@ -129,8 +203,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     return { handle: job.handle, id: job.id || null, known: true, running: job.worker !== null, numerator: job.numerator, denominator: job.denominator };
   });
 
-  app.post<IdParams>('/api/v1/jobs/:id/retry', async (req) => {
-    objectBody(req.body, [], true);
+  app.post('/api/v1/jobs/:id/retry', { schema: { summary: 'Run a failed, dead or cancelled job again', params: IdParams, body: NoFields, response: { 200: JobAnswer, ...errorResponses } } }, async (req) => {
     const log = joblog();
     await log.sync();
     const id = idOf(req.params.id);
@@ -142,15 +215,15 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RouteContext): void
     return { job: recordView(updated, handleOf(id)) };
   });
 
-  app.post<IdParams>('/api/v1/jobs/:id/cancel', async (req) => {
-    objectBody(req.body, [], true);
+  const cancelled = Type.Object({ job: Type.Union([JobViewSchema, Type.Null()]) }, { additionalProperties: false });
+  app.post('/api/v1/jobs/:id/cancel', { schema: { summary: 'Cancel a queued, running, failed or dead job', params: IdParams, body: NoFields, response: { 200: cancelled, ...errorResponses } } }, async (req) => {
     const param = req.params.id;
     const live = registry.jobs.get(param);
     if (live && !live.logged) {
       // A foreground job: not in the log; its waiting clients get WORK_FAIL.
       const view = liveJobView(live);
       registry.cancel(live.handle);
-      return { job: { ...view, state: 'cancelled' } };
+      return { job: { ...view, state: 'cancelled' as const } };
     }
     const log = joblog();
     const id = idOf(param);

@@ -1,17 +1,36 @@
 // Routes served by a provider plugged into the server: pipeline runs (RunsProvider) and worker
 // processes (SupervisorProvider). Without one they answer 501 GT_HTTP_NOT_AVAILABLE.
 
-import type { FastifyInstance } from 'fastify';
-import { GeartrainError, gtError, invalidArgument } from '../../errors.js';
-import type { RouteContext } from './context.js';
-import type { RunsProvider, SupervisorProvider } from './providers.js';
-import { checkQuery, objectBody, oneOf, queryInt } from './validate.js';
-import { runSummary } from './views.js';
+import Type from 'typebox';
+import { gtError } from '../../errors.js';
+import type { Api, RouteContext } from './context.js';
+import { errorResponses } from './errors.js';
+import { ProcessesViewSchema, RunViewSchema, type RunsProvider, type SupervisorProvider } from './providers.js';
+import { RunSummarySchema, runSummary } from './views.js';
 
 /** The supervisor refuses more itself; this only bounds what reaches it. */
 const MAX_PROCESSES = 1024;
 
-export function registerProviderRoutes(app: FastifyInstance, ctx: RouteContext): void {
+const RunsQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 50 })) }, { additionalProperties: false });
+const RunParams = Type.Object({ id: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+const RunAnswer = Type.Object(
+  { run: RunSummarySchema, record: RunViewSchema },
+  { additionalProperties: false },
+);
+const ProcessesBody = Type.Object({ action: Type.Enum(['reload']) }, { additionalProperties: false });
+const ScaleBody = Type.Object(
+  {
+    counts: Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: MAX_PROCESSES }), {
+      minProperties: 1,
+      propertyNames: { minLength: 1, maxLength: 100, expected: 'a worker type name of 1 to 100 characters' },
+      expected: 'an object of worker type → process count, e.g. {"thumbnail": 3}',
+    }),
+  },
+  { additionalProperties: false },
+);
+const ProviderResult = Type.Object({ result: Type.Unknown({ description: 'What the supervisor reports' }) }, { additionalProperties: false });
+
+export function registerProviderRoutes(app: Api, ctx: RouteContext): void {
   const { host } = ctx;
   const runs = (): RunsProvider => {
     const p = host.runsProvider;
@@ -24,40 +43,27 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: RouteContext):
     return p;
   };
 
-  app.get('/api/v1/runs', async (req) => {
-    const q = checkQuery(req.query, ['limit']);
-    const list = await runs().list(queryInt(q, 'limit', 1000) ?? 50);
+  const runList = Type.Object({ runs: Type.Array(RunSummarySchema) }, { additionalProperties: false });
+  app.get('/api/v1/runs', { schema: { summary: 'Pipeline runs with per-step progress', querystring: RunsQuery, response: { 200: runList, ...errorResponses } } }, async (req) => {
+    const list = await runs().list(req.query.limit ?? 50);
     return { runs: list.map((r) => runSummary(r)) };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', async (req) => {
+  app.get('/api/v1/runs/:id', { schema: { summary: 'One pipeline run: its summary and its whole record', params: RunParams, response: { 200: RunAnswer, ...errorResponses } } }, async (req) => {
     const r = await runs().get(req.params.id);
     if (!r) throw gtError('GT_HTTP_NOT_FOUND', `No pipeline run ${req.params.id}`);
     return { run: runSummary(r, true), record: r };
   });
 
-  app.get('/api/v1/processes', async () => supervisor().ps());
+  app.get('/api/v1/processes', { schema: { summary: 'Supervised worker processes, as pipeline ps', response: { 200: ProcessesViewSchema, ...errorResponses } } }, async () => supervisor().ps());
 
-  app.post('/api/v1/processes', async (req) => {
-    const b = objectBody(req.body, ['action']);
-    oneOf(b.action, 'action', ['reload'] as const);
+  app.post('/api/v1/processes', { schema: { summary: 'Replace every worker process, as pipeline reload', body: ProcessesBody, response: { 200: ProviderResult, ...errorResponses } } }, async () => {
     const p = supervisor();
     if (typeof p.reload !== 'function') throw gtError('GT_HTTP_NOT_AVAILABLE', 'This supervisor cannot reload');
     return { result: await p.reload() };
   });
 
-  app.post('/api/v1/scale', async (req) => {
-    const b = objectBody(req.body, ['counts']);
-    const counts = b.counts;
-    if (typeof counts !== 'object' || counts === null || Array.isArray(counts) || Object.keys(counts).length === 0) {
-      throw invalidArgument('an object of worker type → process count, e.g. {"thumbnail": 3}', 'counts', counts);
-    }
-    const checked: Record<string, number> = {};
-    for (const [type, n] of Object.entries(counts as Record<string, unknown>)) {
-      if (type === '' || type.length > 100) throw new GeartrainError('GT_INVALID_ARGUMENT', `Expected a worker type name for a key of counts but received "${type.slice(0, 40)}"`);
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_PROCESSES) throw invalidArgument(`an integer from 0 to ${MAX_PROCESSES}`, `counts.${type}`, n);
-      checked[type] = n;
-    }
-    return { result: await supervisor().scale(checked) };
-  });
+  app.post('/api/v1/scale', { schema: { summary: 'Set the process count of worker types, as pipeline scale', body: ScaleBody, response: { 200: ProviderResult, ...errorResponses } } }, async (req) => ({
+    result: await supervisor().scale(req.body.counts),
+  }));
 }

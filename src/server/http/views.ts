@@ -1,38 +1,48 @@
 // The JSON the HTTP API answers with, built from the registry, the job log and the providers.
+// Each shape is a TypeBox schema: the route's response schema (fastify serializes with it and
+// @fastify/swagger publishes it) and, through Static, the type the view functions build.
 
-import type { JobRecord } from '../../store/types.js';
+import Type, { type Static } from 'typebox';
+import { JOB_STATES, type JobRecord } from '../../store/types.js';
 import type { Connection } from '../connection.js';
 import { PRIORITY_NAMES, type Job, type JobRegistry } from '../registry.js';
 import { resultValue } from './json.js';
 import type { RunStepView, RunView } from './providers.js';
 
+const Nullable = <S extends Parameters<typeof Type.Union>[0][number]>(s: S) => Type.Union([s, Type.Null()]);
+/** ms since the epoch */
+const Time = Type.Integer({ description: 'ms since the epoch' });
+
+export const PrioritySchema = Type.Enum(PRIORITY_NAMES);
+export const JobStateSchema = Type.Enum(JOB_STATES);
+
+export const JobViewSchema = Type.Object(
+  {
+    id: Nullable(Type.String()),
+    handle: Nullable(Type.String({ description: 'The Gearman handle while this server holds the job.' })),
+    function: Type.String(),
+    unique: Type.String(),
+    priority: PrioritySchema,
+    state: JobStateSchema,
+    background: Type.Boolean(),
+    attempts: Type.Integer(),
+    maxAttempts: Type.Integer(),
+    runAt: Nullable(Time),
+    createdAt: Nullable(Time),
+    updatedAt: Nullable(Time),
+    worker: Nullable(Type.String()),
+    result: Type.Unknown({ description: "A done job's result: its JSON value when the worker answered JSON, else the text." }),
+    resultText: Nullable(Type.String({ description: 'The result exactly as the worker sent it.' })),
+    error: Nullable(Type.String()),
+    payload: Nullable(Type.String({ description: 'The payload as text, up to 4096 bytes.' })),
+    payloadBytes: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+export type JobView = Static<typeof JobViewSchema>;
+
 /** Payloads up to this size are shown as text in job views. */
 const PAYLOAD_TEXT_MAX = 4096;
-
-export interface JobView {
-  id: string | null;
-  /** The Gearman handle while this server holds the job. */
-  handle: string | null;
-  function: string;
-  unique: string;
-  priority: (typeof PRIORITY_NAMES)[number];
-  state: string;
-  background: boolean;
-  attempts: number;
-  maxAttempts: number;
-  /** ms since the epoch */
-  runAt: number | null;
-  createdAt: number | null;
-  updatedAt: number | null;
-  worker: string | null;
-  /** A done job's result: its JSON value when the worker answered JSON, else the text. */
-  result: unknown;
-  /** The result exactly as the worker sent it. */
-  resultText: string | null;
-  error: string | null;
-  payload: string | null;
-  payloadBytes: number;
-}
 
 function payloadText(data: Buffer | null): string | null {
   return data && data.length <= PAYLOAD_TEXT_MAX ? data.toString('utf8') : null;
@@ -87,18 +97,21 @@ export function liveJobView(job: Job): JobView {
   };
 }
 
-export interface QueueView {
-  function: string;
-  queued: { high: number; normal: number; low: number; total: number };
-  /** Epoch jobs not yet due, retries waiting out their backoff. */
-  scheduled: number;
-  running: number;
-  workers: number;
-  completed: number;
-  failed: number;
-  retried: number;
-  dead: number;
-}
+export const QueueViewSchema = Type.Object(
+  {
+    function: Type.String(),
+    queued: Type.Object({ high: Type.Integer(), normal: Type.Integer(), low: Type.Integer(), total: Type.Integer() }, { additionalProperties: false }),
+    scheduled: Type.Integer({ description: 'Epoch jobs not yet due, retries waiting out their backoff.' }),
+    running: Type.Integer(),
+    workers: Type.Integer(),
+    completed: Type.Integer(),
+    failed: Type.Integer(),
+    retried: Type.Integer(),
+    dead: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+export type QueueView = Static<typeof QueueViewSchema>;
 
 export function queuesView(registry: JobRegistry): QueueView[] {
   const out: QueueView[] = [];
@@ -119,15 +132,18 @@ export function queuesView(registry: JobRegistry): QueueView[] {
   return out.sort((a, b) => (a.function < b.function ? -1 : a.function > b.function ? 1 : 0));
 }
 
-export interface WorkerView {
-  /** The connection id, as in the `workers` admin command. */
-  id: number;
-  host: string;
-  clientId: string;
-  functions: string[];
-  sleeping: boolean;
-  running: { handle: string; id: string | null; function: string }[];
-}
+export const WorkerViewSchema = Type.Object(
+  {
+    id: Type.Integer({ description: 'The connection id, as in the `workers` admin command.' }),
+    host: Type.String(),
+    clientId: Type.String(),
+    functions: Type.Array(Type.String()),
+    sleeping: Type.Boolean(),
+    running: Type.Array(Type.Object({ handle: Type.String(), id: Nullable(Type.String()), function: Type.String() }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type WorkerView = Static<typeof WorkerViewSchema>;
 
 /** Connections with registered functions (every connection with `all`), as `workers` lists them. */
 export function workersView(conns: Iterable<Connection>, all: boolean): WorkerView[] {
@@ -146,12 +162,11 @@ export function workersView(conns: Iterable<Connection>, all: boolean): WorkerVi
   return out;
 }
 
-export interface Totals {
-  completed: number;
-  failed: number;
-  retried: number;
-  dead: number;
-}
+export const TotalsSchema = Type.Object(
+  { completed: Type.Integer(), failed: Type.Integer(), retried: Type.Integer(), dead: Type.Integer() },
+  { additionalProperties: false },
+);
+export type Totals = Static<typeof TotalsSchema>;
 
 export function totals(registry: JobRegistry): Totals {
   const t: Totals = { completed: 0, failed: 0, retried: 0, dead: 0 };
@@ -164,26 +179,37 @@ export function totals(registry: JobRegistry): Totals {
   return t;
 }
 
-export interface StepSummary {
-  id: string;
-  status: string;
-  total: number;
-  done: number;
-  failed: number;
-  reused: number;
-  reason: string | null;
-  /** Failed items with their errors (GET /runs/:id only). */
-  failures?: { key: string; error: string | null }[];
-}
+export const StepSummarySchema = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.String(),
+    total: Type.Integer(),
+    done: Type.Integer(),
+    failed: Type.Integer(),
+    reused: Type.Integer(),
+    reason: Nullable(Type.String()),
+    failures: Type.Optional(
+      Type.Array(Type.Object({ key: Type.String(), error: Nullable(Type.String()) }, { additionalProperties: false }), {
+        description: 'Failed items with their errors (GET /runs/:id only).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StepSummary = Static<typeof StepSummarySchema>;
 
-export interface RunSummary {
-  id: string;
-  pipeline: string;
-  status: string;
-  createdAt: string | null;
-  updatedAt: string | null;
-  steps: StepSummary[];
-}
+export const RunSummarySchema = Type.Object(
+  {
+    id: Type.String(),
+    pipeline: Type.String(),
+    status: Type.String(),
+    createdAt: Nullable(Type.String()),
+    updatedAt: Nullable(Type.String()),
+    steps: Type.Array(StepSummarySchema),
+  },
+  { additionalProperties: false },
+);
+export type RunSummary = Static<typeof RunSummarySchema>;
 
 function stepSummary(id: string, s: RunStepView, detail: boolean): StepSummary {
   let done = 0;
