@@ -2,7 +2,7 @@
 // (submitted AND completed), and how fast it only takes them in (queue fill, no workers).
 // Target (docs/benchmarks.md): geartrain with the memory store ≥ 2× gearmand 1.1.20 -t 2.
 
-import { cpuNote, fmt, runLoad, startServer, startStub, stopServer, type Case, type Scenario } from './lib/harness.js';
+import { type Case, cpuNote, fmt, runLoad, type Scenario, startServer, startStub, stopServer } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
 
 /** The end-to-end load; bench/durable.ts runs the same one with shorter windows. */

@@ -15,9 +15,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuNote, fmt, runLoad, type Case, type RunningServer, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
-import type { LoadConfig } from './load.js';
 import { endToEnd as noopEndToEnd } from './background-noop.js';
+import { type Case, cpuNote, fmt, type RunningServer, runLoad, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
+import type { LoadConfig } from './load.js';
 
 const endToEnd: Omit<LoadConfig, 'port'> = { ...noopEndToEnd, warmupMs: 500, measureMs: 2000, fn: 'bench_durable' };
 
@@ -52,20 +52,36 @@ async function measure(server: RunningServer, uniques = false): Promise<Sample> 
   const perJob = (cores: number, rate: number): string => `${((cores / rate) * 1e6).toFixed(1)} µs cpu/job`;
   return {
     values: { jobs, submits },
-    note: `e2e ${fmt(jobs, 'jobs/s')} (${perJob(e.serverCpu, jobs)}; ${cpuNote(e)}); submit ${fmt(submits, 'jobs/s')} (${perJob(s.serverCpu, submits)}; ${cpuNote(s)})`,
+    note:
+      `e2e ${fmt(jobs, 'jobs/s')} (${perJob(e.serverCpu, jobs)}; ${cpuNote(e)}); submit ${fmt(submits, 'jobs/s')} (${perJob(s.serverCpu, submits)}; ` +
+      `${cpuNote(s)})`,
     otherCpu: Math.max(e.otherCpu, s.otherCpu),
     raw: { endToEnd: e, submitOnly: s },
   };
 }
 
-function durableCase(name: string, args: ServerArgs, target: number | undefined, versus: string, store = 'sqlite', after: () => void | Promise<void> = cleanup, uniques = false): Case {
+function durableCase(
+  name: string,
+  args: ServerArgs,
+  target: number | undefined,
+  versus: string,
+  store = 'sqlite',
+  after: () => void | Promise<void> = cleanup,
+  uniques = false,
+): Case {
   return {
     name,
     config: { endToEnd, submitOnly, uniques, serverArgs: { geartrain: store, gearmand: versus } },
     serverArgs: args,
     cleanup: after,
     metrics: [
-      { key: 'jobs', label: `bg no-op jobs/s, gt ${store} vs gearmand ${versus}${uniques ? ', unique ids' : ''}`, unit: 'jobs/s', better: 'higher', ...(target === undefined ? {} : { target }) },
+      {
+        key: 'jobs',
+        label: `bg no-op jobs/s, gt ${store} vs gearmand ${versus}${uniques ? ', unique ids' : ''}`,
+        unit: 'jobs/s',
+        better: 'higher',
+        ...(target === undefined ? {} : { target }),
+      },
       { key: 'submits', label: `bg submit-only jobs/s, gt ${store} vs gearmand ${versus}${uniques ? ', unique ids' : ''}`, unit: 'jobs/s', better: 'higher' },
     ],
     measure: (server) => measure(server, uniques),
@@ -111,7 +127,20 @@ const DBS: Db[] = [
     title: 'mariadb',
     port: 3306,
     geartrain: (t) => ['--store', `mysql://root@127.0.0.1:3306/test?table=${t}`],
-    gearmand: (t) => ['-q', 'MySQL', '--mysql-host', '127.0.0.1', '--mysql-port', '3306', '--mysql-user', 'root', '--mysql-db', 'test', '--mysql-table', `${t}_gq`],
+    gearmand: (t) => [
+      '-q',
+      'MySQL',
+      '--mysql-host',
+      '127.0.0.1',
+      '--mysql-port',
+      '3306',
+      '--mysql-user',
+      'root',
+      '--mysql-db',
+      'test',
+      '--mysql-table',
+      `${t}_gq`,
+    ],
     async drop(tables) {
       const mysql = (await import('mysql2/promise')).default;
       const c = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', database: 'test' });
@@ -155,7 +184,8 @@ const DBS: Db[] = [
             for (let cursor = '0'; ; ) {
               const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
               if (keys.length > 0) await r.del(...keys);
-              if ((cursor = next) === '0') break;
+              cursor = next;
+              if (cursor === '0') break;
             }
           }
         }

@@ -2,7 +2,7 @@
 // WORK_COMPLETE at the client, timed at the client. 8 clients each submit one job at a time,
 // 4 workers run them. Target (docs/benchmarks.md): p50 and p99 ≤ gearmand's.
 
-import { cpuNote, fmt, runLoad, type Case, type Scenario } from './lib/harness.js';
+import { type Case, cpuNote, fmt, runLoad, type Scenario } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
 
 const load: Omit<LoadConfig, 'port'> = {

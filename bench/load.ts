@@ -73,10 +73,7 @@ export interface LoadResult {
   errors: number;
 }
 
-export type LoadMessage =
-  | { kind: 'mark'; phase: 'start' | 'end' }
-  | { kind: 'result'; result: LoadResult }
-  | { kind: 'error'; message: string };
+export type LoadMessage = { kind: 'mark'; phase: 'start' | 'end' } | { kind: 'result'; result: LoadResult } | { kind: 'error'; message: string };
 
 const HEADER = 12;
 const MAGIC_RES = 0x00524553;
@@ -246,7 +243,8 @@ class Load {
       }
       outstanding += n;
       this.submitted += n;
-      if (this.cfg.uniques) s.write(Buffer.concat(Array.from({ length: n }, () => req(Cmd.SUBMIT_JOB_BG, this.cfg.fn, `u${process.pid}-${++this.uniqueSeq}`, this.payload))));
+      if (this.cfg.uniques)
+        s.write(Buffer.concat(Array.from({ length: n }, () => req(Cmd.SUBMIT_JOB_BG, this.cfg.fn, `u${process.pid}-${++this.uniqueSeq}`, this.payload))));
       else s.write(this.submitBatch.subarray(0, n * this.submitBg.length));
     };
     const reader = new ResponseReader((type, body) => {

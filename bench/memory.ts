@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fmt, runLoad, type Case, type RunningServer, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
+import { type Case, fmt, type RunningServer, runLoad, type Sample, type Scenario, type ServerArgs } from './lib/harness.js';
 import type { LoadConfig } from './load.js';
 
 const JOBS = 1_000_000;
@@ -44,7 +44,10 @@ function admin(server: RunningServer, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(server.port, '127.0.0.1');
     let buf = '';
-    const timer = setTimeout(() => (s.destroy(), reject(new Error(`admin ${command}: no answer`))), 10_000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`admin ${command}: no answer`));
+    }, 10_000);
     s.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
       if (buf === '.\n' || buf.endsWith('\n.\n')) {
@@ -53,7 +56,10 @@ function admin(server: RunningServer, command: string): Promise<string> {
         resolve(buf);
       }
     });
-    s.on('error', (err) => (clearTimeout(timer), reject(err)));
+    s.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     s.write(`${command}\n`);
   });
 }
@@ -105,7 +111,9 @@ function memoryCase(name: string, args: ServerArgs): Case {
       return {
         // Short of 1,000,000 the RSS is not the figure the target is about: no value, no verdict.
         values: { rss: total >= JOBS ? rss : NaN, settled: total >= JOBS ? settled : NaN, fill: r.created / r.seconds },
-        note: `${fmt(rss, 'MB')} RSS with ${total.toLocaleString('en-US')} jobs queued (${((rss * 1e6) / Math.max(1, total)).toFixed(0)} B/job), ${fmt(settled, 'MB')} ${SETTLE_MS / 1000} s later; filled in ${seconds.toFixed(1)} s${reached}`,
+        note:
+          `${fmt(rss, 'MB')} RSS with ${total.toLocaleString('en-US')} jobs queued (${((rss * 1e6) / Math.max(1, total)).toFixed(0)} B/job), ` +
+          `${fmt(settled, 'MB')} ${SETTLE_MS / 1000} s later; filled in ${seconds.toFixed(1)} s${reached}`,
         otherCpu: r.otherCpu,
         raw: { ...r, total, rss, settled },
       };

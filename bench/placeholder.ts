@@ -6,8 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, machineBusySeconds, pct, BUSY_MACHINE_CORES, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
-import { MEGAPIXELS, SIZES, photos, throughGeartrain } from './thumbnail.js';
+import { BUSY_MACHINE_CORES, type Case, cpuSeconds, machineBusySeconds, pct, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
+import { MEGAPIXELS, photos, SIZES, throughGeartrain } from './thumbnail.js';
 
 async function measure(side: ServerKind): Promise<Sample> {
   const { files } = await photos();

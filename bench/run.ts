@@ -19,21 +19,21 @@ import { pathToFileURL } from 'node:url';
 import {
   BENCH_DIR,
   BUSY_MACHINE_CORES,
-  GEARTRAIN_STORE,
+  type Case,
   fmt,
+  GEARTRAIN_STORE,
   killAll,
   machine,
   median,
-  setProfileDir,
-  startServer,
-  stopServer,
-  type Case,
   type Sample,
   type Scenario,
   type ServerKind,
+  setProfileDir,
+  startServer,
+  stopServer,
 } from './lib/harness.js';
 import { hotSpots } from './lib/profile.js';
-import { ratioText, resultsMarkdown, targetText, type Row, type RunRecord } from './lib/results.js';
+import { type Row, type RunRecord, ratioText, resultsMarkdown, targetText } from './lib/results.js';
 
 const NOT_SCENARIOS = new Set(['run.ts', 'load.ts', 'update-docs.ts']);
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
@@ -106,7 +106,10 @@ async function measureOnce(c: Case, kind: ServerKind, profiling: boolean): Promi
 function printProfile(pid: number): void {
   const dir = path.join(RESULTS_DIR, 'profiles');
   const file = readdirSync(dir).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
-  if (!file) return console.log(`      (no profile written by pid ${pid})`);
+  if (!file) {
+    console.log(`      (no profile written by pid ${pid})`);
+    return;
+  }
   console.log(`      geartrain server profile ${path.join('bench/results/profiles', file)}, self time:`);
   for (const h of hotSpots(path.join(dir, file), 12)) console.log(`      ${h.selfPct.toFixed(1).padStart(5)}%  ${h.fn}  ${h.where}`);
 }
@@ -151,8 +154,7 @@ function printTable(rows: Row[]): void {
     r.verdict,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 2 || i === 4 || i === 5 ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 2 || i === 4 || i === 5 ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ');
   console.log(`\n${line(head)}`);
   console.log(width.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
@@ -180,7 +182,10 @@ async function main(): Promise<number> {
   }
   const m = machine();
   console.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}; node ${m.node}; ${m.gearmand}`);
-  console.log(`setup: server and load generator in separate child processes, unpinned; gearmand -t 2; geartrain \`pipeline server\` (store ${GEARTRAIN_STORE}); median of ${reps} runs per server, order alternating`);
+  console.log(
+    `setup: server and load generator in separate child processes, unpinned; gearmand -t 2; geartrain \`pipeline server\` (store ${GEARTRAIN_STORE}); median ` +
+      `of ${reps} runs per server, order alternating`,
+  );
 
   const scenarios = await loadScenarios(names);
   const rows: Row[] = [];
@@ -194,7 +199,19 @@ async function main(): Promise<number> {
         console.log(`  error: ${msg}`);
         killAll();
         for (const metric of c.metrics) {
-          rows.push({ scenario: s.name, case: c.name, metric, geartrain: NaN, gearmand: NaN, baseline: c.versus?.baseline ?? 'gearmand', ratio: NaN, verdict: 'error', runs: { geartrain: [], gearmand: [] }, disturbed: 0, error: msg });
+          rows.push({
+            scenario: s.name,
+            case: c.name,
+            metric,
+            geartrain: NaN,
+            gearmand: NaN,
+            baseline: c.versus?.baseline ?? 'gearmand',
+            ratio: NaN,
+            verdict: 'error',
+            runs: { geartrain: [], gearmand: [] },
+            disturbed: 0,
+            error: msg,
+          });
         }
       }
     }
@@ -208,7 +225,9 @@ async function main(): Promise<number> {
   console.log(`\n${judged.length - failed} of ${judged.length} targets met${errors ? `, ${errors} figures missing (errors)` : ''}; ${seconds.toFixed(0)} s`);
   const disturbed = new Set(rows.filter((r) => r.disturbed > 0).map((r) => r.case));
   if (disturbed.size > 0) {
-    console.log(`warning: other processes used over ${BUSY_MACHINE_CORES * 100}% of a core during some runs of: ${[...disturbed].join('; ')}. Rerun on a quiet machine.`);
+    console.log(
+      `warning: other processes used over ${BUSY_MACHINE_CORES * 100}% of a core during some runs of: ${[...disturbed].join('; ')}. Rerun on a quiet machine.`,
+    );
   }
 
   const file = path.join(RESULTS_DIR, 'latest.json');
@@ -218,7 +237,10 @@ async function main(): Promise<number> {
   writeFileSync(file, `${JSON.stringify({ ...record, geartrainStore: GEARTRAIN_STORE, seconds, cases }, null, 2)}\n`);
   const markdown = path.join(RESULTS_DIR, 'latest.md');
   writeFileSync(markdown, resultsMarkdown(record));
-  console.log(`results: ${path.relative(process.cwd(), file)}, ${path.relative(process.cwd(), markdown)}${complete ? ' (npm run bench:docs puts the table in docs/benchmarks.md)' : ''}`);
+  console.log(
+    `results: ${path.relative(process.cwd(), file)}, ` +
+      `${path.relative(process.cwd(), markdown)}${complete ? ' (npm run bench:docs puts the table in docs/benchmarks.md)' : ''}`,
+  );
   return errors > 0 ? 1 : 0;
 }
 

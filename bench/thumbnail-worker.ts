@@ -13,7 +13,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { adminStatus } from '../src/client/admin.js';
 import { Client } from '../src/client/index.js';
-import { BENCH_DIR, startServer, stopServer, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
+import { until } from '../test/helpers/wait.js';
+import { BENCH_DIR, type Case, type Sample, type Scenario, type ServerKind, startServer, stopServer } from './lib/harness.js';
 import { cameraRoll, freshDir } from './lib/media.js';
 
 const CLI = path.join(BENCH_DIR, '../dist/cli/index.js');
@@ -31,18 +32,18 @@ const peakMB = (stderr: string): number => Number(/peak-rss-kb (\d+)/.exec(stder
 async function throughWorker(): Promise<Sample> {
   const { dir, files } = await cameraRoll();
   const server = await startServer('geartrain');
-  const worker = spawn(process.execPath, ['-r', PEAK_RSS, CLI, '--log-level', 'warn', 'worker', 'thumbnail', '--server', server.address], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const worker = spawn(process.execPath, ['-r', PEAK_RSS, CLI, '--log-level', 'warn', 'worker', 'thumbnail', '--server', server.address], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   worker.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const client = new Client({ servers: [server.address] });
   const out = freshDir('worker');
   try {
-    for (let i = 0; ; i++) {
-      const row = (await adminStatus(server.host, server.port)).find((s) => s.function === 'thumbnail');
-      if (row && row.workers > 0) break;
-      if (i > 200) throw new Error('pipeline worker thumbnail did not register in 20 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(
+      'pipeline worker thumbnail to register',
+      async () => ((await adminStatus(server.host, server.port)).find((s) => s.function === 'thumbnail')?.workers ?? 0) > 0,
+    );
     const t0 = performance.now();
     for (const input of files) {
       client.addTask('thumbnail', JSON.stringify({ input, outDir: path.join(out, path.relative(dir, path.dirname(input))), sizes: SIZES }));
@@ -55,7 +56,12 @@ async function throughWorker(): Promise<Sample> {
     await once(worker, 'exit');
     const ips = files.length / seconds;
     const rss = peakMB(stderr);
-    return { values: { ips, rss }, note: `${ips.toFixed(2)} images/s (${seconds.toFixed(2)} s), worker peak RSS ${rss.toFixed(0)} MB`, otherCpu: 0, raw: { seconds } };
+    return {
+      values: { ips, rss },
+      note: `${ips.toFixed(2)} images/s (${seconds.toFixed(2)} s), worker peak RSS ${rss.toFixed(0)} MB`,
+      otherCpu: 0,
+      raw: { seconds },
+    };
   } finally {
     await client.close();
     if (worker.exitCode === null) worker.kill('SIGKILL');
@@ -73,7 +79,12 @@ async function plainScript(): Promise<Sample> {
     const seconds = (performance.now() - t0) / 1000;
     const ips = files.length / seconds;
     const rss = peakMB(stderr);
-    return { values: { ips, rss }, note: `${ips.toFixed(2)} images/s (${seconds.toFixed(2)} s, node start included), peak RSS ${rss.toFixed(0)} MB`, otherCpu: 0, raw: { seconds } };
+    return {
+      values: { ips, rss },
+      note: `${ips.toFixed(2)} images/s (${seconds.toFixed(2)} s, node start included), peak RSS ${rss.toFixed(0)} MB`,
+      otherCpu: 0,
+      raw: { seconds },
+    };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -16,8 +16,8 @@ import sharp from 'sharp';
 import { Client } from '../src/client/index.js';
 import { GearmanServer } from '../src/server/server.js';
 import { serveDomainWorkers } from '../src/workers/runtime.js';
-import { thumbnailWorker, type ThumbnailResult } from '../src/workers/thumbnail.js';
-import { cpuSeconds, machineBusySeconds, pct, BUSY_MACHINE_CORES, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
+import { type ThumbnailResult, thumbnailWorker } from '../src/workers/thumbnail.js';
+import { BUSY_MACHINE_CORES, type Case, cpuSeconds, machineBusySeconds, pct, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
 
 /** Megapixels of the inputs, 3:2 like a camera's. */
 export const MEGAPIXELS = [2, 2, 4, 4, 6, 8, 8, 12, 12, 16, 20, 24];
@@ -40,7 +40,10 @@ let inputs: Promise<{ dir: string; files: string[] }> | null = null;
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 /**
@@ -67,13 +70,18 @@ async function makePhoto(file: string, megapixels: number, seed: number): Promis
       for (let k = 0; k < 3; k++) small[i + k] = Math.max(0, Math.min(255, c[k]!));
     }
   }
-  const big = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } }).resize(width, height, { kernel: 'cubic' }).raw().toBuffer();
+  const big = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } })
+    .resize(width, height, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
   for (let i = 0; i < big.length; i++) big[i] = Math.max(0, Math.min(255, big[i]! + ((rnd() * 24) | 0) - 12));
-  await sharp(big, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toFile(file);
+  await sharp(big, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toFile(file);
 }
 
 export function photos(): Promise<{ dir: string; files: string[] }> {
-  return (inputs ??= (async () => {
+  inputs ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-bench-thumb-in-'));
     // Synchronous: an 'exit' handler cannot wait for a promise (an async rm() left 16 MB per run behind).
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -84,7 +92,8 @@ export function photos(): Promise<{ dir: string; files: string[] }> {
       files.push(file);
     }
     return { dir, files };
-  })());
+  })();
+  return inputs;
 }
 
 // ---- the two sides -------------------------------------------------------------------------
@@ -160,7 +169,9 @@ async function measure(side: ServerKind): Promise<Sample> {
     const megapixels = MEGAPIXELS.reduce((a, b) => a + b, 0);
     return {
       values: { images },
-      note: `${images.toFixed(2)} images/s (${(megapixels / seconds).toFixed(0)} MP/s), ${files.length} images in ${seconds.toFixed(2)} s; cpu this process ${pct(cpu)} other ${pct(otherCpu)}${flag}`,
+      note:
+        `${images.toFixed(2)} images/s (${(megapixels / seconds).toFixed(0)} MP/s), ${files.length} images in ${seconds.toFixed(2)} s; cpu this process ` +
+        `${pct(cpu)} other ${pct(otherCpu)}${flag}`,
       otherCpu,
       raw: { seconds, outputs, cpu, outBytes: await folderBytes(outDir) },
     };

@@ -17,12 +17,12 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '../src/client/index.js';
 import { GearmanServer } from '../src/server/server.js';
-import { ffmpegArgv, locate, probe, type Binaries } from '../src/workers/ffmpeg.js';
-import { serveDomainWorkers } from '../src/workers/runtime.js';
+import { type Binaries, ffmpegArgv, locate, probe } from '../src/workers/ffmpeg.js';
 import { hlsRun } from '../src/workers/hls.js';
-import { outputName, posterRun, profileRun, scaleFor, transcodeWorker, type TranscodeResult } from '../src/workers/transcode.js';
+import { serveDomainWorkers } from '../src/workers/runtime.js';
 import type { TranscodePayload } from '../src/schema/payloads/transcode.js';
-import { BUSY_MACHINE_CORES, machineBusySeconds, pct, type Case, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
+import { outputName, posterRun, profileRun, scaleFor, type TranscodeResult, transcodeWorker } from '../src/workers/transcode.js';
+import { BUSY_MACHINE_CORES, type Case, machineBusySeconds, pct, type Sample, type Scenario, type ServerKind } from './lib/harness.js';
 import { benchClip, freshDir } from './lib/media.js';
 
 const PROFILE = 'mp4-480p' as const;
@@ -95,7 +95,9 @@ async function measure(side: ServerKind, spec: BenchJob): Promise<Sample> {
       const c = client;
       job = async () => {
         let statuses = 0;
-        const res = JSON.parse((await c.submit('transcode', JSON.stringify({ input, outDir, ...spec.payload }), { onStatus: () => statuses++ })).toString('utf8')) as TranscodeResult;
+        const res = JSON.parse(
+          (await c.submit('transcode', JSON.stringify({ input, outDir, ...spec.payload }), { onStatus: () => statuses++ })).toString('utf8'),
+        ) as TranscodeResult;
         if (res.outputs[0]?.skipped || res.poster?.skipped) throw new Error('an output was skipped: the run did not start from an empty folder');
         if (statuses < 2) throw new Error(`only ${statuses} progress statuses`);
         return spec.outputs(res);
@@ -143,7 +145,11 @@ const transcode: Case = {
 
 const hls: Case = {
   name: 'transcode job (hls: 720p, 480p, 240p ladder of a 10 s 1280×720 clip) vs the same ffmpeg command line',
-  config: { profiles: ['hls'], clip: '10 s 1280×720 30 fps H.264 + AAC (bench/lib/media.ts)', ladder: 'default, clipped: 720p 2800k, 480p 1400k, 240p 400k; 4 s MPEG-TS segments' },
+  config: {
+    profiles: ['hls'],
+    clip: '10 s 1280×720 30 fps H.264 + AAC (bench/lib/media.ts)',
+    ladder: 'default, clipped: 720p 2800k, 480p 1400k, 240p 400k; 4 s MPEG-TS segments',
+  },
   metrics: [{ key: 'seconds', label: 'hls wall time', unit: 's', better: 'lower', target: 1.05 }],
   measure() {
     throw new Error('hls runs through versus.measure');

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BENCH_DIR } from './lib/harness.js';
-import { replaceLatest, resultsMarkdown, type RunRecord } from './lib/results.js';
+import { type RunRecord, replaceLatest, resultsMarkdown } from './lib/results.js';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);

@@ -1,7 +1,7 @@
 // The first command's demo: an embedded job server on a free port, a worker, and a client
 // submitting jobs at three priorities plus a fan-out with addTask/runTasks. Nothing to start
 // by hand; everything stops at the end.
-import { GearmanServer, Client, Worker } from '../dist/index.js';
+import { Client, GearmanServer, Worker } from '../dist/index.js';
 
 const server = new GearmanServer({ port: 0 });
 const { port } = await server.listen();
@@ -16,14 +16,14 @@ worker.addFunction('reverse', async (job) => {
 await worker.start();
 
 const client = new Client({ servers });
-for (const priority of ['high', 'normal', 'low']) {
+for (const priority of /** @type {const} */ (['high', 'normal', 'low'])) {
   const out = await client.submit('reverse', `${priority} priority job`, { priority });
   console.log(`${priority.padEnd(6)} → ${out.toString()}`);
 }
 
 for (const word of ['geartrain', 'gearman', 'pipeline']) client.addTask('reverse', word);
 const results = await client.runTasks();
-console.log(`fan-out: ${results.map((r) => `${r.ok ? r.data.toString() : r.error.message}`).join(', ')}`);
+console.log(`fan-out: ${results.map((r) => `${r.ok ? r.data : r.error?.message}`).join(', ')}`);
 
 await client.close();
 await worker.close();

@@ -8,12 +8,12 @@
 // machine and the same scheduler; the per-process CPU figures printed with each run show who
 // was busy, so a load-bound run is visible as such.
 
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, GEARMAND, freePort, startCli, startGearmand, stopChild, waitForPort, type ServerUnderTest } from '../../test/helpers/servers.js';
+import { CLI, freePort, GEARMAND, type ServerUnderTest, startCli, startGearmand, stopChild, waitForPort } from '../../test/helpers/servers.js';
 import type { LoadConfig, LoadMessage, LoadResult } from '../load.js';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -90,7 +90,10 @@ export async function startServer(kind: ServerKind, args: ServerArgs = {}): Prom
 
 /** `pipeline server` as startCli() runs it, under `node --cpu-prof` (not allowed in NODE_OPTIONS). */
 function startProfiledCli(dir: string, extra: string[]): Promise<RunningServer> {
-  return startNodeServer((port) => ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--log-level', 'warn', 'server', '--port', String(port), ...extra], { ...process.env, GEARTRAIN_STORE });
+  return startNodeServer((port) => ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--log-level', 'warn', 'server', '--port', String(port), ...extra], {
+    ...process.env,
+    GEARTRAIN_STORE,
+  });
 }
 
 /** bench/lib/stub-server.ts: the load's ceiling (no queue, canned answers). */
@@ -194,8 +197,7 @@ export function runLoad(server: RunningServer, cfg: Omit<LoadConfig, 'port'>): P
       } else if (m.kind === 'mark' && m.phase === 'end') {
         serverCpu = cpuSeconds(server.pid!) - cpuAtStart;
         busy = machineBusySeconds() - busyAtStart;
-      }
-      else if (m.kind === 'error') finish(new Error(`load generator: ${m.message}`));
+      } else if (m.kind === 'error') finish(new Error(`load generator: ${m.message}`));
       else if (m.kind === 'result') {
         if (m.result.errors > 0) return finish(new Error(`${server.kind} answered ${m.result.errors} ERROR packets`));
         const secs = m.result.seconds;
@@ -298,7 +300,11 @@ export interface Machine {
 export function machine(): Machine {
   const cpus = os.cpus();
   const v = spawnSync(GEARMAND, ['--version'], { encoding: 'utf8' });
-  const gearmand = `${v.stdout ?? ''}${v.stderr ?? ''}`.trim().split('\n')[0]?.replace(/ - https?:.*$/, '') ?? 'unknown';
+  const gearmand =
+    `${v.stdout ?? ''}${v.stderr ?? ''}`
+      .trim()
+      .split('\n')[0]
+      ?.replace(/ - https?:.*$/, '') ?? 'unknown';
   return {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model ?? 'unknown',

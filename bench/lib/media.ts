@@ -24,7 +24,12 @@ export async function benchImages(): Promise<string> {
   if (existsSync(dir) && readdirSync(dir).length === 24) return dir;
   mkdirSync(dir, { recursive: true });
   const src = path.join(BENCH_DIR, '../fixtures/images/photo-landscape.jpg');
-  const dims = [[1728, 1152], [3000, 2000], [4240, 2832], [6000, 4000]] as const;
+  const dims = [
+    [1728, 1152],
+    [3000, 2000],
+    [4240, 2832],
+    [6000, 4000],
+  ] as const;
   for (let i = 0; i < 24; i++) {
     const [w, h] = dims[i % 4]!;
     await sharp(src)
@@ -51,7 +56,11 @@ export async function cameraRoll(): Promise<{ dir: string; files: string[] }> {
   if (files.every((f) => existsSync(f))) return { dir, files };
   mkdirSync(nested, { recursive: true });
   const src = path.join(BENCH_DIR, '../fixtures/images/photo-large.jpg');
-  const dims = [[1732, 1155], [4240, 2832], [6000, 4000]] as const;
+  const dims = [
+    [1732, 1155],
+    [4240, 2832],
+    [6000, 4000],
+  ] as const;
   // Gaussian-ish grain from a table (a sum of three uniforms), added in place: sharp's noise
   // generator and blend take minutes for 60 photos.
   const GRAIN = 1 << 16;
@@ -62,10 +71,15 @@ export async function cameraRoll(): Promise<{ dir: string; files: string[] }> {
     const exif = portrait && i % 10 === 9;
     // Upright portrait pixels, or landscape pixels a phone marks as rotated (EXIF 6).
     const [pw, ph] = portrait && !exif ? [h, w] : [w, h];
-    const px = await sharp(src).resize(pw, ph, { fit: 'cover' }).modulate({ hue: i * 6 }).removeAlpha().raw().toBuffer();
+    const px = await sharp(src)
+      .resize(pw, ph, { fit: 'cover' })
+      .modulate({ hue: i * 6 })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
     for (let k = 0, g = i * 7919; k < px.length; k++, g = (g + 40_503) & (GRAIN - 1)) {
       const v = px[k]! + grain[g]!;
-      px[k] = v < 0 ? 0 : v > 255 ? 255 : v;
+      px[k] = Math.max(0, Math.min(v, 255));
     }
     let img = sharp(px, { raw: { width: pw, height: ph, channels: 3 } });
     if (exif) img = img.withMetadata({ orientation: 6 });
@@ -79,7 +93,28 @@ export function benchClip(): string {
   const file = path.join(CACHE, 'clip-720p-10s.mp4');
   if (existsSync(file)) return file;
   mkdirSync(CACHE, { recursive: true });
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=10', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=10', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', file]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30:duration=10',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:duration=10',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    file,
+  ]);
   return file;
 }
 
@@ -98,7 +133,9 @@ export async function plainSharpLoop(files: string[], outDir: string, inFlight =
       await Promise.all(
         BENCH_SIZES.map((s) => {
           const out = img.clone().resize({ width: s.width, withoutEnlargement: true });
-          return (s.format === 'jpeg' ? out.jpeg({ quality: 80, mozjpeg: true }) : out.webp({ quality: 80 })).toFile(path.join(outDir, `${base}-${s.width}w.${s.format === 'jpeg' ? 'jpg' : 'webp'}`));
+          return (s.format === 'jpeg' ? out.jpeg({ quality: 80, mozjpeg: true }) : out.webp({ quality: 80 })).toFile(
+            path.join(outDir, `${base}-${s.width}w.${s.format === 'jpeg' ? 'jpg' : 'webp'}`),
+          );
         }),
       );
     }

@@ -72,7 +72,8 @@ export function resultsMarkdown(run: RunRecord): string {
     const error = r.verdict === 'error';
     const result = error ? `error: ${r.error ?? 'no figure'}` : `${r.verdict}${r.disturbed > 0 ? ' (disturbed)' : ''}`;
     const other = error ? '—' : Number.isFinite(r.gearmand) ? `${r.baseline} ${fmt(r.gearmand, r.metric.unit)}` : '—';
-    return `| ${[r.scenario, names[i]!, error ? '—' : fmt(r.geartrain, r.metric.unit), other, error ? '—' : ratioText(r), targetText(r.metric), result].map(cell).join(' | ')} |`;
+    const cells = [r.scenario, names[i]!, error ? '—' : fmt(r.geartrain, r.metric.unit), other, error ? '—' : ratioText(r), targetText(r.metric), result];
+    return `| ${cells.map(cell).join(' | ')} |`;
   });
   return [
     ...head,

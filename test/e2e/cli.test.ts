@@ -1,17 +1,18 @@
 // The built `pipeline` command (dist/cli) run as child processes, as a user runs it. The client
 // side (submit, exec, status, workers, jobs) is held to the same results on `pipeline server`
 // and on gearmand 1.1.20; server lifecycle and flag errors need only geartrain.
-// Run `npx tsc -p tsconfig.json` first: these tests exercise dist/, not src/.
+// Run `npm run build` first: these tests exercise dist/, not src/.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { Client } from '../../src/client/index.js';
-import { CLI, startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, adminQuery, statusOf, until, waitForTotal, waitForWorkers, type LongChild } from '../interop/harness.js';
+import { CLI, type ServerUnderTest, startTarget, targets } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
+import { adminQuery, Children, type LongChild, statusOf, waitForTotal, waitForWorkers } from '../interop/harness.js';
 
 const NODE = process.execPath;
 
@@ -225,7 +226,10 @@ for (const target of targets()) {
 
     it('jobs --json: the job is listed with the handle submit -b printed', async () => {
       const handle = await queue('e2eBgId', 'x', ['--unique', 'e2e-bg-id']);
-      assert.deepEqual((await jobRows(handle, 'e2e-bg-id')).map((r) => r.handle), [handle]);
+      assert.deepEqual(
+        (await jobRows(handle, 'e2e-bg-id')).map((r) => r.handle),
+        [handle],
+      );
     });
 
     it('--priority high|low: queued jobs run high, normal, low, first in first out within each', async () => {
@@ -300,11 +304,14 @@ for (const target of targets()) {
 
     it('--timeout 500 with no worker: GT_TIMEOUT, exit 8', async () => {
       const r = await pipeline('submit', ['--timeout', '500', 'e2eNobody', 'x']);
-      assert.deepEqual({ code: r.code, out: r.out.toString(), err: r.err }, {
-        code: 8,
-        out: '',
-        err: 'pipeline: Job e2eNobody timed out after 500 ms (GT_TIMEOUT)\n',
-      });
+      assert.deepEqual(
+        { code: r.code, out: r.out.toString(), err: r.err },
+        {
+          code: 8,
+          out: '',
+          err: 'pipeline: Job e2eNobody timed out after 500 ms (GT_TIMEOUT)\n',
+        },
+      );
     });
 
     it('status, workers and jobs: tables and --json after a known workload', async () => {
@@ -340,17 +347,23 @@ for (const target of targets()) {
       // gearmand lists a worker's functions most recent first; the set is what matters.
       assert.deepEqual(fns!.split(',').sort(), ['e2eTabA', 'e2eTabB']);
       // Connections with no functions (clients, this very query) are not workers.
-      assert.ok(wt.rows.every((r) => r[4] !== undefined && r[4] !== ''), workers.out.toString());
+      assert.ok(
+        wt.rows.every((r) => r[4] !== undefined && r[4] !== ''),
+        workers.out.toString(),
+      );
       const wJson = await json<{ fd: number; host: string; clientId: string; functions: string[]; server: string }[]>('workers');
       const mineJson = wJson.filter((x) => x.clientId === 'e2e-tables');
       assert.equal(mineJson.length, 1);
-      assert.deepEqual({ ...mineJson[0]!, functions: mineJson[0]!.functions.sort() }, {
-        fd: Number(fd),
-        host: '127.0.0.1',
-        clientId: 'e2e-tables',
-        functions: ['e2eTabA', 'e2eTabB'],
-        server: srv.address,
-      });
+      assert.deepEqual(
+        { ...mineJson[0]!, functions: mineJson[0]!.functions.sort() },
+        {
+          fd: Number(fd),
+          host: '127.0.0.1',
+          clientId: 'e2e-tables',
+          functions: ['e2eTabA', 'e2eTabB'],
+          server: srv.address,
+        },
+      );
 
       // geartrain lists its job log, under ids of its own; gearmand what `show jobs` holds.
       const queued = [...(await jobRows(high, 'e2e-tab-h')), ...(await jobRows(low, 'e2e-tab-l'))];
@@ -407,7 +420,10 @@ describe('pipeline CLI: bad input', () => {
     assert.equal(r.code, 6);
     assert.equal(r.out, '');
     // Besides the client's JSON warnings, exactly one line for the person at the terminal.
-    assert.deepEqual(r.err.filter((l) => !isJsonLine(l)), ['pipeline: No job server reachable (tried 127.0.0.1:1) (GT_NO_SERVERS)']);
+    assert.deepEqual(
+      r.err.filter((l) => !isJsonLine(l)),
+      ['pipeline: No job server reachable (tried 127.0.0.1:1) (GT_NO_SERVERS)'],
+    );
   });
 
   it('--log-level loud: exit 2, naming --log-level, before or after the command', async () => {
@@ -415,7 +431,8 @@ describe('pipeline CLI: bad input', () => {
       code: 2,
       out: '',
       err: [
-        `error: option '--log-level <level>' argument 'loud' is invalid. Expected one of fatal, error, warn, info, debug, trace, silent for --log-level but received "loud".`,
+        `error: option '--log-level <level>' argument 'loud' is invalid. Expected one of fatal, error, warn, info, debug, trace, silent for --log-level but ` +
+          `received "loud".`,
         HINT,
       ],
     };
@@ -448,7 +465,9 @@ describe('pipeline server: lifecycle and logs', () => {
   async function server(): Promise<{ w: LongChild; port: number }> {
     const w = children.start(NODE, [CLI, 'server', '--port', '0', '--store', 'memory:']);
     const port = await until('pipeline server to listen', async () => {
-      const listening = lines(w.stderr()).map((l) => JSON.parse(l) as { msg: string; port?: number }).find((l) => l.msg === 'listening');
+      const listening = lines(w.stderr())
+        .map((l) => JSON.parse(l) as { msg: string; port?: number })
+        .find((l) => l.msg === 'listening');
       return listening?.port;
     });
     return { w, port };
@@ -471,8 +490,14 @@ describe('pipeline server: lifecycle and logs', () => {
     assert.equal(await children.exited(w.child), 0, w.stderr());
     const entries = logs(w);
     assert.equal(entries[0]!.msg, 'listening');
-    assert.ok(entries.every((e) => e.name === 'server' && e.pid === w.child.pid), w.stderr());
-    assert.deepEqual(entries.filter((e) => e.signal !== undefined).map((e) => e.signal), ['SIGTERM']);
+    assert.ok(
+      entries.every((e) => e.name === 'server' && e.pid === w.child.pid),
+      w.stderr(),
+    );
+    assert.deepEqual(
+      entries.filter((e) => e.signal !== undefined).map((e) => e.signal),
+      ['SIGTERM'],
+    );
     assert.equal(w.stdout(), '');
   });
 

@@ -4,15 +4,16 @@
 // buttons call the supervisor provider over HTTP, and runs show per-step progress.
 // Screenshots go to test-artifacts/. Without Chromium the suite is skipped, unless CI=true.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { backoffPolicy } from '../../src/server/retry.js';
+import { test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
+import { backoffPolicy } from '../../src/server/retry.js';
+import { type HttpUnderTest, startHttp, TOKEN } from '../helpers/http.js';
 import { ROOT } from '../helpers/servers.js';
-import { TOKEN, startHttp, until, type HttpUnderTest } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -30,7 +31,16 @@ async function launch(t: { after(f: () => Promise<void>): void }): Promise<Brows
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.after(() => browser.close());
   return browser;
@@ -62,7 +72,16 @@ function recordingSupervisor(): SupervisorProvider & { scaled: Record<string, nu
     async ps(): Promise<ProcessesView> {
       const types = Object.entries(counts).map(([type, n]) => ({ type, processes: n, running: n, state: 'ok' }));
       const processes = types.flatMap((tp) =>
-        Array.from({ length: tp.processes }, (_, i) => ({ type: tp.type, name: `worker:${tp.type}#${i + 1}`, pid: 4000 + i, state: 'running', uptimeMs: 65_000, restarts: 0, jobsDone: 12, jobsFailed: 0 })),
+        Array.from({ length: tp.processes }, (_, i) => ({
+          type: tp.type,
+          name: `worker:${tp.type}#${i + 1}`,
+          pid: 4000 + i,
+          state: 'running',
+          uptimeMs: 65_000,
+          restarts: 0,
+          jobsDone: 12,
+          jobsFailed: 0,
+        })),
       );
       return { types, processes };
     },
@@ -81,7 +100,11 @@ const RUN: RunView = {
   status: 'running',
   createdAt: new Date().toISOString(),
   steps: {
-    thumbnail: { status: 'running', total: 4, items: { a: { status: 'done' }, b: { status: 'done' }, c: { status: 'failed', error: 'GT_MEDIA_INVALID: c.jpg' } } },
+    thumbnail: {
+      status: 'running',
+      total: 4,
+      items: { a: { status: 'done' }, b: { status: 'done' }, c: { status: 'failed', error: 'GT_MEDIA_INVALID: c.jpg' } },
+    },
     notify: { status: 'pending', total: 1 },
   },
 };
@@ -103,7 +126,7 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   const queued = await h.api('POST', '/api/v1/jobs', { function: 'dash_queued', payload: { file: 'a.jpg' }, priority: 'high' });
   assert.equal(queued.status, 202);
   const dead = await h.api('POST', '/api/v1/jobs', { function: 'dash_flaky', payload: 'x' });
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'dead', 5000, 'the job to die');
+  await until('the job to die', async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'dead', 5000);
 
   const browser = await launch(t);
   const { page, errors } = await openDashboard(browser, h);
@@ -132,7 +155,7 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
 
   await jrow.locator('button.retry').click();
   // Through the job log: the job ran again and is done.
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'done', 10_000, 'the retried job to finish');
+  await until('the retried job to finish', async () => (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job.state === 'done', 10_000);
   const entry = (await h.api('GET', `/api/v1/jobs/${dead.body.id}`)).body.job;
   assert.equal(entry.result, 'fixed');
   assert.equal(attempts, 2);
@@ -153,12 +176,14 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   const qjob = page.locator(`#jobs tr[data-id="${queued.body.id}"]`);
   await qjob.waitFor({ timeout: 5000 });
   await qjob.locator('button.cancel').click();
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${queued.body.id}`)).body.job.state === 'cancelled', 5000, 'the cancel');
+  await until('the cancel', async () => (await h.api('GET', `/api/v1/jobs/${queued.body.id}`)).body.job.state === 'cancelled', 5000);
   assert.equal(h.server.registry.functions.get('dash_queued')!.queued, 0);
 
   // Throughput: completed jobs/s from the event stream's totals.
   for (let i = 0; i < 50; i++) await h.api('POST', '/api/v1/jobs', { function: 'dash_ok', payload: String(i) });
-  await page.waitForFunction(() => /^[1-9][\d.]* completed\/s/.test(document.querySelector('#throughput-now')?.textContent ?? ''), undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => /^[1-9][\d.]* completed\/s/.test(document.querySelector('#throughput-now')?.textContent ?? ''), undefined, {
+    timeout: 10_000,
+  });
   await screenshot(page, 'after-retry');
 
   // No supervisor, no runs: those sections stay hidden.
@@ -167,13 +192,29 @@ test('dashboard: queues, workers, retry of a dead job, throughput', { skip, time
   assert.deepEqual(errors, []);
 });
 
-test('dashboard: the throughput chart shows the last minutes as the page opens; job-log results are one line, in full on click', { skip, timeout: 60_000 }, async (t) => {
+test('dashboard: the throughput chart shows the last minutes as the page opens; job-log results are one line, in full on click', {
+  skip,
+  timeout: 60_000,
+}, async (t) => {
   const h = await startHttp(t, { http: { port: 0, eventsIntervalMs: 250 } });
-  const made = { input: 'photos/a.jpg', outputs: [{ path: 'a-320w.webp', width: 320, height: 213, format: 'webp' }, { path: 'a-640w.webp', width: 640, height: 427, format: 'webp' }, { path: 'a-1280w.jpg', width: 1280, height: 853, format: 'jpeg' }], skipped: [], note: 'x'.repeat(200) };
+  const made = {
+    input: 'photos/a.jpg',
+    outputs: [
+      { path: 'a-320w.webp', width: 320, height: 213, format: 'webp' },
+      { path: 'a-640w.webp', width: 640, height: 427, format: 'webp' },
+      { path: 'a-1280w.jpg', width: 1280, height: 853, format: 'jpeg' },
+    ],
+    skipped: [],
+    note: 'x'.repeat(200),
+  };
   await h.worker({ dash_hist: () => JSON.stringify(made) });
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) ids.push((await h.api('POST', '/api/v1/jobs', { function: 'dash_hist', payload: String(i) })).body.id);
-  await until(async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30, 10_000, 'the jobs to finish');
+  await until(
+    'the jobs to finish',
+    async () => (await h.api('GET', '/api/v1/queues')).body.queues.find((q: { function: string }) => q.function === 'dash_hist')?.completed === 30,
+    10_000,
+  );
   // A few samples of the server's history after the jobs, before any page is open.
   await new Promise((r) => setTimeout(r, 1000));
 
@@ -239,11 +280,11 @@ test('dashboard: scale buttons call the supervisor provider; runs show per-step 
   assert.equal(await page.locator('#processes tbody tr').count(), 3);
 
   await trow.locator('button.scale-up').click();
-  await until(() => sup.scaled.length === 1, 5000, 'the scale-up request');
+  await until('the scale-up request', () => sup.scaled.length === 1, 5000);
   assert.deepEqual(sup.scaled[0], { thumbnail: 3 });
   await page.locator('#process-types tr[data-type="thumbnail"] td:nth-child(2)', { hasText: '3' }).waitFor({ timeout: 5000 });
   await page.locator('#process-types tr[data-type="email"] button.scale-down').click();
-  await until(() => sup.scaled.length === 2, 5000, 'the scale-down request');
+  await until('the scale-down request', () => sup.scaled.length === 2, 5000);
   assert.deepEqual(sup.scaled[1], { email: 0 });
   await page.locator('#process-types tr[data-type="email"] button.scale-down[disabled]').waitFor({ timeout: 5000 });
 
@@ -257,7 +298,10 @@ test('dashboard: scale buttons call the supervisor provider; runs show per-step 
   assert.deepEqual(errors, []);
 });
 
-test('dashboard under `pipeline up`: the scale button changes the number of worker processes; server.http.runs shows the runs', { skip, timeout: 90_000 }, async (t) => {
+test('dashboard under `pipeline up`: the scale button changes the number of worker processes; server.http.runs shows the runs', {
+  skip,
+  timeout: 90_000,
+}, async (t) => {
   const { spawn, execFile, spawnSync } = await import('node:child_process');
   const { copyFile, mkdir, mkdtemp, rm, writeFile } = await import('node:fs/promises');
   const os = await import('node:os');
@@ -266,12 +310,19 @@ test('dashboard under `pipeline up`: the scale button changes the number of work
   // A run where `pipeline run thumbnails photos` writes it: ./thumbnails.
   await mkdir(path.join(dir, 'photos'));
   await copyFile(path.join(ROOT, 'fixtures/images/alpha.png'), path.join(dir, 'photos/alpha.png'));
-  const made = spawnSync(process.execPath, [cli, '--log-level', 'silent', 'run', 'thumbnails', 'photos', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const made = spawnSync(process.execPath, [cli, '--log-level', 'silent', 'run', 'thumbnails', 'photos', '--json'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(made.status, 0, made.stderr);
   const runId = (JSON.parse(made.stdout) as { id: string }).id;
   await writeFile(
     path.join(dir, 'geartrain.config.json'),
-    JSON.stringify({ server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN, runs: ['thumbnails'] } }, workers: { 'cache-warm': { processes: 1 } } }),
+    JSON.stringify({
+      server: { port: 0, store: 'memory:', http: { port: 0, token: TOKEN, runs: ['thumbnails'] } },
+      workers: { 'cache-warm': { processes: 1 } },
+    }),
   );
   const up = spawn(process.execPath, [cli, 'up', '-c', 'geartrain.config.json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -291,17 +342,21 @@ test('dashboard under `pipeline up`: the scale button changes the number of work
       }),
     );
   let http = '';
-  await until(() => {
-    http = /"msg":"http listening"[^\n]*"http":"([^"]+)"|"http":"([^"]+)"[^\n]*"msg":"http listening"/.exec(log)?.slice(1).find(Boolean) ?? '';
-    return http !== '';
-  }, 20_000, `pipeline up to serve HTTP (log: ${log})`);
-  await until(async () => (await running()) === 1, 20_000, 'one cache-warm process');
+  await until(
+    `pipeline up to serve HTTP (log: ${log})`,
+    () => {
+      http = /"msg":"http listening"[^\n]*"http":"([^"]+)"|"http":"([^"]+)"[^\n]*"msg":"http listening"/.exec(log)?.slice(1).find(Boolean) ?? '';
+      return http !== '';
+    },
+    20_000,
+  );
+  await until('one cache-warm process', async () => (await running()) === 1, 20_000);
   const browser = await launch(t);
   const { page, errors } = await openDashboard(browser, { base: `http://${http}` } as HttpUnderTest);
   const row = page.locator('#process-types tr[data-type="cache-warm"]');
   await row.waitFor({ timeout: 10_000 });
   await row.locator('button.scale-up').click();
-  await until(async () => (await running()) === 2, 30_000, 'a second cache-warm process, started by the dashboard');
+  await until('a second cache-warm process, started by the dashboard', async () => (await running()) === 2, 30_000);
   await page.locator('#processes tbody tr').nth(1).waitFor({ timeout: 10_000 });
   const run = page.locator(`#runs .run[data-run="${runId}"]`);
   await run.waitFor({ timeout: 10_000 });

@@ -2,18 +2,18 @@
 // src/errors.ts: each refusal prints `(GT_CODE)` on stderr and exits with that code's `exit`.
 // Run `npm run build` first: these tests exercise dist/, not src/.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
 import { CLI, ROOT } from '../helpers/servers.js';
 
 const skip = existsSync(CLI) ? false : 'needs the build (npm run build)';
 
-test('each CLI refusal exits with its error code\'s exit status from src/errors.ts', { skip, timeout: 120_000 }, (t) => {
+test("each CLI refusal exits with its error code's exit status from src/errors.ts", { skip, timeout: 120_000 }, (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gt-exit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const empty = path.join(dir, 'empty');
@@ -38,7 +38,12 @@ test('each CLI refusal exits with its error code\'s exit status from src/errors.
     { args: ['submit', 'exit_fn', 'x', '-s', '127.0.0.1:1'], code: 'GT_NO_SERVERS' },
   ];
   for (const c of cases) {
-    const r = spawnSync(process.execPath, [CLI, '--log-level', 'silent', ...c.args], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, GEARTRAIN_STORE: 'memory:' } });
+    const r = spawnSync(process.execPath, [CLI, '--log-level', 'silent', ...c.args], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, GEARTRAIN_STORE: 'memory:' },
+    });
     const what = `pipeline ${c.args.join(' ')}\nstderr: ${r.stderr}`;
     assert.match(r.stderr, new RegExp(`\\(${c.code}\\)`), what);
     assert.equal(r.status, ERRORS[c.code].exit, what);

@@ -6,12 +6,12 @@
 // `pipeline run` keeps its queue in memory). Needs npm and the build; without npm it is skipped,
 // unless CI=true.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { CLI, ROOT } from '../helpers/servers.js';
 

@@ -2,12 +2,12 @@
 // workers): the run's summary and outputs reach a local receiver as one signed POST, which
 // verifies with the code docs/workers.md gives.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import type { TestContext } from 'node:test';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { runCli as cli } from '../helpers/cli.js';
 import { ROOT } from '../helpers/servers.js';
@@ -27,31 +27,45 @@ async function photos(t: TestContext, files: Record<string, string>): Promise<st
 test('thumbnails --notify-url POSTs the summary and every output, signed', async (t) => {
   const r = await webhookReceiver(t, await documentedVerify());
   const dir = await photos(t, { 'landscape.jpg': 'images/photo-landscape.jpg', 'trip/portrait.jpg': 'images/photo-portrait-exif6.jpg' });
-  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
+  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, {
+    GEARTRAIN_WEBHOOK_SECRET: SECRET,
+  });
   assert.equal(run.code, 0, run.stderr);
   const summary = JSON.parse(run.stdout) as { steps: { id: string; status: string }[] };
-  assert.deepEqual(summary.steps.map((s) => [s.id, s.status]), [['thumbnail', 'done'], ['notify', 'skipped'], ['webhook', 'done'], ['webhook-failed', 'skipped']]);
+  assert.deepEqual(
+    summary.steps.map((s) => [s.id, s.status]),
+    [
+      ['thumbnail', 'done'],
+      ['notify', 'skipped'],
+      ['webhook', 'done'],
+      ['webhook-failed', 'skipped'],
+    ],
+  );
 
   assert.equal(r.received.length, 1);
   const got = r.received[0]!;
   assert.equal(got.path, '/hooks/media');
   assert.equal(got.verified, true);
   assert.equal(got.headers['geartrain-event'], 'thumbnails.done');
-  const body = JSON.parse(got.body) as { pipeline: string; runId: string; status: string; images: number; failed: number; outputs: { source: string; file: string; width: number; height: number; format: string }[] };
+  const body = JSON.parse(got.body) as {
+    pipeline: string;
+    runId: string;
+    status: string;
+    images: number;
+    failed: number;
+    outputs: { source: string; file: string; width: number; height: number; format: string }[];
+  };
   assert.deepEqual([body.pipeline, body.status], ['thumbnails', 'done']);
   assert.match(body.runId, /^thumbnails-/);
   assert.deepEqual([body.images, body.failed], [2, 0]);
-  assert.deepEqual(
-    body.outputs.map((o) => [o.source, o.file]).sort(),
-    [
-      ['landscape.jpg', 'landscape-1280w.jpg'],
-      ['landscape.jpg', 'landscape-320w.webp'],
-      ['landscape.jpg', 'landscape-640w.webp'],
-      ['trip/portrait.jpg', 'trip/portrait-1280w.jpg'],
-      ['trip/portrait.jpg', 'trip/portrait-320w.webp'],
-      ['trip/portrait.jpg', 'trip/portrait-640w.webp'],
-    ],
-  );
+  assert.deepEqual(body.outputs.map((o) => [o.source, o.file]).sort(), [
+    ['landscape.jpg', 'landscape-1280w.jpg'],
+    ['landscape.jpg', 'landscape-320w.webp'],
+    ['landscape.jpg', 'landscape-640w.webp'],
+    ['trip/portrait.jpg', 'trip/portrait-1280w.jpg'],
+    ['trip/portrait.jpg', 'trip/portrait-320w.webp'],
+    ['trip/portrait.jpg', 'trip/portrait-640w.webp'],
+  ]);
   // The dimensions the body gives are those of the files on disk.
   for (const o of body.outputs) {
     const m = await sharp(path.join(dir, 'out', o.file)).metadata();
@@ -59,7 +73,9 @@ test('thumbnails --notify-url POSTs the summary and every output, signed', async
   }
 
   // Run again: nothing changed, so the delivery is not sent twice.
-  const again = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
+  const again = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, {
+    GEARTRAIN_WEBHOOK_SECRET: SECRET,
+  });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(r.received.length, 1);
 });
@@ -76,7 +92,9 @@ test('thumbnails --notify-url without a signing secret fails the webhook step an
 test('thumbnails --notify-url when every image fails: one thumbnails.failed POST listing why', async (t) => {
   const r = await webhookReceiver(t, await documentedVerify());
   const dir = await photos(t, { 'broken.jpg': 'bad/truncated.jpg' });
-  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, { GEARTRAIN_WEBHOOK_SECRET: SECRET });
+  const run = await cli(['run', 'thumbnails', 'photos', '--out', 'out', '--json', '--notify-url', `${r.base}/hooks/media`], dir, {
+    GEARTRAIN_WEBHOOK_SECRET: SECRET,
+  });
   assert.equal(run.code, 1, run.stderr);
   assert.equal(r.received.length, 1);
   const got = r.received[0]!;

@@ -4,14 +4,15 @@
 // SIGKILLed mid-run, every item still completes; with every server down the run exits 6.
 // Run `npm run build` first: these tests exercise dist/, not src/.
 
-import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, ROOT, freePort, missingTools, startCli, startGearmand, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, until } from '../interop/harness.js';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { CLI, freePort, missingTools, ROOT, type ServerUnderTest, startCli, startGearmand } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
+import { Children } from '../interop/harness.js';
 
 const IMAGES = ['photo-landscape.jpg', 'photo-portrait-exif6.jpg', 'alpha.png'];
 const children = new Children();
@@ -58,7 +59,11 @@ async function photos(root: string, n: number): Promise<string> {
 /** `pipeline worker thumbnail` connected to `servers`, once it says it is ready. */
 async function thumbnailWorker(servers: string[], cwd: string, concurrency = 2): Promise<Running> {
   const w = cli(['--log-level', 'info', 'worker', `thumbnail=${concurrency}`, '--server', servers.join(',')], cwd);
-  await until('the thumbnail worker to be ready', async () => (w.stderr().includes('"msg":"worker ready"') ? true : w.child.exitCode === null ? undefined : Promise.reject(new Error(w.stderr()))), 20_000);
+  await until(
+    'the thumbnail worker to be ready',
+    async () => (w.stderr().includes('"msg":"worker ready"') ? true : w.child.exitCode === null ? undefined : Promise.reject(new Error(w.stderr()))),
+    20_000,
+  );
   return w;
 }
 
@@ -94,7 +99,11 @@ describe('pipeline run --server: workers, failover, outages', () => {
     const input = await photos(root, 2);
     const out = path.join(root, 'out-wait');
     const run = cli(['run', 'thumbnails', input, '--out', out, '--server', server.address, '--wait-for-workers', '2m'], root);
-    await until('the run to say it waits for a thumbnail worker', async () => (/waiting for a worker for thumbnail on /.test(run.stderr()) ? true : undefined), 20_000);
+    await until(
+      'the run to say it waits for a thumbnail worker',
+      async () => (/waiting for a worker for thumbnail on /.test(run.stderr()) ? true : undefined),
+      20_000,
+    );
     assert.equal(run.child.exitCode, null, 'the run waits');
     await thumbnailWorker([server.address], root);
     assert.equal(await run.exited(60_000), 0, run.stdout() + run.stderr());
@@ -117,8 +126,16 @@ describe('pipeline run --server: workers, failover, outages', () => {
     const input = await photos(root, n);
     const out = path.join(root, 'out-failover');
     const run = cli(['run', 'thumbnails', input, '--out', out, '--server', list.join(','), '--concurrency', '4'], root);
-    const done = (): number => run.stderr().split('\n').filter((l) => l.startsWith('done  thumbnail ')).length;
-    await until('a few items to be done', async () => (done() >= 4 ? true : run.child.exitCode === null ? undefined : Promise.reject(new Error(run.stderr()))), 60_000);
+    const done = (): number =>
+      run
+        .stderr()
+        .split('\n')
+        .filter((l) => l.startsWith('done  thumbnail ')).length;
+    await until(
+      'a few items to be done',
+      async () => (done() >= 4 ? true : run.child.exitCode === null ? undefined : Promise.reject(new Error(run.stderr()))),
+      60_000,
+    );
     assert.ok(done() < n, 'the server dies mid-run');
     a.child.kill('SIGKILL');
     assert.equal(await run.exited(180_000), 0, run.stdout() + run.stderr());
@@ -141,7 +158,11 @@ describe('pipeline run --server: workers, failover, outages', () => {
     const n = 30;
     const input = await photos(root, n);
     const run = cli(['run', 'thumbnails', input, '--out', path.join(root, 'out-gone'), '--server', server.address, '--concurrency', '2'], root);
-    await until('an item to be done', async () => (run.stderr().includes('done  thumbnail ') ? true : run.child.exitCode === null ? undefined : Promise.reject(new Error(run.stderr()))), 60_000);
+    await until(
+      'an item to be done',
+      async () => (run.stderr().includes('done  thumbnail ') ? true : run.child.exitCode === null ? undefined : Promise.reject(new Error(run.stderr()))),
+      60_000,
+    );
     server.child.kill('SIGKILL');
     assert.equal(await run.exited(60_000), 6, run.stdout() + run.stderr());
     assert.match(run.stderr(), new RegExp(`No job server reachable \\(tried ${server.address}\\)`));

@@ -2,16 +2,17 @@
 // server and workers, real sharp on the fixtures. Then the same pipeline as a background job
 // driven by a pipeline worker that is killed mid-run and replaced.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
+import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
+import sharp from 'sharp';
 import { runCli as cli } from '../helpers/cli.js';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 const IMAGES = path.join(ROOT, 'fixtures/images');
 const BAD = path.join(ROOT, 'fixtures/bad');
@@ -67,7 +68,7 @@ function tempRoot(prefix: string): () => string {
 describe('pipeline run thumbnails (embedded server and workers)', () => {
   const tmp = tempRoot('gt-run-e2e-');
 
-  it('makes every good image\'s thumbnails, reports the corrupt one by name, exits 1; a second run does no work', async () => {
+  it("makes every good image's thumbnails, reports the corrupt one by name, exits 1; a second run does no work", async () => {
     const root = tmp();
     const { input, good } = await makeInput(root);
     const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs'], root);
@@ -75,7 +76,9 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
     const out = path.join(root, 'thumbs');
     assert.deepEqual(await tree(out), expectedOutputs(good));
     for (const g of good) {
-      const srcMeta = await sharp(path.join(input, `${g}${g.endsWith('alpha') ? '.png' : '.jpg'}`)).rotate().toBuffer({ resolveWithObject: true });
+      const srcMeta = await sharp(path.join(input, `${g}${g.endsWith('alpha') ? '.png' : '.jpg'}`))
+        .rotate()
+        .toBuffer({ resolveWithObject: true });
       const aspect = srcMeta.info.width / srcMeta.info.height;
       for (const s of SIZES) {
         const m = await sharp(path.join(out, `${g}-${s.width}w.${s.ext}`)).metadata();
@@ -88,14 +91,17 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
     assert.match(r.stdout, /failed:\n\s+thumbnail\s+corrupt\.jpg\s+GT_MEDIA_INVALID: .*corrupt\.jpg/);
     assert.match(r.stdout, /skipped:\n\s+notes\.txt\s+not media this pipeline takes/);
     assert.match(r.stdout, /^thumbnail\s+thumbnail\s+partial\s+3\s+1\s+0/m);
-    assert.match(r.stderr, /^FAIL  thumbnail  corrupt\.jpg  GT_MEDIA_INVALID/m, 'not a terminal: plain progress lines');
+    assert.match(r.stderr, /^FAIL {2}thumbnail {2}corrupt\.jpg {2}GT_MEDIA_INVALID/m, 'not a terminal: plain progress lines');
 
     const before = await Promise.all(expectedOutputs(good).map(async (f) => (await stat(path.join(out, f))).mtimeMs));
     const again = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs', '--json'], root);
     assert.equal(again.code, 1);
     const summary = JSON.parse(again.stdout) as { steps: { id: string; done: number; failed: number; reused: number }[]; failures: { item: string }[] };
     assert.deepEqual(summary.steps[0], { ...summary.steps[0], id: 'thumbnail', done: 3, failed: 1, reused: 3 });
-    assert.deepEqual(summary.failures.map((f) => f.item), ['corrupt.jpg']);
+    assert.deepEqual(
+      summary.failures.map((f) => f.item),
+      ['corrupt.jpg'],
+    );
     const afterRun = await Promise.all(expectedOutputs(good).map(async (f) => (await stat(path.join(out, f))).mtimeMs));
     assert.deepEqual(afterRun, before, 'no output was written again');
     assert.equal(again.stderr, '', '--json prints no progress');
@@ -153,7 +159,10 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
     assert.match(text.stderr, /Input text: no files ending in .*\(1 other files skipped\)/);
     const inside = await cli(['run', 'thumbnails', 'text', '--out', 'text/thumbs'], dir);
     assert.equal(inside.code, 10);
-    assert.match(inside.stderr, /Output folder text\/thumbs is not allowed: it is inside the input folder text; choose an --out outside it \(GT_PATH_NOT_ALLOWED\)/);
+    assert.match(
+      inside.stderr,
+      /Output folder text\/thumbs is not allowed: it is inside the input folder text; choose an --out outside it \(GT_PATH_NOT_ALLOWED\)/,
+    );
     const unknown = await cli(['run', 'thumbnailz', 'text'], dir);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /No pipeline "thumbnailz" \(known: thumbnails, upload\)/);
@@ -171,7 +180,14 @@ describe('pipeline run thumbnails (embedded server and workers)', () => {
     const r = await cli(['list', '--json'], dir);
     assert.equal(r.code, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as { name: string; source: string }[];
-    assert.deepEqual(rows.map((x) => [x.name, x.source]), [['thumbnails', 'built-in'], ['upload', 'built-in'], ['resize-and-report', 'pipelines/resize-and-report.yaml']]);
+    assert.deepEqual(
+      rows.map((x) => [x.name, x.source]),
+      [
+        ['thumbnails', 'built-in'],
+        ['upload', 'built-in'],
+        ['resize-and-report', 'pipelines/resize-and-report.yaml'],
+      ],
+    );
   });
 });
 
@@ -194,7 +210,11 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
     const input = path.join(root, 'many');
     await mkdir(input);
     // Enough images that the run is still going when its driver is killed.
-    for (let i = 0; i < 24; i++) await copyFile(path.join(IMAGES, i % 2 ? 'photo-landscape.jpg' : 'alpha.png'), path.join(input, `img${String(i).padStart(2, '0')}${i % 2 ? '.jpg' : '.png'}`));
+    for (let i = 0; i < 24; i++)
+      await copyFile(
+        path.join(IMAGES, i % 2 ? 'photo-landscape.jpg' : 'alpha.png'),
+        path.join(input, `img${String(i).padStart(2, '0')}${i % 2 ? '.jpg' : '.png'}`),
+      );
     const server = await startCli();
     children.push(server.child);
     worker(['thumbnail=1', '--server', server.address], root);
@@ -211,17 +231,18 @@ describe('a pipeline run as a background job survives its pipeline worker', () =
         return { done: 0, status: 'none' };
       }
     };
-    for (let i = 0; i < 600 && (await doneItems()).done < 4; i++) await new Promise((r) => setTimeout(r, 50));
-    const mid = await doneItems();
+    const mid = await until(
+      '4 items done before the kill',
+      async () => {
+        const d = await doneItems();
+        return d.done >= 4 ? d : undefined;
+      },
+      30_000,
+    );
     assert.ok(mid.done >= 4 && mid.done < 24, `killed mid-run (${mid.done} of 24 done)`);
     driver1.kill('SIGKILL');
     worker(['pipeline', '--server', server.address], root);
-    let last = mid;
-    for (let i = 0; i < 1200 && last.status !== 'done'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      last = await doneItems();
-    }
-    assert.equal(last.status, 'done', 'the second pipeline worker finished the run');
+    await until('the second pipeline worker to finish the run', async () => (await doneItems()).status === 'done', 120_000);
     const files = await tree(path.join(root, 'out'));
     const names = (await readdir(input)).map((f) => path.basename(f, path.extname(f))).sort();
     assert.deepEqual(files, names.flatMap((n) => SIZES.map((s) => `${n}-${s.width}w.${s.ext}`)).sort(), 'each output exactly once, no temp files');
@@ -245,15 +266,19 @@ describe('pipeline run: inputs that share a name', () => {
     const summary = JSON.parse(r.stdout) as { steps: { done: number; failed: number }[] };
     assert.deepEqual([summary.steps[0]!.done, summary.steps[0]!.failed], [3, 0]);
     const out = path.join(root, 'same-out');
-    assert.deepEqual(await tree(out), [
-      ...SIZES.map((s) => `cover.jpg-${s.width}w.${s.ext}`),
-      ...SIZES.map((s) => `cover.png-${s.width}w.${s.ext}`),
-      ...SIZES.map((s) => `sub/cover-${s.width}w.${s.ext}`),
-    ].sort(), 'a name shared in one folder keeps the extension; alone in its folder it does not');
+    assert.deepEqual(
+      await tree(out),
+      [
+        ...SIZES.map((s) => `cover.jpg-${s.width}w.${s.ext}`),
+        ...SIZES.map((s) => `cover.png-${s.width}w.${s.ext}`),
+        ...SIZES.map((s) => `sub/cover-${s.width}w.${s.ext}`),
+      ].sort(),
+      'a name shared in one folder keeps the extension; alone in its folder it does not',
+    );
     const fromJpg = await sharp(path.join(out, 'cover.jpg-320w.webp')).metadata();
     const fromPng = await sharp(path.join(out, 'cover.png-320w.webp')).metadata();
-    assert.equal(fromJpg.hasAlpha, false, 'the JPEG\'s thumbnail is made from the JPEG');
-    assert.equal(fromPng.hasAlpha, true, 'the PNG\'s thumbnail is made from the PNG');
+    assert.equal(fromJpg.hasAlpha, false, "the JPEG's thumbnail is made from the JPEG");
+    assert.equal(fromPng.hasAlpha, true, "the PNG's thumbnail is made from the PNG");
     const again = await cli(['run', 'thumbnails', 'same-stem', '--out', 'same-out', '--json'], root);
     assert.equal((JSON.parse(again.stdout) as { steps: { reused: number }[] }).steps[0]!.reused, 3, 'the second run finds all three done');
   });
@@ -268,15 +293,22 @@ describe('pipeline run: inputs that share a name', () => {
     // Names every output by the name without extension: cover.jpg and cover.png would write one file.
     await writeFile(
       path.join(root, 'stem-only.yaml'),
-      'name: stem-only\ninput: folder\nextensions: [.jpg, .png]\nsteps:\n  - id: t\n    fn: thumbnail\n    forEach: ${{ input.files }}\n    payload: { input: "${{ item.path }}", outDir: "${{ run.out }}", name: "${{ item.name }}", sizes: [{ width: 100, format: webp }] }\n',
+      'name: stem-only\ninput: folder\nextensions: [.jpg, .png]\nsteps:\n  - id: t\n    fn: thumbnail\n    forEach: ${{ input.files }}\n    payload: { ' +
+        'input: "${{ item.path }}", outDir: "${{ run.out }}", name: "${{ item.name }}", sizes: [{ width: 100, format: webp }] }\n',
     );
     const r = await cli(['run', 'stem-only.yaml', 'clash', '--out', 'clash-out', '--json'], root);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const summary = JSON.parse(r.stdout) as { steps: { done: number; failed: number }[]; failures: { item: string; error: string }[] };
     assert.deepEqual([summary.steps[0]!.done, summary.steps[0]!.failed], [1, 2]);
-    assert.deepEqual(summary.failures.map((f) => f.item), ['cover.jpg', 'cover.png']);
+    assert.deepEqual(
+      summary.failures.map((f) => f.item),
+      ['cover.jpg', 'cover.png'],
+    );
     const out = path.join(root, 'clash-out');
-    assert.equal(summary.failures[0]!.error, `GT_OUTPUT_CONFLICT: cover.jpg and cover.png would both write ${path.join(out, 'cover-100w.webp')}; give each its own name (item.outputBase)`);
+    assert.equal(
+      summary.failures[0]!.error,
+      `GT_OUTPUT_CONFLICT: cover.jpg and cover.png would both write ${path.join(out, 'cover-100w.webp')}; give each its own name (item.outputBase)`,
+    );
     assert.deepEqual(await tree(out), ['other-100w.webp'], 'neither of the two was written');
   });
 });
@@ -295,7 +327,8 @@ describe('pipeline run: options checked before any job', () => {
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(
       r.stderr,
-      'pipeline: Pipeline thumbnails: step thumbnail (checked on its first item, p0.jpg): Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string (GT_PIPELINE_INVALID)\n',
+      'pipeline: Pipeline thumbnails: step thumbnail (checked on its first item, p0.jpg): Expected one of jpeg, webp, avif, png for ' +
+        'thumbnail.sizes[0].format but received gif of type string (GT_PIPELINE_INVALID)\n',
     );
     assert.equal(r.stdout, '');
     assert.deepEqual((await readdir(root)).sort(), ['in'], 'no output folder');
@@ -318,7 +351,9 @@ describe('pipeline run --notify', () => {
     await makeInput(root);
     const r = await cli(['run', 'thumbnails', 'photos', '--out', 'thumbs', '--notify', 'me@example.com'], root, { GEARTRAIN_SMTP_URL: '' });
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    const m = /^notify: written to (thumbs\/\.geartrain\/outbox\/\S+\.eml) \(no SMTP configured: set GEARTRAIN_SMTP_URL or --smtp to send it\)$/m.exec(r.stdout);
+    const m = /^notify: written to (thumbs\/\.geartrain\/outbox\/\S+\.eml) \(no SMTP configured: set GEARTRAIN_SMTP_URL or --smtp to send it\)$/m.exec(
+      r.stdout,
+    );
     assert.ok(m, `the summary names the outbox file:\n${r.stdout}`);
     const mail = await simpleParser(await readFile(path.join(root, m[1]!)));
     assert.equal((mail.to as { text: string }).text, 'me@example.com');
@@ -349,8 +384,14 @@ describe('pipeline run: worker limits', () => {
     const r = await cli(['run', 'thumbnails', 'big', '--out', 'small-limit', '--json'], root);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
-    assert.match(failures[0]!.error, /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels \(raise it with --max-pixels\)$/);
-    const raised = await cli(['run', 'thumbnails', 'big', '--out', 'raised', '--json', '--max-pixels', '60000000', '--set', 'sizes=[{"width":320,"format":"webp"}]'], root);
+    assert.match(
+      failures[0]!.error,
+      /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels \(raise it with --max-pixels\)$/,
+    );
+    const raised = await cli(
+      ['run', 'thumbnails', 'big', '--out', 'raised', '--json', '--max-pixels', '60000000', '--set', 'sizes=[{"width":320,"format":"webp"}]'],
+      root,
+    );
     assert.equal(raised.code, 0, raised.stdout + raised.stderr);
     const m = await sharp(path.join(root, 'raised', 'panorama-320w.webp')).metadata();
     assert.deepEqual([m.width, m.height], [320, 280]);
@@ -361,13 +402,20 @@ describe('pipeline run: worker limits', () => {
     const r = await cli(['run', 'thumbnails', 'big', '--out', 'tiny', '--json', '--max-file-size', '1k'], root);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const failures = (JSON.parse(r.stdout) as { failures: { error: string }[] }).failures;
-    assert.match(failures[0]!.error, /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: \d+ bytes exceeds the limit of 1024 bytes \(raise it with --max-file-size\)$/);
+    assert.match(
+      failures[0]!.error,
+      /^GT_MEDIA_TOO_LARGE: .*panorama\.png is too large: \d+ bytes exceeds the limit of 1024 bytes \(raise it with --max-file-size\)$/,
+    );
   });
 
-  it('with --server the embedded workers\' flags are refused, not ignored', async () => {
+  it("with --server the embedded workers' flags are refused, not ignored", async () => {
     const root = tmp();
     const r = await cli(['run', 'thumbnails', 'big', '--server', '127.0.0.1:1', '--max-pixels', '60000000'], root);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, 'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number (GT_INVALID_ARGUMENT)\n');
+    assert.equal(
+      r.stderr,
+      'pipeline: Expected no embedded-worker flag with --server (set it on `pipeline worker`) for --max-pixels but received 60000000 of type number ' +
+        '(GT_INVALID_ARGUMENT)\n',
+    );
   });
 });

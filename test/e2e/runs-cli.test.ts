@@ -1,12 +1,12 @@
 // `pipeline runs` finds runs where `pipeline run NAME` writes them (./NAME unless --out), so the
 // two commands agree without flags. The built CLI as a user runs it, real sharp on one image.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { CLI, ROOT } from '../helpers/servers.js';
 
 const skip = existsSync(CLI) ? false : 'needs the build (npm run build)';
@@ -26,7 +26,10 @@ test('pipeline runs without --out lists the runs pipeline run wrote to ./NAME, a
   const list = cli(['runs', '--json'], dir);
   assert.equal(list.status, 0, list.stderr);
   const runs = JSON.parse(list.stdout) as { id: string; pipeline: string; status: string }[];
-  assert.deepEqual(runs.map((r) => [r.id, r.pipeline, r.status]), [[runId, 'thumbnails', 'done']]);
+  assert.deepEqual(
+    runs.map((r) => [r.id, r.pipeline, r.status]),
+    [[runId, 'thumbnails', 'done']],
+  );
   const one = cli(['runs', runId, '--json'], dir);
   assert.equal(one.status, 0, one.stderr);
   assert.equal((JSON.parse(one.stdout) as { id: string }).id, runId);

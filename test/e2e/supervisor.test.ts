@@ -6,22 +6,23 @@
 // at start, SIGTERM draining, and config errors naming the key.
 // Run `npm run build` first: these tests exercise dist/, not src/.
 
-import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { access, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { stringify as toYaml } from 'yaml';
 import { Client } from '../../src/client/index.js';
 import { parseConfig } from '../../src/supervisor/config.js';
 import { controlRequest } from '../../src/supervisor/control.js';
 import type { PsResult, ReloadResult, ScaleResult } from '../../src/supervisor/supervisor.js';
-import { CLI, ROOT, missingTools } from '../helpers/servers.js';
-import { Children, sleep, until } from '../interop/harness.js';
+import { CLI, missingTools, ROOT } from '../helpers/servers.js';
+import { sleep, until } from '../helpers/wait.js';
+import { Children } from '../interop/harness.js';
 
 const NODE = process.execPath;
 const children = new Children();
@@ -218,7 +219,10 @@ describe('pipeline up: supervised worker processes', () => {
     await writeFile(path.join(dir, 'bad.json'), JSON.stringify({ workers: { email: { procs: 2 } } }));
     r = await pipeline(dir, ['up', '-c', 'bad.json']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /Expected one of the fields processes, concurrency, env, exec, functions, timeoutMs for workers\.email\.procs but received 2 of type number/);
+    assert.match(
+      r.stderr,
+      /Expected one of the fields processes, concurrency, env, exec, functions, timeoutMs for workers\.email\.procs but received 2 of type number/,
+    );
 
     await writeFile(path.join(dir, 'typo.yaml'), 'workers:\n  thumbnial: { processes: 1 }\n');
     r = await pipeline(dir, ['up', '-c', 'typo.yaml']);
@@ -271,13 +275,23 @@ describe('pipeline up: supervised worker processes', () => {
       `the crash is logged:\n${u.log()}`,
     );
     // Each process's own lines carry its name.
-    assert.ok(lines.some((l) => l.name === 'worker:cache-warm#1' && l.msg === 'job done' && l.pid === after!.pid), u.log());
-    assert.ok(lines.some((l) => l.name === 'server' && l.msg === 'listening'), u.log());
+    assert.ok(
+      lines.some((l) => l.name === 'worker:cache-warm#1' && l.msg === 'job done' && l.pid === after!.pid),
+      u.log(),
+    );
+    assert.ok(
+      lines.some((l) => l.name === 'server' && l.msg === 'listening'),
+      u.log(),
+    );
   });
 
   it('at --log-level warn, readiness and job counts still reach the supervisor: scale is ready within seconds, a crash after start restarts', async () => {
     const u = await up(
-      { ...base, workers: { 'cache-warm': { processes: 1 } }, restart: { initialDelayMs: 50, maxDelayMs: 200, maxCrashes: 5, windowMs: 60_000, startupMs: 300 } },
+      {
+        ...base,
+        workers: { 'cache-warm': { processes: 1 } },
+        restart: { initialDelayMs: 50, maxDelayMs: 200, maxCrashes: 5, windowMs: 60_000, startupMs: 300 },
+      },
       { logLevel: 'warn' },
     );
     assert.ok(!u.lines().some((l) => l.msg === 'worker ready'), 'no info lines are written at warn');
@@ -294,10 +308,13 @@ describe('pipeline up: supervised worker processes', () => {
     assert.equal(r.code, 0, r.stderr);
     // Not ready means scale waits out reload.readyTimeoutMs (30 s): a few seconds is a ready worker.
     assert.ok(Date.now() - t0 < 15_000, `scale took ${Date.now() - t0} ms`);
-    assert.deepEqual((JSON.parse(r.stdout) as ScaleResult).ps.processes.map((p) => [p.name, p.state]), [
-      ['worker:cache-warm#1', 'running'],
-      ['worker:cache-warm#2', 'running'],
-    ]);
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as ScaleResult).ps.processes.map((p) => [p.name, p.state]),
+      [
+        ['worker:cache-warm#1', 'running'],
+        ['worker:cache-warm#2', 'running'],
+      ],
+    );
 
     // Up longer than restart.startupMs: a SIGKILL is a crash of a running process, not at start.
     await sleep(400);
@@ -317,7 +334,10 @@ describe('pipeline up: supervised worker processes', () => {
     const rl = await pipeline(u.dir, ['reload', '--json']);
     assert.equal(rl.code, 0, rl.stderr);
     assert.ok(Date.now() - t1 < 30_000, `reload took ${Date.now() - t1} ms`);
-    assert.deepEqual((JSON.parse(rl.stdout) as ReloadResult).replaced.map((x) => x.name), ['worker:cache-warm#1', 'worker:cache-warm#2']);
+    assert.deepEqual(
+      (JSON.parse(rl.stdout) as ReloadResult).replaced.map((x) => x.name),
+      ['worker:cache-warm#1', 'worker:cache-warm#2'],
+    );
   });
 
   it('scale and reload exit 1, naming the process, when a new process does not become ready', async () => {
@@ -329,7 +349,10 @@ describe('pipeline up: supervised worker processes', () => {
     };
     const u = await up(config);
     // node refuses to start with an unknown flag in NODE_OPTIONS: the email processes never become ready.
-    await writeFile(path.join(u.dir, 'geartrain.config.yaml'), toYaml({ ...config, workers: { ...config.workers, email: { processes: 1, env: { NODE_OPTIONS: '--no-such-flag' } } } }));
+    await writeFile(
+      path.join(u.dir, 'geartrain.config.yaml'),
+      toYaml({ ...config, workers: { ...config.workers, email: { processes: 1, env: { NODE_OPTIONS: '--no-such-flag' } } } }),
+    );
     let r = await pipeline(u.dir, ['reload']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     // Named as the new process, or as the replacement reload started in its slot once it had crashed.
@@ -442,7 +465,10 @@ describe('pipeline up: supervised worker processes', () => {
         'the two old processes were replaced one at a time (the third slot started new)',
       );
       const ps = res.ps;
-      assert.deepEqual(ps.types.map((t) => [t.type, t.processes, t.concurrency]), [['cache-warm', 3, 1]]);
+      assert.deepEqual(
+        ps.types.map((t) => [t.type, t.processes, t.concurrency]),
+        [['cache-warm', 3, 1]],
+      );
       assert.equal(ps.processes.length, 3, JSON.stringify(ps.processes));
       for (const p of ps.processes) {
         assert.equal(p.state, 'running');
@@ -486,16 +512,24 @@ describe('pipeline up: supervised worker processes', () => {
       ],
     );
     assert.ok(ps.types.find((t) => t.type === 'email')!.crashesAtStart > 3);
-    await until('cache-warm to keep running', async () => ((await u.ps()).processes.find((p) => p.type === 'cache-warm')?.state === 'running' ? true : undefined));
+    await until('cache-warm to keep running', async () =>
+      (await u.ps()).processes.find((p) => p.type === 'cache-warm')?.state === 'running' ? true : undefined,
+    );
 
     let r = await pipeline(u.dir, ['ps']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^email\s+worker:email#1\s+-\s+gave-up\s/m);
     assert.match(r.stderr, /gave up on email: its processes kept crashing at start/);
     const lines = u.lines();
-    assert.ok(lines.some((l) => l.name === 'supervisor' && l.level === 50 && /^giving up on worker type email/.test(String(l.msg))), u.log());
+    assert.ok(
+      lines.some((l) => l.name === 'supervisor' && l.level === 50 && /^giving up on worker type email/.test(String(l.msg))),
+      u.log(),
+    );
     // Why it crashed, under the process's name: node's own message is relayed as a JSON line.
-    assert.ok(lines.some((l) => String(l.name).startsWith('worker:email#') && /--no-such-flag/.test(String(l.msg))), u.log());
+    assert.ok(
+      lines.some((l) => String(l.name).startsWith('worker:email#') && /--no-such-flag/.test(String(l.msg))),
+      u.log(),
+    );
     const crashes = lines.filter((l) => l.msg === 'worker process exited unexpectedly' && l.type === 'email').length;
     await sleep(300);
     assert.equal(u.lines().filter((l) => l.msg === 'worker process exited unexpectedly' && l.type === 'email').length, crashes, 'no restarts after giving up');
@@ -512,7 +546,10 @@ describe('pipeline up: supervised worker processes', () => {
     r = await pipeline(u.dir, ['reload']);
     assert.equal(r.code, 0, r.stderr);
     const fixed = await u.ps();
-    assert.deepEqual(fixed.types.find((t) => t.type === 'email'), { type: 'email', processes: 2, running: 2, concurrency: 1, state: 'ok', crashesAtStart: 0 });
+    assert.deepEqual(
+      fixed.types.find((t) => t.type === 'email'),
+      { type: 'email', processes: 2, running: 2, concurrency: 1, state: 'ok', crashesAtStart: 0 },
+    );
   });
 
   it('exec types: any command as a supervised worker; reload finds it by its client id', async () => {
@@ -593,7 +630,11 @@ describe('pipeline up: supervised worker processes', () => {
       const loser = await until(`trial ${trial}: one of two pipeline up to exit`, async () => both.find((u) => u.child.exitCode !== null), 20_000);
       const winner = both.find((u) => u !== loser)!;
       assert.equal(loser.child.exitCode, 12, `trial ${trial}: ${loser.err()}`);
-      assert.match(loser.err(), new RegExp(`pipeline up is already running in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${winner.child.pid}, control socket `), `trial ${trial}`);
+      assert.match(
+        loser.err(),
+        new RegExp(`pipeline up is already running in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${winner.child.pid}, control socket `),
+        `trial ${trial}`,
+      );
       const ps = (await until(`trial ${trial}: the other to answer`, async () => controlRequest(socket, { cmd: 'ps' }, 2000), 20_000)) as PsResult;
       assert.equal(ps.pid, winner.child.pid, `trial ${trial}: the running one answers`);
       assert.equal(winner.child.exitCode, null, `trial ${trial}: ${winner.err()}`);
@@ -607,10 +648,21 @@ describe('pipeline up: supervised worker processes', () => {
     const line = await until('the http listening line', async () => u.lines().find((l) => l.msg === 'http listening'));
     const api = `http://${String(line.http)}/api/v1`;
     const procs = (await (await fetch(`${api}/processes`)).json()) as { processes: { type: string; state: string }[] };
-    assert.deepEqual(procs.processes.map((p) => [p.type, p.state]), [['cache-warm', 'running']]);
-    const res = await fetch(`${api}/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ counts: { 'cache-warm': 2 } }) });
+    assert.deepEqual(
+      procs.processes.map((p) => [p.type, p.state]),
+      [['cache-warm', 'running']],
+    );
+    const res = await fetch(`${api}/scale`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ counts: { 'cache-warm': 2 } }),
+    });
     assert.equal(res.status, 200, await res.text());
-    await until('two cache-warm processes running', async () => ((await u.ps()).processes.filter((p) => p.state === 'running').length === 2 ? true : undefined), 20_000);
+    await until(
+      'two cache-warm processes running',
+      async () => ((await u.ps()).processes.filter((p) => p.state === 'running').length === 2 ? true : undefined),
+      20_000,
+    );
     const after = (await (await fetch(`${api}/processes`)).json()) as { processes: unknown[] };
     assert.equal(after.processes.length, 2);
   });
@@ -669,7 +721,10 @@ describe('pipeline up: config files', () => {
   });
 
   it('the job server limits are config keys under server', () => {
-    const c = parseConfig('server:\n  maxBuffered: 64m\n  packetTimeoutMs: 5000\n  maxFunctionsPerWorker: 50\n  adminAllow: [127.0.0.1, 10.0.8.0/24]\n', 'c.yaml');
+    const c = parseConfig(
+      'server:\n  maxBuffered: 64m\n  packetTimeoutMs: 5000\n  maxFunctionsPerWorker: 50\n  adminAllow: [127.0.0.1, 10.0.8.0/24]\n',
+      'c.yaml',
+    );
     assert.equal(c.server?.maxBuffered, 64 * 1024 * 1024);
     assert.equal(c.server?.packetTimeoutMs, 5000);
     assert.equal(c.server?.maxFunctionsPerWorker, 50);
@@ -677,11 +732,15 @@ describe('pipeline up: config files', () => {
   });
 
   it('checks every key and names it', () => {
-    const bad = (text: string, message: RegExp): void => assert.throws(() => parseConfig(text, 'c.yaml'), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'GT_INVALID_ARGUMENT');
-      assert.match(err.message, message);
-      return true;
-    });
+    const bad = (text: string, message: RegExp): void =>
+      assert.throws(
+        () => parseConfig(text, 'c.yaml'),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'GT_INVALID_ARGUMENT');
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     bad('workers:\n  thumbnail: { processes: -1 }', /^c\.yaml: Expected positive integer for workers\.thumbnail\.processes but received -1 of type number$/);
     bad('workers:\n  email: { concurrency: "2" }', /Expected positive integer for workers\.email\.concurrency but received 2 of type string$/);
     bad('server: { port: 70000 }', /Expected integer between 0 and 65535 for server\.port but received 70000 of type number$/);
@@ -696,11 +755,26 @@ describe('pipeline up: config files', () => {
     bad('workers:\n  email: { env: { A: [1] } }', /Expected string, number or boolean for workers\.email\.env\.A but received \[1\] of type array$/);
     bad('wokers: {}', /Expected one of the fields server, servers, workers, settings, restart, stop, reload for wokers but received \{\} of type object$/);
     bad('workers: [thumbnail]', /Expected object of worker types for workers but received \["thumbnail"\] of type array$/);
-    bad('- 1', /^c\.yaml: Expected an object with the keys server, servers, workers, settings, restart, stop, reload for the config file but received \[1\] of type array$/);
+    bad(
+      '- 1',
+      new RegExp(
+        String.raw`^c\.yaml: Expected an object with the keys server, servers, workers, settings, restart, stop, reload for the config file ` +
+          String.raw`but received \[1\] of type array$`,
+      ),
+    );
     assert.throws(() => parseConfig('workers: {', 'c.yaml'), /^GeartrainError: c\.yaml: not valid YAML: Flow map .* at line 1, column 11$/);
     assert.throws(() => parseConfig('{"workers":', 'c.json'), /c\.json: not valid JSON: /);
     // An empty file is the defaults.
-    assert.deepEqual(Object.keys(parseConfig('', 'c.yaml').workers), ['thumbnail', 'transcode', 'email', 'cache-warm', 'probe', 'waveform', 'webhook', 'pipeline']);
+    assert.deepEqual(Object.keys(parseConfig('', 'c.yaml').workers), [
+      'thumbnail',
+      'transcode',
+      'email',
+      'cache-warm',
+      'probe',
+      'waveform',
+      'webhook',
+      'pipeline',
+    ]);
     // thumbnail runs one job more than the cores by default, every other type one job.
     const defaults = parseConfig('', 'c.yaml').workers;
     assert.equal(defaults.thumbnail?.concurrency, os.availableParallelism() + 1);

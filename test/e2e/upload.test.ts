@@ -3,19 +3,20 @@
 // transcode and poster on disk, cache-warm requests seen by a local HTTP "CDN", an email per
 // upload received by a real SMTP server, and a signed callback for an upload that asks for one.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
 import { CLI, ROOT, startCli, stopChild } from '../helpers/servers.js';
-import { documentedVerify, SECRET, webhookReceiver, type Verify } from '../helpers/webhook.js';
+import { until } from '../helpers/wait.js';
+import { documentedVerify, SECRET, type Verify, webhookReceiver } from '../helpers/webhook.js';
 
 describe('upload service → upload pipeline → media, cache-warm, email, callback', () => {
   const children: ChildProcess[] = [];
@@ -35,7 +36,11 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
-      onData: (stream, _s, cb) => void simpleParser(stream).then((m) => (mails.push(m), cb()), cb),
+      onData: (stream, _s, cb) =>
+        void simpleParser(stream).then((m) => {
+          mails.push(m);
+          cb();
+        }, cb),
     });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
     cdn = http.createServer((req, res) => {
@@ -49,7 +54,26 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
     const worker = spawn(
       process.execPath,
-      [CLI, '--log-level', 'warn', 'worker', 'thumbnail', 'transcode', 'waveform', 'email', 'cache-warm', 'probe', 'webhook', 'pipeline', '--server', server.address, '--smtp', smtpUrl, '--allowed-hosts', '127.0.0.1'],
+      [
+        CLI,
+        '--log-level',
+        'warn',
+        'worker',
+        'thumbnail',
+        'transcode',
+        'waveform',
+        'email',
+        'cache-warm',
+        'probe',
+        'webhook',
+        'pipeline',
+        '--server',
+        server.address,
+        '--smtp',
+        smtpUrl,
+        '--allowed-hosts',
+        '127.0.0.1',
+      ],
       {
         cwd: dir,
         env: { ...process.env, GEARTRAIN_WEBHOOK_SECRET: SECRET },
@@ -59,7 +83,13 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     children.push(worker);
     const svc = spawn(process.execPath, [path.join(ROOT, 'examples/upload-service/server.mjs')], {
       cwd: dir,
-      env: { ...process.env, PORT: '0', GEARTRAIN_SERVERS: server.address, DATA_DIR: path.join(dir, 'data'), PUBLIC_URL: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}` },
+      env: {
+        ...process.env,
+        PORT: '0',
+        GEARTRAIN_SERVERS: server.address,
+        DATA_DIR: path.join(dir, 'data'),
+        PUBLIC_URL: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(svc);
@@ -82,17 +112,24 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function uploadAndWait(file: string, name: string, callbackUrl?: string, extra = ''): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
+  async function uploadAndWait(
+    file: string,
+    name: string,
+    callbackUrl?: string,
+    extra = '',
+  ): Promise<{ status: string; outputs: string[]; steps: Record<string, { status: string }>; uploadId: string }> {
     const callback = callbackUrl === undefined ? '' : `&callbackUrl=${encodeURIComponent(callbackUrl)}`;
     const res = await fetch(`${service}/uploads?name=${name}&owner=owner@example.com${callback}${extra}`, { method: 'POST', body: await readFile(file) });
     assert.equal(res.status, 202);
     const { uploadId, status } = (await res.json()) as { uploadId: string; status: string };
-    for (let i = 0; i < 1200; i++) {
-      const s = (await (await fetch(`${service}${status}`)).json()) as { status: string; outputs: string[]; steps: Record<string, { status: string }> };
-      if (s.status === 'done' || s.status === 'failed') return { ...s, uploadId };
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`upload ${name} did not finish`);
+    return until(
+      `upload ${name} to finish`,
+      async () => {
+        const s = (await (await fetch(`${service}${status}`)).json()) as { status: string; outputs: string[]; steps: Record<string, { status: string }> };
+        return s.status === 'done' || s.status === 'failed' ? { ...s, uploadId } : undefined;
+      },
+      120_000,
+    );
   }
 
   it('an image gets thumbnails; a video gets a transcode and a poster; outputs are warmed; the owner is told', async () => {
@@ -106,7 +143,10 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     assert.equal(video.steps.thumbnails!.status, 'skipped');
     const names = video.outputs.map((o) => path.basename(o)).sort();
     assert.ok(names.includes('clip-poster.jpg'), names.join());
-    assert.ok(names.some((n) => n.endsWith('.mp4')), names.join());
+    assert.ok(
+      names.some((n) => n.endsWith('.mp4')),
+      names.join(),
+    );
 
     for (const o of [...image.outputs, ...video.outputs]) {
       const st = await stat(path.join(dir, 'data', o.replace(/^\/media\//, 'media/')));
@@ -125,7 +165,9 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     assert.ok(master, `a master playlist among ${video.outputs.join(', ')}`);
     const playlist = await fetch(`${service}${master}`);
     assert.equal(playlist.headers.get('content-type'), 'application/vnd.apple.mpegurl');
-    const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'csv=p=0', `${service}${master}`], { encoding: 'utf8' });
+    const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'csv=p=0', `${service}${master}`], {
+      encoding: 'utf8',
+    });
     assert.match(streams, /^video,\d+,\d+$/m, streams);
   });
 
@@ -138,7 +180,10 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
     assert.deepEqual([up.steps.waveform!.status, up.steps.thumbnails!.status, up.steps.transcode!.status], ['done', 'skipped', 'skipped']);
     assert.deepEqual(up.outputs.map((o) => path.basename(o)).sort(), ['tone-waveform.json', 'tone-waveform.png']);
     for (const o of up.outputs) assert.ok(cdnHits.includes(o), `${o} was warmed`);
-    const peaks = JSON.parse(await readFile(path.join(dir, 'data', up.outputs.find((o) => o.endsWith('.json'))!.replace(/^\/media\//, 'media/')), 'utf8')) as { points: number; peaks: unknown[] };
+    const peaks = JSON.parse(await readFile(path.join(dir, 'data', up.outputs.find((o) => o.endsWith('.json'))!.replace(/^\/media\//, 'media/')), 'utf8')) as {
+      points: number;
+      peaks: unknown[];
+    };
     assert.deepEqual([peaks.points, peaks.peaks.length], [1000, 1000]);
     const body = JSON.parse(r.received[0]!.body) as { kind: string; outputs: { file: string }[] };
     assert.equal(body.kind, 'audio');
@@ -159,7 +204,10 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
 
     const bad = await fetch(`${service}/uploads?name=x.jpg&callbackUrl=${encodeURIComponent('file:///etc/passwd')}`, { method: 'POST', body: 'x' });
     assert.equal(bad.status, 400);
-    assert.equal(((await bad.json()) as { error: { message: string } }).error.message, 'Expected an http(s) URL for callbackUrl but received "file:///etc/passwd"');
+    assert.equal(
+      ((await bad.json()) as { error: { message: string } }).error.message,
+      'Expected an http(s) URL for callbackUrl but received "file:///etc/passwd"',
+    );
 
     // A file that is not media: the run fails, and the receiver is told why.
     const text = path.join(dir, 'notes.jpg');
@@ -187,7 +235,11 @@ describe('upload service → upload pipeline → media, cache-warm, email, callb
   it('accepts any safe name: spaces, brackets, accents; outputs are served and warmed under encoded URLs', async () => {
     const image = await uploadAndWait(path.join(ROOT, 'fixtures/images/alpha.png'), encodeURIComponent('my holiday (été) #1.png'));
     assert.equal(image.status, 'done', JSON.stringify(image));
-    assert.deepEqual(image.outputs.map((o) => decodeURIComponent(path.basename(o))).sort(), ['my holiday (été) #1-1280w.jpg', 'my holiday (été) #1-320w.webp', 'my holiday (été) #1-640w.webp']);
+    assert.deepEqual(image.outputs.map((o) => decodeURIComponent(path.basename(o))).sort(), [
+      'my holiday (été) #1-1280w.jpg',
+      'my holiday (été) #1-320w.webp',
+      'my holiday (été) #1-640w.webp',
+    ]);
     for (const o of image.outputs) {
       const res = await fetch(`${service}${o}`);
       assert.equal(res.status, 200, o);

@@ -17,7 +17,23 @@ export function makeClip(file: string, size: string, seconds: number, opts: Clip
   const audio = opts.silent ? [] : ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`];
   const target = opts.rotate === undefined ? file : `${file}.plain.mp4`;
   const source = `testsrc2=size=${size}:rate=${opts.fps ?? 15}:duration=${seconds}`;
-  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', source, ...audio, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...(opts.silent ? [] : ['-c:a', 'aac']), target]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    source,
+    ...audio,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    ...(opts.silent ? [] : ['-c:a', 'aac']),
+    target,
+  ]);
   if (opts.rotate !== undefined) execFileSync('ffmpeg', ['-v', 'error', '-i', target, '-c', 'copy', '-metadata:s:v:0', `rotate=${opts.rotate}`, file]);
   return file;
 }

@@ -2,9 +2,9 @@
 // its path relative to the folder (temp files live in OUTDIR/.geartrain/tmp/).
 
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import type { TestContext } from 'node:test';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 
 /** Every file (not folder) below `dir`, relative and sorted; none when `dir` does not exist. */
 export async function filesUnder(dir: string): Promise<string[]> {

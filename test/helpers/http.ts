@@ -2,12 +2,14 @@
 // for the API, and workers; everything closed after the test, last started first.
 
 import type { TestContext } from 'node:test';
-import { Worker, type JobHandler } from '../../src/client/index.js';
+import { type JobHandler, Worker } from '../../src/client/index.js';
 import type { GearmanServer, ServerOptions } from '../../src/server/server.js';
 import { startInProcess } from './servers.js';
+import { until } from './wait.js';
 
 export const TOKEN = 'test-token-0123456789';
 
+// biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
 export interface ApiAnswer<T = any> {
   status: number;
   body: T;
@@ -29,6 +31,7 @@ export interface HttpUnderTest {
   /** http://127.0.0.1:PORT of the HTTP port */
   base: string;
   token: string | null;
+  // biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
   api<T = any>(method: string, path: string, body?: unknown, opts?: ApiOptions): Promise<ApiAnswer<T>>;
   /** Start a worker serving `fns`; closed before the server. */
   worker(fns: Record<string, JobHandler>, opts?: { concurrency?: number; clientId?: string }): Promise<Worker>;
@@ -48,6 +51,7 @@ export async function startHttp(t: TestContext, opts: ServerOptions & { token?: 
   if (!h) throw new Error('the server has no HTTP address');
   const base = `http://127.0.0.1:${h.port}`;
 
+  // biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
   async function api<T = any>(method: string, path: string, body?: unknown, o: ApiOptions = {}): Promise<ApiAnswer<T>> {
     const headers: Record<string, string> = {};
     const tok = o.token === undefined ? token : o.token;
@@ -72,18 +76,9 @@ export async function startHttp(t: TestContext, opts: ServerOptions & { token?: 
     await w.start();
     cleanup.push(() => w.close());
     // The worker's CAN_DO packets are in flight until the server lists it.
-    await until(() => Object.keys(fns).every((f) => (srv.server.registry.functions.get(f)?.workers.size ?? 0) > 0), 5000, 'worker registered');
+    await until('worker registered', () => Object.keys(fns).every((f) => (srv.server.registry.functions.get(f)?.workers.size ?? 0) > 0), 5000);
     return w;
   }
 
   return { server: srv.server, gearman: srv.address, base, token, api, worker, defer: (f) => cleanup.push(f) };
-}
-
-/** Wait until `cond` holds (polled every 10 ms). */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

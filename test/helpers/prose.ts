@@ -108,7 +108,10 @@ const FILE_EXT = '(?:ts|mjs|js|md|json|ya?ml|sh|php)';
 export function fileReferences(comment: string): string[] {
   const text = comment.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '');
   const out: string[] = [];
-  const re = new RegExp(`(?<![\\w./@-])(?:${TOP}/[\\w./-]*\\.${FILE_EXT}|${TOP}/[\\w-]+(?:/[\\w-]+)*/|[a-z0-9][\\w-]*\\.${FILE_EXT}|[A-Z][\\w-]*\\.md)(?![\\w/-])`, 'g');
+  const re = new RegExp(
+    `(?<![\\w./@-])(?:${TOP}/[\\w./-]*\\.${FILE_EXT}|${TOP}/[\\w-]+(?:/[\\w-]+)*/|[a-z0-9][\\w-]*\\.${FILE_EXT}|[A-Z][\\w-]*\\.md)(?![\\w/-])`,
+    'g',
+  );
   for (const m of text.matchAll(re)) out.push(m[0].replace(/\.$/, ''));
   return out;
 }

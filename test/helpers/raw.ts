@@ -2,10 +2,10 @@
 // replies one packet or one text reply at a time, so hostile and malformed input can be sent
 // and the server's exact answer checked. Binary packets and admin text may be mixed.
 
-import net from 'node:net';
 import { once } from 'node:events';
+import net from 'node:net';
 import { afterEach } from 'node:test';
-import { PacketDecoder, encodePacket, type Arg, type DecodeError, type Packet } from '../../src/protocol/codec.js';
+import { type Arg, type DecodeError, encodePacket, type Packet, PacketDecoder } from '../../src/protocol/codec.js';
 import { commandName } from '../../src/protocol/commands.js';
 
 export interface RawPeer {
@@ -177,15 +177,6 @@ export function peersPerTest(): (port: number) => Promise<RawPeer> {
     open.push(p);
     return p;
   };
-}
-
-/** Poll `cond` until it holds; fail with `what` after `timeoutMs`. For state with no event. */
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Decode an ERROR packet's two arguments. */

@@ -7,9 +7,9 @@
 
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 
 export const CI = process.env.CI === 'true';
 
@@ -154,9 +154,15 @@ export function reachable(b: DbBackend): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: b.host, port: b.port });
     s.setTimeout(2000);
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -2,13 +2,13 @@
 // signature with the verification code docs/workers.md gives, loaded from the page itself.
 
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
-import http from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { AddressInfo } from 'node:net';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 

@@ -4,7 +4,7 @@
 import type { TestContext } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import type { Logger } from '../../src/log.js';
-import { serveDomainWorkers, type ServedType } from '../../src/workers/runtime.js';
+import { type ServedType, serveDomainWorkers } from '../../src/workers/runtime.js';
 import type { WorkerSettings } from '../../src/workers/types.js';
 import { startInProcess } from './servers.js';
 
@@ -18,6 +18,7 @@ export async function withWorkers(t: TestContext, types: ServedType[], settings:
     await srv.stop();
   });
   /** Submit a JSON payload, parse the JSON result. */
+  // biome-ignore lint/suspicious/noExplicitAny: a worker's JSON result; callers name its type or assert the fields they read
   const call = async <T = any>(fn: string, payload: unknown, onStatus?: (n: number, d: number) => void): Promise<T> =>
     JSON.parse((await client.submit(fn, JSON.stringify(payload), onStatus ? { onStatus } : {})).toString('utf8')) as T;
   /** The WORK_EXCEPTION text of a job that must fail. */

@@ -3,12 +3,12 @@
 // gearmand's read-only commands. The remote peer is real: a network namespace joined to this
 // one by a veth pair on a /30 the test creates (and removes) for itself.
 
-import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startInProcess } from '../helpers/servers.js';
 import { connect, type RawPeer } from '../helpers/raw.js';
+import { startInProcess } from '../helpers/servers.js';
 
 const run = promisify(execFile);
 type Started = Awaited<ReturnType<typeof startInProcess>>;
@@ -111,19 +111,28 @@ describe('admin commands from a peer outside --admin-allow', { skip }, () => {
   });
 
   test('refuses jobs show, jobs list, shutdown, drop function, cancel job, maxqueue with ERR naming the command', async () => {
-    const replies = await remoteAdmin(srv.port, ['jobs show x', 'jobs list', 'shutdown', 'drop function f', 'cancel job H:x:1', 'maxqueue f 1', 'create function f']);
+    const replies = await remoteAdmin(srv.port, [
+      'jobs show x',
+      'jobs list',
+      'shutdown',
+      'drop function f',
+      'cancel job H:x:1',
+      'maxqueue f 1',
+      'create function f',
+    ]);
     const words = ['jobs', 'jobs', 'shutdown', 'drop', 'cancel', 'maxqueue', 'create'];
-    replies.forEach((r, i) =>
+    for (const [i, r] of replies.entries()) {
       assert.equal(
         r,
-        `ERR PERMISSION_DENIED Admin+command+${words[i]}+is+not+allowed+from+${NS_ADDR}:+the+server+listens+beyond+loopback+and+only+--admin-allow+peers+may+change+state+or+read+payloads\r\n`,
-      ),
-    );
+        `ERR PERMISSION_DENIED Admin+command+${words[i]}+is+not+allowed+from+${NS_ADDR}:+the+server+listens+beyond+loopback+` +
+          'and+only+--admin-allow+peers+may+change+state+or+read+payloads\r\n',
+      );
+    }
     // The server is still up: the refused shutdown did nothing.
     assert.equal(await localAdmin(local, 'version', 'line'), `OK ${srv.server.version}\n`);
   });
 
-  test('gearmand\'s read-only commands stay open: status, workers, show jobs, show unique jobs, version, getpid, verbose', async () => {
+  test("gearmand's read-only commands stay open: status, workers, show jobs, show unique jobs, version, getpid, verbose", async () => {
     const replies = await remoteAdmin(srv.port, ['status', 'workers', 'show jobs', 'show unique jobs', 'prioritystatus', 'version', 'getpid', 'verbose']);
     assert.equal(replies[0], '.\n');
     assert.match(replies[1]!, new RegExp(`${NS_ADDR} - :`));

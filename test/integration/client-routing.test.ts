@@ -4,12 +4,12 @@
 // A server that is down, or that cannot take jobs now (ERROR QUEUE_ERROR), passes the job on
 // to the next server in the same hash order; so does one that dies holding a foreground job.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, Worker, type ClientOptions } from '../../src/client/index.js';
+import { after, before, describe, it } from 'node:test';
 import { adminCommand } from '../../src/client/admin.js';
+import { Client, type ClientOptions, Worker } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
-import { startInProcess, type ServerUnderTest } from '../helpers/servers.js';
+import { type ServerUnderTest, startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 const reconnect = { initialDelayMs: 20, maxDelayMs: 100 };
@@ -41,14 +41,21 @@ describe('client routing', () => {
     const other = client([c, a, b]);
     const where = new Map<string, string>();
     for (const key of keys) {
-      const [r1, r2, r3] = await Promise.all([one.submitBackground(fn, 'x', { unique: key }), other.submitBackground(fn, 'y', { unique: key }), one.submitBackground(fn, 'z', { unique: key })]);
+      const [r1, r2, r3] = await Promise.all([
+        one.submitBackground(fn, 'x', { unique: key }),
+        other.submitBackground(fn, 'y', { unique: key }),
+        one.submitBackground(fn, 'z', { unique: key }),
+      ]);
       assert.equal(r2.server, r1.server, `${key}: both clients chose one server`);
       assert.equal(r2.handle, r1.handle, `${key}: the submissions coalesced`);
       assert.equal(r3.handle, r1.handle);
       where.set(key, r1.server);
     }
     const counts = [a, b, c].map((s) => [...where.values()].filter((w) => w === s.address).length);
-    assert.ok(counts.every((n) => n > 0), `every server holds some ids: ${counts.join(', ')}`);
+    assert.ok(
+      counts.every((n) => n > 0),
+      `every server holds some ids: ${counts.join(', ')}`,
+    );
     const status = await adminCommand('127.0.0.1', a.port, 'status');
     assert.match(status, new RegExp(`^${fn}\\t${counts[0]}\\t0\\t0$`, 'm'), 'one job per id on its server');
   });
@@ -114,7 +121,11 @@ describe('client routing', () => {
     // goes home again.
     const back = await startInProcess({ port });
     servers[0] = back;
-    await until('the id to go to its server again', async () => ((await one.submitBackground(fn, 'x', { unique: key })).server === back.address ? true : undefined), 10_000);
+    await until(
+      'the id to go to its server again',
+      async () => ((await one.submitBackground(fn, 'x', { unique: key })).server === back.address ? true : undefined),
+      10_000,
+    );
   });
 
   it('a server that cannot take jobs now (QUEUE_ERROR) passes the job on; if none can, its refusal is the error', async () => {
@@ -157,7 +168,10 @@ describe('client routing', () => {
     const cl = client([a, b]);
     const ids = keys.slice(0, 20);
     const where = await Promise.all(keys.map(async (k) => (await cl.submitBackground(`${fn}-where`, 'x', { unique: k })).server));
-    assert.ok(ids.some((_, i) => where[i] === a.address), 'some of the ids go to the server that dies');
+    assert.ok(
+      ids.some((_, i) => where[i] === a.address),
+      'some of the ids go to the server that dies',
+    );
     const toA = keys.find((_, i) => i >= ids.length && where[i] === a.address)!;
     const results = ids.map((k) => cl.submit(fn, k, { unique: k }).then(String, (e: Error) => e));
     const strict = cl.submit(fn, 'strict', { unique: toA, failovers: 0 }).then(String, (e: Error) => e);
@@ -166,8 +180,12 @@ describe('client routing', () => {
       await a.stop();
       release();
       const out = await Promise.all(results);
-      assert.deepEqual(out, ids.map((k) => `done:${k}`), 'every job completed, those of the dead server on the other');
-      assert.ok(ran.length > ids.length + 1, 'the dead server\'s jobs ran again on the survivor');
+      assert.deepEqual(
+        out,
+        ids.map((k) => `done:${k}`),
+        'every job completed, those of the dead server on the other',
+      );
+      assert.ok(ran.length > ids.length + 1, "the dead server's jobs ran again on the survivor");
       const s = await strict;
       assert.ok(s instanceof GeartrainError && s.code === 'GT_CONNECTION_LOST', `failovers: 0 on the dead server: ${String(s)}`);
     } finally {

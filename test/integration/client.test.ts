@@ -2,25 +2,26 @@
 // both, so the library is proven on gearmand and geartrain is held to the same behaviour.
 // Each test uses its own function names; waits are bounded but nothing asserts on timing.
 
-import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { freePort, startGearmand, startInProcess, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { connect as rawConnect, errorOf } from '../helpers/raw.js';
-import { Cmd } from '../../src/protocol/commands.js';
-import { GeartrainError } from '../../src/errors.js';
+import net from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
 import {
   Client,
-  Worker,
-  WorkFail,
-  parseServer,
   type ClientOptions,
   type JobEvent,
   type JobExceptionError,
+  parseServer,
+  Worker,
   type WorkerJob,
   type WorkerOptions,
+  WorkFail,
 } from '../../src/client/index.js';
+import { GeartrainError } from '../../src/errors.js';
+import { Cmd } from '../../src/protocol/commands.js';
+import { errorOf, connect as rawConnect } from '../helpers/raw.js';
+import { freePort, type ServerUnderTest, startGearmand, startInProcess, targets } from '../helpers/servers.js';
+import { sleep, until, within } from '../helpers/wait.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -33,29 +34,6 @@ function deferred<T = void>(): Deferred<T> {
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
 }
-
-/** Resolve with `p`, or reject after `ms` naming `what` (a hang guard, not a timing assert). */
-async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Poll `probe` until it returns a value. */
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function rejectsWith(code: string, match?: RegExp) {
   return (err: unknown): boolean => {
@@ -113,7 +91,10 @@ describe('client arguments', () => {
     assert.deepEqual(parseServer({ host: 'h', port: 1 }), { host: 'h', port: 1 });
     assert.throws(
       () => parseServer('host:99999'),
-      (e: unknown) => e instanceof GeartrainError && e.code === 'GT_INVALID_ARGUMENT' && e.message === 'Expected host, host:port or [ipv6]:port for server but received host:99999 of type string',
+      (e: unknown) =>
+        e instanceof GeartrainError &&
+        e.code === 'GT_INVALID_ARGUMENT' &&
+        e.message === 'Expected host, host:port or [ipv6]:port for server but received host:99999 of type string',
     );
     assert.throws(() => parseServer('::1'), rejectsWith('GT_INVALID_ARGUMENT'));
   });
@@ -204,7 +185,7 @@ for (const target of targets()) {
       const w = worker();
       w.addFunction(fn, (job) => ran.resolve({ ...job.json<{ n: number }>(), handle: job.handle, unique: job.unique }));
       await w.start();
-      assert.deepEqual(await within(ran.promise, 'background job'), { n: 7, handle: ref.handle, unique: `bg-ü-${seq}` });
+      assert.deepEqual(await within('background job', ran.promise), { n: 7, handle: ref.handle, unique: `bg-ü-${seq}` });
     });
 
     test('priorities: high, then normal, then low; FIFO within each', async () => {
@@ -228,7 +209,7 @@ for (const target of targets()) {
         if (order.length === submitted.length) done.resolve();
       });
       await w.start();
-      await within(done.promise, 'six jobs');
+      await within('six jobs', done.promise);
       assert.deepEqual(order, ['h1', 'h2', 'n1', 'n2', 'l1', 'l2']);
     });
 
@@ -238,15 +219,15 @@ for (const target of targets()) {
       const [c1, c2] = [client(), client()];
       const chunks: string[][] = [[], [], []];
       const results = [c1.submit(fn, 'first', { unique, onData: (d) => chunks[0]!.push(d.toString()) })];
-      await until(async () => ((await c1.getStatusUnique(unique)).known ? true : undefined), 'first submission');
+      await until('first submission', async () => ((await c1.getStatusUnique(unique)).known ? true : undefined));
       results.push(
         c1.submit(fn, 'second', { unique, onData: (d) => chunks[1]!.push(d.toString()) }),
         c2.submit(fn, 'third', { unique, onData: (d) => chunks[2]!.push(d.toString()) }),
       );
-      const status = await until(async () => {
+      const status = await until('three submitters attached', async () => {
         const s = await c1.getStatusUnique(unique);
         return s.clients === 3 ? s : undefined;
-      }, 'three submitters attached');
+      });
       assert.deepEqual(status, { known: true, running: false, numerator: 0, denominator: 0, clients: 3 });
       let runs = 0;
       const w = worker();
@@ -256,7 +237,7 @@ for (const target of targets()) {
         return `ran:${job.text()}`;
       });
       await w.start();
-      const out = await within(Promise.all(results), 'coalesced results');
+      const out = await within('coalesced results', Promise.all(results));
       assert.deepEqual(out.map(String), ['ran:first', 'ran:first', 'ran:first']);
       assert.equal(runs, 1);
       assert.deepEqual(chunks, [['chunk'], ['chunk'], ['chunk']]);
@@ -272,7 +253,7 @@ for (const target of targets()) {
       const when = Math.ceil(Date.now() / 1000) + 2;
       const ref = await c.submitBackground(fn, 'later', { epoch: when });
       assert.deepEqual(await c.getStatus(ref), { known: true, running: false, numerator: 0, denominator: 0 });
-      const at = await within(started.promise, 'epoch job', 8000);
+      const at = await within('epoch job', started.promise, 8000);
       assert.ok(at >= when * 1000, `ran at ${new Date(at).toISOString()}, due ${new Date(when * 1000).toISOString()}`);
     });
 
@@ -312,15 +293,15 @@ for (const target of targets()) {
       await w.start();
       const c = client();
       const ref = await c.submitBackground(fn, 'x', { unique });
-      await within(started.promise, 'job start');
-      const running = await until(async () => {
+      await within('job start', started.promise);
+      const running = await until('WORK_STATUS to reach the server', async () => {
         const s = await c.getStatus(ref);
         return s.numerator === 1 ? s : undefined;
-      }, 'WORK_STATUS to reach the server');
+      });
       assert.deepEqual(running, { known: true, running: true, numerator: 1, denominator: 4 });
       assert.deepEqual(await c.getStatusUnique(unique), { known: true, running: true, numerator: 1, denominator: 4, clients: 0 });
       release.resolve();
-      await until(async () => ((await c.getStatus(ref)).known ? undefined : true), 'job to finish');
+      await until('job to finish', async () => ((await c.getStatus(ref)).known ? undefined : true));
       assert.deepEqual(await c.getStatus(ref), { known: false, running: false, numerator: 0, denominator: 0 });
     });
 
@@ -348,7 +329,10 @@ for (const target of targets()) {
       await assert.rejects(client({ exceptions: false }).submit(boomFn), rejectsWith('GT_JOB_FAILED'));
       await assert.rejects(
         c.submit(jsonFn, 'not json'),
-        rejectsWith('GT_JOB_EXCEPTION', new RegExp(`raised: GT_INVALID_ARGUMENT: Expected a JSON payload for function ${jsonFn} but received not json of type string$`)),
+        rejectsWith(
+          'GT_JOB_EXCEPTION',
+          new RegExp(`raised: GT_INVALID_ARGUMENT: Expected a JSON payload for function ${jsonFn} but received not json of type string$`),
+        ),
       );
       assert.deepEqual(outcomes, ['fail:fail', 'boom:exception', 'boom:exception', 'json:exception']);
     });
@@ -377,7 +361,7 @@ for (const target of targets()) {
           onFail: () => failed++,
         }),
       );
-      const results = await within(c.runTasks(), 'runTasks');
+      const results = await within('runTasks', c.runTasks());
       assert.equal(results.length, 50);
       results.forEach((r, i) => {
         assert.equal(r.id, tasks[i]!.id);
@@ -401,7 +385,7 @@ for (const target of targets()) {
       // A second batch with at most 3 in flight.
       maxActive = 0;
       for (let i = 0; i < 12; i++) c.addTask(fn, `u${i}`);
-      const limited = await within(c.runTasks({ concurrency: 3 }), 'runTasks with concurrency 3');
+      const limited = await within('runTasks with concurrency 3', c.runTasks({ concurrency: 3 }));
       assert.deepEqual(
         limited.map((r) => r.data?.toString()),
         Array.from({ length: 12 }, (_, i) => `U${i}`),
@@ -481,7 +465,7 @@ for (const target of targets()) {
       cleanups.push(() => proxy.cut());
       const c = client({ servers: [proxy.address] });
       const result = c.submit(fn, 'x', { unique: `lost-${seq}` });
-      await within(started.promise, 'job start');
+      await within('job start', started.promise);
       // A reply on the same connection: JOB_CREATED (sent before it) has reached the client.
       assert.equal((await c.getStatusUnique(`lost-${seq}`)).running, true);
       await proxy.cut();
@@ -524,13 +508,13 @@ for (const target of targets()) {
         maxActive = Math.max(maxActive, active);
         if (active === 3) three.resolve();
         // Wait for the overlap to happen (bounded, so a broken limit fails instead of hanging).
-        await within(three.promise, 'three jobs at once', 5000).catch(() => {});
+        await within('three jobs at once', three.promise, 5000).catch(() => {});
         active--;
         return 'ok';
       });
       await w.start();
       const c = client();
-      const results = await within(Promise.all(Array.from({ length: 7 }, (_, i) => c.submit(fn, String(i)))), 'seven jobs');
+      const results = await within('seven jobs', Promise.all(Array.from({ length: 7 }, (_, i) => c.submit(fn, String(i)))));
       assert.equal(results.length, 7);
       assert.equal(maxActive, 3);
       assert.equal(w.running, 0);
@@ -551,20 +535,20 @@ for (const target of targets()) {
       await w.start();
       const c = client();
       const first = c.submit(fn, 'first');
-      await within(firstStarted.promise, 'first job');
+      await within('first job', firstStarted.promise);
       const second = c.submit(fn, 'second', { unique: `second-${seq}` });
-      await until(async () => ((await c.getStatusUnique(`second-${seq}`)).known ? true : undefined), 'second job to be queued');
+      await until('second job to be queued', async () => ((await c.getStatusUnique(`second-${seq}`)).known ? true : undefined));
       const closing = w.close();
       assert.equal(w.close(), closing, 'close() returns one stored promise');
       assert.equal(w.running, 1);
       release.resolve();
-      await within(closing, 'worker close');
+      await within('worker close', closing);
       assert.equal((await first).toString(), 'w1:first');
       assert.deepEqual(seen, ['first']);
       const w2 = worker();
       w2.addFunction(fn, (job) => `w2:${job.text()}`);
       await w2.start();
-      assert.equal((await within(second, 'second job')).toString(), 'w2:second');
+      assert.equal((await within('second job', second)).toString(), 'w2:second');
     });
 
     test('a worker whose connection dies mid-job: the job is requeued and another worker completes it', async () => {
@@ -581,12 +565,12 @@ for (const target of targets()) {
       await w1.start();
       const c = client();
       const result = c.submit(fn, 'payload');
-      const job1 = await within(started.promise, 'first worker to start');
+      const job1 = await within('first worker to start', started.promise);
       const w2 = worker();
       w2.addFunction(fn, (job) => `w2:${job.text()}`);
       await w2.start();
       await proxy.cut();
-      assert.equal((await within(result, 'requeued job')).toString(), 'w2:payload');
+      assert.equal((await within('requeued job', result)).toString(), 'w2:payload');
       assert.equal(job1.signal.aborted, true);
       assert.equal((job1.signal.reason as GeartrainError).code, 'GT_CONNECTION_LOST');
       assert.equal(w1.running, 0);
@@ -604,8 +588,8 @@ for (const target of targets()) {
       const c = client();
       assert.equal((await c.submit(fn, '1')).toString(), 'again:1');
       proxy.drop();
-      await until(() => (ups === 2 ? true : undefined), 'reconnect');
-      assert.equal((await within(c.submit(fn, '2'), 'job after reconnect')).toString(), 'again:2');
+      await until('reconnect', () => (ups === 2 ? true : undefined));
+      assert.equal((await within('job after reconnect', c.submit(fn, '2'))).toString(), 'again:2');
     });
 
     test('a worker serves every server it is given', async () => {
@@ -657,7 +641,7 @@ for (const target of targets()) {
       // the job and a healthy worker completes it; the stuck worker's late result is refused.
       const fn2 = fnName('stuck');
       const result = c.submit(fn2, 'y', { unique: `stuck-${seq}` });
-      await until(async () => ((await c.getStatusUnique(`stuck-${seq}`)).known ? true : undefined), 'job queued');
+      await until('job queued', async () => ((await c.getStatusUnique(`stuck-${seq}`)).known ? true : undefined));
       const stuck = await rawConnect(server.port);
       cleanups.push(async () => stuck.destroy());
       stuck.sendPacket(Cmd.CAN_DO_TIMEOUT, fn2, '1000');
@@ -667,7 +651,7 @@ for (const target of targets()) {
       const w2 = worker();
       w2.addFunction(fn2, () => 'rescued');
       await w2.start();
-      assert.equal((await within(result, 'requeued job')).toString(), 'rescued');
+      assert.equal((await within('requeued job', result)).toString(), 'rescued');
       stuck.sendPacket(Cmd.WORK_COMPLETE, assign.args[0]!, 'stale');
       const refused = await stuck.readPacket();
       assert.equal(refused.type, Cmd.ERROR);

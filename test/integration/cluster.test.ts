@@ -15,12 +15,12 @@
 //   was unanswered when the server died (the client sent it on to another server, while the
 //   killed server may have committed it). Every other job completes exactly once.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
 import { Client, Worker, type WorkerJob } from '../../src/client/index.js';
 import { createStore } from '../../src/store/index.js';
 import type { JobRecord } from '../../src/store/types.js';
-import { startCli, type ServerUnderTest } from '../helpers/servers.js';
+import { type ServerUnderTest, startCli } from '../helpers/servers.js';
 import { dbBackends, serviceGate } from '../helpers/stores.js';
 import { sleep, until, within } from '../helpers/wait.js';
 
@@ -51,7 +51,9 @@ for (const b of backends) {
       await b.drop().catch(() => {});
     });
 
-    it('one of three SIGKILLed under load: no acknowledged job lost, none run twice at once, its jobs run elsewhere once its lease is out', { timeout: 100_000 }, async () => {
+    it('one of three SIGKILLed under load: no acknowledged job lost, none run twice at once, its jobs run elsewhere once its lease is out', {
+      timeout: 100_000,
+    }, async () => {
       const url = b.fresh();
       const ids = [1, 2, 3].map((i) => `cluster-${b.title}-${i}`);
       const servers: (ServerUnderTest & { child: import('node:child_process').ChildProcess })[] = [];
@@ -109,8 +111,13 @@ for (const b of backends) {
         const entry: { at: number; settled: number; server?: string } = { at: Date.now(), settled: 0 };
         sent.set(payload, entry);
         const p = client.submitBackground(fn, payload, { unique: payload }).then(
-          (ref) => ((entry.settled = Date.now()), (entry.server = ref.server)),
-          () => (entry.settled = Date.now()),
+          (ref) => {
+            entry.settled = Date.now();
+            entry.server = ref.server;
+          },
+          () => {
+            entry.settled = Date.now();
+          },
         );
         inflight.add(p);
         void p.finally(() => inflight.delete(p));
@@ -131,14 +138,22 @@ for (const b of backends) {
       await until(`every acknowledged job to complete (${acked.length})`, () => acked.every((p) => runs.has(p)), 60_000);
       // A little more time for runs of the same job that may still come (a second run after a
       // lease ran out): they would show as overlaps or duplicates below.
-      await until('the store to show every acknowledged job done', async () => {
-        const rows = await reader.list({ fn, limit: 1_000_000 });
-        const done = new Set(rows.filter((r) => r.state === 'done').map((r) => r.unique));
-        return acked.every((p) => done.has(p)) && rows.every((r) => !PENDING.has(r.state));
-      }, 30_000);
+      await until(
+        'the store to show every acknowledged job done',
+        async () => {
+          const rows = await reader.list({ fn, limit: 1_000_000 });
+          const done = new Set(rows.filter((r) => r.state === 'done').map((r) => r.unique));
+          return acked.every((p) => done.has(p)) && rows.every((r) => !PENDING.has(r.state));
+        },
+        30_000,
+      );
 
       // 1. Nothing acknowledged lost; 2. no overlapping runs.
-      assert.deepEqual(acked.filter((p) => !runs.has(p)), [], 'acknowledged jobs that never completed');
+      assert.deepEqual(
+        acked.filter((p) => !runs.has(p)),
+        [],
+        'acknowledged jobs that never completed',
+      );
       assert.deepEqual(overlaps, [], 'runs of one job that overlapped');
 
       // 3. The killed server's jobs ran elsewhere, none before its lease was out. Runs are
@@ -164,7 +179,10 @@ for (const b of backends) {
           for (const r of after) assert.ok(r.start >= row.leaseUntil, `job ${row.unique} started at ${r.start}, before its lease ran out at ${row.leaseUntil}`);
         } else {
           assert.ok(unansweredAtKill(row.unique), `job ${row.unique} has ${rows.length} rows although its submission was answered before the kill`);
-          assert.ok(after.some((r) => r.start >= row.leaseUntil), `job ${row.unique} (two rows) never ran on a survivor after the killed server's lease ran out at ${row.leaseUntil}`);
+          assert.ok(
+            after.some((r) => r.start >= row.leaseUntil),
+            `job ${row.unique} (two rows) never ran on a survivor after the killed server's lease ran out at ${row.leaseUntil}`,
+          );
         }
         firstPickup = Math.min(firstPickup, ...after.filter((r) => r.start >= row.leaseUntil).map((r) => r.start));
         const own = finalById.get(row.id);
@@ -180,13 +198,18 @@ for (const b of backends) {
         const ranOnVictim = all.get(p)!.some((r) => r.server === victim.address);
         return ranOnVictim || unansweredAtKill(p);
       };
-      assert.deepEqual(twice.filter((p) => !explained(p)), [], 'jobs that ran twice without the kill to explain it');
+      assert.deepEqual(
+        twice.filter((p) => !explained(p)),
+        [],
+        'jobs that ran twice without the kill to explain it',
+      );
 
       const minLease = Math.min(...snapshot.map((r) => r.leaseUntil));
       console.log(
         `# ${b.title}: ${acked.length} acknowledged (${unanswered.length} not), ${snapshot.length} held by the killed server; ` +
           `first of them ran ${firstPickup - killAt} ms after the kill, ${firstPickup - minLease} ms after the earliest lease ran out; ` +
-          `${twice.length} ran twice (all around the kill); ${snapshot.filter((r) => (rowsByUnique.get(r.unique) ?? []).length > 1).length} of the held ones also stored by another server after a failover`,
+          `${twice.length} ran twice (all around the kill); ${snapshot.filter((r) => (rowsByUnique.get(r.unique) ?? []).length > 1).length} of the held ones ` +
+          `also stored by another server after a failover`,
       );
     });
   });

@@ -4,13 +4,13 @@
 // on demand (as a shared database cut off from this server would); "another server" is a
 // direct write of the owner column, as a claim by that server would leave it.
 
-import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Worker } from '../../src/client/index.js';
+import { after, describe, it } from 'node:test';
 import { adminCommand } from '../../src/client/admin.js';
+import { Client, Worker } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from '../../src/store/types.js';
@@ -37,14 +37,38 @@ class FlakyStore implements JobStore {
   }
   open = (): Promise<void> => this.inner.open();
   close = (): Promise<void> => this.inner.close();
-  write = async (c: readonly JobChange[]): Promise<void> => (this.gate(), this.inner.write(c));
-  ping = async (): Promise<void> => (this.gate(), this.inner.ping());
-  claim = async (o: string, l: number, n: number, own?: boolean): Promise<JobRecord[]> => (this.gate(), this.inner.claim(o, l, n, own));
-  renew = async (o: string, l: number): Promise<void> => (this.gate(), this.inner.renew(o, l));
-  release = async (o: string): Promise<void> => (this.gate(), this.inner.release(o));
-  get = async (id: string): Promise<JobRecord | null> => (this.gate(), this.inner.get(id));
-  list = async (f: JobFilter): Promise<JobRecord[]> => (this.gate(), this.inner.list(f));
-  prune = async (b: number): Promise<number> => (this.gate(), this.inner.prune(b));
+  write = async (c: readonly JobChange[]): Promise<void> => {
+    this.gate();
+    return this.inner.write(c);
+  };
+  ping = async (): Promise<void> => {
+    this.gate();
+    return this.inner.ping();
+  };
+  claim = async (o: string, l: number, n: number, own?: boolean): Promise<JobRecord[]> => {
+    this.gate();
+    return this.inner.claim(o, l, n, own);
+  };
+  renew = async (o: string, l: number): Promise<void> => {
+    this.gate();
+    return this.inner.renew(o, l);
+  };
+  release = async (o: string): Promise<void> => {
+    this.gate();
+    return this.inner.release(o);
+  };
+  get = async (id: string): Promise<JobRecord | null> => {
+    this.gate();
+    return this.inner.get(id);
+  };
+  list = async (f: JobFilter): Promise<JobRecord[]> => {
+    this.gate();
+    return this.inner.list(f);
+  };
+  prune = async (b: number): Promise<number> => {
+    this.gate();
+    return this.inner.prune(b);
+  };
 }
 
 describe('lease self-fencing', () => {

@@ -3,12 +3,13 @@
 // whatever came before it on that connection, so other peers are answered throughout, and what
 // one worker may register is bounded.
 
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cmd } from '../../src/protocol/commands.js';
+import { describe, test } from 'node:test';
 import { encodePacket, type Packet } from '../../src/protocol/codec.js';
-import { inProcessPerSuite, startInProcess } from '../helpers/servers.js';
+import { Cmd } from '../../src/protocol/commands.js';
 import { connect, errorOf, peersPerTest, type RawPeer } from '../helpers/raw.js';
+import { inProcessPerSuite, startInProcess } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 const peer = peersPerTest();
 
@@ -51,7 +52,7 @@ function packets(count: number, args: (i: number) => string[], type: number): Bu
 describe('a CAN_DO flood on one connection', () => {
   const srv = inProcessPerSuite({ maxFunctionsPerWorker: 50_000 });
 
-  test('20,000 distinct CAN_DO: another client\'s ECHO answers within a second throughout', async (t) => {
+  test("20,000 distinct CAN_DO: another client's ECHO answers within a second throughout", async (t) => {
     const N = 20_000;
     const worker = await peer(srv.port);
     const flood = (async () => {
@@ -72,7 +73,7 @@ describe('a CAN_DO flood on one connection', () => {
 describe('a worker holding many jobs sends results for handles it does not hold', () => {
   const srv = inProcessPerSuite();
 
-  test('each costs the same: another client\'s ECHO answers within a second throughout', async (t) => {
+  test("each costs the same: another client's ECHO answers within a second throughout", async (t) => {
     const fn = 'flood_held_fn';
     const JOBS = 20_000;
     const client = await peer(srv.port);
@@ -99,7 +100,7 @@ describe('a worker holding many jobs sends results for handles it does not hold'
 describe('clients leaving a job one client joined many times', () => {
   const srv = inProcessPerSuite();
 
-  test('each leaving client costs the same: another client\'s ECHO answers within a second throughout', async (t) => {
+  test("each leaving client costs the same: another client's ECHO answers within a second throughout", async (t) => {
     const fn = 'flood_joined_fn';
     const JOINS = 50_000;
     const LEAVERS = 300;
@@ -119,7 +120,7 @@ describe('clients leaving a job one client joined many times', () => {
     const flood = (async () => {
       for (const p of leavers) p.destroy();
       await Promise.all(leavers.map((p) => p.closed));
-      while ((await waiting()) !== JOINS) await new Promise((r) => setTimeout(r, 20));
+      await until(`${JOINS} peers left waiting`, async () => (await waiting()) === JOINS);
     })();
     const slowest = await slowestEchoDuring(srv.port, flood);
     t.diagnostic(`slowest ECHO while ${LEAVERS} clients left a job another client joined ${JOINS} times: ${slowest.toFixed(1)} ms`);
@@ -130,7 +131,7 @@ describe('clients leaving a job one client joined many times', () => {
 describe('admin lines naming functions while the server knows many', () => {
   const srv = inProcessPerSuite();
 
-  test('drop function costs the same however many functions exist: another client\'s ECHO answers within a second', async (t) => {
+  test("drop function costs the same however many functions exist: another client's ECHO answers within a second", async (t) => {
     const FUNCTIONS = 100_000;
     const admin = await peer(srv.port);
     let lines = '';
@@ -139,7 +140,7 @@ describe('admin lines naming functions while the server knows many', () => {
     for (let i = 0; i < FUNCTIONS; i++) assert.equal(await admin.readText('line', 60_000), 'OK\r\n');
     const DROPS = 20_000;
     const flood = (async () => {
-      admin.send('drop function MANY_FN_7\n' + 'drop function no_such_fn\n'.repeat(DROPS));
+      admin.send(`drop function MANY_FN_7\n${'drop function no_such_fn\n'.repeat(DROPS)}`);
       assert.equal(await admin.readText('line', 120_000), 'OK\r\n', 'names match regardless of case, as in gearmand');
       for (let i = 0; i < DROPS; i++) assert.equal(await admin.readText('line', 120_000), 'ERR function not found\r\n');
     })();

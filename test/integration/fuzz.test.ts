@@ -7,16 +7,17 @@
 // inside the 20,000 / 20 s budget. The seed is random per run and printed; rerun a failure
 // with FUZZ_SEED=<seed>.
 
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import os from 'node:os';
+import { after, before, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { type Arg, encodePacket, HEADER_SIZE } from '../../src/protocol/codec.js';
 import { Cmd } from '../../src/protocol/commands.js';
-import { encodePacket, HEADER_SIZE, type Arg } from '../../src/protocol/codec.js';
+import { connect } from '../helpers/raw.js';
 import { startInProcess } from '../helpers/servers.js';
-import { connect, waitFor, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 const MAX_INPUTS = 12_000;
 const MAX_SEND_MS = 15_000;
@@ -99,7 +100,10 @@ function mutate(p: Buffer): Buffer {
       flip(int(Math.min(HEADER_SIZE, b.length)), 1 + int(255));
       return b;
     case 2: // lie about the size
-      b.writeUInt32BE(pick([0, 1, b.length - HEADER_SIZE + 1 + int(64), Math.max(0, b.length - HEADER_SIZE - 1 - int(8)), int(2 ** 32), 0xffffffff, 64 * 1024 * 1024 + 1]), 8);
+      b.writeUInt32BE(
+        pick([0, 1, b.length - HEADER_SIZE + 1 + int(64), Math.max(0, b.length - HEADER_SIZE - 1 - int(8)), int(2 ** 32), 0xffffffff, 64 * 1024 * 1024 + 1]),
+        8,
+      );
       return b;
     case 3: // change the type
       b.writeUInt32BE(chance(0.7) ? int(50) : int(2 ** 32), 4);
@@ -110,8 +114,8 @@ function mutate(p: Buffer): Buffer {
       return Buffer.concat([b, b]);
     case 6: // splice into another packet
       return Buffer.concat([b.subarray(0, int(b.length)), validPacket()]);
-    default: // insert random bytes
-    {
+    default: {
+      // insert random bytes
       const at = int(b.length + 1);
       return Buffer.concat([b.subarray(0, at), randomBytes(1 + int(16)), b.subarray(at)]);
     }
@@ -289,7 +293,7 @@ after(async () => {
   await srv.stop();
 });
 
-test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", async (t) => {
+test('fuzz: the server survives hostile input (seed printed as FUZZ_SEED)', async (t) => {
   t.diagnostic(`FUZZ_SEED=${SEED}`);
   const tag = (msg: string): string => `${msg} (rerun with FUZZ_SEED=${SEED})`;
   gc();
@@ -330,7 +334,7 @@ test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", asyn
 
   // Every connection is gone on the server side too.
   const server = srv.server;
-  await waitFor(() => [...server.connections()].length === 0, 10_000, tag('the server to hold no connections after the fuzz run'));
+  await until(tag('the server to hold no connections after the fuzz run'), () => [...server.connections()].length === 0, 10_000);
 
   // With nobody connected there are no workers, no sleepers, nothing running, no waiting clients.
   for (const fn of server.registry.functions.values()) {
@@ -377,7 +381,7 @@ test("fuzz: the server survives hostile input (seed printed as FUZZ_SEED)", asyn
     client.destroy();
     worker.destroy();
   }
-  await waitFor(() => [...server.connections()].length === 0, 10_000, tag('the check connections to close'));
+  await until(tag('the check connections to close'), () => [...server.connections()].length === 0, 10_000);
 
   // Bounded growth. What the server may legitimately keep is the fuzz's background jobs
   // (payloads under 200 bytes, a few thousand at most) and a few hundred function names:

@@ -3,16 +3,17 @@
 // reads, a worker that dies mid-job, and admin text beside binary traffic. Each bad peer gets
 // a clear ERROR (and is closed when the stream cannot be trusted); everyone else is served.
 
-import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { encodePacket, HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
 import { Cmd, COMMANDS } from '../../src/protocol/commands.js';
-import { HEADER_SIZE, encodePacket, type Packet } from '../../src/protocol/codec.js';
 import type { Connection } from '../../src/server/connection.js';
 import type { GearmanServer } from '../../src/server/server.js';
+import { connect, errorOf, type RawPeer } from '../helpers/raw.js';
 import { startInProcess } from '../helpers/servers.js';
-import { connect, errorOf, waitFor, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 // For the test that a dropped connection is released: collect garbage on demand.
 v8.setFlagsFromString('--expose-gc');
@@ -73,10 +74,16 @@ async function roundTrip(client: RawPeer, worker: RawPeer, fn: string, payload =
   const handle = str(created, 0);
   worker.sendPacket(Cmd.GRAB_JOB);
   const assign = await expectPacket(worker, Cmd.JOB_ASSIGN, 'grab');
-  assert.deepEqual(assign.args.map((a) => a.toString('latin1')), [handle, fn, payload]);
+  assert.deepEqual(
+    assign.args.map((a) => a.toString('latin1')),
+    [handle, fn, payload],
+  );
   worker.sendPacket(Cmd.WORK_COMPLETE, handle, `done:${payload}`);
   const done = await expectPacket(client, Cmd.WORK_COMPLETE, 'result');
-  assert.deepEqual(done.args.map((a) => a.toString('latin1')), [handle, `done:${payload}`]);
+  assert.deepEqual(
+    done.args.map((a) => a.toString('latin1')),
+    [handle, `done:${payload}`],
+  );
 }
 
 /** The server-side connection for a raw peer. */
@@ -207,7 +214,7 @@ describe('hostile peers (default limits)', () => {
     p.send(header(MAGIC_REQ, Cmd.SUBMIT_JOB, 0xffffffff));
     await expectError(p, 'ARGUMENT_TOO_LARGE');
     await p.closed;
-    await waitFor(() => serverSide(srv.server, p) === undefined, 5000, 'the server to forget the connection');
+    await until('the server to forget the connection', () => serverSide(srv.server, p) === undefined, 5000);
     // WeakRefs survive until the current job ends; collect from a fresh macrotask.
     for (let i = 0; i < 3 && conn.deref() !== undefined; i++) {
       await new Promise((r) => setImmediate(r));
@@ -229,7 +236,7 @@ describe('hostile peers (default limits)', () => {
     const grown = process.memoryUsage().rss - rssBefore;
     assert.ok(grown < 50 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
     for (const p of stalled) p.destroy();
-    await waitFor(() => stalled.every((p) => serverSide(srv.server, p) === undefined), 5000, 'the server to forget the stalled connections');
+    await until('the server to forget the stalled connections', () => stalled.every((p) => serverSide(srv.server, p) === undefined), 5000);
   });
 
   test('a unique id of 65 bytes: ERROR ARGUMENT_TOO_LARGE; 64 bytes is fine', async () => {
@@ -293,7 +300,10 @@ describe('hostile peers (default limits)', () => {
     const handle = str(await expectPacket(client, Cmd.JOB_CREATED, 'submit'), 0);
     await dribble(worker, encodePacket('req', Cmd.GRAB_JOB_UNIQ));
     const assign = await expectPacket(worker, Cmd.JOB_ASSIGN_UNIQ, 'grab');
-    assert.deepEqual(assign.args.map((a) => a.toString('latin1')), [handle, fn, 'split-1', 'a\0b']);
+    assert.deepEqual(
+      assign.args.map((a) => a.toString('latin1')),
+      [handle, fn, 'split-1', 'a\0b'],
+    );
     await dribble(worker, encodePacket('req', Cmd.WORK_COMPLETE, [handle, 'ok']));
     assert.equal(str(await expectPacket(client, Cmd.WORK_COMPLETE, 'result'), 1), 'ok');
     await dribble(client, Buffer.from('status\r\n'));
@@ -349,7 +359,7 @@ describe('hostile peers (default limits)', () => {
     admin.send('status\n');
     assert.match(await admin.readText(), new RegExp(`^${fn}\\t2\\t0\\t0$`, 'm'));
     client.destroy();
-    await waitFor(() => srv.server.registry.fn(fn).total === 1, 5000, 'the foreground job to be dropped');
+    await until('the foreground job to be dropped', () => srv.server.registry.fn(fn).total === 1, 5000);
     admin.send('show unique jobs\n');
     const uniques = await admin.readText();
     assert.match(uniques, /^bg$/m);
@@ -496,7 +506,7 @@ describe('a client that never reads', () => {
         await roundTrip(bystander, bystanderWorker, 'hostile_bystander_during_fn');
       }
     }
-    await waitFor(() => serverSide(srv.server, sluggard) === undefined, 10_000, 'the server to drop the client that never reads');
+    await until('the server to drop the client that never reads', () => serverSide(srv.server, sluggard) === undefined, 10_000);
     t.diagnostic(`dropped after ${completed} results of 1 MiB; peak queued for it ${(peakQueued / 1048576).toFixed(2)} MiB`);
     assert.ok(completed < JOBS, `dropped after ${completed} results of 1 MiB, before all ${JOBS}`);
     assert.ok(
@@ -505,7 +515,7 @@ describe('a client that never reads', () => {
     );
     assert.ok(peakQueued > MAX_OUTPUT, 'the limit, not something else, ended the connection');
     // Its remaining foreground jobs are gone with it; the worker is not stuck.
-    await waitFor(() => srv.server.registry.fn(fn).queued === 0, 5000, 'the dropped client\'s queued jobs to go');
+    await until("the dropped client's queued jobs to go", () => srv.server.registry.fn(fn).queued === 0, 5000);
     await roundTrip(bystander, bystanderWorker, 'hostile_bystander_after_fn');
     await expectEcho(worker);
   });
@@ -544,6 +554,6 @@ describe('a client that never reads', () => {
     const otherWorker = await peer(srv.port);
     await roundTrip(other, otherWorker, 'hostile_flood_bystander_fn');
     flooder.destroy();
-    await waitFor(() => serverSide(srv.server, flooder) === undefined, 5000, 'the server to forget the flooder');
+    await until('the server to forget the flooder', () => serverSide(srv.server, flooder) === undefined, 5000);
   });
 });

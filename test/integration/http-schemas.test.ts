@@ -3,16 +3,23 @@
 // registers as fastify's onRoute hook reports them), and answers that keep every field they
 // carry once serialized through the response schemas.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { HttpApi } from '../../src/server/http/index.js';
-import type { ProcessesView, RunView } from '../../src/server/http/providers.js';
+import type { RunView } from '../../src/server/http/providers.js';
 import { recordView } from '../../src/server/http/views.js';
-import { startHttp, until } from '../helpers/http.js';
+import type { PsResult } from '../../src/supervisor/supervisor.js';
+import { startHttp } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 type Operation = { requestBody?: { required?: boolean; content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, unknown> };
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; security?: unknown; components?: { securitySchemes?: unknown; schemas?: Record<string, unknown> } };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  security?: unknown;
+  components?: { securitySchemes?: unknown; schemas?: Record<string, unknown> };
+};
 
 /** `/api/v1/jobs/:id` → `/api/v1/jobs/{id}` */
 const openapiPath = (url: string): string => url.replace(/:(\w+)/g, '{$1}');
@@ -39,9 +46,14 @@ test('GET /api/v1/openapi.json: valid OpenAPI 3.1, behind the token, with every 
     .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
     .sort();
   assert.deepEqual(documented, registered);
-  for (const expected of ['POST /api/v1/jobs', 'GET /api/v1/jobs/{id}', 'POST /api/v1/scale', 'GET /api/v1/openapi.json', 'GET /metrics']) assert.ok(registered.includes(expected), expected);
+  for (const expected of ['POST /api/v1/jobs', 'GET /api/v1/jobs/{id}', 'POST /api/v1/scale', 'GET /api/v1/openapi.json', 'GET /metrics'])
+    assert.ok(registered.includes(expected), expected);
   assert.ok(routes.every((x) => x.url.startsWith('/api/v1/') || x.url === '/metrics'));
-  assert.deepEqual(all.filter((x) => x.hidden).map((x) => x.url), ['/', '/index.html', '/dashboard.js', '/dashboard.css'], 'the dashboard page and its files are left out');
+  assert.deepEqual(
+    all.filter((x) => x.hidden).map((x) => x.url),
+    ['/', '/index.html', '/dashboard.js', '/dashboard.css'],
+    'the dashboard page and its files are left out',
+  );
 
   // A body schema that takes null: the body may be left out.
   assert.equal(doc.paths['/api/v1/jobs']!.post!.requestBody!.required, true);
@@ -67,7 +79,7 @@ test('answers carry every field the views build: job entries, the server, submis
   await h.worker({ full_fn: () => JSON.stringify(made) });
   const bg = await h.api('POST', '/api/v1/jobs', { function: 'full_fn', payload: { a: 1 }, unique: 'u-1' });
   assert.deepEqual(Object.keys(bg.body).sort(), ['coalesced', 'function', 'handle', 'id', 'workers']);
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bg.body.id}`)).body.job.state === 'done');
+  await until(`job ${bg.body.id} to be done`, async () => (await h.api('GET', `/api/v1/jobs/${bg.body.id}`)).body.job.state === 'done');
   const entry = await h.api('GET', `/api/v1/jobs/${bg.body.id}`);
   // What recordView builds from the log entry is what arrives: the schema dropped nothing.
   await h.server.joblog!.sync();
@@ -106,16 +118,32 @@ test("a provider's records are answered whole, fields the API does not name incl
   assert.deepEqual(Object.keys(one.body.run.steps[0]), ['id', 'status', 'total', 'done', 'failed', 'reused', 'reason', 'failures']);
 
   // The supervisor's PsResult carries more than the dashboard reads.
-  const ps = {
+  const ps: PsResult = {
     pid: 4242,
     startedAt: '2025-01-01T00:00:00.000Z',
     uptimeMs: 1000,
     servers: ['127.0.0.1:4730'],
     config: null,
     types: [{ type: 'thumbnail', processes: 1, running: 1, concurrency: 2, state: 'ok', crashesAtStart: 0, exec: ['x'] }],
-    processes: [{ type: 'thumbnail', name: 'worker:thumbnail#1', pid: 99, state: 'running', startedAt: 't', uptimeMs: 5, restarts: 0, jobsDone: 3, jobsFailed: 0, nextStartInMs: 10 }],
-  } as ProcessesView;
-  h.server.setSupervisorProvider({ ps: async () => ps, scale: async (c) => ({ scaled: Object.entries(c).map(([type, to]) => ({ type, from: 1, to })), notReady: [] }) });
+    processes: [
+      {
+        type: 'thumbnail',
+        name: 'worker:thumbnail#1',
+        pid: 99,
+        state: 'running',
+        startedAt: 't',
+        uptimeMs: 5,
+        restarts: 0,
+        jobsDone: 3,
+        jobsFailed: 0,
+        nextStartInMs: 10,
+      },
+    ],
+  };
+  h.server.setSupervisorProvider({
+    ps: async () => ps,
+    scale: async (c) => ({ scaled: Object.entries(c).map(([type, to]) => ({ type, from: 1, to })), notReady: [] }),
+  });
   assert.deepEqual((await h.api('GET', '/api/v1/processes')).body, ps);
   const scaled = await h.api('POST', '/api/v1/scale', { counts: { thumbnail: 2 } });
   assert.deepEqual(scaled.body, { result: { scaled: [{ type: 'thumbnail', from: 1, to: 2 }], notReady: [] } });

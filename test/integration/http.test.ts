@@ -3,21 +3,22 @@
 // non-JSON bodies, unknown functions and fields, foreign Host and Origin headers, and a
 // non-loopback bind without a token.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { once } from 'node:events';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { WorkFail } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
+import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
 import { backoffPolicy } from '../../src/server/retry.js';
 import { GearmanServer } from '../../src/server/server.js';
-import type { ProcessesView, RunView, SupervisorProvider } from '../../src/server/http/providers.js';
+import { startHttp, TOKEN } from '../helpers/http.js';
 import { CLI } from '../helpers/servers.js';
-import { TOKEN, startHttp, until } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 const quickRetry = backoffPolicy({ maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 40 });
 
@@ -61,9 +62,9 @@ test('POST /jobs in the background: 202 with handle and log id; the worker gets 
   assert.equal(r.body.warning, undefined);
   const s = await h.api('POST', '/api/v1/jobs', { function: 'bg_echo', payload: 'as it is' });
   assert.equal(s.status, 202);
-  await until(() => seen.length === 2);
+  await until('the worker to get both payloads', () => seen.length === 2);
   assert.deepEqual(seen, ['{"a":[1,2]}', 'as it is']);
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${r.body.id}`)).body.job.state === 'done');
+  await until(`job ${r.body.id} to be done`, async () => (await h.api('GET', `/api/v1/jobs/${r.body.id}`)).body.job.state === 'done');
   const entry = await h.api('GET', `/api/v1/jobs/${r.body.id}`);
   assert.equal(entry.body.job.function, 'bg_echo');
   assert.equal(entry.body.job.priority, 'high');
@@ -112,10 +113,10 @@ test('GET /jobs/:id/status reports a running job and its progress', async (t) =>
   });
   const r = await h.api('POST', '/api/v1/jobs', { function: 'status_fn' });
   const path = `/api/v1/jobs/${encodeURIComponent(r.body.handle)}/status`;
-  await until(async () => (await h.api('GET', path)).body.numerator === 3);
+  await until(`${path} to report numerator 3`, async () => (await h.api('GET', path)).body.numerator === 3);
   assert.deepEqual((await h.api('GET', path)).body, { handle: r.body.handle, id: r.body.id, known: true, running: true, numerator: 3, denominator: 7 });
   release();
-  await until(async () => (await h.api('GET', path)).body.known === false);
+  await until(`${path} to report the job unknown`, async () => (await h.api('GET', path)).body.known === false);
 });
 
 test('POST /jobs in the foreground: waits for the result, or the failure, or the timeout', async (t) => {
@@ -164,10 +165,10 @@ test('a foreground caller that disconnects leaves no job behind', async (t) => {
     body: JSON.stringify({ function: 'gone_fn', background: false }),
     signal: ac.signal,
   }).catch((err: Error) => err);
-  await until(() => h.server.registry.functions.get('gone_fn')?.queued === 1);
+  await until('one gone_fn job queued', () => h.server.registry.functions.get('gone_fn')?.queued === 1);
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await until(() => h.server.registry.functions.get('gone_fn')!.queued === 0, 2000, 'the job to be dropped');
+  await until('the job to be dropped', () => h.server.registry.functions.get('gone_fn')!.queued === 0, 2000);
 });
 
 test('bodies are validated, each message naming the field', async (t) => {
@@ -177,14 +178,23 @@ test('bodies are validated, each message naming the field', async (t) => {
     [{ payload: 1 }, 'Expected a non-empty string of at most 512 bytes without NUL for function but received undefined'],
     [{ function: '' }, 'Expected a non-empty string of at most 512 bytes without NUL for function but received  of type string'],
     [{ function: 'v\u0000fn' }, 'Expected a non-empty string of at most 512 bytes without NUL for function but received v\u0000fn of type string'],
-    [{ function: 'v_fn', unique: 'u'.repeat(65) }, `Expected a string of at most 64 bytes without NUL for unique but received ${'u'.repeat(37)}... of type string`],
-    [{ function: '€'.repeat(200) }, `Expected a non-empty string of at most 512 bytes without NUL for function but received ${'€'.repeat(37)}... of type string`],
+    [
+      { function: 'v_fn', unique: 'u'.repeat(65) },
+      `Expected a string of at most 64 bytes without NUL for unique but received ${'u'.repeat(37)}... of type string`,
+    ],
+    [
+      { function: '€'.repeat(200) },
+      `Expected a non-empty string of at most 512 bytes without NUL for function but received ${'€'.repeat(37)}... of type string`,
+    ],
     [{ function: 'v_fn', background: 'yes' }, 'Expected boolean for background but received yes of type string'],
     [{ function: 'v_fn', background: false, timeoutMs: -1 }, 'Expected integer between 1 and 86400000 for timeoutMs but received -1 of type number'],
     // A body is JSON: a number sent as text is refused, not read as a number.
     [{ function: 'v_fn', background: false, timeoutMs: '5' }, 'Expected integer between 1 and 86400000 for timeoutMs but received 5 of type string'],
     [{ function: 'v_fn', timeoutMs: 100 }, 'timeoutMs applies to foreground jobs only: send it with background: false'],
-    [{ function: 'v_fn', colour: 'red' }, 'Expected one of the fields function, payload, priority, unique, background, timeoutMs for colour but received red of type string'],
+    [
+      { function: 'v_fn', colour: 'red' },
+      'Expected one of the fields function, payload, priority, unique, background, timeoutMs for colour but received red of type string',
+    ],
     [[1, 2], 'Expected a JSON object for body but received [1,2] of type array'],
     ['text', 'Expected a JSON object for body but received text of type string'],
   ];
@@ -204,7 +214,10 @@ test('bodies are validated, each message naming the field', async (t) => {
   const twice = await h.api('GET', '/api/v1/jobs?limit=1&limit=2');
   assert.equal(twice.body.error.message, 'Expected integer between 0 and 10000 for limit but received ["1","2"] of type array');
   const extra = await h.api('GET', '/api/v1/jobs?colour=red');
-  assert.deepEqual(extra.body.error, { code: 'GT_INVALID_ARGUMENT', message: 'Expected one of the fields state, function, since, limit for colour but received red of type string' });
+  assert.deepEqual(extra.body.error, {
+    code: 'GT_INVALID_ARGUMENT',
+    message: 'Expected one of the fields state, function, since, limit for colour but received red of type string',
+  });
   // Query strings are text: a decimal number is read as one, and an empty value counts as absent.
   const read = await h.api('GET', '/api/v1/jobs?limit=5&state=&function=');
   assert.equal(read.status, 200);
@@ -249,10 +262,13 @@ test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an e
   const h = await startHttp(t, { logger });
   const json = { 'content-type': 'application/json' };
   // 100,000 levels fit in the body limit; JSON.parse builds them, JSON.stringify overflows the stack.
-  const arrays = await h.api('POST', '/api/v1/jobs', undefined, { raw: `{"function":"deep_fn","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, headers: json });
+  const arrays = await h.api('POST', '/api/v1/jobs', undefined, {
+    raw: `{"function":"deep_fn","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+    headers: json,
+  });
   assert.equal(arrays.status, 400);
   assert.deepEqual(arrays.body.error, { code: 'GT_BODY_INVALID', message: 'Request body is not valid: JSON nested deeper than 64 levels' });
-  const objects = await h.api('POST', '/api/v1/jobs/retry-dead', undefined, { raw: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000), headers: json });
+  const objects = await h.api('POST', '/api/v1/jobs/retry-dead', undefined, { raw: `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`, headers: json });
   assert.equal(objects.status, 400);
   assert.equal(objects.body.error.code, 'GT_BODY_INVALID');
   assert.equal(h.server.registry.functions.has('deep_fn'), false);
@@ -263,7 +279,10 @@ test('deeply nested JSON is refused with 400 GT_BODY_INVALID, not a 500 and an e
   for (let i = 0; i < 62; i++) nested = [nested];
   const fits = await h.api('POST', '/api/v1/jobs', { function: 'deep_fn', payload: nested });
   assert.equal(fits.status, 202);
-  assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), []);
+  assert.deepEqual(
+    lines.filter((l) => l.level >= 50).map((l) => l.msg),
+    [],
+  );
 });
 
 /** A raw HTTP peer: writes what the test gives it, collects what comes back, notes when the server closes. */
@@ -293,7 +312,10 @@ test('a body trickled byte by byte is cut at http.requestTimeoutMs with 408', { 
   const peer = await rawHttp(h.base);
   t.after(() => peer.destroy());
   const body = JSON.stringify({ function: 'trickle_fn', payload: 'x'.repeat(200) });
-  peer.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  peer.send(
+    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ` +
+      `${body.length}\r\n\r\n`,
+  );
   trickle(peer, body, 50, t);
   // The whole body would take over 11 s; the server closes after about 1 s (checked every second).
   const ms = await peer.closed;
@@ -311,18 +333,23 @@ test('a 401 or 413 answer closes the connection: the rest of a trickled body is 
   trickle(noToken, body, 50, t);
   const ms = await noToken.closed;
   assert.ok(ms < 3000, `closed after ${ms} ms`);
-  assert.match(noToken.received(), /^HTTP\/1\.1 401 [^]*connection: close/i);
+  assert.match(noToken.received(), /^HTTP\/1\.1 401 [\s\S]*connection: close/i);
 
   const tooLarge = await rawHttp(h.base);
   t.after(() => tooLarge.destroy());
-  tooLarge.send(`POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`);
+  tooLarge.send(
+    `POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ` +
+      `${2 * 1024 * 1024}\r\n\r\n`,
+  );
   trickle(tooLarge, body, 50, t);
   const ms2 = await tooLarge.closed;
   assert.ok(ms2 < 3000, `closed after ${ms2} ms`);
-  assert.match(tooLarge.received(), /^HTTP\/1\.1 413 [^]*GT_BODY_TOO_LARGE/);
+  assert.match(tooLarge.received(), /^HTTP\/1\.1 413 [\s\S]*GT_BODY_TOO_LARGE/);
 });
 
-test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', { timeout: 20_000 }, async (t) => {
+test('a connection that sends nothing is closed at http.connectionTimeoutMs; a long foreground call and an event stream are not', {
+  timeout: 20_000,
+}, async (t) => {
   const quiet = await startHttp(t, { http: { port: 0, connectionTimeoutMs: 500 } });
   const idle = await rawHttp(quiet.base);
   t.after(() => idle.destroy());
@@ -368,12 +395,15 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   });
   const ok = await h.api('POST', '/api/v1/jobs', { function: 'log_ok', payload: 'a' });
   const bad = await h.api('POST', '/api/v1/jobs', { function: 'log_bad', payload: { n: 1 } });
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000, 'the job to die');
+  await until('the job to die', async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000);
   assert.equal(failures, 2);
 
   const dead = await h.api('GET', '/api/v1/jobs?state=dead&function=log_bad');
   assert.equal(dead.status, 200);
-  assert.deepEqual(dead.body.jobs.map((j: { id: string }) => j.id), [bad.body.id]);
+  assert.deepEqual(
+    dead.body.jobs.map((j: { id: string }) => j.id),
+    [bad.body.id],
+  );
   const entry = (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job;
   assert.equal(entry.state, 'dead');
   assert.equal(entry.attempts, 2);
@@ -383,7 +413,7 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   assert.equal(entry.resultText, null);
   assert.equal(entry.payload, '{"n":1}');
   assert.equal(entry.handle, null, 'a dead job is no longer held');
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job.state === 'done');
+  await until(`job ${ok.body.id} to be done`, async () => (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job.state === 'done');
   const done = (await h.api('GET', `/api/v1/jobs/${ok.body.id}`)).body.job;
   assert.equal(done.result, 'fine');
   assert.equal(done.error, null);
@@ -394,7 +424,10 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
 
   const conflict = await h.api('POST', `/api/v1/jobs/${ok.body.id}/retry`);
   assert.equal(conflict.status, 409);
-  assert.deepEqual(conflict.body.error, { code: 'GT_JOB_STATE_CONFLICT', message: `Job ${ok.body.id} is done: its payload is no longer kept, so it cannot run again` });
+  assert.deepEqual(conflict.body.error, {
+    code: 'GT_JOB_STATE_CONFLICT',
+    message: `Job ${ok.body.id} is done: its payload is no longer kept, so it cannot run again`,
+  });
   const missing = await h.api('POST', '/api/v1/jobs/nope-1/retry');
   assert.equal(missing.status, 404);
   assert.deepEqual(missing.body.error, { code: 'GT_JOB_NOT_FOUND', message: 'No job nope-1 in the job log' });
@@ -404,12 +437,12 @@ test('the job log: list with filters, one entry with its error, retry, retry-dea
   assert.equal(retried.status, 200);
   assert.equal(retried.body.job.state, 'queued');
   assert.equal(retried.body.job.attempts, 0);
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000, 'the retried job to die again');
+  await until('the retried job to die again', async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000);
   assert.equal(failures, 4);
 
   const all2 = await h.api('POST', '/api/v1/jobs/retry-dead', { function: 'log_bad' });
   assert.deepEqual(all2.body, { retried: 1, ids: [bad.body.id] });
-  await until(async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000, 'the third run to die');
+  await until('the third run to die', async () => (await h.api('GET', `/api/v1/jobs/${bad.body.id}`)).body.job.state === 'dead', 5000);
   const none = await h.api('POST', '/api/v1/jobs/retry-dead', { function: 'other_fn' });
   assert.deepEqual(none.body, { retried: 0, ids: [] });
   const badBody = await h.api('POST', '/api/v1/jobs/retry-dead', { fn: 'log_bad' });
@@ -440,7 +473,7 @@ test('a JSON result is returned as JSON, its text as resultText; other results s
   const text = await h.api('POST', '/api/v1/jobs', { function: 'text_result' });
   const deep = await h.api('POST', '/api/v1/jobs', { function: 'deep_result' });
   for (const id of [bg.body.id, text.body.id, deep.body.id]) {
-    await until(async () => (await h.api('GET', `/api/v1/jobs/${id}`)).body.job.state === 'done', 5000, `job ${id} done`);
+    await until(`job ${id} done`, async () => (await h.api('GET', `/api/v1/jobs/${id}`)).body.job.state === 'done', 5000);
   }
   const entry = (await h.api('GET', `/api/v1/jobs/${bg.body.id}`)).body.job;
   assert.deepEqual(entry.result, made);
@@ -471,7 +504,7 @@ test('cancel: a queued background job leaves the queue, a foreground one answers
   assert.equal(conflict.body.error.message, `Job ${retryQueued.body.id} is queued: only failed, dead or cancelled jobs can be retried`);
 
   const fg = h.api('POST', '/api/v1/jobs', { function: 'cx_fg', background: false });
-  await until(() => h.server.registry.functions.get('cx_fg')?.queued === 1);
+  await until('one cx_fg job queued', () => h.server.registry.functions.get('cx_fg')?.queued === 1);
   const handle = [...h.server.registry.jobs.values()].find((j) => j.fn.name === 'cx_fg')!.handle;
   const live = await h.api('GET', `/api/v1/jobs/${encodeURIComponent(handle)}`);
   assert.equal(live.body.job.background, false);
@@ -489,10 +522,20 @@ test('GET /queues and GET /workers show functions, priorities, running jobs and 
   const gate = new Promise<void>((r) => (release = r));
   await h.worker({ qw_slow: () => gate.then(() => 'ok') }, { clientId: 'slow-worker' });
   for (const priority of ['high', 'normal', 'normal', 'low']) await h.api('POST', '/api/v1/jobs', { function: 'qw_slow', priority });
-  await until(() => h.server.registry.functions.get('qw_slow')!.running === 1);
+  await until('one qw_slow job running', () => h.server.registry.functions.get('qw_slow')!.running === 1);
   const q = (await h.api('GET', '/api/v1/queues')).body.queues.find((x: { function: string }) => x.function === 'qw_slow');
   // The high job runs; normal, normal, low wait.
-  assert.deepEqual(q, { function: 'qw_slow', queued: { high: 0, normal: 2, low: 1, total: 3 }, scheduled: 0, running: 1, workers: 1, completed: 0, failed: 0, retried: 0, dead: 0 });
+  assert.deepEqual(q, {
+    function: 'qw_slow',
+    queued: { high: 0, normal: 2, low: 1, total: 3 },
+    scheduled: 0,
+    running: 1,
+    workers: 1,
+    completed: 0,
+    failed: 0,
+    retried: 0,
+    dead: 0,
+  });
   const w = (await h.api('GET', '/api/v1/workers')).body.workers;
   assert.equal(w.length, 1);
   assert.equal(w[0].clientId, 'slow-worker');
@@ -503,7 +546,7 @@ test('GET /queues and GET /workers show functions, priorities, running jobs and 
   const extra = await h.api('GET', '/api/v1/queues?x=1');
   assert.equal(extra.status, 400);
   release();
-  await until(() => h.server.registry.functions.get('qw_slow')!.total === 0);
+  await until('no qw_slow job left', () => h.server.registry.functions.get('qw_slow')!.total === 0);
   const after = (await h.api('GET', '/api/v1/queues')).body.queues.find((x: { function: string }) => x.function === 'qw_slow');
   assert.equal(after.completed, 4);
 });
@@ -515,7 +558,7 @@ test('GET /workers?all=1 lists every connection, as the workers admin command do
   const sock = net.connect(Number(h.gearman.split(':')[1]), '127.0.0.1');
   h.defer(() => sock.destroy());
   await new Promise((r) => sock.once('connect', r));
-  await until(async () => (await h.api('GET', '/api/v1/workers?all=1')).body.workers.length === 2);
+  await until('two workers listed', async () => (await h.api('GET', '/api/v1/workers?all=1')).body.workers.length === 2);
   assert.equal((await h.api('GET', '/api/v1/workers')).body.workers.length, 1);
 });
 
@@ -539,6 +582,7 @@ test('GET /events streams snapshots (server-sent events)', async (t) => {
   assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
+  // biome-ignore lint/suspicious/noExplicitAny: the event stream's JSON snapshots; the assertions below check their fields
   const snapshots: any[] = [];
   while (snapshots.length < 3) {
     const { value, done } = await reader.read();
@@ -581,7 +625,10 @@ test('runs, processes and scale answer 501 with a stable code without a provider
     assert.doesNotMatch(r.body.error.message, /src\/|\.ts\b/, path);
   }
   const runs = await h.api('GET', '/api/v1/runs');
-  assert.equal(runs.body.error.message, 'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)');
+  assert.equal(
+    runs.body.error.message,
+    'No pipeline runs here: give the server the output folders the runs write to (pipeline server --runs DIR, or server.http.runs in the pipeline up config)',
+  );
 });
 
 test('runs: a RunsProvider plugged in is listed with per-step progress', async (t) => {
@@ -639,7 +686,14 @@ function recordingSupervisor(): SupervisorProvider & { scaled: Record<string, nu
     async ps(): Promise<ProcessesView> {
       const types = Object.entries(counts).map(([type, n]) => ({ type, processes: n, running: n, state: 'ok' }));
       const processes = types.flatMap((tp) =>
-        Array.from({ length: tp.processes }, (_, i) => ({ type: tp.type, name: `worker:${tp.type}#${i + 1}`, pid: 1000 + i, state: 'running', uptimeMs: 5000, restarts: 0 })),
+        Array.from({ length: tp.processes }, (_, i) => ({
+          type: tp.type,
+          name: `worker:${tp.type}#${i + 1}`,
+          pid: 1000 + i,
+          state: 'running',
+          uptimeMs: 5000,
+          restarts: 0,
+        })),
       );
       return { types, processes };
     },
@@ -675,7 +729,10 @@ test('processes and scale: a SupervisorProvider plugged in is called with the co
     [{ counts: { thumbnail: 1.5 } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received 1.5 of type number'],
     [{ counts: { thumbnail: '2' } }, 'Expected integer between 0 and 1024 for counts.thumbnail but received 2 of type string'],
     [{ counts: {} }, 'Expected an object of worker type → process count, e.g. {"thumbnail": 3} for counts but received {} of type object'],
-    [{ counts: { ['t'.repeat(101)]: 1 } }, `Expected a worker type name of 1 to 100 characters for counts.${'t'.repeat(101)} but received ${'t'.repeat(37)}... of type string`],
+    [
+      { counts: { ['t'.repeat(101)]: 1 } },
+      `Expected a worker type name of 1 to 100 characters for counts.${'t'.repeat(101)} but received ${'t'.repeat(37)}... of type string`,
+    ],
     [{ thumbnail: 3 }, 'Expected an object of worker type → process count, e.g. {"thumbnail": 3} for counts but received undefined'],
     [{ counts: { thumbnail: 3 }, wait: true }, 'Expected one of the fields counts for wait but received true of type boolean'],
   ] as const) {
@@ -722,7 +779,10 @@ test('a dashboard file missing from the installation is a 404 that names no path
   registerDashboard(app, pathToFileURL(`${empty}/`));
   const r = await app.inject({ method: 'GET', url: '/' });
   assert.equal(r.statusCode, 404);
-  assert.deepEqual(r.json().error, { code: 'GT_HTTP_NOT_FOUND', message: 'Dashboard file index.html is missing from this installation of geartrain: reinstall it, or run npm run build in a clone' });
+  assert.deepEqual(r.json().error, {
+    code: 'GT_HTTP_NOT_FOUND',
+    message: 'Dashboard file index.html is missing from this installation of geartrain: reinstall it, or run npm run build in a clone',
+  });
 });
 
 test('unknown routes are JSON 404s with a code', async (t) => {
@@ -733,6 +793,7 @@ test('unknown routes are JSON 404s with a code', async (t) => {
   assert.equal((await h.api('DELETE', '/api/v1/jobs')).status, 404);
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: the HTTP API's JSON answers, of many shapes; each test asserts the fields it reads
 function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
@@ -785,15 +846,22 @@ test('a non-loopback HTTP host without a token is refused before anything listen
         assert.equal(err.code, 'GT_INVALID_ARGUMENT');
         assert.equal(
           err.message,
-          `Refusing to serve the HTTP API on ${host} without a token: anyone who can reach it could submit, cancel and retry jobs. Set http.token (--http-token or GEARTRAIN_HTTP_TOKEN), or listen on a loopback address such as 127.0.0.1`,
+          `Refusing to serve the HTTP API on ${host} without a token: anyone who can reach it could submit, cancel and retry jobs. Set http.token ` +
+            `(--http-token or GEARTRAIN_HTTP_TOKEN), or listen on a loopback address such as 127.0.0.1`,
         );
         return true;
       },
     );
   }
   for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.doesNotThrow(() => new GearmanServer({ port: 0, http: { port: 0, host } }), host);
-  assert.throws(() => new GearmanServer({ port: 0, http: { port: 0, token: 'has space' } }), /Expected a non-empty token of printable characters without spaces for http\.token/);
-  assert.throws(() => new GearmanServer({ port: 0, http: { port: 70000 } }), /Expected integer port between 0 and 65535 for http\.port but received 70000 of type number/);
+  assert.throws(
+    () => new GearmanServer({ port: 0, http: { port: 0, token: 'has space' } }),
+    /Expected a non-empty token of printable characters without spaces for http\.token/,
+  );
+  assert.throws(
+    () => new GearmanServer({ port: 0, http: { port: 70000 } }),
+    /Expected integer port between 0 and 65535 for http\.port but received 70000 of type number/,
+  );
   assert.throws(() => new GearmanServer({ port: 0, http: { port: 0, bodyLimit: 10 } }), /for http\.bodyLimit/);
 });
 
@@ -804,17 +872,29 @@ test('a non-loopback HTTP host with a token listens', async (t) => {
   assert.equal((await h.api('GET', '/api/v1/queues', undefined, { token: null })).status, 401);
 });
 
-test('pipeline server --http-host 0.0.0.0 without a token exits 2 with the reason', { skip: existsSync(CLI) ? false : 'needs the build (npm run build)' }, () => {
+test('pipeline server --http-host 0.0.0.0 without a token exits 2 with the reason', {
+  skip: existsSync(CLI) ? false : 'needs the build (npm run build)',
+}, () => {
   const env = { ...process.env, GEARTRAIN_HTTP_TOKEN: '' };
-  const r = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-port', '0', '--http-host', '0.0.0.0'], { encoding: 'utf8', env, timeout: 10_000 });
+  const r = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-port', '0', '--http-host', '0.0.0.0'], {
+    encoding: 'utf8',
+    env,
+    timeout: 10_000,
+  });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /Refusing to serve the HTTP API on 0\.0\.0\.0 without a token.*\(GT_INVALID_ARGUMENT\)/);
-  const lone = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-token', 'abc'], { encoding: 'utf8', env, timeout: 10_000 });
+  const lone = spawnSync(process.execPath, [CLI, 'server', '--port', '0', '--store', 'memory:', '--http-token', 'abc'], {
+    encoding: 'utf8',
+    env,
+    timeout: 10_000,
+  });
   assert.equal(lone.status, 2);
   assert.match(lone.stderr, /--http-token needs --http-port/);
 });
 
-test('pipeline server --http-port serves the API with the token from GEARTRAIN_HTTP_TOKEN', { skip: existsSync(CLI) ? false : 'needs the build (npm run build)' }, async (t) => {
+test('pipeline server --http-port serves the API with the token from GEARTRAIN_HTTP_TOKEN', {
+  skip: existsSync(CLI) ? false : 'needs the build (npm run build)',
+}, async (t) => {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [CLI, '--log-level', 'info', 'server', '--port', '0', '--store', 'memory:', '--http-port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -848,7 +928,7 @@ test('pipeline server --http-port serves the API with the token from GEARTRAIN_H
 test('close(): a waiting foreground call is answered GT_SHUTTING_DOWN, and close is idempotent', async (t) => {
   const h = await startHttp(t, { shutdownGraceMs: 100 });
   const pending = h.api('POST', '/api/v1/jobs', { function: 'sd_fn', background: false });
-  await until(() => h.server.registry.functions.get('sd_fn')?.queued === 1);
+  await until('one sd_fn job queued', () => h.server.registry.functions.get('sd_fn')?.queued === 1);
   const closing = h.server.close({ graceful: true });
   const r = await pending;
   assert.equal(r.status, 503);

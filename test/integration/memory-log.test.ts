@@ -2,13 +2,13 @@
 // the server's registry) and is written only when a job fails or ends; what `jobs list` and
 // `jobs show` answer must be the same as with a store that keeps every row.
 
-import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, Worker } from '../../src/client/index.js';
+import { after, describe, it } from 'node:test';
 import { adminCommand } from '../../src/client/admin.js';
+import { Client, Worker } from '../../src/client/index.js';
 import { backoffPolicy } from '../../src/server/retry.js';
-import { MemoryStore } from '../../src/store/memory.js';
 import { createStore } from '../../src/store/index.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { adminJobs } from '../helpers/joblog.js';
 import { startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
@@ -28,7 +28,10 @@ describe('job log on the memory store', () => {
     closers.push(() => c.close());
     for (const p of ['q1', 'q2']) await c.submitBackground('mem_idle', p);
     const queued = await adminJobs(s.port, 'jobs list function=mem_idle');
-    assert.deepEqual(queued.map((r) => [r.state, r.payload, r.attempts, r.worker]).sort(), [['queued', 'q1', 0, null], ['queued', 'q2', 0, null]]);
+    assert.deepEqual(queued.map((r) => [r.state, r.payload, r.attempts, r.worker]).sort(), [
+      ['queued', 'q1', 0, null],
+      ['queued', 'q2', 0, null],
+    ]);
     assert.match(String(queued[0]!.unique), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.equal(queued[0]!.handle, s.server.registry.findById(String(queued[0]!.id))!.handle);
     assert.deepEqual(await store.list({ fn: 'mem_idle' }).then((rs) => rs.length), 2);
@@ -93,9 +96,19 @@ describe('job log on the memory store', () => {
     closers.push(() => w.close({ timeoutMs: 1000 }));
     await until('five jobs to be done', () => s.server.registry.stats.get('mem_keep')?.completed === 5);
     const done = await adminJobs(s.port, 'jobs list state=done function=mem_keep');
-    assert.deepEqual(done.map((r) => r.result), ['ran k5', 'ran k4', 'ran k3'], 'the newest three, newest first');
-    assert.deepEqual(done.map((r) => r.id), [idOf.get('k5'), idOf.get('k4'), idOf.get('k3')]);
-    assert.deepEqual((await adminJobs(s.port, `jobs show ${idOf.get('k4')!}`)).map((r) => [r.state, r.attempts, r.payload]), [['done', 1, null]]);
+    assert.deepEqual(
+      done.map((r) => r.result),
+      ['ran k5', 'ran k4', 'ran k3'],
+      'the newest three, newest first',
+    );
+    assert.deepEqual(
+      done.map((r) => r.id),
+      [idOf.get('k5'), idOf.get('k4'), idOf.get('k3')],
+    );
+    assert.deepEqual(
+      (await adminJobs(s.port, `jobs show ${idOf.get('k4')!}`)).map((r) => [r.state, r.attempts, r.payload]),
+      [['done', 1, null]],
+    );
     assert.match(await adminCommand('127.0.0.1', s.port, `jobs show ${idOf.get('k1')!}`), /^ERR /, 'the oldest is no longer kept');
     assert.equal((await adminJobs(s.port, 'jobs list state=failed')).length, 0);
 

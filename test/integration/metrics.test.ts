@@ -2,14 +2,15 @@
 // completed, 2 that failed once and were retried, 1 that failed until it was dead, one queued
 // high-priority job without a worker, one low-priority job running, and an admin connection.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { test } from 'node:test';
 // @ts-expect-error: the package ships no types
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { backoffPolicy } from '../../src/server/retry.js';
 import { JOB_DURATION_BOUNDS } from '../../src/server/stats.js';
-import { startHttp, until } from '../helpers/http.js';
+import { startHttp } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 interface Sample {
   labels?: Record<string, string>;
@@ -103,9 +104,13 @@ test('/metrics counts a known workload', async (t) => {
 
   const reg = h.server.registry;
   await until(
-    () => reg.stats.get('m_ok')?.completed === 10 && reg.stats.get('m_flaky')?.completed === 2 && reg.stats.get('m_bad')?.dead === 1 && reg.functions.get('m_slow')!.running === 1,
-    10_000,
     'the workload',
+    () =>
+      reg.stats.get('m_ok')?.completed === 10 &&
+      reg.stats.get('m_flaky')?.completed === 2 &&
+      reg.stats.get('m_bad')?.dead === 1 &&
+      reg.functions.get('m_slow')!.running === 1,
+    10_000,
   );
 
   // The job log is written behind (a few ms): let the store's group commits happen first.
@@ -174,7 +179,7 @@ test('/metrics counts a known workload', async (t) => {
   assert.ok(m.some((f) => f.name === 'process_cpu_user_seconds_total'));
 
   release();
-  await until(() => reg.stats.get('m_slow')!.completed === 1);
+  await until('one m_slow job completed', () => reg.stats.get('m_slow')!.completed === 1);
   const after = parse((await h.api('GET', '/metrics')).body as string);
   assert.equal(value(after, 'geartrain_jobs_running', G, { function: 'm_slow', priority: 'low' }), 0);
   assert.equal(value(after, 'geartrain_jobs_completed_total', C, { function: 'm_slow' }), 1);
@@ -189,9 +194,9 @@ test('a worker lost mid-job counts a failed attempt and a retry; totals outlive 
   await h.api('POST', '/api/v1/jobs', { function: 'm_lost' });
   sock.write(encodeReq(1, 'm_lost')); // CAN_DO
   sock.write(encodeReq(9)); // GRAB_JOB
-  await until(() => h.server.registry.functions.get('m_lost')?.running === 1);
+  await until('one m_lost job running', () => h.server.registry.functions.get('m_lost')?.running === 1);
   sock.destroy();
-  await until(() => h.server.registry.stats.get('m_lost')!.retried === 1);
+  await until('one m_lost job retried', () => h.server.registry.stats.get('m_lost')!.retried === 1);
   let m = parse((await h.api('GET', '/metrics')).body as string);
   assert.equal(value(m, 'geartrain_jobs_failed_total', 'COUNTER', { function: 'm_lost' }), 1);
   assert.equal(value(m, 'geartrain_jobs_retried_total', 'COUNTER', { function: 'm_lost' }), 1);
@@ -201,7 +206,10 @@ test('a worker lost mid-job counts a failed attempt and a retry; totals outlive 
   assert.equal(h.server.registry.dropFunction('m_lost'), 'ok');
   m = parse((await h.api('GET', '/metrics')).body as string);
   assert.equal(value(m, 'geartrain_jobs_failed_total', 'COUNTER', { function: 'm_lost' }), 1);
-  assert.equal(family(m, 'geartrain_jobs_queued', 'GAUGE').metrics.some((s) => s.labels?.function === 'm_lost'), false);
+  assert.equal(
+    family(m, 'geartrain_jobs_queued', 'GAUGE').metrics.some((s) => s.labels?.function === 'm_lost'),
+    false,
+  );
 });
 
 async function rawWorker(): Promise<{ encodeReq: (type: number, ...args: string[]) => Buffer }> {

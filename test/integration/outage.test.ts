@@ -10,12 +10,12 @@
 // server takes submissions again by itself, renews its leases, and every job it acknowledged,
 // before or after, ends `done` in the store.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { Client, Worker } from '../../src/client/index.js';
 import { adminCommand } from '../../src/client/admin.js';
+import { Client, Worker } from '../../src/client/index.js';
 import { GeartrainError } from '../../src/errors.js';
 import { Journal } from '../../src/server/journal.js';
 import { createStore } from '../../src/store/index.js';
@@ -23,7 +23,7 @@ import type { JobRecord, JobStore } from '../../src/store/types.js';
 import { parseStoreUrl } from '../../src/store/url.js';
 import { startProxy } from '../helpers/proxy.js';
 import { CLI, freePort, startCli } from '../helpers/servers.js';
-import { dbBackends, serviceGate, type DbBackend } from '../helpers/stores.js';
+import { type DbBackend, dbBackends, serviceGate } from '../helpers/stores.js';
 import { sleep, until, within } from '../helpers/wait.js';
 
 const backends = dbBackends();
@@ -185,10 +185,11 @@ for (const b of backends) {
       const restoredAt = Date.now();
       await until(
         'a submission to be acknowledged once the store is back',
-        () => client.submitBackground(fn.probe, 'back', { unique: 'back' }).then(
-          () => true,
-          () => false,
-        ),
+        () =>
+          client.submitBackground(fn.probe, 'back', { unique: 'back' }).then(
+            () => true,
+            () => false,
+          ),
         30_000,
       );
       const recoveryMs = Date.now() - restoredAt;
@@ -211,7 +212,11 @@ for (const b of backends) {
       await until(
         'every acknowledged job to be done in the store',
         async () => {
-          for (const [f, payloads] of [[fn.pre, pre], [fn.load, [...acked]], [fn.after, later]] as const) {
+          for (const [f, payloads] of [
+            [fn.pre, pre],
+            [fn.load, [...acked]],
+            [fn.after, later],
+          ] as const) {
             const rows = await rowsByUnique(reader, f);
             if (!payloads.every((p) => rows.get(p)?.state === 'done')) return false;
           }
@@ -229,7 +234,9 @@ for (const b of backends) {
       );
     });
 
-    it('a store that stops answering (connections left open) fails submissions after its timeout, not never; recovers when it answers', { timeout: 90_000 }, async () => {
+    it('a store that stops answering (connections left open) fails submissions after its timeout, not never; recovers when it answers', {
+      timeout: 90_000,
+    }, async () => {
       const proxy = await startProxy(b);
       closers.push(() => proxy.close());
       const base = b.fresh(proxy.port);
@@ -266,10 +273,11 @@ for (const b of backends) {
       proxy.restore();
       await until(
         'a submission to be acknowledged once the store answers again',
-        () => client.submitBackground(fn, 'back', { unique: 'back' }).then(
-          () => true,
-          () => false,
-        ),
+        () =>
+          client.submitBackground(fn, 'back', { unique: 'back' }).then(
+            () => true,
+            () => false,
+          ),
         30_000,
       );
       console.log(`# ${b.title}: a frozen store refused the first submission after ${waited} ms`);
@@ -295,14 +303,31 @@ for (const b of backends) {
         });
       const now = Date.now();
       const job = (id: string, over: Partial<JobRecord> = {}): JobRecord => ({
-        id, fn: 'parked', unique: id, priority: 1, data: Buffer.from(id), state: 'queued', attempts: 0, maxAttempts: 3, runAt: now,
-        worker: null, createdAt: now, updatedAt: now, result: null, owner: 'me', leaseUntil: now + 60_000, ...over,
+        id,
+        fn: 'parked',
+        unique: id,
+        priority: 1,
+        data: Buffer.from(id),
+        state: 'queued',
+        attempts: 0,
+        maxAttempts: 3,
+        runAt: now,
+        worker: null,
+        createdAt: now,
+        updatedAt: now,
+        result: null,
+        owner: 'me',
+        leaseUntil: now + 60_000,
+        ...over,
       });
 
       // Three good inserts and one the store refuses, in one batch: only that one is refused.
       const bad = job('in-bad', { priority: 7 as 0 });
       const results = await Promise.allSettled(['in-1', 'in-2', 'in-3'].map((id) => insert(job(id))).concat(insert(bad)));
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+      );
       const refusedInsert = (results[3] as PromiseRejectedResult).reason as GeartrainError;
       assert.ok(refusedInsert instanceof GeartrainError && refusedInsert.code === 'GT_INVALID_ARGUMENT', String(refusedInsert));
       assert.equal(await store.get('in-bad'), null);

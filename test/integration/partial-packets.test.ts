@@ -2,15 +2,17 @@
 // (--max-buffered closes the connection holding the most) and in time (--packet-timeout closes
 // one whose packet stopped progressing), while idle connections between packets stay open.
 
-import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { Cmd } from '../../src/protocol/commands.js';
+import { describe, type TestContext, test } from 'node:test';
 import { HEADER_SIZE, type Packet } from '../../src/protocol/codec.js';
-import type { GearmanServer } from '../../src/server/server.js';
+import { Cmd } from '../../src/protocol/commands.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
+import type { GearmanServer } from '../../src/server/server.js';
+import { errorOf, peersPerTest, type RawPeer } from '../helpers/raw.js';
 import { CLI, inProcessPerSuite, startCli, startInProcess } from '../helpers/servers.js';
-import { errorOf, peersPerTest, waitFor, type RawPeer } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
+
 const MiB = 1024 * 1024;
 
 const peer = peersPerTest();
@@ -98,7 +100,7 @@ describe('--max-buffered (in process)', () => {
   const srv = inProcessPerSuite({ maxPacketSize: 4 * MiB, maxBuffered: 4 * MiB });
 
   async function holding(p: RawPeer, server: GearmanServer, bytes: number): Promise<void> {
-    await waitFor(() => server.partial.bytes >= bytes || p.isClosed, 10_000, `the server to hold ${bytes} bytes`);
+    await until(`the server to hold ${bytes} bytes`, () => server.partial.bytes >= bytes || p.isClosed, 10_000);
   }
 
   test('past the limit, the connection holding the most gets ERROR BUFFER_FULL and is closed; the others finish', async () => {
@@ -114,7 +116,14 @@ describe('--max-buffered (in process)', () => {
     await holding(b, srv.server, 3.5 * MiB);
     const c = await peer(srv.port);
     c.send(echoHeader(1 * MiB));
-    expectErrorPacket(await a.readPacket(10_000), 'BUFFER_FULL', /^Unfinished packets would hold more than 4194304 bytes on this server \(--max-buffered, each counted by its declared body size\); this connection held the most, 2097152 bytes, and is closed$/);
+    expectErrorPacket(
+      await a.readPacket(10_000),
+      'BUFFER_FULL',
+      new RegExp(
+        String.raw`^Unfinished packets would hold more than 4194304 bytes on this server \(--max-buffered, each counted by its declared body size\); ` +
+          'this connection held the most, 2097152 bytes, and is closed$',
+      ),
+    );
     await a.closed;
     assert.ok(srv.server.partial.bytes <= 4 * MiB);
     // The others are within the limit and finish their packets.
@@ -122,7 +131,7 @@ describe('--max-buffered (in process)', () => {
     assert.equal((await b.readPacket(10_000)).type, Cmd.ECHO_RES);
     await fill(c, 1 * MiB);
     assert.equal((await c.readPacket(10_000)).type, Cmd.ECHO_RES);
-    await waitFor(() => srv.server.partial.bytes === 0, 5000, 'nothing held');
+    await until('nothing held', () => srv.server.partial.bytes === 0, 5000);
     const metrics = await new ServerMetrics(srv.server, { processMetrics: false }).text();
     assert.match(metrics, /^geartrain_partial_packet_closes_total\{reason="buffer_full"\} 1$/m);
     assert.match(metrics, /^geartrain_partial_packet_bytes 0$/m);
@@ -141,7 +150,7 @@ describe('--max-buffered (in process)', () => {
     assert.equal(srv.server.partial.bytes, 3 * MiB);
     await fill(a, 2 * MiB);
     assert.equal((await a.readPacket(10_000)).type, Cmd.ECHO_RES);
-    await waitFor(() => srv.server.partial.bytes === 0, 5000, 'nothing held');
+    await until('nothing held', () => srv.server.partial.bytes === 0, 5000);
   });
 
   test('a packet larger than maxBuffered cannot be configured', async () => {
@@ -197,10 +206,16 @@ describe('--max-buffered (pipeline server as a child process)', () => {
       await new Promise((r) => setTimeout(r, 300));
       const held = rssOf(pid);
       const closed = first.filter((p) => p.isClosed).length;
-      t.diagnostic(`RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 connections closed`);
+      t.diagnostic(
+        `RSS before ${(before / MiB).toFixed(0)} MiB, holding ${(held / MiB).toFixed(0)} MiB (+${((held - before) / MiB).toFixed(0)}); ${closed} of 12 ` +
+          `connections closed`,
+      );
       const fit = Math.floor(bound / (40 * MiB));
       assert.ok(closed >= 12 - fit, `${closed} of 12 connections closed: at most ${fit} partial packets of 40 MiB fit in the bound`);
-      assert.ok(held - before < bound, `RSS grew by ${((held - before) / MiB).toFixed(0)} MiB while holding the partial packets; the bound is ${bound / MiB} MiB`);
+      assert.ok(
+        held - before < bound,
+        `RSS grew by ${((held - before) / MiB).toFixed(0)} MiB while holding the partial packets; the bound is ${bound / MiB} MiB`,
+      );
       await expectEcho(warm, 'served throughout');
       for (const p of first) p.destroy();
       // The same attack again: the memory the first one used is reused, not added to.

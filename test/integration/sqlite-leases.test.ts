@@ -3,11 +3,11 @@
 // an owner left with nothing pending is forgotten, and a version 1 file is migrated with its
 // owners and leases. The store suite (store.test.ts) checks the lease rules all stores share.
 
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { JobRecord } from '../../src/store/types.js';
@@ -18,8 +18,22 @@ let n = 0;
 const file = (): string => path.join(tmp, `jobs-${++n}.db`);
 
 const job = (id: string, over: Partial<JobRecord> = {}): JobRecord => ({
-  id, fn: 'f', unique: id, priority: 1, data: Buffer.from(id), state: 'queued', attempts: 0, maxAttempts: 3,
-  runAt: 1, worker: null, createdAt: 1, updatedAt: 1, result: null, owner: 'srv-a', leaseUntil: Date.now() + 600_000, ...over,
+  id,
+  fn: 'f',
+  unique: id,
+  priority: 1,
+  data: Buffer.from(id),
+  state: 'queued',
+  attempts: 0,
+  maxAttempts: 3,
+  runAt: 1,
+  worker: null,
+  createdAt: 1,
+  updatedAt: 1,
+  result: null,
+  owner: 'srv-a',
+  leaseUntil: Date.now() + 600_000,
+  ...over,
 });
 
 /** The store's own connection: what it has written (total_changes) and its owners table. */
@@ -62,11 +76,17 @@ test('a server that stopped is looked at once: its jobs are claimed and it is fo
   await b.write([{ op: 'insert', job: job('b-1', { owner: 'srv-b' }) }]);
   assert.deepEqual(Object.keys(owners(a)), ['', 'srv-a', 'srv-b']);
   // A job with no owner is anyone's; srv-a's are leased for 10 minutes.
-  assert.deepEqual((await b.claim('srv-b', Date.now() + 60_000, 100)).map((r) => r.id), ['s-free']);
+  assert.deepEqual(
+    (await b.claim('srv-b', Date.now() + 60_000, 100)).map((r) => r.id),
+    ['s-free'],
+  );
   assert.deepEqual(Object.keys(owners(a)), ['srv-a', 'srv-b'], 'no unowned jobs left: the key goes');
   await a.release('srv-a');
   const taken = await b.claim('srv-b', Date.now() + 60_000, 100);
-  assert.deepEqual(taken.map((r) => r.id), ['s-1', 's-2', 's-3']);
+  assert.deepEqual(
+    taken.map((r) => r.id),
+    ['s-1', 's-2', 's-3'],
+  );
   assert.ok(taken.every((r) => r.owner === 'srv-b'));
   assert.deepEqual(Object.keys(owners(a)), ['srv-b'], 'srv-a holds nothing pending any more');
   const before = changes(b);
@@ -85,7 +105,10 @@ test('a job put back in the queue under a past lease is claimable (min_lease fol
   assert.deepEqual(owners(a), {}, 'a finished job needs no owner row');
   await a.write([{ op: 'update', id: 'u-1', set: { state: 'queued' } }]);
   assert.deepEqual(owners(a), { 'srv-a': 5 });
-  assert.deepEqual((await a.claim('srv-z', Date.now() + 1000, 10)).map((r) => r.id), ['u-1']);
+  assert.deepEqual(
+    (await a.claim('srv-z', Date.now() + 1000, 10)).map((r) => r.id),
+    ['u-1'],
+  );
   await a.close();
 });
 
@@ -113,7 +136,13 @@ test('a version 1 job log is migrated: leases and owners carry over', async () =
   assert.deepEqual(conn(s).prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_pending_owner'`).all(), []);
   assert.deepEqual(owners(s), { 'srv-dead': 5, 'srv-live': (await s.get('live-1'))!.leaseUntil });
   const got = await s.claim('srv-new', Date.now() + 1000, 10);
-  assert.deepEqual(got.map((r) => [r.id, r.state]), [['dead-1', 'queued'], ['dead-2', 'running']]);
+  assert.deepEqual(
+    got.map((r) => [r.id, r.state]),
+    [
+      ['dead-1', 'queued'],
+      ['dead-2', 'running'],
+    ],
+  );
   assert.deepEqual(Object.keys(owners(s)), ['srv-live', 'srv-new']);
   await s.close();
 });
@@ -122,13 +151,19 @@ test('a reload in pages takes each job once: its own by where the last page ende
   const s = new SqliteStore(file());
   await s.open();
   await s.write([
-    ...Array.from({ length: 25 }, (_, i) => ({ op: 'insert' as const, job: job(`own-${String(i).padStart(2, '0')}`, { leaseUntil: 1 + i, createdAt: 100 + i }) })),
+    ...Array.from({ length: 25 }, (_, i) => ({
+      op: 'insert' as const,
+      job: job(`own-${String(i).padStart(2, '0')}`, { leaseUntil: 1 + i, createdAt: 100 + i }),
+    })),
     ...Array.from({ length: 5 }, (_, i) => ({ op: 'insert' as const, job: job(`dead-${i}`, { owner: 'srv-dead', leaseUntil: 1, createdAt: 200 + i }) })),
   ]);
   const lease = Date.now() + 600_000;
   const pages: string[][] = [];
   for (let i = 0; i < 5; i++) pages.push((await s.claim('srv-a', lease, 10, true)).map((r) => r.id));
-  assert.deepEqual(pages.map((p) => p.length), [10, 10, 10, 0, 0]);
+  assert.deepEqual(
+    pages.map((p) => p.length),
+    [10, 10, 10, 0, 0],
+  );
   assert.deepEqual(pages[0]!.slice(0, 5), ['dead-0', 'dead-1', 'dead-2', 'dead-3', 'dead-4'], 'the dead owner’s jobs first');
   assert.equal(new Set(pages.flat()).size, 30);
   assert.ok((await s.list({ limit: 100 })).every((r) => r.owner === 'srv-a' && r.leaseUntil === lease));

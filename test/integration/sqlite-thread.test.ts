@@ -2,11 +2,11 @@
 // meanwhile fail with the store's name (the journal keeps and retries their changes), and
 // nothing committed before is lost.
 
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { GeartrainError } from '../../src/errors.js';
 import { ThreadedSqliteStore } from '../../src/store/sqlite-thread.js';
@@ -17,8 +17,21 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-sqlite-thread-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const job = (id: string): JobRecord => ({
-  id, fn: 'f', unique: id, priority: 1, data: Buffer.from([0, 1, 2]), state: 'queued', attempts: 0, maxAttempts: 3,
-  runAt: 1, worker: null, createdAt: 1, updatedAt: 1, result: null, owner: 'o', leaseUntil: 1,
+  id,
+  fn: 'f',
+  unique: id,
+  priority: 1,
+  data: Buffer.from([0, 1, 2]),
+  state: 'queued',
+  attempts: 0,
+  maxAttempts: 3,
+  runAt: 1,
+  worker: null,
+  createdAt: 1,
+  updatedAt: 1,
+  result: null,
+  owner: 'o',
+  leaseUntil: 1,
 });
 
 test('a SQLite thread that dies is started again; calls in between fail naming the store; committed rows stay', async () => {
@@ -33,7 +46,15 @@ test('a SQLite thread that dies is started again; calls in between fail naming t
     store.write([{ op: 'insert', job: job('lost') }]),
     (e: unknown) => e instanceof GeartrainError && e.code === 'GT_STORE_UNAVAILABLE' && e.message.includes(file) && /SQLite thread exited/.test(e.message),
   );
-  await until('the thread to be back', () => store.write([{ op: 'insert', job: job('after') }]).then(() => true, () => false), 5000);
+  await until(
+    'the thread to be back',
+    () =>
+      store.write([{ op: 'insert', job: job('after') }]).then(
+        () => true,
+        () => false,
+      ),
+    5000,
+  );
   assert.notEqual((store as unknown as { worker: Worker }).worker, thread, 'a new thread');
   assert.deepEqual((await store.list({})).map((r) => r.id).sort(), ['after', 'before']);
   assert.deepEqual((await store.get('before'))!.data, Buffer.from([0, 1, 2]));

@@ -6,21 +6,22 @@
 // it fails instead: CI must run them all. Point the suite elsewhere with
 // GEARTRAIN_TEST_MYSQL_URL, GEARTRAIN_TEST_POSTGRES_URL and GEARTRAIN_TEST_REDIS_URL.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import type mysql from 'mysql2/promise';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { GeartrainError } from '../../src/errors.js';
 import { createStore } from '../../src/store/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { JobRecord, JobStore } from '../../src/store/types.js';
 import { withMysql } from '../helpers/stores.js';
+import { sleep } from '../helpers/wait.js';
 
 const CI = process.env.CI === 'true';
 /** Lower case: it ends up in table names. */
@@ -59,7 +60,11 @@ function memoryBackend(): Backend {
     title: 'memory',
     fresh: () => `memory:${++seq}`,
     // One Map per location: "two instances on one location" are one object here.
-    make: async (url) => stores.get(url) ?? (stores.set(url, new MemoryStore()), stores.get(url)!),
+    make: async (url) => {
+      const store = stores.get(url) ?? new MemoryStore();
+      stores.set(url, store);
+      return store;
+    },
     drop: async () => stores.clear(),
     skip: {
       atomic: 'the memory store applies changes to a Map and has no failure to roll back',
@@ -196,9 +201,15 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: u.hostname, port: Number(u.port || defaultPort) });
     s.setTimeout(2000);
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -233,7 +244,6 @@ function job(id: string, over: Partial<JobRecord> = {}): JobRecord {
 }
 
 const ids = (jobs: readonly JobRecord[]): string[] => jobs.map((j) => j.id).sort();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- the suite -----------------------------------------------------------------------------
 
@@ -303,7 +313,10 @@ for (const b of backends) {
 
     it('texts from workers may hold NUL; the batch still commits', async () => {
       const s = await open();
-      await s.write([{ op: 'insert', job: job('nul-1', { worker: 'host\0id' }) }, { op: 'update', id: 'nul-1', set: { state: 'failed', result: 'bad\0byte' } }]);
+      await s.write([
+        { op: 'insert', job: job('nul-1', { worker: 'host\0id' }) },
+        { op: 'update', id: 'nul-1', set: { state: 'failed', result: 'bad\0byte' } },
+      ]);
       const got = (await s.get('nul-1'))!;
       // PostgreSQL text cannot hold NUL: it becomes U+FFFD there.
       assert.match(got.result!, /^bad[\0\uFFFD]byte$/u);
@@ -474,7 +487,10 @@ for (const b of backends) {
       const lease = Date.now() + 600_000;
       const pages: string[][] = [];
       for (let i = 0; i < 4; i++) pages.push(ids(await s.claim('srv-a', lease, 10, true)));
-      assert.deepEqual(pages.map((p) => p.length), [10, 10, 5, 0]);
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [10, 10, 5, 0],
+      );
       assert.deepEqual(pages.flat().sort(), ids(mine));
       assert.equal((await s.claim('srv-a', lease + 1, 100, true)).length, 25, 'another lease: all of them again');
     });
@@ -499,7 +515,10 @@ for (const b of backends) {
         const far = Date.now() + 600_000;
         const [g1, g2] = await Promise.all([s1.claim('srv-1', far, 50), s2.claim('srv-2', far, 50)]);
         if (g1.length + g2.length === 0) break;
-        for (const [owner, got] of [['srv-1', g1], ['srv-2', g2]] as const) {
+        for (const [owner, got] of [
+          ['srv-1', g1],
+          ['srv-2', g2],
+        ] as const) {
           assert.ok(got.length <= 50);
           for (const j of got) {
             assert.equal(j.owner, owner);
@@ -553,15 +572,37 @@ for (const b of backends) {
         job(`ls-${String(i).padStart(2, '0')}`, { fn: i % 3 === 0 ? 'f-three' : 'f-other', state: states[i % 6]!, updatedAt: T0 + i * 1000 }),
       );
       await s.write(jobs.map((j) => ({ op: 'insert', job: j })));
-      const newestFirst = (pred: (j: JobRecord) => boolean): string[] => jobs.filter(pred).reverse().map((j) => j.id);
+      const newestFirst = (pred: (j: JobRecord) => boolean): string[] =>
+        jobs
+          .filter(pred)
+          .reverse()
+          .map((j) => j.id);
       const listed = async (f: Parameters<JobStore['list']>[0]): Promise<string[]> => (await s.list(f)).map((j) => j.id);
 
-      assert.deepEqual(await listed({}), newestFirst(() => true));
-      assert.deepEqual(await listed({ state: 'failed' }), newestFirst((j) => j.state === 'failed'));
-      assert.deepEqual(await listed({ fn: 'f-three' }), newestFirst((j) => j.fn === 'f-three'));
-      assert.deepEqual(await listed({ fn: 'f-three', state: 'queued' }), newestFirst((j) => j.fn === 'f-three' && j.state === 'queued'));
-      assert.deepEqual(await listed({ since: T0 + 12_000 }), newestFirst((j) => j.updatedAt >= T0 + 12_000));
-      assert.deepEqual(await listed({ since: T0 + 5000, state: 'done', fn: 'f-other' }), newestFirst((j) => j.updatedAt >= T0 + 5000 && j.state === 'done' && j.fn === 'f-other'));
+      assert.deepEqual(
+        await listed({}),
+        newestFirst(() => true),
+      );
+      assert.deepEqual(
+        await listed({ state: 'failed' }),
+        newestFirst((j) => j.state === 'failed'),
+      );
+      assert.deepEqual(
+        await listed({ fn: 'f-three' }),
+        newestFirst((j) => j.fn === 'f-three'),
+      );
+      assert.deepEqual(
+        await listed({ fn: 'f-three', state: 'queued' }),
+        newestFirst((j) => j.fn === 'f-three' && j.state === 'queued'),
+      );
+      assert.deepEqual(
+        await listed({ since: T0 + 12_000 }),
+        newestFirst((j) => j.updatedAt >= T0 + 12_000),
+      );
+      assert.deepEqual(
+        await listed({ since: T0 + 5000, state: 'done', fn: 'f-other' }),
+        newestFirst((j) => j.updatedAt >= T0 + 5000 && j.state === 'done' && j.fn === 'f-other'),
+      );
       assert.deepEqual(await listed({ limit: 3 }), newestFirst(() => true).slice(0, 3));
       assert.deepEqual(await listed({ state: 'queued', limit: 1 }), ['ls-12']);
       assert.deepEqual(await listed({ fn: 'no-such-fn' }), []);
@@ -604,7 +645,9 @@ for (const b of backends) {
       assert.equal(await s.prune(cutoff), 0);
 
       // More than one chunk of deletes.
-      await s.write(Array.from({ length: 2500 }, (_, i) => ({ op: 'insert' as const, job: job(`pr-bulk-${i}`, { state: 'done', data: null, updatedAt: old - i }) })));
+      await s.write(
+        Array.from({ length: 2500 }, (_, i) => ({ op: 'insert' as const, job: job(`pr-bulk-${i}`, { state: 'done', data: null, updatedAt: old - i }) })),
+      );
       assert.equal(await s.prune(cutoff), 2500);
       assert.deepEqual(ids(await s.list({ limit: 1000 })), ids(jobs.slice(2)));
     });

@@ -2,8 +2,8 @@
 // released (releasing a background job costs it one of its attempts). And close() while a
 // connection drops: it ends, and nothing reconnects after it.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Client, Worker } from '../../src/client/index.js';
 import { startProxy } from '../helpers/proxy.js';
 import { startInProcess } from '../helpers/servers.js';
@@ -66,7 +66,10 @@ test('close() while its connection drops: close resolves, and the worker does no
 async function bounded<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -1,10 +1,11 @@
 // Every gearadmin option against geartrain and gearmand 1.1.20, after the same workload:
 // three queued jobs of gaA (no worker) and one `gearman -w` worker for gaB.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, interopSkip, listRows, normHandles, normWorkers, sortedListing, statusOf, until, waitForTotal, waitForWorkers } from './harness.js';
+import { after, before, describe, it } from 'node:test';
+import { type ServerUnderTest, startTarget, targets } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
+import { Children, interopSkip, listRows, normHandles, normWorkers, sortedListing, statusOf, waitForTotal, waitForWorkers } from './harness.js';
 
 const skipTools = interopSkip(['gearman', 'gearadmin']);
 

@@ -2,13 +2,13 @@
 // and gearmand 1.1.20: workloads from stdin and arguments, -n/-N line modes, -P prefixes,
 // -b background jobs, -I/-L priorities, -u unique ids, -c job counts, -t timeouts.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, adminQuery, interopSkip, listRows, statusOf, waitForTotal, waitForWorkers } from './harness.js';
+import { after, before, describe, it } from 'node:test';
+import { type ServerUnderTest, startTarget, targets } from '../helpers/servers.js';
+import { adminQuery, Children, interopSkip, listRows, statusOf, waitForTotal, waitForWorkers } from './harness.js';
 
 const skipTools = interopSkip(['gearman', 'gearadmin']);
 
@@ -83,7 +83,11 @@ for (const target of targets()) {
     });
 
     it('-b queues background jobs; -I/-L set their priority; worker -c stops after N jobs', async () => {
-      for (const [flags, data] of [[['-L'], 'low'], [[], 'normal'], [['-I'], 'high']] as const) {
+      for (const [flags, data] of [
+        [['-L'], 'low'],
+        [[], 'normal'],
+        [['-I'], 'high'],
+      ] as const) {
         assert.deepEqual(await gearman(['-b', ...flags, '-f', 'gcPri'], `${data}\n`), { out: '', err: '', code: 0 });
       }
       assert.match(await adminQuery(srv.port, 'prioritystatus', true), /(^|\n)gcPri\t1\t1\t1\t0\n/);

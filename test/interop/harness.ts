@@ -3,11 +3,12 @@
 // geartrain's bytes to gearmand's. The packet code here is written from the Gearman PROTOCOL
 // document on purpose, not imported from src/protocol, so a codec bug cannot hide itself.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingTools } from '../helpers/servers.js';
+import { sleep, until } from '../helpers/wait.js';
 
 export const PHP_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'php');
 
@@ -126,26 +127,6 @@ export class Children {
   }
 }
 
-// ---- waiting ----------------------------------------------------------------------------------
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `probe` until it returns a value that is not undefined; fail after `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
-  }
-}
-
 // ---- text admin protocol ----------------------------------------------------------------------
 
 /** True once `buf` holds a whole reply: one line, or for a listing, rows ending in ".\n". */
@@ -201,12 +182,12 @@ export async function statusOf(port: number): Promise<Map<string, number[]>> {
 
 /** Wait until `fn` has at least `n` registered workers. */
 export async function waitForWorkers(port: number, fn: string, n = 1, timeoutMs = 10_000): Promise<void> {
-  await until(`${n} worker(s) for ${fn}`, async () => ((await statusOf(port)).get(fn)?.[2] ?? 0) >= n || undefined, timeoutMs);
+  await until(`${n} worker(s) for ${fn}`, async () => ((await statusOf(port)).get(fn)?.[2] ?? 0) >= n, timeoutMs);
 }
 
 /** Wait until `fn` shows `total` jobs (queued plus running) in `status`. */
 export async function waitForTotal(port: number, fn: string, total: number, timeoutMs = 10_000): Promise<void> {
-  await until(`${total} job(s) for ${fn}`, async () => ((await statusOf(port)).get(fn)?.[0] ?? 0) === total || undefined, timeoutMs);
+  await until(`${total} job(s) for ${fn}`, async () => ((await statusOf(port)).get(fn)?.[0] ?? 0) === total, timeoutMs);
 }
 
 /** The rows of a listing reply, without the closing ".". */
@@ -340,7 +321,8 @@ export class NcSession {
         this.buf = this.buf.subarray(n);
         return Buffer.from(reply);
       }
-      if (this.exited) throw new Error(`nc exited before the reply to ${JSON.stringify(what)}; got ${JSON.stringify(this.buf.toString('latin1'))} ${this.stderr}`);
+      if (this.exited)
+        throw new Error(`nc exited before the reply to ${JSON.stringify(what)}; got ${JSON.stringify(this.buf.toString('latin1'))} ${this.stderr}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no whole reply to ${JSON.stringify(what)} within 5 s; got ${JSON.stringify(this.buf.toString('latin1'))}`);
       await new Promise<void>((resolve) => {

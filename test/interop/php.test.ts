@@ -2,15 +2,16 @@
 // gearmand 1.1.20: the do*() family, tasks with callbacks, jobStatus, worker data/status/fail,
 // a 1 MiB binary payload, and the order a worker takes queued jobs in.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, PHP_DIR, adminQuery, interopSkip, listRows, statusOf, until, waitForTotal, waitForWorkers } from './harness.js';
+import { after, before, describe, it } from 'node:test';
+import { type ServerUnderTest, startTarget, targets } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
+import { adminQuery, Children, interopSkip, listRows, PHP_DIR, statusOf, waitForTotal, waitForWorkers } from './harness.js';
 
 const skipTools = interopSkip(['php'], { phpGearman: true });
 
@@ -103,7 +104,10 @@ for (const target of targets()) {
 
     it("GearmanWorker setId shows in the server's workers listing, functions in addFunction order", async () => {
       const rows = listRows(await adminQuery(srv.port, 'workers', true));
-      assert.ok(rows.some((row) => / 127\.0\.0\.1 php-worker : phpRev phpEcho phpChunks phpFail$/.test(row)), rows.join('\n'));
+      assert.ok(
+        rows.some((row) => / 127\.0\.0\.1 php-worker : phpRev phpEcho phpChunks phpFail$/.test(row)),
+        rows.join('\n'),
+      );
     });
 
     it('GearmanWorker sendData and sendStatus, seen through doNormal', async () => {
@@ -165,7 +169,7 @@ for (const target of targets()) {
     it('a 1 MiB binary payload with NUL bytes round-trips byte-exact', async () => {
       const payload = randomBytes(1024 * 1024);
       for (let i = 0; i < payload.length; i += 997) payload[i] = 0; // NULs throughout
-      payload.subarray(0, 256).forEach((_, i) => (payload[i] = i)); // and every byte value
+      for (let i = 0; i < 256; i++) payload[i] = i; // and every byte value
       const input = path.join(dir, 'big.in');
       const output = path.join(dir, 'big.out');
       await writeFile(input, payload);
@@ -175,7 +179,12 @@ for (const target of targets()) {
     });
 
     it('queued jobs of one function run high, then normal, then low', async () => {
-      for (const [mode, data] of [['lowbg', 'low'], ['background', 'normal'], ['highbg', 'high']]) await php('do', 'phpOrder', mode!, data!);
+      for (const [mode, data] of [
+        ['lowbg', 'low'],
+        ['background', 'normal'],
+        ['highbg', 'high'],
+      ])
+        await php('do', 'phpOrder', mode!, data!);
       assert.deepEqual((await statusOf(srv.port)).get('phpOrder'), [3, 0, 0]);
       const order = path.join(dir, 'order.log');
       const w = worker('echo=phpOrder', '--count', '3', '--log', order);
@@ -186,7 +195,12 @@ for (const target of targets()) {
     it('a worker takes its functions in the order it added them', async () => {
       // libgearman sends CAN_DO in reverse addFunction() order; gearmand tries the most
       // recently registered function first, so the first one added wins.
-      for (const [fn, data] of [['phpSecond', 's1'], ['phpFirst', 'f1'], ['phpSecond', 's2'], ['phpFirst', 'f2']]) {
+      for (const [fn, data] of [
+        ['phpSecond', 's1'],
+        ['phpFirst', 'f1'],
+        ['phpSecond', 's2'],
+        ['phpFirst', 'f2'],
+      ]) {
         await php('do', fn!, 'background', data!);
       }
       const order = path.join(dir, 'functions.log');

@@ -2,11 +2,12 @@
 // Each expected reply below was first checked against gearmand; only what must differ (pid,
 // version, connection numbers, handle host, hash order of rows) is normalised.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { startTarget, targets, type ServerUnderTest } from '../helpers/servers.js';
-import { Children, NcSession, Req, Res, interopSkip, normHandles, normWorkers, sortedListing, until } from './harness.js';
+import { after, before, describe, it } from 'node:test';
+import { type ServerUnderTest, startTarget, targets } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
+import { Children, interopSkip, NcSession, normHandles, normWorkers, Req, Res, sortedListing } from './harness.js';
 
 const skipTools = interopSkip(['nc']);
 

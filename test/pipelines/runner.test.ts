@@ -2,26 +2,27 @@
 // by needs, fan-out with a failing item that does not stop its siblings, conditions, retries,
 // priorities, resuming a run, and stopping one.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
+import Type from 'typebox';
 import { Client, Worker, WorkFail } from '../../src/client/index.js';
+import { gtError } from '../../src/errors.js';
 import { pipeline } from '../../src/pipelines/builder.js';
 import { runPipeline, summarize } from '../../src/pipelines/runner.js';
 import { FileRunStore } from '../../src/pipelines/state.js';
 import type { RunEvent } from '../../src/pipelines/types.js';
-import { gtError } from '../../src/errors.js';
-import Type from 'typebox';
 import { startInProcess } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 async function setup(t: import('node:test').TestContext) {
   const srv = await startInProcess();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-run-'));
   const worker = new Worker({ servers: [srv.address], concurrency: 4 });
   const client = new Client({ servers: [srv.address] });
-  const calls: { fn: string; payload: any }[] = [];
+  const calls: { fn: string; payload: unknown }[] = [];
   t.after(async () => {
     await client.close();
     await worker.close();
@@ -31,13 +32,16 @@ async function setup(t: import('node:test').TestContext) {
   return { srv, dir, worker, client, calls, store: new FileRunStore(path.join(dir, 'runs')) };
 }
 
-const fanOut = pipeline('fan', { input: 'json' }).fn('t-split').fn('t-upper').fn('t-join')
+const fanOut = pipeline('fan', { input: 'json' })
+  .fn('t-split')
+  .fn('t-upper')
+  .fn('t-join')
   .step('split', { fn: 't-split', payload: '${{ input }}' })
   .step('each', { fn: 't-upper', forEach: '${{ steps.split.result }}', payload: { word: '${{ item }}' } })
   .step('join', { fn: 't-join', payload: { words: '${{ steps.each.results }}' } })
   .build();
 
-function serveWords(w: Worker, calls: { fn: string; payload: any }[], failing = new Set(['bad'])): void {
+function serveWords(w: Worker, calls: { fn: string; payload: unknown }[], failing = new Set(['bad'])): void {
   w.addFunction('t-split', (job) => {
     calls.push({ fn: 't-split', payload: job.json() });
     return JSON.stringify(String(job.json()).split(' '));
@@ -63,7 +67,14 @@ test('steps run in order of needs; a failed item does not stop its siblings; the
   assert.equal(rec.status, 'failed');
   assert.equal(rec.steps.join!.items['-']!.result, 'A-C', 'fan-in gets the results of the items that succeeded, in item order');
   const s = summarize(fanOut, rec);
-  assert.deepEqual(s.steps.map((x) => [x.id, x.status, x.done, x.failed]), [['split', 'done', 1, 0], ['each', 'partial', 2, 1], ['join', 'done', 1, 0]]);
+  assert.deepEqual(
+    s.steps.map((x) => [x.id, x.status, x.done, x.failed]),
+    [
+      ['split', 'done', 1, 0],
+      ['each', 'partial', 2, 1],
+      ['join', 'done', 1, 0],
+    ],
+  );
   assert.equal(s.failures.length, 1);
   assert.equal(s.failures[0]!.item, 'bad');
   assert.match(s.failures[0]!.error, /^GT_MEDIA_INVALID: bad is not a valid word: it is bad$/);
@@ -82,7 +93,11 @@ test('a run started again skips the items already done and runs the failed ones'
   failing.clear(); // the cause of the failure is fixed
   const rec = await runPipeline(fanOut, { id: 'r2', input: 'a bad c', inputSpec: 'a bad c', out: dir }, { client, store });
   assert.equal(rec.status, 'done');
-  assert.deepEqual(calls.filter((c) => c.fn === 't-upper').map((c) => c.payload), ['bad'], 'only the failed item ran again');
+  assert.deepEqual(
+    calls.filter((c) => c.fn === 't-upper').map((c) => c.payload),
+    ['bad'],
+    'only the failed item ran again',
+  );
   assert.equal(rec.steps.join!.items['-']!.result, 'A-BAD-C');
   assert.equal(summarize(fanOut, rec).steps[1]!.reused, 2);
   calls.length = 0;
@@ -99,7 +114,10 @@ test('conditions skip steps with their reason; a failed single step skips what n
     throw new WorkFail('no');
   });
   await worker.start();
-  const def = pipeline('branches', { input: 'json' }).fn('t-probe').fn('t-ok').fn('t-broken')
+  const def = pipeline('branches', { input: 'json' })
+    .fn('t-probe')
+    .fn('t-ok')
+    .fn('t-broken')
     .step('probe', { fn: 't-probe', payload: '${{ input }}' })
     .step('image', { fn: 't-ok', needs: ['probe'], when: "${{ steps.probe.result.kind == 'image' }}", payload: {} })
     .step('video', { fn: 't-ok', needs: ['probe'], when: "steps.probe.result.kind == 'video'", payload: {} })
@@ -129,7 +147,10 @@ test('retry resubmits an item that failed in a way a retry can help, not a perma
     return '1';
   });
   await worker.start();
-  const def = pipeline('retry', { input: 'json' }).fn('t-flaky').step('s', { fn: 't-flaky', forEach: '${{ input }}', payload: '${{ item }}', retry: 2 }).build();
+  const def = pipeline('retry', { input: 'json' })
+    .fn('t-flaky')
+    .step('s', { fn: 't-flaky', forEach: '${{ input }}', payload: '${{ item }}', retry: 2 })
+    .build();
   const rec = await runPipeline(def, { id: 'r4', input: ['flaky', 'corrupt', 'fine'], inputSpec: null, out: dir }, { client, store });
   assert.equal(seen.get('"flaky"'), 2, 'retried once, then succeeded');
   assert.equal(seen.get('"corrupt"'), 1, 'GT_MEDIA_INVALID is not retried');
@@ -148,7 +169,10 @@ test('fan-out tasks are bounded in flight', async (t) => {
     return '1';
   });
   await worker.start();
-  const def = pipeline('bounded', { input: 'json' }).fn('t-slow').step('s', { fn: 't-slow', forEach: '${{ input }}', payload: '${{ item }}', concurrency: 2 }).build();
+  const def = pipeline('bounded', { input: 'json' })
+    .fn('t-slow')
+    .step('s', { fn: 't-slow', forEach: '${{ input }}', payload: '${{ item }}', concurrency: 2 })
+    .build();
   const rec = await runPipeline(def, { id: 'r5', input: Array.from({ length: 10 }, (_, i) => `w${i}`), inputSpec: null, out: dir }, { client, store });
   assert.equal(rec.status, 'done');
   assert.equal(most, 2, 'two in flight at a time, never more');
@@ -161,17 +185,17 @@ test('parallel branches run at their own priority: a high step overtakes a queue
     order.push(job.json<string>());
     return '1';
   });
-  const def = pipeline('prio', { input: 'json' }).fn('t-order')
+  const def = pipeline('prio', { input: 'json' })
+    .fn('t-order')
     .step('lows', { fn: 't-order', needs: [], forEach: '${{ input }}', payload: '${{ item }}', priority: 'low' })
     .step('high', { fn: 't-order', needs: [], payload: 'urgent', priority: 'high' })
     .build();
   const run = runPipeline(def, { id: 'r7', input: ['l1', 'l2', 'l3'], inputSpec: null, out: dir }, { client, store });
   // Start the worker only once every job is queued, so the server alone decides the order.
-  for (let i = 0; i < 500; i++) {
+  await until('four t-order jobs queued', () => {
     const f = srv.server.registry.functions.get('t-order');
-    if (f && f.queues[0].size + f.queues[1].size + f.queues[2].size === 4) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    return f !== undefined && f.queues[0].size + f.queues[1].size + f.queues[2].size === 4;
+  });
   await worker.start();
   const rec = await run;
   assert.equal(rec.status, 'done');
@@ -180,23 +204,25 @@ test('parallel branches run at their own priority: a high step overtakes a queue
 
 test('stopping a run abandons waiting items; the next run does them', async (t) => {
   const { worker, client, store, dir } = await setup(t);
-  let calls = 0;
   worker.addFunction('t-wait', async (job) => {
-    calls++;
     await new Promise((r) => setTimeout(r, job.text() === '"slow"' ? 300 : 1));
     return '1';
   });
   await worker.start();
   const def = pipeline('stop', { input: 'json' }).fn('t-wait').step('s', { fn: 't-wait', forEach: '${{ input }}', payload: '${{ item }}' }).build();
   const abort = new AbortController();
-  const rec = await runPipeline(def, { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir }, {
-    client,
-    store,
-    signal: abort.signal,
-    onEvent: (e) => {
-      if (e.type === 'item-done' && e.key === 'fast') abort.abort(new Error('stop'));
+  const rec = await runPipeline(
+    def,
+    { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir },
+    {
+      client,
+      store,
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type === 'item-done' && e.key === 'fast') abort.abort(new Error('stop'));
+      },
     },
-  });
+  );
   assert.equal(rec.status, 'cancelled');
   assert.equal(rec.steps.s!.items.slow, undefined, 'the abandoned item is not recorded as failed');
   const again = await runPipeline(def, { id: 'r6', input: ['fast', 'slow'], inputSpec: null, out: dir }, { client, store });
@@ -211,7 +237,10 @@ test('a missing property inside a text template fails the step, naming the step,
     return '1';
   });
   await worker.start();
-  const def = pipeline('holes', { input: 'json' }).fn('t-echo').step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } }).build();
+  const def = pipeline('holes', { input: 'json' })
+    .fn('t-echo')
+    .step('s', { fn: 't-echo', forEach: '${{ input }}', payload: { to: '${{ run.out }}/${{ item.folder }}' } })
+    .build();
   const rec = await runPipeline(def, { id: 'r8', input: [{ key: 'one', dir: 'a' }], inputSpec: null, out: dir }, { client, store });
   assert.equal(rec.status, 'failed');
   assert.equal(rec.steps.s!.status, 'failed');
@@ -230,7 +259,9 @@ test('a failure skips everything downstream of it; an onFailure step runs then, 
     return '1';
   });
   await worker.start();
-  const def = pipeline('tell', { input: 'json' }).fn('t-check').fn('t-tell')
+  const def = pipeline('tell', { input: 'json' })
+    .fn('t-check')
+    .fn('t-tell')
     .step('check', { fn: 't-check', payload: '${{ input }}' })
     .step('make', { fn: 't-tell', when: "steps.check.result == 'ok'", payload: 'made' })
     .step('ready', { fn: 't-tell', payload: 'ready' })
@@ -243,15 +274,21 @@ test('a failure skips everything downstream of it; an onFailure step runs then, 
     ready: ['skipped', 'needs check, which failed'],
     sorry: ['done', undefined],
   });
-  assert.deepEqual(calls.map((c) => c.payload), [{ why: 'GT_MEDIA_INVALID: bad is not a valid file: it is bad' }]);
+  assert.deepEqual(
+    calls.map((c) => c.payload),
+    [{ why: 'GT_MEDIA_INVALID: bad is not a valid file: it is bad' }],
+  );
   calls.length = 0;
   const good = await runPipeline(def, { id: 'r10', input: 'good', inputSpec: 'good', out: dir }, { client, store });
   assert.equal(good.status, 'done');
   assert.deepEqual([good.steps.sorry!.status, good.steps.sorry!.reason], ['skipped', 'nothing it needs failed']);
-  assert.deepEqual(calls.map((c) => c.payload), ['made', 'ready']);
+  assert.deepEqual(
+    calls.map((c) => c.payload),
+    ['made', 'ready'],
+  );
 });
 
-test('a declared function\'s result is checked against its schema: an item whose result does not match fails, naming the step and the path', async (t) => {
+test("a declared function's result is checked against its schema: an item whose result does not match fails, naming the step and the path", async (t) => {
   const { worker, client, store, dir } = await setup(t);
   worker.addFunction('t-size', (job) => JSON.stringify(job.json<string>() === 'odd' ? { width: 'wide' } : { width: 320 }));
   await worker.start();
@@ -297,6 +334,12 @@ test('a step sees only its ancestors among the steps, whatever else has finished
   const rec = await runPipeline(def, { id: 'r13', input: null, inputSpec: null, out: dir }, { client, store });
   assert.equal(rec.status, 'done');
   assert.equal(rec.steps.c!.status, 'done', 'c needs nothing, so it sees no step, whichever have finished');
-  assert.ok(calls.some((c) => JSON.stringify(c.payload) === '["a"]'), 'b sees a');
-  assert.ok(calls.some((c) => JSON.stringify(c.payload) === '["a","b","c"]'), 'd sees b, c and, through b, a');
+  assert.ok(
+    calls.some((c) => JSON.stringify(c.payload) === '["a"]'),
+    'b sees a',
+  );
+  assert.ok(
+    calls.some((c) => JSON.stringify(c.payload) === '["a","b","c"]'),
+    'd sees b, c and, through b, a',
+  );
 });

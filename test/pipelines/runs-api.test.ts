@@ -1,11 +1,11 @@
 // Pipeline runs through the HTTP API: the records a run leaves under its output folder are what
 // GET /api/v1/runs and /runs/:id show (pipeline server --runs DIR).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { Client, Worker } from '../../src/client/index.js';
 import { pipeline } from '../../src/pipelines/builder.js';
 import { runPipeline } from '../../src/pipelines/runner.js';
@@ -30,10 +30,18 @@ test('GET /api/v1/runs lists the runs under an output folder with per-step progr
   assert.equal(rec.status, 'done');
   const h = srv.server.httpAddress()!;
   const { runs } = (await (await fetch(`http://127.0.0.1:${h.port}/api/v1/runs`)).json()) as { runs: { id: string; status: string }[] };
-  assert.deepEqual(runs.map((r) => [r.id, r.status]), [['run-1', 'done']]);
-  const one = (await (await fetch(`http://127.0.0.1:${h.port}/api/v1/runs/run-1`)).json()) as { record: { steps: Record<string, { total: number; items: Record<string, { result: unknown }> }> } };
+  assert.deepEqual(
+    runs.map((r) => [r.id, r.status]),
+    [['run-1', 'done']],
+  );
+  const one = (await (await fetch(`http://127.0.0.1:${h.port}/api/v1/runs/run-1`)).json()) as {
+    record: { steps: Record<string, { total: number; items: Record<string, { result: unknown }> }> };
+  };
   assert.equal(one.record.steps.d!.total, 3);
-  assert.deepEqual(Object.values(one.record.steps.d!.items).map((i) => i.result), [2, 4, 6]);
+  assert.deepEqual(
+    Object.values(one.record.steps.d!.items).map((i) => i.result),
+    [2, 4, 6],
+  );
   const missing = await fetch(`http://127.0.0.1:${h.port}/api/v1/runs/nope`);
   assert.equal(missing.status, 404);
 });

@@ -2,7 +2,6 @@
 // a real SMTP server and a local HTTP "CDN": a failed upload ends as a failed job and tells the
 // owner why; a good one mails the outputs as URLs.
 
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,15 +9,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
 import { Client } from '../../src/client/index.js';
 import { upload } from '../../src/pipelines/builtin/upload.js';
 import { pipelineWorker } from '../../src/pipelines/worker.js';
-import { DOMAIN_WORKERS, serveDomainWorkers, type ServedWorkers } from '../../src/workers/index.js';
 import { backoffPolicy } from '../../src/server/retry.js';
+import { DOMAIN_WORKERS, type ServedWorkers, serveDomainWorkers } from '../../src/workers/index.js';
 import { adminJobs } from '../helpers/joblog.js';
-import { ROOT, startInProcess, type ServerUnderTest } from '../helpers/servers.js';
+import { ROOT, type ServerUnderTest, startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 describe('upload pipeline: the owner hears what happened, and the job says it', () => {
@@ -33,7 +33,16 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gt-upload-flow-'));
-    smtp = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, onData: (stream, _s, cb) => void simpleParser(stream).then((m) => (mails.push(m), cb()), cb) });
+    smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData: (stream, _s, cb) =>
+        void simpleParser(stream).then((m) => {
+          mails.push(m);
+          cb();
+        }, cb),
+    });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
     cdn = http.createServer((_req, res) => res.end('cached'));
     await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
@@ -42,7 +51,14 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     const w = DOMAIN_WORKERS;
     served = await serveDomainWorkers({
       servers: [srv.address],
-      types: [{ factory: w.probe }, { factory: w.thumbnail }, { factory: w.transcode }, { factory: w['cache-warm'] }, { factory: w.email }, { factory: pipelineWorker(upload) }],
+      types: [
+        { factory: w.probe },
+        { factory: w.thumbnail },
+        { factory: w.transcode },
+        { factory: w['cache-warm'] },
+        { factory: w.email },
+        { factory: pipelineWorker(upload) },
+      ],
       settings: { email: { smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}` } },
     });
     client = new Client({ servers: [srv.address] });
@@ -63,26 +79,37 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     await mkdir(path.dirname(input), { recursive: true });
     await copyFile(file, input);
     const out = path.join(dir, id, 'out');
-    const ref = await client.submitBackground('pipeline:upload', JSON.stringify({ input, out, options: { owner: `${id}@example.com`, baseUrl, ...options } }), { unique: `upload-${id}` });
+    const ref = await client.submitBackground('pipeline:upload', JSON.stringify({ input, out, options: { owner: `${id}@example.com`, baseUrl, ...options } }), {
+      unique: `upload-${id}`,
+    });
     return ref.handle;
   }
 
   const finished = (id: string) =>
-    until(`the ${id} upload job to finish`, async () => {
-      const jobs = await adminJobs(srv.port, 'jobs list function=pipeline:upload');
-      const job = jobs.find((j) => j.unique === `upload-${id}`);
-      return job && ['done', 'dead'].includes(String(job.state)) ? job : undefined;
-    }, 60_000);
+    until(
+      `the ${id} upload job to finish`,
+      async () => {
+        const jobs = await adminJobs(srv.port, 'jobs list function=pipeline:upload');
+        const job = jobs.find((j) => j.unique === `upload-${id}`);
+        return job && ['done', 'dead'].includes(String(job.state)) ? job : undefined;
+      },
+      60_000,
+    );
 
   it('a text file named .jpg: the job is dead, the owner gets no "ready" mail but one naming the file and the reason', async () => {
     const text = path.join(dir, 'notes.txt');
     await writeFile(text, 'this is not a photo\n');
     await enqueue('holiday.jpg', text, 'liar');
     const job = await finished('liar');
-    assert.equal(job.state, "dead", `the job failed for good: ${JSON.stringify(job)}`);
+    assert.equal(job.state, 'dead', `the job failed for good: ${JSON.stringify(job)}`);
     assert.equal(job.attempts, 1, 'not retried: a text file stays a text file');
     assert.match(String(job.result), /^WORK_EXCEPTION: GT_MEDIA_INVALID: Run upload-\w+: probe \(probe\): .*holiday\.jpg is not a valid/);
-    const mine = await until('the failure mail', () => mails.filter((m) => (m.to as { text: string }).text === 'liar@example.com').length > 0 && mails.filter((m) => (m.to as { text: string }).text === 'liar@example.com'));
+    const mine = await until(
+      'the failure mail',
+      () =>
+        mails.filter((m) => (m.to as { text: string }).text === 'liar@example.com').length > 0 &&
+        mails.filter((m) => (m.to as { text: string }).text === 'liar@example.com'),
+    );
     assert.equal(mine.length, 1);
     assert.equal(mine[0]!.subject, 'Your upload holiday.jpg could not be processed');
     assert.match(mine[0]!.text!, /^Your upload holiday\.jpg could not be processed:\n\nholiday\.jpg is not a valid .+: .+$/m);
@@ -96,7 +123,8 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     assert.equal(job.state, 'done', JSON.stringify(job));
     const mine = await until('the ready mail', () => mails.find((m) => (m.to as { text: string }).text === 'good@example.com'));
     assert.equal(mine.subject, 'Your image photo.jpg is ready');
-    for (const n of ['photo-320w.webp', 'photo-640w.webp', 'photo-1280w.jpg']) assert.ok(mine.text!.includes(`${baseUrl}/${n}`), `${n} as a URL in:\n${mine.text}`);
+    for (const n of ['photo-320w.webp', 'photo-640w.webp', 'photo-1280w.jpg'])
+      assert.ok(mine.text!.includes(`${baseUrl}/${n}`), `${n} as a URL in:\n${mine.text}`);
     assert.doesNotMatch(mine.text!, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no server path in the mail');
   });
 
@@ -109,7 +137,10 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     assert.deepEqual(result.srcset, { webp: `${baseUrl}/pic-320w.webp 320w, ${baseUrl}/pic-640w.webp 640w`, jpeg: `${baseUrl}/pic-1280w.jpg 1280w` });
     assert.match(result.placeholder.thumbhash, /^[A-Za-z0-9+/]+=*$/);
     assert.match(result.placeholder.dominant, /^#[0-9a-f]{6}$/);
-    assert.deepEqual(result.outputs, ['pic-320w.webp', 'pic-640w.webp', 'pic-1280w.jpg'].map((n) => `${baseUrl}/${n}`));
+    assert.deepEqual(
+      result.outputs,
+      ['pic-320w.webp', 'pic-640w.webp', 'pic-1280w.jpg'].map((n) => `${baseUrl}/${n}`),
+    );
   });
 
   it('a video with hls=true: the mail lists the master playlist beside the renditions; ffprobe opens it', async () => {
@@ -135,7 +166,11 @@ describe('upload pipeline: the owner hears what happened, and the job says it', 
     const job = await finished('badopt');
     assert.equal(job.state, 'dead');
     assert.equal(job.attempts, 1);
-    assert.equal(job.result, 'WORK_EXCEPTION: GT_PIPELINE_INVALID: Pipeline upload: step thumbnails: Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received gif of type string');
+    assert.equal(
+      job.result,
+      'WORK_EXCEPTION: GT_PIPELINE_INVALID: Pipeline upload: step thumbnails: Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but ' +
+        'received gif of type string',
+    );
     assert.ok(!mails.some((m) => (m.to as { text: string }).text === 'badopt@example.com'), 'no mail');
   });
 });

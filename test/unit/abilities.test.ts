@@ -1,8 +1,8 @@
 // A worker's functions: most recently registered first, O(1) changes, safe to change while
 // being walked (the registry drops abilities while it iterates them).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Abilities } from '../../src/server/abilities.js';
 import { FunctionEntry } from '../../src/server/registry.js';
 

@@ -2,29 +2,40 @@
 // the longest, equal jitter within its bounds, a reset back to the start, and options checked
 // with messages that name them. Then the numbers each user keeps.
 
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Backoff } from '../../src/shared/backoff.js';
+import { describe, it } from 'node:test';
 import { reconnectBackoff } from '../../src/client/backoff.js';
 import { backoffPolicy } from '../../src/server/retry.js';
+import { Backoff } from '../../src/shared/backoff.js';
 
 describe('Backoff', () => {
   it('doubles from the first delay and holds at the longest', () => {
     const b = new Backoff({ initialDelayMs: 100, maxDelayMs: 1000, jitter: 'none' });
-    assert.deepEqual(Array.from({ length: 7 }, () => b.next()), [100, 200, 400, 800, 1000, 1000, 1000]);
+    assert.deepEqual(
+      Array.from({ length: 7 }, () => b.next()),
+      [100, 200, 400, 800, 1000, 1000, 1000],
+    );
     assert.equal(b.failures, 7);
   });
 
   it('grows without a longest delay, and stays finite after many failures', () => {
     const b = new Backoff({ initialDelayMs: 100, jitter: 'none' });
-    assert.deepEqual([1, 2, 3, 11].map((n) => b.delayAfter(n)), [100, 200, 400, 102_400]);
+    assert.deepEqual(
+      [1, 2, 3, 11].map((n) => b.delayAfter(n)),
+      [100, 200, 400, 102_400],
+    );
     assert.equal(b.delayAfter(10_000), 100 * 2 ** 30);
     assert.equal(b.delayAfter(0), 100);
   });
 
   it('equal jitter: a whole number between half the delay and the delay, and not always the same', () => {
     const b = new Backoff({ initialDelayMs: 1000, maxDelayMs: 8000 });
-    for (const [failures, ceiling] of [[1, 1000], [2, 2000], [4, 8000], [9, 8000]] as const) {
+    for (const [failures, ceiling] of [
+      [1, 1000],
+      [2, 2000],
+      [4, 8000],
+      [9, 8000],
+    ] as const) {
       const seen = new Set<number>();
       for (let i = 0; i < 200; i++) {
         const d = b.delayAfter(failures);
@@ -74,7 +85,12 @@ describe('the numbers each user keeps', () => {
   it('server retries: 1 s doubling to 5 minutes with jitter, 3 attempts; a first delay past the cap waits the cap', () => {
     const p = backoffPolicy();
     assert.equal(p.maxAttempts('any'), 3);
-    for (const [attempt, ceiling] of [[1, 1000], [2, 2000], [3, 4000], [20, 300_000]] as const) {
+    for (const [attempt, ceiling] of [
+      [1, 1000],
+      [2, 2000],
+      [3, 4000],
+      [20, 300_000],
+    ] as const) {
       const d = p.delayMs(attempt);
       assert.ok(d >= ceiling / 2 && d <= ceiling, `${d} after attempt ${attempt}`);
     }

@@ -1,13 +1,13 @@
 // `npm run bench` writes its table as Markdown, and `npm run bench:docs` puts the table of a full
 // run into docs/benchmarks.md between its markers (and refuses a partial run).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LATEST_END, LATEST_START, replaceLatest, resultsMarkdown, type Row, type RunRecord } from '../../bench/lib/results.js';
+import { test } from 'node:test';
+import { LATEST_END, LATEST_START, type Row, type RunRecord, replaceLatest, resultsMarkdown } from '../../bench/lib/results.js';
 import { ROOT } from '../helpers/prose.js';
 
 function row(over: Partial<Row> & Pick<Row, 'scenario' | 'case' | 'geartrain' | 'gearmand'>): Row {
@@ -33,10 +33,39 @@ function record(over: Partial<RunRecord> = {}): RunRecord {
     reps: 3,
     complete: true,
     rows: [
-      row({ scenario: 'background-noop', case: 'e2e', geartrain: 13823, gearmand: 14260, verdict: 'FAIL', metric: { key: 'jobs', label: 'bg no-op jobs/s', unit: 'jobs/s', better: 'higher', target: 2 } }),
-      row({ scenario: 'memory', case: 'memory store', geartrain: 374, gearmand: 925, verdict: 'pass', metric: { key: 'rss', label: 'RSS', unit: 'MB', better: 'lower', target: 0.5 } }),
-      row({ scenario: 'memory', case: 'sqlite store', geartrain: 445, gearmand: 925, verdict: 'pass', disturbed: 1, metric: { key: 'rss', label: 'RSS', unit: 'MB', better: 'lower', target: 0.5 } }),
-      row({ scenario: 'thumbnail', case: 'photos', geartrain: 15.06, gearmand: 13.03, baseline: 'sharp | loop', metric: { key: 'images', label: 'images/s', unit: 'images/s', better: 'higher', target: 0.9 } }),
+      row({
+        scenario: 'background-noop',
+        case: 'e2e',
+        geartrain: 13823,
+        gearmand: 14260,
+        verdict: 'FAIL',
+        metric: { key: 'jobs', label: 'bg no-op jobs/s', unit: 'jobs/s', better: 'higher', target: 2 },
+      }),
+      row({
+        scenario: 'memory',
+        case: 'memory store',
+        geartrain: 374,
+        gearmand: 925,
+        verdict: 'pass',
+        metric: { key: 'rss', label: 'RSS', unit: 'MB', better: 'lower', target: 0.5 },
+      }),
+      row({
+        scenario: 'memory',
+        case: 'sqlite store',
+        geartrain: 445,
+        gearmand: 925,
+        verdict: 'pass',
+        disturbed: 1,
+        metric: { key: 'rss', label: 'RSS', unit: 'MB', better: 'lower', target: 0.5 },
+      }),
+      row({
+        scenario: 'thumbnail',
+        case: 'photos',
+        geartrain: 15.06,
+        gearmand: 13.03,
+        baseline: 'sharp | loop',
+        metric: { key: 'images', label: 'images/s', unit: 'images/s', better: 'higher', target: 0.9 },
+      }),
       row({ scenario: 'durable', case: 'mariadb', geartrain: NaN, gearmand: NaN, verdict: 'error', error: 'connect ECONNREFUSED' }),
     ],
     ...over,
@@ -50,7 +79,10 @@ test('a run renders as a dated Markdown table naming the commit and the machine'
   assert.match(md, /Node v20\.20\.0; gearmand 1\.1\.20\. Medians of 3 runs per side/);
   assert.match(md, /Rows marked \*disturbed\* ran while other processes used over 15% of a core\./);
   const table = lines.filter((l) => l.startsWith('|'));
-  assert.deepEqual(table.slice(0, 2), ['| scenario | metric | geartrain | compared with | ratio | target | result |', '| --- | --- | --- | --- | --- | --- | --- |']);
+  assert.deepEqual(table.slice(0, 2), [
+    '| scenario | metric | geartrain | compared with | ratio | target | result |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ]);
   assert.deepEqual(table.slice(2), [
     '| background-noop | bg no-op jobs/s | 13,823 jobs/s | gearmand 14,260 jobs/s | 0.97× | ≥ 2× | FAIL |',
     '| memory | RSS (memory store) | 374 MB | gearmand 925 MB | 0.40× | ≤ 0.5× | pass |',
@@ -91,7 +123,10 @@ test('npm run bench:docs puts a full run into the docs and refuses a partial one
   writeFileSync(results, JSON.stringify(record({ complete: false })));
   const partial = run();
   assert.equal(partial.status, 1);
-  assert.match(String(partial.stderr), /^bench:docs: .*latest\.json is from a partial run \(some scenarios, cases or sides left out\); run `npm run bench` with no filter\n$/);
+  assert.match(
+    String(partial.stderr),
+    /^bench:docs: .*latest\.json is from a partial run \(some scenarios, cases or sides left out\); run `npm run bench` with no filter\n$/,
+  );
   assert.equal(readFileSync(doc, 'utf8'), before, 'the docs are left as they were');
 
   writeFileSync(results, '{"not": "results"}');

@@ -2,20 +2,20 @@
 // stream cut at every byte, pipelining, large payloads copied once into one buffer, and every
 // way a peer can send garbage.
 
-import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, Cmd, commandById, commandName, MAX_COMMAND_ID } from '../../src/protocol/commands.js';
+import { describe, test } from 'node:test';
 import {
-  PacketDecoder,
-  encodePacket,
-  req,
-  res,
-  HEADER_SIZE,
-  MAX_TEXT_LINE,
   type DecodeError,
   type DecoderOptions,
+  encodePacket,
+  HEADER_SIZE,
+  MAX_TEXT_LINE,
   type Magic,
+  PacketDecoder,
+  req,
+  res,
 } from '../../src/protocol/codec.js';
+import { Cmd, COMMANDS, commandById, commandName, MAX_COMMAND_ID } from '../../src/protocol/commands.js';
 
 /** One decoder event, copied out of the decoder's views so it can be compared later. */
 type Event =
@@ -203,7 +203,8 @@ describe('streaming', () => {
     assert.equal(concat.mock.callCount(), 0, 'no Buffer.concat for packets that arrive whole');
     assert.equal(decoder.buffered, 0);
     assert.equal(events.length, 1000);
-    events.forEach((e, i) => assert.deepEqual(e, { kind: 'packet', magic: 'req', type: Cmd.SUBMIT_JOB_BG, args: [`fn${i % 7}`, `u${i}`, `payload-${i}\0x`] }));
+    for (const [i, e] of events.entries())
+      assert.deepEqual(e, { kind: 'packet', magic: 'req', type: Cmd.SUBMIT_JOB_BG, args: [`fn${i % 7}`, `u${i}`, `payload-${i}\0x`] });
   });
 
   test('a 10 MiB payload in 64 KiB chunks is copied once, into one buffer of its declared size', (t) => {

@@ -2,10 +2,10 @@
 // status, exit code), row for row, in docs/errors.md and wherever else the docs carry it (fastify's errors test does the
 // same for its codes). `npm run errors-table` prints it.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { test } from 'node:test';
 import { ERROR_TABLE_HEADER, errorTable } from '../../src/errors-table.js';
 import { ROOT } from '../helpers/servers.js';
 

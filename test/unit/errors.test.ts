@@ -1,9 +1,9 @@
 // The error registry: every code maps to a Gearman code, an HTTP status and an exit code;
 // messages come from templates; validation messages name the parameter and the value.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ERRORS, GeartrainError, describeValue, gtError, invalidArgument, type ErrorCode } from '../../src/errors.js';
+import { test } from 'node:test';
+import { describeValue, ERRORS, type ErrorCode, GeartrainError, gtError, invalidArgument } from '../../src/errors.js';
 
 const codes = Object.keys(ERRORS) as ErrorCode[];
 

@@ -1,8 +1,8 @@
 // The intrusive FIFO behind every priority queue: order, O(1) removal from anywhere, and
 // links that are cleared so an item can be queued again.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Fifo, type Linked } from '../../src/server/fifo.js';
 
 class Item implements Linked<Item> {

@@ -2,10 +2,10 @@
 // imports included (a cycle of types is still two modules that cannot be read apart). Imports
 // are read with the TypeScript compiler's own pre-parser.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -71,7 +71,12 @@ test('src/ has no import cycle', () => {
   const files = sources(SRC).filter((f) => !LEFT_OUT.some((dir) => path.relative(SRC, f).startsWith(dir)));
   assert.ok(files.length > 50, `only ${files.length} modules found under ${SRC}`);
   const graph = new Map(files.map((f) => [f, importsOf(f)]));
-  const named = cycles(graph).map((c) => c.map((f) => path.relative(SRC, f)).sort().join(' → '));
+  const named = cycles(graph).map((c) =>
+    c
+      .map((f) => path.relative(SRC, f))
+      .sort()
+      .join(' → '),
+  );
   assert.deepEqual(named, []);
 });
 
@@ -81,5 +86,8 @@ test('the cycle check finds a cycle of type imports', () => {
     ['types.ts', ['job.ts']],
     ['registry.ts', ['job.ts', 'types.ts']],
   ]);
-  assert.deepEqual(cycles(graph).map((c) => c.sort()), [['job.ts', 'types.ts']]);
+  assert.deepEqual(
+    cycles(graph).map((c) => c.sort()),
+    [['job.ts', 'types.ts']],
+  );
 });

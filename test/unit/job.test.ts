@@ -3,10 +3,10 @@
 // JOB_CREATED replies waiting for a commit are one waiter or a list. Each must read back what
 // was written, and setting one must not disturb the others.
 
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HIGH, JobRegistry, LOW, type Job, type Peer } from '../../src/server/registry.js';
+import { describe, it } from 'node:test';
 import type { CommitWaiter } from '../../src/server/job.js';
+import { HIGH, type Job, JobRegistry, LOW, type Peer } from '../../src/server/registry.js';
 
 function job(priority = LOW, background = true): Job {
   return new JobRegistry({ handlePrefix: 'H:test' }).submit(null, { fn: 'packed', unique: '', data: Buffer.from('p'), priority, background });
@@ -19,7 +19,10 @@ describe('Job', () => {
   it('a queued background job has no JobExtra; its unused fields read as their defaults', () => {
     const j = job();
     assert.equal(hasExtra(j), false);
-    assert.deepEqual([j.worker, j.startedAt, j.timer, j.foreignId, j.retries, j.runAt, j.clientCount, j.numerator, j.denominator], [null, 0, null, null, 0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      [j.worker, j.startedAt, j.timer, j.foreignId, j.retries, j.runAt, j.clientCount, j.numerator, j.denominator],
+      [null, 0, null, null, 0, 0, 0, 0, 0],
+    );
     // Writing a default back makes nothing.
     j.worker = null;
     j.timer = null;

@@ -3,8 +3,8 @@
 // order after it, or merged into one change; a whole row written again replaces the batch's
 // earlier one for that job, stale fields included.
 
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import pino from 'pino';
 import { Journal } from '../../src/server/journal.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -27,7 +27,23 @@ function setup() {
       row: (s) => {
         rowsMade.push(s.id);
         const now = Date.now();
-        return { id: s.id, fn: 'j', unique: s.id, priority: 1, data: Buffer.from(s.id), state: s.state, attempts: 0, maxAttempts: 3, runAt: now, worker: null, createdAt: now, updatedAt: now, result: null, owner: 'me', leaseUntil: now + 1000 };
+        return {
+          id: s.id,
+          fn: 'j',
+          unique: s.id,
+          priority: 1,
+          data: Buffer.from(s.id),
+          state: s.state,
+          attempts: 0,
+          maxAttempts: 3,
+          runAt: now,
+          worker: null,
+          createdAt: now,
+          updatedAt: now,
+          result: null,
+          owner: 'me',
+          leaseUntil: now + 1000,
+        };
       },
       settled: (s, err) => settled.push(`${s.id}:${err ? err.message : 'ok'}`),
     },

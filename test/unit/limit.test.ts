@@ -2,8 +2,8 @@
 // never more than the limit in flight, the first ones started in one synchronous loop, stop()
 // asked before each start, and a rejection that stops further starts and waits for the rest.
 
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLimited } from '../../src/shared/limit.js';
 

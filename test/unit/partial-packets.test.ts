@@ -2,9 +2,9 @@
 // closing the largest holder, a holder whose packet stops progressing is closed after the
 // timeout, and one the server itself stopped reading is not.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PartialPackets, type PartialHolder } from '../../src/server/partial-packets.js';
+import { test } from 'node:test';
+import { type PartialHolder, PartialPackets } from '../../src/server/partial-packets.js';
 
 class FakeConn implements PartialHolder {
   readPaused = false;

@@ -2,12 +2,12 @@
 // bench/ or examples/; every relative link in the docs resolves; every file a comment names
 // exists. The matchers are tested first, on the kinds of text they must catch and let pass.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, commentLines, datedAsides, fileReferences, read, referenceExists, relativeLinks, textFiles } from '../helpers/prose.js';
+import { test } from 'node:test';
+import { commentLines, datedAsides, fileReferences, ROOT, read, referenceExists, relativeLinks, textFiles } from '../helpers/prose.js';
 
 /** This file and the matcher's module quote what they catch. */
 const QUOTING = new Set(['test/unit/prose.test.ts', 'test/helpers/prose.ts']);
@@ -40,7 +40,7 @@ test('the dated-aside matcher lets ordinary English and code identifiers pass', 
     'wait until the worker is ready',
     'retried with backoff until it has used --max-attempts',
     'held until 10,000 are queued',
-    'it is kept in the tab\'s sessionStorage and removed from the URL',
+    "it is kept in the tab's sessionStorage and removed from the URL",
     'import { WorkerSession } from "./worker-session.js"; class ClientSession {}',
     'src/client/client-session.ts keeps one session per server',
     'for (const s of this.sessions) s.stopReconnecting();',

@@ -2,13 +2,13 @@
 // coalescing, epoch jobs, wake-ups (one NOOP per job, never a lost one), requeue on worker
 // death, client departure, cancel, maxqueue and drop function.
 
-import { test, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cmd, commandName } from '../../src/protocol/commands.js';
-import { PacketDecoder, type Packet } from '../../src/protocol/codec.js';
+import { describe, type TestContext, test } from 'node:test';
 import { GeartrainError } from '../../src/errors.js';
-import { HIGH, JobRegistry, LOW, NORMAL, type Job, type Peer, type Priority } from '../../src/server/registry.js';
+import { type Packet, PacketDecoder } from '../../src/protocol/codec.js';
+import { Cmd, commandName } from '../../src/protocol/commands.js';
 import { Abilities } from '../../src/server/abilities.js';
+import { HIGH, type Job, JobRegistry, LOW, NORMAL, type Peer, type Priority } from '../../src/server/registry.js';
 
 const SLEEPING = 1;
 const WOKEN = 2;
@@ -249,12 +249,20 @@ describe('unique ids', () => {
     assert.match(a.unique, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.equal(a.unique, a.unique, 'the same id on every read');
     assert.notEqual(a.unique, b.unique);
-    assert.notEqual(new JobRegistry({ handlePrefix: 'H:test' }).submit(null, { fn: 'made_fn', unique: '', data: Buffer.from('x'), priority: NORMAL, background: true }).unique, a.unique, 'another registry (process) makes other ids');
+    assert.notEqual(
+      new JobRegistry({ handlePrefix: 'H:test' }).submit(null, { fn: 'made_fn', unique: '', data: Buffer.from('x'), priority: NORMAL, background: true })
+        .unique,
+      a.unique,
+      'another registry (process) makes other ids',
+    );
     // A client that read the id (JOB_ASSIGN_UNIQ) and submits with it meets the same job.
     assert.equal(bg(r, 'made_fn', a.unique), a);
     assert.equal(r.findByUnique(a.unique), a);
     assert.notEqual(bg(r, 'made_other_fn', b.unique), b, 'under another function it is another job');
-    assert.deepEqual([...r.uniques()].filter((j) => j.fn.name === 'made_fn'), [a, b]);
+    assert.deepEqual(
+      [...r.uniques()].filter((j) => j.fn.name === 'made_fn'),
+      [a, b],
+    );
     const w = worker(r, 'made_fn');
     r.complete(r.grab(w)!, Buffer.alloc(0));
     assert.equal(r.findByUnique(a.unique), undefined, 'gone with its job');
@@ -279,7 +287,16 @@ describe('unique ids', () => {
     const unlogged = bg(r, 'handle_fn');
     assert.equal(unlogged.id, '');
     assert.equal(r.findById(`${job.id.split('-')[0]}-${unlogged.handle.split(':')[2]}`), undefined, 'a job not in the log has no log id');
-    const restored = r.restore({ id: 'other-boot-7', fn: 'handle_fn', unique: 'u-7', priority: NORMAL, data: Buffer.from('x'), attempts: 1, maxAttempts: 3, runAt: 0 });
+    const restored = r.restore({
+      id: 'other-boot-7',
+      fn: 'handle_fn',
+      unique: 'u-7',
+      priority: NORMAL,
+      data: Buffer.from('x'),
+      attempts: 1,
+      maxAttempts: 3,
+      runAt: 0,
+    });
     assert.equal(restored.id, 'other-boot-7');
     assert.equal(r.findById('other-boot-7'), restored);
     r.remove(restored);
@@ -288,7 +305,16 @@ describe('unique ids', () => {
 
   test("a job restored with unique '-' coalesces on its payload, as it did when it was submitted", () => {
     const r = newRegistry();
-    const restored = r.restore({ id: 'b-1', fn: 'dash_restore_fn', unique: '-', priority: NORMAL, data: Buffer.from('p1'), attempts: 0, maxAttempts: 3, runAt: 0 });
+    const restored = r.restore({
+      id: 'b-1',
+      fn: 'dash_restore_fn',
+      unique: '-',
+      priority: NORMAL,
+      data: Buffer.from('p1'),
+      attempts: 0,
+      maxAttempts: 3,
+      runAt: 0,
+    });
     assert.equal(bg(r, 'dash_restore_fn', '-', 'p1'), restored);
     assert.notEqual(bg(r, 'dash_restore_fn', '-', 'p2'), restored);
   });
@@ -396,7 +422,7 @@ describe('wake-ups', () => {
     assert.equal(noops(ws), 5);
   });
 
-  test('a woken worker that grabs another function\'s job passes its wake-up on', () => {
+  test("a woken worker that grabs another function's job passes its wake-up on", () => {
     const r = newRegistry();
     // w1 can do both; b is registered last, and (as in gearmand) the most recently
     // registered function is tried first, so a grab prefers b's job.
@@ -854,7 +880,8 @@ function simulate(seed: number): void {
       // Liveness: queued work for a function with workers needs one of them on its way to a
       // grab. If all of them wait for a NOOP, only a future submit would rescue the job.
       const onTheirWay = [...fn.workers].some((w) => (w as SimWorker).next !== 'wait');
-      if (fn.queued > 0 && fn.workers.size > 0 && !onTheirWay) fail(`${fn.name} has ${fn.queued} queued jobs while all ${fn.workers.size} of its workers sleep: a lost wake-up`);
+      if (fn.queued > 0 && fn.workers.size > 0 && !onTheirWay)
+        fail(`${fn.name} has ${fn.queued} queued jobs while all ${fn.workers.size} of its workers sleep: a lost wake-up`);
     }
   };
 

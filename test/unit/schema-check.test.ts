@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import Type from 'typebox';
 import { checker } from '../../src/schema/check.js';
 
-const Size = Type.Object({ width: Type.Integer({ minimum: 1, maximum: 16384 }), fit: Type.Optional(Type.Union([Type.Literal('cover'), Type.Literal('contain')])) }, { additionalProperties: false });
+const Size = Type.Object(
+  { width: Type.Integer({ minimum: 1, maximum: 16384 }), fit: Type.Optional(Type.Union([Type.Literal('cover'), Type.Literal('contain')])) },
+  { additionalProperties: false },
+);
 const Payload = Type.Object(
   {
     input: Type.String({ minLength: 1, maxLength: 4096 }),
@@ -33,19 +36,40 @@ test('a valid value comes back typed and unchanged', () => {
 });
 
 test('the message names the full path, what was expected and what was received', () => {
-  assert.equal(message({ input: 'a.jpg', sizes: [{ width: 0 }] }), 'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 0 of type number');
-  assert.equal(message({ input: 'a.jpg', sizes: [{ width: 2.5 }] }), 'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 2.5 of type number');
-  assert.equal(message({ input: 'a.jpg', sizes: [{ width: 1, fit: 'fill' }] }), 'Expected one of cover, contain for thumbnail.sizes[0].fit but received fill of type string');
+  assert.equal(
+    message({ input: 'a.jpg', sizes: [{ width: 0 }] }),
+    'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 0 of type number',
+  );
+  assert.equal(
+    message({ input: 'a.jpg', sizes: [{ width: 2.5 }] }),
+    'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 2.5 of type number',
+  );
+  assert.equal(
+    message({ input: 'a.jpg', sizes: [{ width: 1, fit: 'fill' }] }),
+    'Expected one of cover, contain for thumbnail.sizes[0].fit but received fill of type string',
+  );
   assert.equal(message({ sizes: [{ width: 1 }] }), 'Expected non-empty string of at most 4096 characters for thumbnail.input but received undefined');
   assert.equal(message({ input: 'a', sizes: [] }), 'Expected array of 1 to 32 items for thumbnail.sizes but received [] of type array');
-  assert.equal(message({ input: 'a', sizes: [{ width: 1 }], name: '../x' }), 'Expected a file name without folders or a leading dot for thumbnail.name but received ../x of type string');
-  assert.equal(message({ input: 'a', sizes: [{ width: 1 }], quality: 2 }), 'Expected number between 0 and 1 for thumbnail.quality but received 2 of type number');
+  assert.equal(
+    message({ input: 'a', sizes: [{ width: 1 }], name: '../x' }),
+    'Expected a file name without folders or a leading dot for thumbnail.name but received ../x of type string',
+  );
+  assert.equal(
+    message({ input: 'a', sizes: [{ width: 1 }], quality: 2 }),
+    'Expected number between 0 and 1 for thumbnail.quality but received 2 of type number',
+  );
   assert.equal(message('x'), 'Expected a JSON object for thumbnail but received x of type string');
 });
 
 test('unknown fields are refused, naming the field and the known ones', () => {
-  assert.equal(message({ input: 'a', sizes: [{ width: 1 }], widht: 3 }), 'Expected one of the fields input, sizes, name, quality for thumbnail.widht but received 3 of type number');
-  assert.equal(message({ input: 'a', sizes: [{ width: 1, hieght: 2 }] }), 'Expected one of the fields width, fit for thumbnail.sizes[0].hieght but received 2 of type number');
+  assert.equal(
+    message({ input: 'a', sizes: [{ width: 1 }], widht: 3 }),
+    'Expected one of the fields input, sizes, name, quality for thumbnail.widht but received 3 of type number',
+  );
+  assert.equal(
+    message({ input: 'a', sizes: [{ width: 1, hieght: 2 }] }),
+    'Expected one of the fields width, fit for thumbnail.sizes[0].hieght but received 2 of type number',
+  );
 });
 
 test('a union whose branches take different JSON types reports the error of the branch the value is', () => {
@@ -67,7 +91,10 @@ test('a union whose branches take different JSON types reports the error of the 
 });
 
 test('a key refused by propertyNames is named, with the key as the value received', () => {
-  const workers = checker(Type.Record(Type.String(), Type.Integer(), { propertyNames: { pattern: '^[a-z]+$', expected: 'a name of lower-case letters' } }), 'workers');
+  const workers = checker(
+    Type.Record(Type.String(), Type.Integer(), { propertyNames: { pattern: '^[a-z]+$', expected: 'a name of lower-case letters' } }),
+    'workers',
+  );
   assert.throws(() => workers.parse({ ok: 1, Bad: 2 }), { message: 'Expected a name of lower-case letters for workers.Bad but received Bad of type string' });
 });
 
@@ -75,7 +102,10 @@ test('a union with its own words names the field inside the branch its value is 
   const Poster = Type.Object({ format: Type.Optional(Type.Enum(['jpeg', 'webp'])) }, { additionalProperties: false });
   const To = Type.String({ minLength: 1, expected: 'an email address' });
   const mail = checker(
-    Type.Object({ poster: Type.Union([Type.Boolean(), Poster], { expected: 'true or a JSON object' }), to: Type.Union([To, Type.Array(To, { minItems: 1 })], { expected: 'an address or an array of addresses' }) }),
+    Type.Object({
+      poster: Type.Union([Type.Boolean(), Poster], { expected: 'true or a JSON object' }),
+      to: Type.Union([To, Type.Array(To, { minItems: 1 })], { expected: 'an address or an array of addresses' }),
+    }),
     'mail',
   );
   const text = (v: unknown): string => {

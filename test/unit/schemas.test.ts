@@ -2,14 +2,14 @@
 // the code checks with, and every config file the repository shows (fixtures, examples, the
 // YAML blocks of the docs) passes the published one, names it for editors, and loads.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { test } from 'node:test';
 import { Compile } from 'typebox/compile';
 import { SCHEMAS, SCHEMAS_DIR, schemaText } from '../../scripts/schemas.js';
-import { ConfigFile, parseConfig } from '../../src/supervisor/config.js';
 import { checker } from '../../src/schema/check.js';
+import { ConfigFile, parseConfig } from '../../src/supervisor/config.js';
 import { parseYaml } from '../../src/yaml.js';
 import { ROOT, read, textFiles } from '../helpers/prose.js';
 
@@ -26,9 +26,16 @@ test('each file under schemas/ is what `npm run schemas` writes, and nothing els
     } catch {
       onDisk = undefined;
     }
-    assert.ok(onDisk === schemaText(entry), `schemas/${entry.file} is ${onDisk === undefined ? 'missing' : 'not what scripts/schemas.ts writes'}: run npm run schemas`);
+    assert.ok(
+      onDisk === schemaText(entry),
+      `schemas/${entry.file} is ${onDisk === undefined ? 'missing' : 'not what scripts/schemas.ts writes'}: run npm run schemas`,
+    );
   }
-  assert.deepEqual(readdirSync(SCHEMAS_DIR).sort(), SCHEMAS.map((e) => e.file).sort(), 'schemas/ holds exactly the files of scripts/schemas.ts (run npm run schemas; remove stale ones)');
+  assert.deepEqual(
+    readdirSync(SCHEMAS_DIR).sort(),
+    SCHEMAS.map((e) => e.file).sort(),
+    'schemas/ holds exactly the files of scripts/schemas.ts (run npm run schemas; remove stale ones)',
+  );
 });
 
 interface ConfigExample {
@@ -70,8 +77,14 @@ function configBlocks(): ConfigExample[] {
 const EXAMPLES = [...configFiles(), ...configBlocks()];
 
 test('the repository shows config examples in fixtures and in the docs', () => {
-  assert.ok(EXAMPLES.some((e) => e.where === 'fixtures/config/geartrain.config.yaml'), EXAMPLES.map((e) => e.where).join(', '));
-  assert.ok(EXAMPLES.some((e) => e.where.startsWith('docs/operations.md:')), EXAMPLES.map((e) => e.where).join(', '));
+  assert.ok(
+    EXAMPLES.some((e) => e.where === 'fixtures/config/geartrain.config.yaml'),
+    EXAMPLES.map((e) => e.where).join(', '),
+  );
+  assert.ok(
+    EXAMPLES.some((e) => e.where.startsWith('docs/operations.md:')),
+    EXAMPLES.map((e) => e.where).join(', '),
+  );
 });
 
 test('every config example passes the published schema and loads', () => {
@@ -80,14 +93,16 @@ test('every config example passes the published schema and loads', () => {
   for (const e of EXAMPLES) {
     const value = e.name.endsWith('.json') ? JSON.parse(e.text) : parseYaml(e.text);
     if (!published.Check(value)) {
-      assert.fail(`${e.where} does not pass schemas/config.json: ${(() => {
-        try {
-          explained.parse(value);
-          return 'the published file differs from ConfigFile (run npm run schemas)';
-        } catch (err) {
-          return (err as Error).message;
-        }
-      })()}`);
+      assert.fail(
+        `${e.where} does not pass schemas/config.json: ${(() => {
+          try {
+            explained.parse(value);
+            return 'the published file differs from ConfigFile (run npm run schemas)';
+          } catch (err) {
+            return (err as Error).message;
+          }
+        })()}`,
+      );
     }
     assert.doesNotThrow(() => parseConfig(e.text, e.name), `${e.where} loads`);
   }

@@ -1,11 +1,11 @@
 // One reading of sizes for CLI flags and config files: the spellings it takes, and the ones it
 // refuses, through the shared parser, the flag parser and the config check.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { SIZE_PATTERN, parseSize } from '../../src/shared/size.js';
 import { parseSize as parseSizeFlag } from '../../src/cli/options.js';
+import { parseSize, SIZE_PATTERN } from '../../src/shared/size.js';
 import { parseConfig } from '../../src/supervisor/config.js';
 
 const KiB = 1024;
@@ -35,7 +35,28 @@ test('plain bytes and binary units in every spelling and case', () => {
 });
 
 test('refuses what is not a positive, exact number of bytes', () => {
-  for (const text of ['', ' ', 'm', 'lots', '-1', '-1k', '1.5m', '1e6', '0x10', '64 m b', '64mbb', '1t', '1kib2', '12 34', '64i', '64ib', '0', '0k', '9007199254740992', '8388608g']) {
+  for (const text of [
+    '',
+    ' ',
+    'm',
+    'lots',
+    '-1',
+    '-1k',
+    '1.5m',
+    '1e6',
+    '0x10',
+    '64 m b',
+    '64mbb',
+    '1t',
+    '1kib2',
+    '12 34',
+    '64i',
+    '64ib',
+    '0',
+    '0k',
+    '9007199254740992',
+    '8388608g',
+  ]) {
     assert.equal(parseSize(text), undefined, JSON.stringify(text));
   }
   assert.equal(parseSize('9007199254740991'), Number.MAX_SAFE_INTEGER);
@@ -49,11 +70,14 @@ test('the published pattern accepts exactly the spellings the parser reads', () 
 
 test('the CLI flag parser names the spellings in its refusal', () => {
   assert.equal(parseSizeFlag('100m'), 100 * MiB);
-  assert.throws(() => parseSizeFlag('lots'), (err: Error) => {
-    assert.ok(err instanceof InvalidArgumentError);
-    assert.equal(err.message, 'Expected a positive size such as 65536, 512k or 64m but received "lots".');
-    return true;
-  });
+  assert.throws(
+    () => parseSizeFlag('lots'),
+    (err: Error) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.equal(err.message, 'Expected a positive size such as 65536, 512k or 64m but received "lots".');
+      return true;
+    },
+  );
   assert.throws(() => parseSizeFlag('0'), /Expected a positive size such as 65536, 512k or 64m but received "0"\.$/);
 });
 
@@ -71,8 +95,20 @@ test('config size keys take the same spellings and name the key when refused', (
     }
     assert.fail(`accepted: ${text}`);
   };
-  assert.equal(refused('server: { maxPacketSize: 0k }'), 'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for server.maxPacketSize but received 0k of type string');
-  assert.equal(refused('server: { maxBuffered: 1.5g }'), 'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for server.maxBuffered but received 1.5g of type string');
-  assert.equal(refused('server: { maxBuffered: 0 }'), 'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for server.maxBuffered but received 0 of type number');
-  assert.equal(refused('settings: { thumbnail: { maxFileSize: 9999999999g } }'), 'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for settings.thumbnail.maxFileSize but received 9999999999g of type string');
+  assert.equal(
+    refused('server: { maxPacketSize: 0k }'),
+    'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for server.maxPacketSize but received 0k of type string',
+  );
+  assert.equal(
+    refused('server: { maxBuffered: 1.5g }'),
+    'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for server.maxBuffered but received 1.5g of type string',
+  );
+  assert.equal(
+    refused('server: { maxBuffered: 0 }'),
+    'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for server.maxBuffered but received 0 of type number',
+  );
+  assert.equal(
+    refused('settings: { thumbnail: { maxFileSize: 9999999999g } }'),
+    'c.yaml: Expected positive integer or a size such as 65536, 512k or 64m for settings.thumbnail.maxFileSize but received 9999999999g of type string',
+  );
 });

@@ -1,14 +1,15 @@
 // The supervisor's worker command line carries the config's media and webhook settings: limits
 // as flags, the webhook signing key in the environment only (never in argv, which `ps` shows).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/supervisor/config.js';
+import { test } from 'node:test';
 import { workerCommand } from '../../src/supervisor/command.js';
+import { parseConfig } from '../../src/supervisor/config.js';
 
 test('waveform.maxDurationSeconds becomes --max-duration; webhook.secret goes in the environment only', () => {
   const config = parseConfig(
-    'workers: { waveform: { processes: 1 }, webhook: { processes: 1 } }\nsettings: { waveform: { maxDurationSeconds: 600 }, webhook: { secret: s3cret-key-0123456789 }, cacheWarm: { allowedHosts: [hooks.example.com] } }\n',
+    'workers: { waveform: { processes: 1 }, webhook: { processes: 1 } }\nsettings: { waveform: { maxDurationSeconds: 600 }, webhook: { secret: ' +
+      's3cret-key-0123456789 }, cacheWarm: { allowedHosts: [hooks.example.com] } }\n',
     'geartrain.config.yaml',
   );
   const cmd = workerCommand('webhook', config.workers.webhook!, config.settings, ['127.0.0.1:4730'], 'info');

@@ -2,16 +2,16 @@
 // HEAD, bodies read to the end, retries on 5xx and network errors but not 4xx, timeouts, bounded
 // concurrency, progress, redirects checked like URLs, and refused URLs that are never requested.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { type TestContext, test } from 'node:test';
 import pino from 'pino';
+import type { UrlResult } from '../../src/schema/payloads/cache-warm.js';
 import { cacheWarmWorker } from '../../src/workers/cache-warm.js';
 import { freePort } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
-import type { UrlResult } from '../../src/schema/payloads/cache-warm.js';
 import { conforms } from './result-schema.js';
 
 /** More than loopback socket buffers hold, so the origin finishes sending only if the worker reads it all. */
@@ -43,9 +43,11 @@ async function origin(t: TestContext) {
     if (url === '/hang') return; // never answers
     if (url === '/big') {
       res.writeHead(200, { 'content-length': BIG_CHUNKS * CHUNK.length });
-      return void Readable.from((function* () {
-        for (let i = 0; i < BIG_CHUNKS; i++) yield CHUNK;
-      })()).pipe(res);
+      return void Readable.from(
+        (function* () {
+          for (let i = 0; i < BIG_CHUNKS; i++) yield CHUNK;
+        })(),
+      ).pipe(res);
     }
     if (url === '/redirect-in') return res.writeHead(302, { location: '/page/target' }).end();
     if (url === '/redirect-out') return res.writeHead(301, { location: `http://localhost:${port}/secret` }).end();
@@ -71,9 +73,16 @@ test('GETs every URL a few at a time, bodies read to the end; status, time and a
   const { call } = await withWorkers(t, [{ factory: cacheWarmWorker }]);
   const urls = [...Array.from({ length: 10 }, (_, i) => `${o.base}/page/${i}`), `${o.base}/big`];
   const statuses: [number, number][] = [];
-  const { results, ok, failed } = conforms('cache-warm', await call<{ results: UrlResult[]; ok: number; failed: number }>('cache-warm', { urls, concurrency: 3 }, (n, d) => statuses.push([n, d])));
+  const { results, ok, failed } = conforms(
+    'cache-warm',
+    await call<{ results: UrlResult[]; ok: number; failed: number }>('cache-warm', { urls, concurrency: 3 }, (n, d) => statuses.push([n, d])),
+  );
   assert.deepEqual([ok, failed], [11, 0]);
-  assert.deepEqual(results.map((r) => r.url), urls, 'results in the order of the URLs');
+  assert.deepEqual(
+    results.map((r) => r.url),
+    urls,
+    'results in the order of the URLs',
+  );
   for (const r of results) {
     assert.deepEqual([r.status, r.attempts, r.error], [200, 1, undefined]);
     assert.ok(Number.isInteger(r.ms) && r.ms >= 0);
@@ -83,7 +92,10 @@ test('GETs every URL a few at a time, bodies read to the end; status, time and a
   assert.ok(o.most() <= 3, `at most three requests in flight (saw ${o.most()})`);
   assert.ok(o.most() >= 2, 'requests ran side by side');
   assert.deepEqual(statuses.at(-1), [11, 11]);
-  assert.ok(statuses.some(([n]) => n > 0 && n < 11), 'progress was sent before the end');
+  assert.ok(
+    statuses.some(([n]) => n > 0 && n < 11),
+    'progress was sent before the end',
+  );
   assert.ok(statuses.every(([, d]) => d === 11));
 });
 
@@ -117,7 +129,8 @@ test('allowed hosts: a refused URL fails the job before any request; redirects a
   // localhost is the same origin under another name: zero hits proves nothing was fetched.
   assert.equal(
     await failure('cache-warm', { urls: [`${o.base}/page/1`, `http://localhost:${o.port}/secret`] }),
-    `GT_URL_NOT_ALLOWED: URL http://localhost:${o.port}/secret is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, 127.0.0.1:${o.port}) (cache-warm.urls[1])`,
+    `GT_URL_NOT_ALLOWED: URL http://localhost:${o.port}/secret is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, ` +
+      `127.0.0.1:${o.port}) (cache-warm.urls[1])`,
   );
   assert.equal(o.hits.size, 0, 'nothing was requested');
 
@@ -128,7 +141,9 @@ test('allowed hosts: a refused URL fails the job before any request; redirects a
   assert.deepEqual(pick(results, '/redirect-out'), {
     status: 0,
     attempts: 1,
-    error: `redirected to http://localhost:${o.port}/secret, which is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, 127.0.0.1:${o.port})`,
+    error:
+      `redirected to http://localhost:${o.port}/secret, which is not allowed: host localhost:${o.port} is not in the allowed hosts (cdn.example.com, ` +
+      `127.0.0.1:${o.port})`,
   });
   assert.deepEqual(pick(results, '/redirect-loop'), { status: 0, attempts: 1, error: 'more than 5 redirects' });
   assert.deepEqual([ok, failed], [1, 2]);
@@ -142,17 +157,35 @@ test('bad payloads are refused naming the field; the worker goes on', async (t) 
   const { call, failure } = await withWorkers(t, [{ factory: cacheWarmWorker }]);
   const cases: [unknown, string][] = [
     [{ urls: ['file:///etc/passwd'] }, 'GT_URL_NOT_ALLOWED: URL file:///etc/passwd is not allowed: only http and https are warmed (cache-warm.urls[0])'],
-    [{ urls: [`${o.base}/a`, 'ftp://example.com/x'] }, 'GT_URL_NOT_ALLOWED: URL ftp://example.com/x is not allowed: only http and https are warmed (cache-warm.urls[1])'],
+    [
+      { urls: [`${o.base}/a`, 'ftp://example.com/x'] },
+      'GT_URL_NOT_ALLOWED: URL ftp://example.com/x is not allowed: only http and https are warmed (cache-warm.urls[1])',
+    ],
     [{ urls: ['not a url'] }, 'GT_PAYLOAD_INVALID: Expected an absolute http(s) URL for cache-warm.urls[0] but received not a url of type string'],
     [{ urls: [42] }, 'GT_PAYLOAD_INVALID: Expected non-empty string of at most 4096 characters for cache-warm.urls[0] but received 42 of type number'],
     [{ urls: [] }, 'GT_PAYLOAD_INVALID: Expected array of 1 to 10000 items for cache-warm.urls but received [] of type array'],
-    [{ urls: 'http://example.com/' }, 'GT_PAYLOAD_INVALID: Expected array of 1 to 10000 items for cache-warm.urls but received http://example.com/ of type string'],
+    [
+      { urls: 'http://example.com/' },
+      'GT_PAYLOAD_INVALID: Expected array of 1 to 10000 items for cache-warm.urls but received http://example.com/ of type string',
+    ],
     [{ urls: [`${o.base}/a`], method: 'POST' }, 'GT_PAYLOAD_INVALID: Expected one of GET, HEAD for cache-warm.method but received POST of type string'],
-    [{ urls: [`${o.base}/a`], concurrency: 0 }, 'GT_PAYLOAD_INVALID: Expected integer between 1 and 64 for cache-warm.concurrency but received 0 of type number'],
-    [{ urls: [`${o.base}/a`], concurrency: 65 }, 'GT_PAYLOAD_INVALID: Expected integer between 1 and 64 for cache-warm.concurrency but received 65 of type number'],
-    [{ urls: [`${o.base}/a`], timeoutMs: 1.5 }, 'GT_PAYLOAD_INVALID: Expected integer between 1 and 600000 for cache-warm.timeoutMs but received 1.5 of type number'],
+    [
+      { urls: [`${o.base}/a`], concurrency: 0 },
+      'GT_PAYLOAD_INVALID: Expected integer between 1 and 64 for cache-warm.concurrency but received 0 of type number',
+    ],
+    [
+      { urls: [`${o.base}/a`], concurrency: 65 },
+      'GT_PAYLOAD_INVALID: Expected integer between 1 and 64 for cache-warm.concurrency but received 65 of type number',
+    ],
+    [
+      { urls: [`${o.base}/a`], timeoutMs: 1.5 },
+      'GT_PAYLOAD_INVALID: Expected integer between 1 and 600000 for cache-warm.timeoutMs but received 1.5 of type number',
+    ],
     [{ urls: [`${o.base}/a`], retries: -1 }, 'GT_PAYLOAD_INVALID: Expected integer between 0 and 10 for cache-warm.retries but received -1 of type number'],
-    [{ urls: [`${o.base}/a`], url: 'typo' }, 'GT_PAYLOAD_INVALID: Expected one of the fields urls, method, concurrency, timeoutMs, retries for cache-warm.url but received typo of type string'],
+    [
+      { urls: [`${o.base}/a`], url: 'typo' },
+      'GT_PAYLOAD_INVALID: Expected one of the fields urls, method, concurrency, timeoutMs, retries for cache-warm.url but received typo of type string',
+    ],
     ['not json', 'GT_PAYLOAD_INVALID: Expected a JSON object for cache-warm payload but received not json of type string'],
   ];
   for (const [payload, expected] of cases) assert.equal(await failure('cache-warm', payload), expected, JSON.stringify(payload));
@@ -188,19 +221,31 @@ test('credentials in a URL are sent as Basic auth, never shown: results, errors 
   const base = `http://warmer:s3cret@127.0.0.1:${port}`;
 
   const r = await call('cache-warm', { urls: [`${base}/page`, `${base}/elsewhere`], retries: 0 });
-  assert.deepEqual(r.results.map((x: { url: string; status: number }) => [x.url, x.status]), [
-    [`http://***@127.0.0.1:${port}/page`, 200],
-    [`http://***@127.0.0.1:${port}/elsewhere`, 0],
-  ]);
-  assert.equal(r.results[1].error, `redirected to http://***@localhost:${port}/missing, which is not allowed: host localhost:${port} is not in the allowed hosts (127.0.0.1:${port})`);
+  assert.deepEqual(
+    r.results.map((x: { url: string; status: number }) => [x.url, x.status]),
+    [
+      [`http://***@127.0.0.1:${port}/page`, 200],
+      [`http://***@127.0.0.1:${port}/elsewhere`, 0],
+    ],
+  );
+  assert.equal(
+    r.results[1].error,
+    `redirected to http://***@localhost:${port}/missing, which is not allowed: host localhost:${port} is not in the allowed hosts (127.0.0.1:${port})`,
+  );
   assert.equal(auths[0], `Basic ${Buffer.from('warmer:s3cret').toString('base64')}`, 'the credentials were sent');
 
   const allFailed = await failure('cache-warm', { urls: [`${base}/missing`], retries: 0 });
   assert.equal(allFailed, `cache-warm: all 1 URLs failed (http://***@127.0.0.1:${port}/missing: HTTP 404)`);
   const refused = await failure('cache-warm', { urls: [`http://warmer:s3cret@evil.example/`] });
-  assert.equal(refused, `GT_URL_NOT_ALLOWED: URL http://***@evil.example/ is not allowed: host evil.example is not in the allowed hosts (127.0.0.1:${port}) (cache-warm.urls[0])`);
+  assert.equal(
+    refused,
+    `GT_URL_NOT_ALLOWED: URL http://***@evil.example/ is not allowed: host evil.example is not in the allowed hosts (127.0.0.1:${port}) (cache-warm.urls[0])`,
+  );
   for (const text of [JSON.stringify(r), allFailed, refused, ...lines]) {
     assert.ok(!text.includes('s3cret') && !text.includes('warmer') && !text.includes('pw2'), text);
   }
-  assert.ok(lines.some((l) => l.includes('all 1 URLs failed')), 'the failure was logged');
+  assert.ok(
+    lines.some((l) => l.includes('all 1 URLs failed')),
+    'the failure was logged',
+  );
 });

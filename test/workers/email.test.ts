@@ -2,14 +2,14 @@
 // (smtp-server), messages parsed back with mailparser; the outbox when no SMTP is configured;
 // refusals of bad addresses, header injection and bad templates, after which the worker goes on.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { type AddressObject, type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { isRetryable } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { emailWorker } from '../../src/workers/email.js';
@@ -138,7 +138,11 @@ test('plain text, HTML only, and the upload-ready template; a folder of own temp
   );
 
   const shipped = await mailWorkers(t);
-  await shipped.call('email', { to: 'owner@example.com', template: 'upload-ready', vars: { file: 'a.mp4', kind: 'video', count: 3, outputs: 'https://cdn.example.com/a-720p.mp4', runId: 'r' } });
+  await shipped.call('email', {
+    to: 'owner@example.com',
+    template: 'upload-ready',
+    vars: { file: 'a.mp4', kind: 'video', count: 3, outputs: 'https://cdn.example.com/a-720p.mp4', runId: 'r' },
+  });
   const mail = shipped.received[0]!.mail;
   assert.equal(mail.subject, 'Your video a.mp4 is ready');
   assert.match(mail.text!, /Your upload a\.mp4 \(video\) has been processed: 3 files are ready\./);
@@ -151,7 +155,10 @@ test('without SMTP the message is written to the outbox as a parseable .eml, Bcc
   const attachment = path.join(dir, 'a.txt');
   await writeFile(attachment, 'in the eml');
   const { call } = await withWorkers(t, [{ factory: emailWorker }], { email: { outboxDir: outbox } });
-  const r = conforms('email', await call('email', { to: 'x@example.com', bcc: 'y@example.com', subject: 'Offline', html: '<p>hi</p>', attachments: [{ path: attachment }] }));
+  const r = conforms(
+    'email',
+    await call('email', { to: 'x@example.com', bcc: 'y@example.com', subject: 'Offline', html: '<p>hi</p>', attachments: [{ path: attachment }] }),
+  );
   assert.equal(r.accepted, undefined);
   assert.equal(path.dirname(r.outbox), outbox);
   assert.match(r.outbox, /\.eml$/);
@@ -182,27 +189,58 @@ test('header injection, bad addresses, bad templates and attachments are refused
     [{ ...ok, replyTo: 'r@example.com\n' }, 'GT_EMAIL_INVALID: email.replyTo contains a line break or NUL: header injection refused'],
     [{ ...ok, from: 'Eve\n <e@example.com>' }, 'GT_EMAIL_INVALID: email.from contains a line break or NUL: header injection refused'],
     [{ ...ok, subject: 'hi\nBcc: v@example.com' }, 'GT_EMAIL_INVALID: email.subject contains a line break or NUL: header injection refused'],
-    [{ ...ok, attachments: [{ path: '/x', filename: 'a\r\n.txt' }] }, 'GT_EMAIL_INVALID: email.attachments[0].filename contains a line break or NUL: header injection refused'],
+    [
+      { ...ok, attachments: [{ path: '/x', filename: 'a\r\n.txt' }] },
+      'GT_EMAIL_INVALID: email.attachments[0].filename contains a line break or NUL: header injection refused',
+    ],
     [{ ...ok, to: 'a@example.com, b@example.com' }, 'GT_EMAIL_INVALID: email.to is not a valid email address: "a@example.com, b@example.com"'],
     [{ ...ok, to: ['ok@example.com', 'nope'] }, 'GT_EMAIL_INVALID: email.to[1] is not a valid email address: "nope"'],
     [{ ...ok, to: 'a@-bad-.com' }, 'GT_EMAIL_INVALID: email.to is not a valid email address: "a@-bad-.com"'],
     [{ ...ok, to: [] }, 'GT_PAYLOAD_INVALID: Expected an address or an array of 1 to 100 addresses for email.to but received [] of type array'],
     [{ subject: 's', text: 't' }, 'GT_PAYLOAD_INVALID: Expected an address or an array of 1 to 100 addresses for email.to but received undefined'],
-    [{ to: 'a@example.com', template: 'upload-ready', vars: { file: 'x', kind: 'image' } }, 'GT_EMAIL_INVALID: Template upload-ready uses {{count}}, {{outputs}}, {{runId}} but email.vars has no count, outputs, runId'],
-    [{ to: 'a@example.com', template: '../etc/passwd' }, 'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ (at most 64) for email.template but received ../etc/passwd of type string'],
-    [{ to: 'a@example.com', template: '.hidden' }, 'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ (at most 64) for email.template but received .hidden of type string'],
-    [{ to: 'a@example.com', template: 'upload-ready', text: 't' }, 'GT_PAYLOAD_INVALID: Expected either template or text/html, not both for email.template but received upload-ready of type string'],
+    [
+      { to: 'a@example.com', template: 'upload-ready', vars: { file: 'x', kind: 'image' } },
+      'GT_EMAIL_INVALID: Template upload-ready uses {{count}}, {{outputs}}, {{runId}} but email.vars has no count, outputs, runId',
+    ],
+    [
+      { to: 'a@example.com', template: '../etc/passwd' },
+      'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ (at most 64) for email.template but received ../etc/passwd of type string',
+    ],
+    [
+      { to: 'a@example.com', template: '.hidden' },
+      'GT_PAYLOAD_INVALID: Expected a template name of letters, digits, - and _ (at most 64) for email.template but received .hidden of type string',
+    ],
+    [
+      { to: 'a@example.com', template: 'upload-ready', text: 't' },
+      'GT_PAYLOAD_INVALID: Expected either template or text/html, not both for email.template but received upload-ready of type string',
+    ],
     [{ ...ok, vars: { a: 1 } }, 'GT_PAYLOAD_INVALID: Expected vars only with a template for email.vars but received {"a":1} of type object'],
-    [{ to: 'a@example.com', template: 'upload-ready', vars: { file: { nested: 1 } } }, 'GT_PAYLOAD_INVALID: Expected string, number or boolean for email.vars.file but received {"nested":1} of type object'],
+    [
+      { to: 'a@example.com', template: 'upload-ready', vars: { file: { nested: 1 } } },
+      'GT_PAYLOAD_INVALID: Expected string, number or boolean for email.vars.file but received {"nested":1} of type object',
+    ],
     [{ to: 'a@example.com', subject: 's' }, 'GT_PAYLOAD_INVALID: Expected one of text, html or template for email body but received undefined'],
-    [{ to: 'a@example.com', text: 't' }, 'GT_PAYLOAD_INVALID: Expected a subject (or a template with a .subject file) for email.subject but received undefined'],
-    [{ ...ok, colour: 1 }, 'GT_PAYLOAD_INVALID: Expected one of the fields to, cc, bcc, vars, attachments, replyTo, from, subject, text, html, template for email.colour but received 1 of type number'],
+    [
+      { to: 'a@example.com', text: 't' },
+      'GT_PAYLOAD_INVALID: Expected a subject (or a template with a .subject file) for email.subject but received undefined',
+    ],
+    [
+      { ...ok, colour: 1 },
+      'GT_PAYLOAD_INVALID: Expected one of the fields to, cc, bcc, vars, attachments, replyTo, from, subject, text, html, template for email.colour but ' +
+        'received 1 of type number',
+    ],
     [{ ...ok, attachments: [{ path: path.join(allowed, 'missing.pdf') }] }, `GT_INPUT_NOT_FOUND: Input ${path.join(allowed, 'missing.pdf')}: no such file`],
-    [{ ...ok, attachments: [{ path: '/etc/passwd' }] }, `GT_PATH_NOT_ALLOWED: email.attachments[0].path /etc/passwd is not allowed: it is outside the allowed folders (${allowed})`],
+    [
+      { ...ok, attachments: [{ path: '/etc/passwd' }] },
+      `GT_PATH_NOT_ALLOWED: email.attachments[0].path /etc/passwd is not allowed: it is outside the allowed folders (${allowed})`,
+    ],
     ['not json', 'GT_PAYLOAD_INVALID: Expected a JSON object for email payload but received not json of type string'],
   ];
   for (const [payload, expected] of cases) assert.equal(await m.failure('email', payload), expected, JSON.stringify(payload));
-  assert.match(await m.failure('email', { to: 'a@example.com', template: 'nothing-here' }), /^GT_EMAIL_INVALID: No template nothing-here in .*fixtures\/email \(expected nothing-here\.txt or nothing-here\.html\)$/);
+  assert.match(
+    await m.failure('email', { to: 'a@example.com', template: 'nothing-here' }),
+    /^GT_EMAIL_INVALID: No template nothing-here in .*fixtures\/email \(expected nothing-here\.txt or nothing-here\.html\)$/,
+  );
   assert.equal(m.received.length, 0, 'nothing was sent');
 
   await m.call('email', { ...ok, to: 'Zoë <zoe@bücher.example>', subject: 'still works' });
@@ -215,15 +253,27 @@ test('a refused recipient or an unreachable server fails the job with GT_EMAIL_F
   assert.equal(isRetryable('GT_EMAIL_FAILED'), true);
   assert.equal(isRetryable('GT_EMAIL_INVALID'), false);
   const m = await mailWorkers(t, { rejectRcpt: 'gone@example.com' });
-  assert.match(await m.failure('email', { to: 'gone@example.com', subject: 's', text: 't' }), /^GT_EMAIL_FAILED: Sending mail to gone@example.com failed: .*550 5\.1\.1 mailbox unavailable/);
+  assert.match(
+    await m.failure('email', { to: 'gone@example.com', subject: 's', text: 't' }),
+    /^GT_EMAIL_FAILED: Sending mail to gone@example.com failed: .*550 5\.1\.1 mailbox unavailable/,
+  );
   const partly = conforms('email', await m.call('email', { to: ['gone@example.com', 'here@example.com'], subject: 'partly', text: 't' }));
   assert.deepEqual([partly.accepted, partly.rejected], [['here@example.com'], ['gone@example.com']]);
   await m.call('email', { to: 'here@example.com', subject: 'next', text: 't' });
-  assert.deepEqual(m.received.map((r) => [r.mail.subject, r.rcpt]), [['partly', ['here@example.com']], ['next', ['here@example.com']]]);
+  assert.deepEqual(
+    m.received.map((r) => [r.mail.subject, r.rcpt]),
+    [
+      ['partly', ['here@example.com']],
+      ['next', ['here@example.com']],
+    ],
+  );
 
   const port = await freePort(); // nothing listens there
   const down = await withWorkers(t, [{ factory: emailWorker }], { email: { smtpUrl: `smtp://127.0.0.1:${port}` } });
-  assert.match(await down.failure('email', { to: 'a@example.com', subject: 's', text: 't' }), /^GT_EMAIL_FAILED: Sending mail to a@example.com failed: .*ECONNREFUSED/);
+  assert.match(
+    await down.failure('email', { to: 'a@example.com', subject: 's', text: 't' }),
+    /^GT_EMAIL_FAILED: Sending mail to a@example.com failed: .*ECONNREFUSED/,
+  );
   assert.match(await down.failure('email', { to: 'a@example.com', subject: 's', text: 't' }), /^GT_EMAIL_FAILED: /, 'and again: nothing is stuck');
 });
 
@@ -232,7 +282,10 @@ test('a server that never answers DATA: the job times out, its send is aborted, 
   // The worker answers WORK_FAIL at its timeout, which carries no text.
   assert.match(await m.failure('email', { to: 'a@example.com', subject: 'stalled', text: 't' }), /^Job email \(.+\) failed$/);
   await m.call('email', { to: 'a@example.com', subject: 'after the stall', text: 't' });
-  assert.deepEqual(m.received.map((r) => r.mail.subject), ['after the stall']);
+  assert.deepEqual(
+    m.received.map((r) => r.mail.subject),
+    ['after the stall'],
+  );
 });
 
 test('a bad SMTP URL is refused when the worker starts, without showing the password', () => {

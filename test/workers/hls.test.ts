@@ -4,18 +4,18 @@
 // duration; keyframes align across variants; a source without audio has none in the variants;
 // a failed encode leaves no playlist folder.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { type TestContext, test } from 'node:test';
 import { locate, runFfmpeg } from '../../src/workers/ffmpeg.js';
-import { transcodeWorker } from '../../src/workers/transcode.js';
 import { clipLadder, DEFAULT_LADDER } from '../../src/workers/hls.js';
-import { ROOT, missingTools } from '../helpers/servers.js';
-import { filesUnder, tempDir, tempFiles } from '../helpers/files.js';
-import { withWorkers } from '../helpers/workers.js';
+import { transcodeWorker } from '../../src/workers/transcode.js';
 import { makeClip } from '../helpers/clips.js';
+import { filesUnder, tempDir, tempFiles } from '../helpers/files.js';
+import { missingTools, ROOT } from '../helpers/servers.js';
+import { withWorkers } from '../helpers/workers.js';
 import { conforms } from './result-schema.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
@@ -31,13 +31,19 @@ interface Stream {
   side_data_list?: { rotation?: number }[];
 }
 function ffprobeStreams(file: string): Stream[] {
-  return (JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', file], { encoding: 'utf8' })) as { streams: Stream[] }).streams;
+  return (JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', file], { encoding: 'utf8' })) as { streams: Stream[] })
+    .streams;
 }
 
 /** Presentation times of the keyframes in one segment. */
 function keyframeTimes(segment: string): string[] {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', segment], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => /,K/.test(l)).map((l) => l.split(',')[0]!);
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', segment], {
+    encoding: 'utf8',
+  });
+  return out
+    .split('\n')
+    .filter((l) => /,K/.test(l))
+    .map((l) => l.split(',')[0]!);
 }
 
 interface Variant {
@@ -55,7 +61,11 @@ async function checkVariants(variants: Variant[], segmentSeconds: number): Promi
     if (v.width === undefined) assert.equal(video, undefined, `${v.path}: audio only`);
     else {
       assert.deepEqual([video?.codec_name, video?.width, video?.height], ['h264', v.width, v.height], `${v.path}: size as reported`);
-      assert.equal(video?.side_data_list?.find((d) => d.rotation !== undefined && d.rotation !== 0), undefined, `${v.path}: upright pixels, no rotation left`);
+      assert.equal(
+        video?.side_data_list?.find((d) => d.rotation !== undefined && d.rotation !== 0),
+        undefined,
+        `${v.path}: upright pixels, no rotation left`,
+      );
     }
     const playlist = await readFile(v.path, 'utf8');
     const durations = [...playlist.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
@@ -70,9 +80,9 @@ test('the ladder is clipped to the source, never upscaled, and always has a rung
   assert.deepEqual(heights(1920, 1080), [1080, 720, 480, 240]);
   assert.deepEqual(heights(1280, 720), [720, 480, 240]);
   assert.deepEqual(heights(720, 1280), [720, 480, 240], 'a portrait source: the shorter side');
-  assert.deepEqual(heights(640, 360), [360, 240], 'the source\'s own size between rungs');
+  assert.deepEqual(heights(640, 360), [360, 240], "the source's own size between rungs");
   assert.deepEqual(heights(1366, 768), [720, 480, 240], 'not a near-copy of the 720p rung');
-  assert.deepEqual(heights(320, 180), [180], 'below the smallest rung: the source\'s size');
+  assert.deepEqual(heights(320, 180), [180], "below the smallest rung: the source's size");
   const own = clipLadder({ width: 640, height: 360 }, DEFAULT_LADDER)[0]!;
   assert.ok(own.videoKbps > 400 && own.videoKbps < 1400, `interpolated rate ${own.videoKbps}`);
 });
@@ -89,7 +99,11 @@ test('hls: a 1280×720 clip with audio gives 720p, 480p, 240p with aligned keyfr
   assert.equal(hls.path, path.join(out, 'talk-hls', 'master.m3u8'));
   assert.deepEqual(
     hls.variants.map((v: Variant) => [path.basename(v.path), v.width, v.height]),
-    [['720p.m3u8', 1280, 720], ['480p.m3u8', 854, 480], ['240p.m3u8', 426, 240]],
+    [
+      ['720p.m3u8', 1280, 720],
+      ['480p.m3u8', 854, 480],
+      ['240p.m3u8', 426, 240],
+    ],
   );
   assert.deepEqual([hls.width, hls.height], [1280, 720]);
   for (const v of hls.variants as Variant[]) assert.ok(v.bandwidth > 100_000, `${v.path}: bandwidth ${v.bandwidth}`);
@@ -116,20 +130,43 @@ test('hls: a 1280×720 clip with audio gives 720p, 480p, 240p with aligned keyfr
 
   const total = statuses[0]![1];
   assert.deepEqual(statuses.at(-1), [total, total]);
-  assert.ok(statuses.some(([n, d]) => n > 0 && n < d), `progress while the one ffmpeg run encodes the ladder (${JSON.stringify(statuses)})`);
+  assert.ok(
+    statuses.some(([n, d]) => n > 0 && n < d),
+    `progress while the one ffmpeg run encodes the ladder (${JSON.stringify(statuses)})`,
+  );
   assert.deepEqual(await tempFiles(out), [], 'no temp file');
 
   // Asked again with other options: the folder is replaced whole, never mixed.
-  const again = await call('transcode', { input, outDir: out, profiles: ['hls'], hls: { segmentSeconds: 2, ladder: [{ height: 360, videoKbps: 800 }], audioOnly: true } });
+  const again = await call('transcode', {
+    input,
+    outDir: out,
+    profiles: ['hls'],
+    hls: { segmentSeconds: 2, ladder: [{ height: 360, videoKbps: 800 }], audioOnly: true },
+  });
   const second = again.outputs[0];
-  assert.deepEqual(second.variants.map((v: Variant) => [path.basename(v.path), v.width, v.height]), [['360p.m3u8', 640, 360], ['audio.m3u8', undefined, undefined]]);
+  assert.deepEqual(
+    second.variants.map((v: Variant) => [path.basename(v.path), v.width, v.height]),
+    [
+      ['360p.m3u8', 640, 360],
+      ['audio.m3u8', undefined, undefined],
+    ],
+  );
   await checkVariants(second.variants, 2);
   const after = await readdir(path.join(out, 'talk-hls'));
-  assert.deepEqual(after.filter((f) => f.startsWith('720p')), [], 'the earlier ladder is gone');
+  assert.deepEqual(
+    after.filter((f) => f.startsWith('720p')),
+    [],
+    'the earlier ladder is gone',
+  );
   assert.equal(second.segments, after.filter((f) => f.endsWith('.ts')).length);
   assert.ok(second.segments >= 8, `8 s in 2 s segments, two variants: ${second.segments}`);
   assert.deepEqual(await tempFiles(out), [], 'no temp file, no old folder');
-  const unchanged = await call('transcode', { input, outDir: out, profiles: ['hls'], hls: { segmentSeconds: 2, ladder: [{ height: 360, videoKbps: 800 }], audioOnly: true } });
+  const unchanged = await call('transcode', {
+    input,
+    outDir: out,
+    profiles: ['hls'],
+    hls: { segmentSeconds: 2, ladder: [{ height: 360, videoKbps: 800 }], audioOnly: true },
+  });
   assert.equal(unchanged.outputs[0].skipped, true, 'up to date: not made again');
 });
 
@@ -139,7 +176,14 @@ test('hls: a sideways phone clip gives upright variants', { skip }, async (t) =>
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }]);
   const r = await call('transcode', { input, outDir: dir, profiles: ['hls'], hls: { segmentSeconds: 2 } });
   const hls = r.outputs[0];
-  assert.deepEqual(hls.variants.map((v: Variant) => [v.width, v.height]), [[720, 1280], [480, 854], [240, 426]]);
+  assert.deepEqual(
+    hls.variants.map((v: Variant) => [v.width, v.height]),
+    [
+      [720, 1280],
+      [480, 854],
+      [240, 426],
+    ],
+  );
   await checkVariants(hls.variants, 2);
 });
 
@@ -149,9 +193,21 @@ test('hls: a 640×360 clip without audio gives two variants without audio', { sk
   const { call } = await withWorkers(t, [{ factory: transcodeWorker }]);
   const r = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: ['hls'], hls: { audioOnly: true } }));
   const hls = r.outputs[0];
-  assert.deepEqual(hls.variants.map((v: Variant) => [path.basename(v.path), v.width, v.height]), [['360p.m3u8', 640, 360], ['240p.m3u8', 426, 240]], 'no audio-only variant without audio');
+  assert.deepEqual(
+    hls.variants.map((v: Variant) => [path.basename(v.path), v.width, v.height]),
+    [
+      ['360p.m3u8', 640, 360],
+      ['240p.m3u8', 426, 240],
+    ],
+    'no audio-only variant without audio',
+  );
   await checkVariants(hls.variants, 4);
-  for (const v of hls.variants as Variant[]) assert.equal(ffprobeStreams(v.path).find((s) => s.codec_type === 'audio'), undefined, `${v.path}: no audio`);
+  for (const v of hls.variants as Variant[])
+    assert.equal(
+      ffprobeStreams(v.path).find((s) => s.codec_type === 'audio'),
+      undefined,
+      `${v.path}: no audio`,
+    );
   assert.doesNotMatch(await readFile(hls.path, 'utf8'), /mp4a/, 'CODECS names no audio');
 });
 
@@ -166,7 +222,10 @@ test('hls: a bad input or a killed encode leaves no playlist folder', { skip }, 
   const long = path.join(dir, 'long.mp4');
   execFileSync('ffmpeg', ['-v', 'error', '-stream_loop', '9', '-i', short, '-c', 'copy', long]);
   const timed = await withWorkers(t, [{ factory: transcodeWorker }], { transcode: { timeoutMs: 2000 } });
-  assert.equal(await timed.failure('transcode', { input: long, outDir: path.join(dir, 'b'), profiles: ['hls'] }), `GT_FFMPEG_FAILED: ffmpeg failed on ${long}: killed after the 2000 ms timeout`);
+  assert.equal(
+    await timed.failure('transcode', { input: long, outDir: path.join(dir, 'b'), profiles: ['hls'] }),
+    `GT_FFMPEG_FAILED: ffmpeg failed on ${long}: killed after the 2000 ms timeout`,
+  );
   assert.deepEqual(await filesUnder(path.join(dir, 'b')), [], 'no folder, no segment, no temp file');
 });
 
@@ -176,8 +235,24 @@ test('hls: options are checked and named', { skip }, async (t) => {
   const input = path.join(dir, 'x.mp4');
   assert.match(await failure('transcode', { input, outDir: dir, profiles: ['mp4-240p'], hls: {} }), /transcode\.hls/);
   assert.match(await failure('transcode', { input, outDir: dir, profiles: ['hls'], hls: { segmentSeconds: 0 } }), /transcode\.hls\.segmentSeconds/);
-  assert.match(await failure('transcode', { input, outDir: dir, profiles: ['hls'], hls: { ladder: [{ height: 720, videoKbps: 2800 }, { height: 720, videoKbps: 1000 }] } }), /transcode\.hls\.ladder\[1\]\.height/);
-  assert.match(await failure('transcode', { input, outDir: dir, profiles: ['hls'], hls: { ladder: [{ height: 720 }] } }), /transcode\.hls\.ladder\[0\]\.videoKbps/);
+  assert.match(
+    await failure('transcode', {
+      input,
+      outDir: dir,
+      profiles: ['hls'],
+      hls: {
+        ladder: [
+          { height: 720, videoKbps: 2800 },
+          { height: 720, videoKbps: 1000 },
+        ],
+      },
+    }),
+    /transcode\.hls\.ladder\[1\]\.height/,
+  );
+  assert.match(
+    await failure('transcode', { input, outDir: dir, profiles: ['hls'], hls: { ladder: [{ height: 720 }] } }),
+    /transcode\.hls\.ladder\[0\]\.videoKbps/,
+  );
 });
 
 test('runFfmpeg passes every argument as given: a value holding one space stays one argument', { skip }, async (t) => {
@@ -185,7 +260,15 @@ test('runFfmpeg passes every argument as given: a value holding one space stays 
   const input = makeClip(path.join(dir, 'in.mp4'), '320x180', 1, { silent: true });
   const bin = await locate();
   const output = path.join(dir, 'out.mp4');
-  await runFfmpeg(bin, { input, inputArgs: ['-ss', '0'], args: ['-c', 'copy', '-metadata', 'title=two words', '-f', 'mp4'], output, signal: new AbortController().signal });
-  const tags = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', output], { encoding: 'utf8' })) as { format: { tags: { title?: string } } };
+  await runFfmpeg(bin, {
+    input,
+    inputArgs: ['-ss', '0'],
+    args: ['-c', 'copy', '-metadata', 'title=two words', '-f', 'mp4'],
+    output,
+    signal: new AbortController().signal,
+  });
+  const tags = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', output], { encoding: 'utf8' })) as {
+    format: { tags: { title?: string } };
+  };
   assert.equal(tags.format.tags.title, 'two words');
 });

@@ -1,11 +1,11 @@
 // OutputFolder, the place a media job writes into: what it opens it closes, however its writes
 // interleave (two outputs of a job finishing in the same turn of the event loop).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { OutputFolder } from '../../src/workers/files.js';
 import { AllowedPaths } from '../../src/workers/paths.js';
 

@@ -4,17 +4,17 @@
 // folder) is refused with GT_PATH_NOT_ALLOWED naming the path, and nothing is read or written
 // outside. Links that stay inside are followed.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, realpath, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type TestContext, test } from 'node:test';
 import { emailWorker } from '../../src/workers/email.js';
 import { probeWorker } from '../../src/workers/probe.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { transcodeWorker } from '../../src/workers/transcode.js';
-import { ROOT, missingTools } from '../helpers/servers.js';
+import { missingTools, ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
 
 const PHOTO = path.join(ROOT, 'fixtures/images/photo-landscape.jpg');
@@ -45,11 +45,13 @@ test('thumbnail: a link to a file or a folder outside is refused as input, outpu
 
   assert.equal(
     await failure('thumbnail', { input: path.join(allowed, 'photo.jpg'), outDir, sizes }),
-    `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'photo.jpg')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside the allowed folders (${allowed})`,
+    `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'photo.jpg')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside the allowed ` +
+      `folders (${allowed})`,
   );
   assert.equal(
     await failure('thumbnail', { input: path.join(allowed, 'out-link', 'photo.jpg'), outDir, sizes }),
-    `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'out-link', 'photo.jpg')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside the allowed folders (${allowed})`,
+    `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'out-link', 'photo.jpg')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside ` +
+      `the allowed folders (${allowed})`,
   );
 
   await copyFile(PHOTO, path.join(allowed, 'real.jpg'));
@@ -60,13 +62,17 @@ test('thumbnail: a link to a file or a folder outside is refused as input, outpu
   );
   assert.equal(
     await failure('thumbnail', { input, outDir: path.join(allowed, 'out-link', 'new', 'deeper'), sizes }),
-    `GT_PATH_NOT_ALLOWED: Output folder ${path.join(allowed, 'out-link', 'new', 'deeper')} is not allowed: it resolves to ${path.join(outside, 'new', 'deeper')}, outside the allowed folders (${allowed})`,
+    `GT_PATH_NOT_ALLOWED: Output folder ${path.join(allowed, 'out-link', 'new', 'deeper')} is not allowed: it resolves to ` +
+      `${path.join(outside, 'new', 'deeper')}, outside the allowed folders (${allowed})`,
   );
   // The records folder of an allowed output folder, linked outside.
   const recOut = path.join(allowed, 'rec');
   await mkdir(recOut);
   await symlink(outside, path.join(recOut, '.geartrain'));
-  assert.match(await failure('thumbnail', { input, outDir: recOut, sizes }), new RegExp(`^GT_PATH_NOT_ALLOWED: Output folder ${recOut}/\\.geartrain is not allowed: it is a symbolic link$`));
+  assert.match(
+    await failure('thumbnail', { input, outDir: recOut, sizes }),
+    new RegExp(`^GT_PATH_NOT_ALLOWED: Output folder ${recOut}/\\.geartrain is not allowed: it is a symbolic link$`),
+  );
 
   assert.deepEqual((await readdir(outside)).sort(), ['clip.mp4', 'photo.jpg'], 'nothing written outside');
   // A link that stays inside the allowed folder is followed.
@@ -80,15 +86,22 @@ test('transcode and probe: a link to a file outside is refused as input; an outp
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }, { factory: probeWorker }], { allowPaths: [allowed] });
   await symlink(path.join(outside, 'clip.mp4'), path.join(allowed, 'clip.mp4'));
   await symlink(outside, path.join(allowed, 'out-link'));
-  const refusedInput = `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'clip.mp4')} is not allowed: it resolves to ${path.join(outside, 'clip.mp4')}, outside the allowed folders (${allowed})`;
+  const refusedInput =
+    `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'clip.mp4')} is not allowed: it resolves to ${path.join(outside, 'clip.mp4')}, ` +
+    `outside the allowed folders (${allowed})`;
   assert.equal(await failure('transcode', { input: path.join(allowed, 'clip.mp4'), outDir: path.join(allowed, 'out'), profiles: ['mp4-240p'] }), refusedInput);
   assert.equal(await failure('probe', { input: path.join(allowed, 'clip.mp4') }), refusedInput);
-  assert.equal(await failure('probe', { input: path.join(allowed, 'out-link', 'photo.jpg') }), `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'out-link', 'photo.jpg')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside the allowed folders (${allowed})`);
+  assert.equal(
+    await failure('probe', { input: path.join(allowed, 'out-link', 'photo.jpg') }),
+    `GT_PATH_NOT_ALLOWED: Input ${path.join(allowed, 'out-link', 'photo.jpg')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside ` +
+      `the allowed folders (${allowed})`,
+  );
 
   await copyFile(CLIP, path.join(allowed, 'own.mp4'));
   assert.equal(
     await failure('transcode', { input: path.join(allowed, 'own.mp4'), outDir: path.join(allowed, 'out-link', 'sub'), profiles: ['mp4-240p'], poster: true }),
-    `GT_PATH_NOT_ALLOWED: Output folder ${path.join(allowed, 'out-link', 'sub')} is not allowed: it resolves to ${path.join(outside, 'sub')}, outside the allowed folders (${allowed})`,
+    `GT_PATH_NOT_ALLOWED: Output folder ${path.join(allowed, 'out-link', 'sub')} is not allowed: it resolves to ${path.join(outside, 'sub')}, outside the ` +
+      `allowed folders (${allowed})`,
   );
   assert.deepEqual((await readdir(outside)).sort(), ['clip.mp4', 'photo.jpg'], 'nothing written outside');
 });
@@ -102,11 +115,13 @@ test('email: an attachment linked to a file outside is refused and nothing is ma
   const mail = { to: 'a@example.com', subject: 's', text: 't' };
   assert.equal(
     await failure('email', { ...mail, attachments: [{ path: path.join(allowed, 'report.pdf') }] }),
-    `GT_PATH_NOT_ALLOWED: email.attachments[0].path ${path.join(allowed, 'report.pdf')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, outside the allowed folders (${allowed})`,
+    `GT_PATH_NOT_ALLOWED: email.attachments[0].path ${path.join(allowed, 'report.pdf')} is not allowed: it resolves to ${path.join(outside, 'photo.jpg')}, ` +
+      `outside the allowed folders (${allowed})`,
   );
   assert.equal(
     await failure('email', { ...mail, attachments: [{ path: path.join(allowed, 'docs', 'clip.mp4') }] }),
-    `GT_PATH_NOT_ALLOWED: email.attachments[0].path ${path.join(allowed, 'docs', 'clip.mp4')} is not allowed: it resolves to ${path.join(outside, 'clip.mp4')}, outside the allowed folders (${allowed})`,
+    `GT_PATH_NOT_ALLOWED: email.attachments[0].path ${path.join(allowed, 'docs', 'clip.mp4')} is not allowed: it resolves to ` +
+      `${path.join(outside, 'clip.mp4')}, outside the allowed folders (${allowed})`,
   );
   assert.deepEqual(await readdir(outbox).catch(() => []), [], 'nothing mailed');
 });

@@ -3,8 +3,8 @@
 // nests); the defaults the schema declares are the ones the worker applies; options that make
 // an output's fingerprint come out in one key order whatever order the caller sent.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import { withDefaults } from '../../src/schema/check.js';
 import { PAYLOAD_SCHEMAS } from '../../src/schema/workers.js';
@@ -39,19 +39,34 @@ const MINIMAL: Record<DomainWorkerName, Record<string, unknown>> = {
 const CASES: Record<DomainWorkerName, [Record<string, unknown>, string][]> = {
   thumbnail: [
     [{ sizes: [{ width: '320', format: 'webp' }] }, 'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 320 of type string'],
-    [{ sizes: [{ width: 320, format: 'webp', quality: 101 }] }, 'Expected integer between 1 and 100 for thumbnail.sizes[0].quality but received 101 of type number'],
-    [{ sizes: [{ width: 320, format: 'webp', qualty: 80 }] }, 'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].qualty but received 80 of type number'],
+    [
+      { sizes: [{ width: 320, format: 'webp', quality: 101 }] },
+      'Expected integer between 1 and 100 for thumbnail.sizes[0].quality but received 101 of type number',
+    ],
+    [
+      { sizes: [{ width: 320, format: 'webp', qualty: 80 }] },
+      'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].qualty but received 80 of type number',
+    ],
   ],
   transcode: [
     [{ poster: { atSeconds: '3' } }, 'Expected number of at least 0 for transcode.poster.atSeconds but received 3 of type string'],
-    [{ profiles: ['hls'], hls: { ladder: [{ height: 720, videoKbps: 10 }] } }, 'Expected integer between 32 and 100000 for transcode.hls.ladder[0].videoKbps but received 10 of type number'],
-    [{ profiles: ['hls'], hls: { ladder: [{ height: 720, videoKbps: 900, fps: 30 }] } }, 'Expected one of the fields height, videoKbps for transcode.hls.ladder[0].fps but received 30 of type number'],
+    [
+      { profiles: ['hls'], hls: { ladder: [{ height: 720, videoKbps: 10 }] } },
+      'Expected integer between 32 and 100000 for transcode.hls.ladder[0].videoKbps but received 10 of type number',
+    ],
+    [
+      { profiles: ['hls'], hls: { ladder: [{ height: 720, videoKbps: 900, fps: 30 }] } },
+      'Expected one of the fields height, videoKbps for transcode.hls.ladder[0].fps but received 30 of type number',
+    ],
     [{ storyboard: { width: 8 } }, 'Expected integer between 32 and 640 for transcode.storyboard.width but received 8 of type number'],
     [{ storyboard: { every: 2 } }, 'Expected one of the fields format, intervalSeconds, width for transcode.storyboard.every but received 2 of type number'],
   ],
   email: [
     [{ attachments: [{ path: 7 }] }, 'Expected a path of 1 to 4096 characters without NUL for email.attachments[0].path but received 7 of type number'],
-    [{ attachments: new Array(21).fill({ path: '/a' }) }, 'Expected array of 0 to 20 items for email.attachments but received [{"path":"/a"},{"path":"/a"},{"path":... of type array'],
+    [
+      { attachments: new Array(21).fill({ path: '/a' }) },
+      'Expected array of 0 to 20 items for email.attachments but received [{"path":"/a"},{"path":"/a"},{"path":... of type array',
+    ],
     [{ attachments: [{ path: '/a', name: 'x' }] }, 'Expected one of the fields path, filename for email.attachments[0].name but received x of type string'],
     [{ cc: ['b@example.com', 3] }, 'Expected an email address for email.cc[1] but received 3 of type number'],
   ],
@@ -68,12 +83,21 @@ const CASES: Record<DomainWorkerName, [Record<string, unknown>, string][]> = {
   waveform: [
     [{ points: true }, 'Expected integer between 1 and 100000 for waveform.points but received true of type boolean'],
     [{ height: 1 }, 'Expected integer between 2 and 4096 for waveform.height but received 1 of type number'],
-    [{ color: '#ffffff' }, 'Expected one of the fields input, outDir, points, width, height, colour, background, name for waveform.color but received #ffffff of type string'],
+    [
+      { color: '#ffffff' },
+      'Expected one of the fields input, outDir, points, width, height, colour, background, name for waveform.color but received #ffffff of type string',
+    ],
   ],
   webhook: [
-    [{ url: { href: 'http://example.com' } }, 'Expected non-empty string of at most 4096 characters for webhook.url but received {"href":"http://example.com"} of type object'],
+    [
+      { url: { href: 'http://example.com' } },
+      'Expected non-empty string of at most 4096 characters for webhook.url but received {"href":"http://example.com"} of type object',
+    ],
     [{ timeoutMs: 120_001 }, 'Expected integer between 1 and 120000 for webhook.timeoutMs but received 120001 of type number'],
-    [{ headers: { a: 'b' } }, 'Expected one of the fields url, body, event, deliveryId, timeoutMs, retries for webhook.headers but received {"a":"b"} of type object'],
+    [
+      { headers: { a: 'b' } },
+      'Expected one of the fields url, body, event, deliveryId, timeoutMs, retries for webhook.headers but received {"a":"b"} of type object',
+    ],
   ],
 };
 
@@ -91,13 +115,22 @@ for (const fn of Object.keys(DOMAIN_WORKERS) as DomainWorkerName[]) {
 }
 
 test('a payload the schema accepts comes back normalised: jpg read as jpeg, true as the defaults, a colour as RGBA', () => {
-  const thumb = parse('thumbnail', { ...MINIMAL.thumbnail, sizes: [{ width: 10, format: 'jpg' }], background: '#f80' }) as { sizes: { format: string }[]; background: unknown };
+  const thumb = parse('thumbnail', { ...MINIMAL.thumbnail, sizes: [{ width: 10, format: 'jpg' }], background: '#f80' }) as {
+    sizes: { format: string }[];
+    background: unknown;
+  };
   assert.equal(thumb.sizes[0]!.format, 'jpeg');
   assert.deepEqual(thumb.background, { r: 255, g: 136, b: 0, alpha: 1 });
   const clip = parse('transcode', { ...MINIMAL.transcode, poster: true, storyboard: true }) as { poster: unknown; storyboard: unknown };
   assert.deepEqual([clip.poster, clip.storyboard], [{ format: 'jpeg' }, { format: 'jpeg' }]);
   const wave = parse('waveform', { ...MINIMAL.waveform, colour: '#FF000080' }) as { colour: unknown; background: unknown };
-  assert.deepEqual([wave.colour, wave.background], [[255, 0, 0, 128], [0, 0, 0, 0]]);
+  assert.deepEqual(
+    [wave.colour, wave.background],
+    [
+      [255, 0, 0, 128],
+      [0, 0, 0, 0],
+    ],
+  );
   const mail = parse('email', { ...MINIMAL.email, cc: 'c@example.com' }) as { to: unknown; cc: unknown; bcc: unknown };
   assert.deepEqual([mail.to, mail.cc, mail.bcc], [['a@example.com'], ['c@example.com'], []]);
 });
@@ -115,6 +148,10 @@ test('options that make a fingerprint come out in one key order, whatever order 
   assert.equal(JSON.stringify(clip.poster), '{"format":"webp","atSeconds":2,"width":640}');
   assert.equal(JSON.stringify(clip.storyboard), '{"format":"jpeg","intervalSeconds":5,"width":120}');
   assert.equal(JSON.stringify(clip.hls), '{"ladder":[{"height":480,"videoKbps":900}],"segmentSeconds":6,"audioOnly":true}');
-  const { input: _i, outDir: _o, ...wave } = parse('waveform', { name: 'w', background: '#00000000', outDir: '/out', input: '/a.wav', points: 10 }) as Record<string, unknown>;
+  const {
+    input: _i,
+    outDir: _o,
+    ...wave
+  } = parse('waveform', { name: 'w', background: '#00000000', outDir: '/out', input: '/a.wav', points: 10 }) as Record<string, unknown>;
   assert.equal(JSON.stringify(wave), '{"points":10,"width":1800,"height":280,"colour":[37,99,235,255],"background":[0,0,0,0],"name":"w"}');
 });

@@ -3,17 +3,17 @@
 // inside the sheet, the cues covering the duration without gaps), the default interval keeping
 // the tiles at most ~100, and the refusals.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { type TestContext, test } from 'node:test';
 import sharp from 'sharp';
 import { transcodeWorker } from '../../src/workers/transcode.js';
-import { missingTools } from '../helpers/servers.js';
-import { tempDir, tempFiles } from '../helpers/files.js';
-import { withWorkers } from '../helpers/workers.js';
 import { makeClip } from '../helpers/clips.js';
+import { tempDir, tempFiles } from '../helpers/files.js';
+import { missingTools } from '../helpers/servers.js';
+import { withWorkers } from '../helpers/workers.js';
 import { conforms } from './result-schema.js';
 
 const skip = missingTools('ffmpeg', 'ffprobe');
@@ -77,7 +77,8 @@ async function checkStoryboard(sb: Storyboard, duration: number): Promise<Cue[]>
   return cues;
 }
 
-const durationOf = (file: string): number => Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
+const durationOf = (file: string): number =>
+  Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
 
 test('storyboard: a tile per second of an 8 s clip, cues pointing into the sheet', { skip }, async (t) => {
   const dir = await tmp(t);
@@ -91,7 +92,13 @@ test('storyboard: a tile per second of an 8 s clip, cues pointing into the sheet
   );
   assert.equal((await sharp(sb.path).metadata()).format, 'jpeg');
   const cues = await checkStoryboard(sb, durationOf(input));
-  assert.deepEqual(cues.slice(0, 2).map((c) => [c.start, c.end, c.x, c.y]), [[0, 1, 0, 0], [1, 2, 160, 0]]);
+  assert.deepEqual(
+    cues.slice(0, 2).map((c) => [c.start, c.end, c.x, c.y]),
+    [
+      [0, 1, 0, 0],
+      [1, 2, 160, 0],
+    ],
+  );
   assert.deepEqual(await tempFiles(dir), []);
   const again = conforms('transcode', await call('transcode', { input, outDir: dir, profiles: [], storyboard: true }));
   assert.equal(again.storyboard.skipped, true, 'up to date: not made again');
@@ -114,7 +121,8 @@ test('storyboard: the default interval keeps a long video at most ~100 tiles; we
 
   assert.equal(
     await failure('transcode', { input, outDir: dir, profiles: [], storyboard: { intervalSeconds: 0.5 } }),
-    'GT_PAYLOAD_INVALID: Expected an interval giving at most 400 tiles (this video lasts 250 s) for transcode.storyboard.intervalSeconds but received 0.5 of type number',
+    'GT_PAYLOAD_INVALID: Expected an interval giving at most 400 tiles (this video lasts 250 s) for transcode.storyboard.intervalSeconds but received 0.5 of ' +
+      'type number',
   );
 });
 
@@ -123,7 +131,10 @@ test('storyboard: refused without a video stream, and bad options named', { skip
   const audio = path.join(dir, 'tone.m4a');
   execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=2', '-c:a', 'aac', audio]);
   const { failure } = await withWorkers(t, [{ factory: transcodeWorker }]);
-  assert.match(await failure('transcode', { input: audio, outDir: dir, profiles: [], storyboard: true }), /^GT_MEDIA_INVALID: .*no video stream for storyboard/);
+  assert.match(
+    await failure('transcode', { input: audio, outDir: dir, profiles: [], storyboard: true }),
+    /^GT_MEDIA_INVALID: .*no video stream for storyboard/,
+  );
   assert.match(await failure('transcode', { input: audio, outDir: dir, profiles: [], storyboard: { format: 'gif' } }), /transcode\.storyboard\.format/);
   assert.match(await failure('transcode', { input: audio, outDir: dir, profiles: [], storyboard: 'yes' }), /true or a JSON object for transcode\.storyboard/);
 });

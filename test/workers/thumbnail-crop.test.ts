@@ -2,11 +2,11 @@
 // outputs. The input is a flat grey 1200×600 image with a small, detailed, colourful subject near
 // its right edge: a square crop from the centre misses it, attention and entropy keep it.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type TestContext, test } from 'node:test';
 import sharp from 'sharp';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
 import { withWorkers } from '../helpers/workers.js';
@@ -26,7 +26,9 @@ async function offCentreSubject(file: string): Promise<void> {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     noise[i] = seed >> 23;
   }
-  const subject = await sharp(noise, { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+  const subject = await sharp(noise, { raw: { width: side, height: side, channels: 3 } })
+    .png()
+    .toBuffer();
   await sharp({ create: { width: 1200, height: 600, channels: 3, background: { r: 128, g: 128, b: 128 } } })
     .composite([{ input: subject, left: 980, top: 220 }])
     .png()
@@ -53,7 +55,13 @@ test('cover with position attention or entropy keeps an off-centre subject that 
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
   const crop = async (position?: string): Promise<{ file: string; width: number; height: number }> => {
     const outDir = path.join(dir, position ?? 'default');
-    const res = await call('thumbnail', { input, outDir, sizes: [{ width: 300, height: 300, format: 'png' }], fit: 'cover', ...(position ? { position } : {}) });
+    const res = await call('thumbnail', {
+      input,
+      outDir,
+      sizes: [{ width: 300, height: 300, format: 'png' }],
+      fit: 'cover',
+      ...(position ? { position } : {}),
+    });
     const o = res.outputs[0];
     return { file: o.path, width: o.width, height: o.height };
   };

@@ -2,11 +2,11 @@
 // server: the hash read back with the library's decoder, the colour checked on a two-colour
 // image, srcset against the outputs made, and already-made outputs giving the same answer.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { thumbHashToAverageRGBA, thumbHashToRGBA } from 'thumbhash';
 import { dominantColour } from '../../src/workers/placeholder.js';
@@ -71,7 +71,9 @@ test('the dominant colour is the colour covering most of a two-colour image', as
     for (let x = 0; x < w; x++) px.set(x < w * 0.4 ? [0xff, 0x63, 0x47] : [0x1e, 0x90, 0xff], (y * w + x) * 3);
   }
   const input = path.join(out, 'two.png');
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(input);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(input);
   const r = await call('thumbnail', { input, outDir: out, sizes: [{ width: 100, format: 'jpeg' }] });
   assert.equal(r.placeholder.dominant, '#1e90ff');
 });
@@ -101,19 +103,37 @@ test('srcset: names are URL-encoded, and outputs of the same width (never upscal
     input: IMG('photo-landscape.jpg'),
     outDir: out,
     name: 'my photo, 1',
-    sizes: [{ width: 3000, format: 'webp' }, { width: 2000, format: 'webp' }, { width: 800, format: 'webp' }, { width: 300, height: 300, format: 'png' }],
+    sizes: [
+      { width: 3000, format: 'webp' },
+      { width: 2000, format: 'webp' },
+      { width: 800, format: 'webp' },
+      { width: 300, height: 300, format: 'png' },
+    ],
   });
-  assert.deepEqual(r.outputs.map((o: { width: number }) => o.width), [1600, 1600, 800, 300]);
+  assert.deepEqual(
+    r.outputs.map((o: { width: number }) => o.width),
+    [1600, 1600, 800, 300],
+  );
   assert.deepEqual(r.srcset, { webp: 'my%20photo%2C%201-800w.webp 800w, my%20photo%2C%201-2000w.webp 1600w', png: 'my%20photo%2C%201-300x300.png 300w' });
 });
 
 test('already-made outputs give the same placeholder, colour and srcset; placeholder: false leaves them out', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
-  const payload = { input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 160, format: 'webp' }, { width: 200, format: 'jpeg' }] };
+  const payload = {
+    input: IMG('photo-landscape.jpg'),
+    outDir: out,
+    sizes: [
+      { width: 160, format: 'webp' },
+      { width: 200, format: 'jpeg' },
+    ],
+  };
   const first = await call('thumbnail', payload);
   const second = await call('thumbnail', payload);
-  assert.deepEqual(second.outputs.map((o: { skipped?: boolean }) => o.skipped), [true, true]);
+  assert.deepEqual(
+    second.outputs.map((o: { skipped?: boolean }) => o.skipped),
+    [true, true],
+  );
   assert.deepEqual(second.placeholder, first.placeholder);
   assert.deepEqual(second.srcset, first.srcset);
   const off = await call('thumbnail', { ...payload, placeholder: false });
@@ -123,7 +143,10 @@ test('already-made outputs give the same placeholder, colour and srcset; placeho
   const other = await tmp(t);
   await call('thumbnail', { ...payload, outDir: other, placeholder: false });
   const again = await call('thumbnail', { ...payload, outDir: other });
-  assert.deepEqual(again.outputs.map((o: { skipped?: boolean }) => o.skipped), [true, true]);
+  assert.deepEqual(
+    again.outputs.map((o: { skipped?: boolean }) => o.skipped),
+    [true, true],
+  );
   assert.deepEqual(again.placeholder, first.placeholder);
   const record = JSON.parse(await readFile(path.join(other, '.geartrain', 'photo-landscape-160w.webp.json'), 'utf8'));
   assert.deepEqual(record.info.placeholder, first.placeholder, 'kept in the record for the next job');
@@ -142,8 +165,15 @@ test('placeholder and urlPrefix are checked at the boundary, naming the field', 
   const base = { input: IMG('alpha.png'), outDir: '/tmp/x', sizes: [{ width: 10, format: 'png' }] };
   const cases: [unknown, string][] = [
     [{ ...base, placeholder: 'no' }, 'Expected boolean for thumbnail.placeholder but received no of type string'],
-    [{ ...base, urlPrefix: 'https://cdn.example/my img/' }, 'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/my img/ of type string'],
-    [{ ...base, urlPrefix: 'https://cdn.example/a,b/' }, 'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string'],
+    [
+      { ...base, urlPrefix: 'https://cdn.example/my img/' },
+      'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/my img/ of type ' +
+        'string',
+    ],
+    [
+      { ...base, urlPrefix: 'https://cdn.example/a,b/' },
+      'Expected a URL prefix of 1 to 4096 characters without whitespace or commas for thumbnail.urlPrefix but received https://cdn.example/a,b/ of type string',
+    ],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });

@@ -2,17 +2,17 @@
 // orientation, metadata, alpha, animation, fits, no upscaling, up-to-date outputs not made
 // again, and every bad input failing alone with a message naming the file.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import pino from 'pino';
 import sharp from 'sharp';
 import { silentLogger } from '../../src/log.js';
 import { thumbnailWorker } from '../../src/workers/thumbnail.js';
-import { ROOT } from '../helpers/servers.js';
 import { filesUnder, tempFiles } from '../helpers/files.js';
+import { ROOT } from '../helpers/servers.js';
 import { withWorkers } from '../helpers/workers.js';
 import { conforms } from './result-schema.js';
 
@@ -43,13 +43,30 @@ test('several sizes and formats from one job, read back with sharp', async (t) =
   const statuses: number[] = [];
   const r = await call(
     'thumbnail',
-    { input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 320, format: 'webp' }, { width: 640, format: 'jpeg', quality: 70 }, { width: 200, format: 'avif' }, { width: 100, format: 'png' }] },
+    {
+      input: IMG('photo-landscape.jpg'),
+      outDir: out,
+      sizes: [
+        { width: 320, format: 'webp' },
+        { width: 640, format: 'jpeg', quality: 70 },
+        { width: 200, format: 'avif' },
+        { width: 100, format: 'png' },
+      ],
+    },
     (n) => statuses.push(n),
   );
   conforms('thumbnail', r);
   assert.deepEqual([r.width, r.height, r.format], [1600, 1067, 'jpeg']);
-  assert.deepEqual(r.outputs.map((o: { path: string }) => path.basename(o.path)), ['photo-landscape-320w.webp', 'photo-landscape-640w.jpg', 'photo-landscape-200w.avif', 'photo-landscape-100w.png']);
-  const expect = [[320, 213, 'webp'], [640, 427, 'jpeg'], [200, 133, 'heif'], [100, 67, 'png']];
+  assert.deepEqual(
+    r.outputs.map((o: { path: string }) => path.basename(o.path)),
+    ['photo-landscape-320w.webp', 'photo-landscape-640w.jpg', 'photo-landscape-200w.avif', 'photo-landscape-100w.png'],
+  );
+  const expect = [
+    [320, 213, 'webp'],
+    [640, 427, 'jpeg'],
+    [200, 133, 'heif'],
+    [100, 67, 'png'],
+  ];
   for (const [i, o] of r.outputs.entries()) {
     const m = await sharp(o.path).metadata();
     assert.deepEqual([m.width, m.height, m.format], expect[i], o.path);
@@ -57,7 +74,13 @@ test('several sizes and formats from one job, read back with sharp', async (t) =
     assert.equal(m.space, 'srgb');
   }
   assert.deepEqual(statuses, [1, 2, 3, 4], 'progress after each output');
-  assert.deepEqual((await readdir(out)).sort(), ['.geartrain', 'photo-landscape-100w.png', 'photo-landscape-200w.avif', 'photo-landscape-320w.webp', 'photo-landscape-640w.jpg']);
+  assert.deepEqual((await readdir(out)).sort(), [
+    '.geartrain',
+    'photo-landscape-100w.png',
+    'photo-landscape-200w.avif',
+    'photo-landscape-320w.webp',
+    'photo-landscape-640w.jpg',
+  ]);
 });
 
 test('EXIF orientation is applied and metadata stripped; keepable on request', async (t) => {
@@ -71,7 +94,13 @@ test('EXIF orientation is applied and metadata stripped; keepable on request', a
   assert.deepEqual([m.width, m.height], [400, 600], 'portrait, as the photo is displayed');
   assert.equal(m.orientation, undefined);
   assert.equal(m.exif, undefined, 'EXIF stripped');
-  const kept = await call('thumbnail', { input: IMG('photo-portrait-exif6.jpg'), outDir: out, name: 'kept', stripMetadata: false, sizes: [{ width: 400, format: 'jpeg' }] });
+  const kept = await call('thumbnail', {
+    input: IMG('photo-portrait-exif6.jpg'),
+    outDir: out,
+    name: 'kept',
+    stripMetadata: false,
+    sizes: [{ width: 400, format: 'jpeg' }],
+  });
   const km = await sharp(kept.outputs[0].path).metadata();
   assert.ok(km.exif, 'EXIF kept when asked');
   assert.deepEqual([km.width, km.height], [400, 600]);
@@ -103,13 +132,25 @@ async function corner(file: string): Promise<number[]> {
 test('contain pads with transparency (white in JPEG) or with the background asked for', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
-  const payload = { input: IMG('photo-landscape.jpg'), outDir: out, fit: 'contain', sizes: [{ width: 300, height: 300, format: 'png' }, { width: 300, height: 300, format: 'jpeg' }] };
+  const payload = {
+    input: IMG('photo-landscape.jpg'),
+    outDir: out,
+    fit: 'contain',
+    sizes: [
+      { width: 300, height: 300, format: 'png' },
+      { width: 300, height: 300, format: 'jpeg' },
+    ],
+  };
   const plain = await call('thumbnail', payload);
   assert.deepEqual(await corner(plain.outputs[0].path), [0, 0, 0, 0], 'transparent padding in PNG');
   const [r, g, b, a] = await corner(plain.outputs[1].path);
   assert.ok(r! > 245 && g! > 245 && b! > 245 && a === 255, `white padding in JPEG (${[r, g, b, a]})`);
   const red = await call('thumbnail', { ...payload, background: '#f00' });
-  assert.deepEqual(red.outputs.map((o: { skipped?: true }) => o.skipped), [undefined, undefined], 'another background makes the outputs again');
+  assert.deepEqual(
+    red.outputs.map((o: { skipped?: true }) => o.skipped),
+    [undefined, undefined],
+    'another background makes the outputs again',
+  );
   assert.deepEqual(await corner(red.outputs[0].path), [255, 0, 0, 255]);
   const [jr, jg, jb] = await corner(red.outputs[1].path);
   assert.ok(jr! > 245 && jg! < 10 && jb! < 10, `red padding in JPEG (${[jr, jg, jb]})`);
@@ -120,7 +161,15 @@ test('contain pads with transparency (white in JPEG) or with the background aske
 test('alpha is kept in PNG and WebP and flattened on white in JPEG', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
-  const r = await call('thumbnail', { input: IMG('alpha.png'), outDir: out, sizes: [{ width: 320, format: 'png' }, { width: 320, format: 'webp' }, { width: 320, format: 'jpeg' }] });
+  const r = await call('thumbnail', {
+    input: IMG('alpha.png'),
+    outDir: out,
+    sizes: [
+      { width: 320, format: 'png' },
+      { width: 320, format: 'webp' },
+      { width: 320, format: 'jpeg' },
+    ],
+  });
   for (const o of r.outputs.slice(0, 2)) {
     const m = await sharp(o.path).metadata();
     assert.equal(m.hasAlpha, true, o.path);
@@ -129,7 +178,15 @@ test('alpha is kept in PNG and WebP and flattened on white in JPEG', async (t) =
   }
   const white = await corner(r.outputs[2].path);
   assert.ok(white[0]! > 240 && white[1]! > 240 && white[2]! > 240, `white, not black (${white})`);
-  const dark = await call('thumbnail', { input: IMG('alpha.png'), outDir: out, background: '#102030', sizes: [{ width: 320, format: 'jpeg' }, { width: 320, format: 'png' }] });
+  const dark = await call('thumbnail', {
+    input: IMG('alpha.png'),
+    outDir: out,
+    background: '#102030',
+    sizes: [
+      { width: 320, format: 'jpeg' },
+      { width: 320, format: 'png' },
+    ],
+  });
   const [r0, g0, b0] = await corner(dark.outputs[0].path);
   assert.ok(Math.abs(r0! - 16) < 6 && Math.abs(g0! - 32) < 6 && Math.abs(b0! - 48) < 6, `the background under JPEG (${[r0, g0, b0]})`);
   assert.equal(dark.outputs[1].skipped, true, 'a background does not show in a PNG that is not padded: still up to date');
@@ -138,7 +195,14 @@ test('alpha is kept in PNG and WebP and flattened on white in JPEG', async (t) =
 test('an animated GIF stays animated in WebP and gives its first frame otherwise', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
-  const r = await call('thumbnail', { input: IMG('animated.gif'), outDir: out, sizes: [{ width: 100, format: 'webp' }, { width: 100, format: 'png' }] });
+  const r = await call('thumbnail', {
+    input: IMG('animated.gif'),
+    outDir: out,
+    sizes: [
+      { width: 100, format: 'webp' },
+      { width: 100, format: 'png' },
+    ],
+  });
   conforms('thumbnail', r);
   const webp = await sharp(r.outputs[0].path, { animated: true }).metadata();
   assert.equal(webp.pages, 6);
@@ -154,7 +218,14 @@ test('an animated WebP input stays animated in WebP and gives its first frame in
   const input = path.join(out, 'moving.webp');
   await sharp(IMG('animated.gif'), { animated: true }).webp({ quality: 90 }).toFile(input);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
-  const r = await call('thumbnail', { input, outDir: path.join(out, 'thumbs'), sizes: [{ width: 120, format: 'webp' }, { width: 120, format: 'jpeg' }] });
+  const r = await call('thumbnail', {
+    input,
+    outDir: path.join(out, 'thumbs'),
+    sizes: [
+      { width: 120, format: 'webp' },
+      { width: 120, format: 'jpeg' },
+    ],
+  });
   assert.deepEqual([r.width, r.height, r.format], [200, 150, 'webp'], 'the size of one frame');
   const webp = await sharp(r.outputs[0].path, { animated: true }).metadata();
   assert.deepEqual([webp.pages, webp.width, webp.pageHeight], [6, 120, 90]);
@@ -167,14 +238,22 @@ test('the pixel limit counts every frame a job decodes: all of an animation for 
   const out = await tmp(t);
   // 6 frames of 200×150 = 30,000 pixels each, 180,000 in all.
   const roomy = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 200_000 } });
-  const r = await roomy.call('thumbnail', { input: IMG('animated.gif'), outDir: out, sizes: [{ width: 100, format: 'webp' }, { width: 100, format: 'jpeg' }] });
+  const r = await roomy.call('thumbnail', {
+    input: IMG('animated.gif'),
+    outDir: out,
+    sizes: [
+      { width: 100, format: 'webp' },
+      { width: 100, format: 'jpeg' },
+    ],
+  });
   assert.equal((await sharp(r.outputs[0].path, { animated: true }).metadata()).pages, 6);
   assert.deepEqual([r.outputs[1].width, r.outputs[1].height], [100, 75]);
   const tight = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxPixels: 40_000 } });
   // Other folders: the outputs above are up to date and would be returned without a look at the input.
   assert.equal(
     await tight.failure('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'tight'), sizes: [{ width: 100, format: 'webp' }] }),
-    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels (raise it with --max-pixels)`,
+    `GT_MEDIA_TOO_LARGE: ${IMG('animated.gif')} is too large: 200×150 × 6 frames = 180000 pixels exceeds the limit of 40000 pixels (raise it with ` +
+      `--max-pixels)`,
   );
   const still = await tight.call('thumbnail', { input: IMG('animated.gif'), outDir: path.join(out, 'still'), sizes: [{ width: 100, format: 'jpeg' }] });
   assert.deepEqual([still.outputs[0].width, still.outputs[0].height], [100, 75]);
@@ -188,16 +267,39 @@ test('the pixel limit counts every frame a job decodes: all of an animation for 
 test('an output already up to date is not made again; a changed option or input makes it again', async (t) => {
   const out = await tmp(t);
   const { call } = await withWorkers(t, [{ factory: thumbnailWorker }]);
-  const payload = { input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 160, format: 'webp' }, { width: 200, format: 'jpeg' }] };
+  const payload = {
+    input: IMG('photo-landscape.jpg'),
+    outDir: out,
+    sizes: [
+      { width: 160, format: 'webp' },
+      { width: 200, format: 'jpeg' },
+    ],
+  };
   const first = await call('thumbnail', payload);
   const mtime = (await stat(first.outputs[0].path)).mtimeMs;
   await new Promise((r) => setTimeout(r, 20));
   const second = conforms('thumbnail', await call('thumbnail', payload));
-  assert.deepEqual(second.outputs.map((o: { skipped?: boolean }) => o.skipped), [true, true]);
-  assert.deepEqual(second.outputs.map((o: { width: number }) => o.width), [160, 200]);
+  assert.deepEqual(
+    second.outputs.map((o: { skipped?: boolean }) => o.skipped),
+    [true, true],
+  );
+  assert.deepEqual(
+    second.outputs.map((o: { width: number }) => o.width),
+    [160, 200],
+  );
   assert.equal((await stat(first.outputs[0].path)).mtimeMs, mtime, 'not written again');
-  const third = await call('thumbnail', { ...payload, sizes: [{ width: 160, format: 'webp', quality: 40 }, { width: 200, format: 'jpeg' }] });
-  assert.deepEqual(third.outputs.map((o: { skipped?: boolean }) => o.skipped ?? false), [false, true], 'the changed size is made again, the other is not');
+  const third = await call('thumbnail', {
+    ...payload,
+    sizes: [
+      { width: 160, format: 'webp', quality: 40 },
+      { width: 200, format: 'jpeg' },
+    ],
+  });
+  assert.deepEqual(
+    third.outputs.map((o: { skipped?: boolean }) => o.skipped ?? false),
+    [false, true],
+    'the changed size is made again, the other is not',
+  );
   // An output touched by someone else is made again.
   await utimes(first.outputs[1].path, new Date(), new Date(Date.now() - 60_000));
   const fourth = await call('thumbnail', { ...payload, sizes: [{ width: 200, format: 'jpeg' }] });
@@ -208,14 +310,32 @@ test('every bad input fails alone with a message naming the file; nothing half-w
   const out = await tmp(t);
   const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker }], { thumbnail: { maxFileBytes: 1_000_000 } });
   const sizes = [{ width: 100, format: 'jpeg' }];
-  assert.equal(await failure('thumbnail', { input: BAD('corrupt.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('corrupt.jpg')} is not a valid image: VipsJpeg: Bogus marker length`);
-  assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
-  assert.equal(await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }), `GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: unsupported image format`);
-  assert.equal(await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels (raise it with --max-pixels)`);
-  assert.equal(await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }), `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes (raise it with --max-file-size)`);
+  assert.equal(
+    await failure('thumbnail', { input: BAD('corrupt.jpg'), outDir: out, sizes }),
+    `GT_MEDIA_INVALID: ${BAD('corrupt.jpg')} is not a valid image: VipsJpeg: Bogus marker length`,
+  );
+  assert.equal(
+    await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, sizes }),
+    `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`,
+  );
+  assert.equal(
+    await failure('thumbnail', { input: BAD('not-an-image.jpg'), outDir: out, sizes }),
+    `GT_MEDIA_INVALID: ${BAD('not-an-image.jpg')} is not a valid image: unsupported image format`,
+  );
+  assert.equal(
+    await failure('thumbnail', { input: BAD('over-limit.png'), outDir: out, sizes }),
+    `GT_MEDIA_TOO_LARGE: ${BAD('over-limit.png')} is too large: 8000×7000 = 56000000 pixels exceeds the limit of 50000000 pixels (raise it with --max-pixels)`,
+  );
+  assert.equal(
+    await failure('thumbnail', { input: IMG('photo-large.jpg'), outDir: out, sizes }),
+    `GT_MEDIA_TOO_LARGE: ${IMG('photo-large.jpg')} is too large: 1428419 bytes exceeds the limit of 1000000 bytes (raise it with --max-file-size)`,
+  );
   assert.equal(await failure('thumbnail', { input: '/nope/missing.jpg', outDir: out, sizes }), 'GT_INPUT_NOT_FOUND: Input /nope/missing.jpg: no such file');
   // With metadata kept, each output decodes the input itself: the failure comes per output.
-  assert.equal(await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, stripMetadata: false, sizes: [...sizes, { width: 50, format: 'webp' }] }), `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`);
+  assert.equal(
+    await failure('thumbnail', { input: BAD('truncated.jpg'), outDir: out, stripMetadata: false, sizes: [...sizes, { width: 50, format: 'webp' }] }),
+    `GT_MEDIA_INVALID: ${BAD('truncated.jpg')} is not a valid image: VipsJpeg: premature end of JPEG image`,
+  );
   assert.deepEqual(await readdir(out), [], 'no output, no temp file');
   const ok = await call('thumbnail', { input: IMG('photo-landscape.jpg'), outDir: out, sizes });
   assert.equal(ok.outputs[0].width, 100);
@@ -251,11 +371,19 @@ test('a job that times out stops its decode: nothing is written after it ended, 
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
   const { call, failure } = await withWorkers(t, [{ factory: thumbnailWorker, timeoutMs: 2000 }], { thumbnail: { maxPixels: 1e13 } }, logger);
   const bombOut = path.join(out, 'bomb-thumbs');
-  assert.match(await failure('thumbnail', { input: bomb, outDir: bombOut, sizes: [{ width: 64, format: 'webp' }] }), /^Job thumbnail \(.+\) failed$/, 'WORK_FAIL at the timeout');
+  assert.match(
+    await failure('thumbnail', { input: bomb, outDir: bombOut, sizes: [{ width: 64, format: 'webp' }] }),
+    /^Job thumbnail \(.+\) failed$/,
+    'WORK_FAIL at the timeout',
+  );
   const next = await call('thumbnail', { input: IMG('alpha.png'), outDir: path.join(out, 'next'), sizes: [{ width: 16, format: 'png' }] });
   assert.equal(next.outputs[0].width, 16);
   const ended = lines.filter((l) => l.msg === 'job done' || l.msg === 'job failed');
-  assert.deepEqual(ended.map((l) => l.outcome), ['failed', 'complete'], 'the timed-out job\'s work ended (and failed) before the next job ran');
+  assert.deepEqual(
+    ended.map((l) => l.outcome),
+    ['failed', 'complete'],
+    "the timed-out job's work ended (and failed) before the next job ran",
+  );
   assert.deepEqual(await filesUnder(bombOut), [], 'no output, no record, no temp file');
 });
 
@@ -288,7 +416,15 @@ test('an aborted job starts no further output', async (t) => {
   const dw = thumbnailWorker({}, silentLogger);
   const ac = new AbortController();
   const done: number[] = [];
-  const payload = dw.parse({ input: IMG('photo-landscape.jpg'), outDir: out, sizes: [{ width: 64, format: 'png' }, { width: 32, format: 'png' }, { width: 16, format: 'png' }] });
+  const payload = dw.parse({
+    input: IMG('photo-landscape.jpg'),
+    outDir: out,
+    sizes: [
+      { width: 64, format: 'png' },
+      { width: 32, format: 'png' },
+      { width: 16, format: 'png' },
+    ],
+  });
   const run = dw.run(payload, {
     progress: (n: number) => {
       done.push(n);
@@ -313,16 +449,47 @@ test('payloads are checked at the boundary, naming the field', async (t) => {
     [{ ...base, sizes: [{ width: 0, format: 'webp' }] }, 'Expected integer between 1 and 16384 for thumbnail.sizes[0].width but received 0 of type number'],
     [{ ...base, sizes: [{ width: 10, format: 'bmp' }] }, 'Expected one of jpeg, webp, avif, png for thumbnail.sizes[0].format but received bmp of type string'],
     [{ ...base, sizes: [] }, 'Expected array of 1 to 32 items for thumbnail.sizes but received [] of type array'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], fit: 'stretch' }, 'Expected one of inside, cover, contain for thumbnail.fit but received stretch of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] }, 'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number'],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png' }], fit: 'stretch' },
+      'Expected one of inside, cover, contain for thumbnail.fit but received stretch of type string',
+    ],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png', widht: 3 }] },
+      'Expected one of the fields width, format, height, quality for thumbnail.sizes[0].widht but received 3 of type number',
+    ],
     [{ outDir: '/tmp', sizes: [] }, 'Expected a path of 1 to 4096 characters without NUL for thumbnail.input but received undefined'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], background: 'red' }, 'Expected a colour #rgb, #rgba, #rrggbb or #rrggbbaa for thumbnail.background but received red of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' }, 'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received ../up of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'a\u0000b' }, 'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received a\u0000b of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], name: 'two\nlines' }, 'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of type string'],
-    [{ ...base, input: '/tmp/a\u0000.png', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path of 1 to 4096 characters without NUL for thumbnail.input but received /tmp/a\u0000.png of type string'],
-    [{ ...base, outDir: '/tmp/out\u0000', sizes: [{ width: 10, format: 'png' }] }, 'Expected a path of 1 to 4096 characters without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string'],
-    [{ ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' }, 'Expected one of the fields input, outDir, sizes, fit, position, stripMetadata, placeholder, background, name, urlPrefix for thumbnail.colour but received x of type string'],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png' }], background: 'red' },
+      'Expected a colour #rgb, #rgba, #rrggbb or #rrggbbaa for thumbnail.background but received red of type string',
+    ],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png' }], name: '../up' },
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received ../up of type ' +
+        'string',
+    ],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png' }], name: 'a\u0000b' },
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received a\u0000b of ' +
+        'type string',
+    ],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png' }], name: 'two\nlines' },
+      'Expected a file name of 1 to 200 characters without folders, a leading dot, control characters or NUL for thumbnail.name but received two\nlines of ' +
+        'type string',
+    ],
+    [
+      { ...base, input: '/tmp/a\u0000.png', sizes: [{ width: 10, format: 'png' }] },
+      'Expected a path of 1 to 4096 characters without NUL for thumbnail.input but received /tmp/a\u0000.png of type string',
+    ],
+    [
+      { ...base, outDir: '/tmp/out\u0000', sizes: [{ width: 10, format: 'png' }] },
+      'Expected a path of 1 to 4096 characters without NUL for thumbnail.outDir but received /tmp/out\u0000 of type string',
+    ],
+    [
+      { ...base, sizes: [{ width: 10, format: 'png' }], colour: 'x' },
+      'Expected one of the fields input, outDir, sizes, fit, position, stripMetadata, placeholder, background, name, urlPrefix for thumbnail.colour but ' +
+        'received x of type string',
+    ],
   ];
   for (const [payload, message] of cases) assert.equal(await failure('thumbnail', payload), `GT_PAYLOAD_INVALID: ${message}`);
 });

@@ -2,16 +2,16 @@
 // writes on, a child of init), and when the job runs again on another worker the temp file the
 // dead attempt left is removed. The worker runs as `pipeline worker transcode`, a real process.
 
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type TestContext, test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { filesUnder, tempFiles } from '../helpers/files.js';
-import { ROOT, missingTools, startInProcess } from '../helpers/servers.js';
+import { missingTools, ROOT, startInProcess } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 const CLIP = path.join(ROOT, 'fixtures/video/clip.mp4');
@@ -19,10 +19,14 @@ const skip = missingTools('ffmpeg', 'ffprobe');
 
 /** `pipeline worker transcode` from the sources, connected to `server`. */
 function startWorker(t: TestContext, server: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--log-level', 'warn', 'worker', 'transcode', '--server', server], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--log-level', 'warn', 'worker', 'transcode', '--server', server],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -53,7 +57,7 @@ function running(pid: number): boolean {
   }
 }
 
-test('a SIGKILLed transcode worker leaves no ffmpeg running; the retry removes the dead attempt\'s temp file', { skip }, async (t) => {
+test("a SIGKILLed transcode worker leaves no ffmpeg running; the retry removes the dead attempt's temp file", { skip }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gt-transcode-kill-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const input = path.join(dir, 'long.mp4');
@@ -67,7 +71,11 @@ test('a SIGKILLed transcode worker leaves no ffmpeg running; the retry removes t
 
   const first = startWorker(t, srv.address);
   let progressed = false;
-  const result = client.submit('transcode', JSON.stringify({ input, outDir: out, profiles: ['mp4-720p'] }), { onStatus: (n) => void (progressed ||= n > 0) });
+  const result = client.submit('transcode', JSON.stringify({ input, outDir: out, profiles: ['mp4-720p'] }), {
+    onStatus: (n) => {
+      if (n > 0) progressed = true;
+    },
+  });
   result.catch(() => undefined);
   await until('ffmpeg to make progress', () => progressed, 60_000);
   const ffmpeg = ffmpegChildrenOf(first.pid!);

@@ -2,10 +2,10 @@
 // the verification code docs/workers.md gives: signed deliveries, retries on 5xx but not 4xx,
 // redirects refused, hosts outside the allowed list never contacted.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { webhookWorker } from '../../src/workers/webhook.js';
-import { documentedVerify, SECRET, webhookReceiver as receiver } from '../helpers/webhook.js';
+import { documentedVerify, webhookReceiver as receiver, SECRET } from '../helpers/webhook.js';
 import { withWorkers } from '../helpers/workers.js';
 import { conforms } from './result-schema.js';
 
@@ -14,7 +14,12 @@ test('delivers a signed JSON body that the documented code verifies; a changed b
   const r = await receiver(t, verify);
   const { call } = await withWorkers(t, [{ factory: webhookWorker }], { webhook: { secret: SECRET } });
   const body = { run: 'r1', outputs: ['a-320w.webp'], note: 'ünïcode ✓' };
-  const res = await call<{ status: number; attempts: number; deliveryId: string }>('webhook', { url: `${r.base}/hook`, body, event: 'run.done', deliveryId: 'run-r1' });
+  const res = await call<{ status: number; attempts: number; deliveryId: string }>('webhook', {
+    url: `${r.base}/hook`,
+    body,
+    event: 'run.done',
+    deliveryId: 'run-r1',
+  });
   conforms('webhook', res);
   assert.deepEqual([res.status, res.attempts, res.deliveryId], [204, 1, 'run-r1']);
   assert.equal(r.received.length, 1);
@@ -75,9 +80,13 @@ test('a redirect is not followed, and one to a host not allowed says so', async 
   const port = r.host.split(':')[1];
   assert.equal(
     text,
-    `GT_WEBHOOK_REJECTED: Webhook ${r.base}/redirect was refused: HTTP 302 redirects to http://localhost:${port}/elsewhere, which is not followed (host localhost:${port} is not in the allowed hosts (${r.host}))`,
+    `GT_WEBHOOK_REJECTED: Webhook ${r.base}/redirect was refused: HTTP 302 redirects to http://localhost:${port}/elsewhere, which is not followed (host ` +
+      `localhost:${port} is not in the allowed hosts (${r.host}))`,
   );
-  assert.deepEqual(r.received.map((x) => x.path), ['/redirect']);
+  assert.deepEqual(
+    r.received.map((x) => x.path),
+    ['/redirect'],
+  );
 });
 
 test('a host outside the allowed list is refused before anything is sent', async (t) => {
@@ -116,8 +125,12 @@ test('without a signing secret nothing is sent; bad payloads are named', async (
   );
   assert.equal(
     await ok.failure('webhook', { url: `http://me:pw@${r.host}/hook`, body: {} }),
-    `GT_PAYLOAD_INVALID: Expected a URL without user:password@ (the signature authenticates the request) for webhook.url but received http://***@${r.host}/hook of type string`,
+    `GT_PAYLOAD_INVALID: Expected a URL without user:password@ (the signature authenticates the request) for webhook.url but received ` +
+      `http://***@${r.host}/hook of type string`,
   );
-  assert.match(await ok.failure('webhook', { url: `${r.base}/hook`, body: 'x'.repeat(1024 * 1024) }), /^GT_PAYLOAD_INVALID: Expected a body of at most 1048576 bytes as JSON for webhook.body/);
+  assert.match(
+    await ok.failure('webhook', { url: `${r.base}/hook`, body: 'x'.repeat(1024 * 1024) }),
+    /^GT_PAYLOAD_INVALID: Expected a body of at most 1048576 bytes as JSON for webhook.body/,
+  );
   assert.equal(r.received.length, 0);
 });
