@@ -2,25 +2,25 @@
 // pipelines, and the error registry.
 
 export * from './client/index.js';
-export { GearmanServer, type ServerOptions } from './server/server.js';
-export { createStore } from './store/index.js';
-export { GeartrainError, ERRORS, type ErrorCode } from './errors.js';
-export { DOMAIN_WORKERS, serveDomainWorkers, type DomainWorker, type DomainWorkerFactory, type WorkerSettings, type ServeOptions } from './workers/index.js';
+export { ERRORS, type ErrorCode, GeartrainError } from './errors.js';
+export { startEmbedded } from './pipelines/embedded.js';
 export {
   BUILTIN_PIPELINES,
-  findPipeline,
-  pipeline,
   checkPipeline,
-  loadPipelineFile,
-  runPipeline,
-  summarize,
-  resolveInput,
   FileRunStore,
+  findPipeline,
+  loadPipelineFile,
   type PipelineDef,
-  type StepDef,
-  type RunRecord,
+  pipeline,
   type RunEvent,
+  type RunRecord,
   type RunSummary,
+  resolveInput,
+  runPipeline,
+  type StepDef,
+  summarize,
 } from './pipelines/index.js';
-export { pipelineWorker, pipelineFunction, runIdFor, runStoreFor } from './pipelines/worker.js';
-export { startEmbedded } from './pipelines/embedded.js';
+export { pipelineFunction, pipelineWorker, runIdFor, runStoreFor } from './pipelines/worker.js';
+export { GearmanServer, type ServerOptions } from './server/server.js';
+export { createStore } from './store/index.js';
+export { DOMAIN_WORKERS, type DomainWorker, type DomainWorkerFactory, type ServeOptions, serveDomainWorkers, type WorkerSettings } from './workers/index.js';

@@ -1,6 +1,6 @@
 // pino logging for every geartrain process: JSON lines on stderr, pretty on a terminal.
 
-import pino, { type Logger, type LevelWithSilent } from 'pino';
+import pino, { type LevelWithSilent, type Logger } from 'pino';
 
 export type { Logger };
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

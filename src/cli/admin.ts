@@ -13,9 +13,7 @@ interface AdminOpts {
 }
 
 export function addCommon(cmd: Command): Command {
-  return cmd
-    .option('-s, --server <host:port,...>', 'job servers to ask', parseServers, ['127.0.0.1:4730'])
-    .option('--json', 'print JSON for scripts');
+  return cmd.option('-s, --server <host:port,...>', 'job servers to ask', parseServers, ['127.0.0.1:4730']).option('--json', 'print JSON for scripts');
 }
 
 export async function eachServer<T>(servers: string[], fn: (host: string, port: number) => Promise<T[]>): Promise<(T & { server: string })[]> {
@@ -47,7 +45,11 @@ export function registerAdmin(program: Command): void {
   addCommon(program.command('workers').description('connected workers and their functions (gearadmin --workers)')).action(async (opts: AdminOpts) => {
     const rows = (await eachServer(opts.server, adminWorkers)).filter((w) => w.functions.length > 0);
     if (opts.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    process.stdout.write(table(['SERVER', 'FD', 'HOST', 'CLIENT-ID', 'FUNCTIONS'], rows.map((w) => [w.server, w.fd, w.host, w.clientId, w.functions.join(',')])));
+    process.stdout.write(
+      table(
+        ['SERVER', 'FD', 'HOST', 'CLIENT-ID', 'FUNCTIONS'],
+        rows.map((w) => [w.server, w.fd, w.host, w.clientId, w.functions.join(',')]),
+      ),
+    );
   });
-
 }

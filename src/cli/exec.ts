@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { WorkFail, Worker, type WorkerJob } from '../client/index.js';
+import { Worker, type WorkerJob, WorkFail } from '../client/index.js';
 import { report, reportJobs } from '../supervisor/ipc.js';
 import { commandLogger, parsePositiveInt, parseServers } from './options.js';
 

@@ -2,18 +2,18 @@
 // The `pipeline` / `geartrain` command line. Each command lives in its own file.
 
 import { Command } from 'commander';
-import { VERSION } from '../version.js';
 import { GeartrainError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerAdmin } from './admin.js';
+import { registerExec } from './exec.js';
+import { registerJobs } from './jobs.js';
+import { parseLogLevel } from './options.js';
+import { registerRun } from './run.js';
 import { registerServer } from './server.js';
 import { registerSubmit } from './submit.js';
-import { registerExec } from './exec.js';
-import { registerAdmin } from './admin.js';
-import { registerJobs } from './jobs.js';
-import { registerWorker } from './worker.js';
-import { registerRun } from './run.js';
-import { registerUp } from './up.js';
 import { registerSupervise } from './supervise.js';
-import { parseLogLevel } from './options.js';
+import { registerUp } from './up.js';
+import { registerWorker } from './worker.js';
 
 const program = new Command();
 program

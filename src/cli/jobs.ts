@@ -1,7 +1,7 @@
 // `pipeline jobs …`: the job log of geartrain servers (list, show, retry, cancel). Against
 // gearmand, which keeps no log, `pipeline jobs` falls back to what `show jobs` lists.
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { adminCommand, adminJobs } from '../client/admin.js';
 import { parseServer } from '../client/index.js';
 import { gtError } from '../errors.js';
@@ -96,7 +96,18 @@ export function registerJobs(program: Command): void {
           // gearmand has no job log: show what it holds in memory instead.
           if (!(err instanceof Error && /UNKNOWN_COMMAND/.test(err.message))) throw err;
           const live = await eachServer([server], (h, p) => adminJobs(h, p));
-          for (const j of live) rows.push({ id: j.handle, handle: j.handle, fn: '?', state: 'queued', attempts: j.retries, maxAttempts: 0, updatedAt: Date.now(), result: null, server });
+          for (const j of live)
+            rows.push({
+              id: j.handle,
+              handle: j.handle,
+              fn: '?',
+              state: 'queued',
+              attempts: j.retries,
+              maxAttempts: 0,
+              updatedAt: Date.now(),
+              result: null,
+              server,
+            });
         }
       }
       if (opts.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

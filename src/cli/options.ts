@@ -1,9 +1,9 @@
 // Parsers for CLI flags: each names the flag and what was expected.
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { GeartrainError } from '../errors.js';
-import { LOG_LEVELS, createLogger, type Logger } from '../log.js';
-import { SIZE_WORDS, parseSize as parseBytes } from '../shared/size.js';
+import { createLogger, LOG_LEVELS, type Logger } from '../log.js';
+import { parseSize as parseBytes, SIZE_WORDS } from '../shared/size.js';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -46,7 +46,10 @@ export function parseNonNegativeInt(name: string) {
 
 /** host:port[,host:port…]; a missing port means 4730. */
 export function parseServers(value: string): string[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new InvalidArgumentError(`Expected host:port[,host:port…] but received "${value}".`);
   for (const s of list) {
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(s);

@@ -8,12 +8,12 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { Client, WorkerCheck } from '../client/index.js';
 import { gtError, invalidArgument } from '../errors.js';
-import { defaultConcurrency } from '../workers/index.js';
 import { silentLogger } from '../log.js';
-import { startEmbedded, type Embedded } from '../pipelines/embedded.js';
-import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, resolveInput, runPipeline, summarize, type RunSummary } from '../pipelines/index.js';
-import { pipelineFunction, runIdFor, runStoreFor, runsIn } from '../pipelines/worker.js';
+import { type Embedded, startEmbedded } from '../pipelines/embedded.js';
+import { BUILTIN_PIPELINES, findPipeline, pipelineFiles, type RunSummary, resolveInput, runPipeline, summarize } from '../pipelines/index.js';
 import type { PipelineDef, RunEvent, RunRecord } from '../pipelines/types.js';
+import { pipelineFunction, runIdFor, runStoreFor, runsIn } from '../pipelines/worker.js';
+import { defaultConcurrency } from '../workers/index.js';
 import { commandLogger, parseDuration, parsePositiveInt, parseServers } from './options.js';
 import { table } from './table.js';
 import { addWorkerLimitFlags } from './worker.js';
@@ -83,7 +83,13 @@ function progressReporter(mode: 'bar' | 'lines' | 'none'): { onEvent(e: RunEvent
   const bar =
     mode === 'bar'
       ? new cliProgress.SingleBar(
-          { format: '{bar} {value}/{total} | {failed} failed | {rate}/s | ETA {eta_formatted}{note}', hideCursor: true, clearOnComplete: false, stream: process.stderr, etaBuffer: 20 },
+          {
+            format: '{bar} {value}/{total} | {failed} failed | {rate}/s | ETA {eta_formatted}{note}',
+            hideCursor: true,
+            clearOnComplete: false,
+            stream: process.stderr,
+            etaBuffer: 20,
+          },
           cliProgress.Presets.shades_classic,
         )
       : null;
@@ -166,7 +172,10 @@ function mailNotices(def: PipelineDef, record: RunRecord, cwd: string): string[]
 function workerCheck(servers: string[], waitMs: number, note: (text: string) => void): WorkerCheck {
   return new WorkerCheck(servers, {
     waitMs,
-    hint: waitMs > 0 ? 'start one (pipeline worker TYPE --server …)' : 'start one (pipeline worker TYPE --server …), or let the run wait with --wait-for-workers DURATION',
+    hint:
+      waitMs > 0
+        ? 'start one (pipeline worker TYPE --server …)'
+        : 'start one (pipeline worker TYPE --server …), or let the run wait with --wait-for-workers DURATION',
     onWaiting: (fn, list) => note(`waiting for a worker for ${fn} on ${list.join(', ')}${waitMs > 0 ? ` (up to ${Math.round(waitMs / 1000)} s)` : ''}`),
     onReady: () => note(''),
   });
@@ -186,7 +195,11 @@ export function registerRun(program: Command): void {
     .option('--notify <address>', 'email the summary to this address (pipelines with a notify option)')
     .option('--notify-url <url>', 'POST the summary and outputs, signed with GEARTRAIN_WEBHOOK_SECRET, to this URL (pipelines with a notifyUrl option)')
     .option('--force', 'ignore what an earlier run of the same input recorded')
-    .option('--wait-for-workers <duration>', 'with --server: wait this long (30s, 5m, 1h) for a worker of a function nobody serves, instead of failing at once', parseDuration('--wait-for-workers'))
+    .option(
+      '--wait-for-workers <duration>',
+      'with --server: wait this long (30s, 5m, 1h) for a worker of a function nobody serves, instead of failing at once',
+      parseDuration('--wait-for-workers'),
+    )
     .option('--json', 'print the summary as JSON on stdout, no progress');
   addWorkerLimitFlags(run)
     .option('--allow-path <dir...>', 'embedded workers: folders they may also read and write, besides INPUT and --out')
@@ -196,7 +209,11 @@ export function registerRun(program: Command): void {
         if (given) throw invalidArgument('no embedded-worker flag with --server (set it on `pipeline worker`)', given[1], opts[given[0]]);
       }
       const def = await findPipeline(name);
-      const options = { ...opts.set, ...(opts.notify !== undefined ? { notify: opts.notify } : {}), ...(opts.notifyUrl !== undefined ? { notifyUrl: opts.notifyUrl } : {}) };
+      const options = {
+        ...opts.set,
+        ...(opts.notify !== undefined ? { notify: opts.notify } : {}),
+        ...(opts.notifyUrl !== undefined ? { notifyUrl: opts.notifyUrl } : {}),
+      };
       checkOptions(def, options);
       const out = path.resolve(opts.out ?? def.name);
       const resolved = await resolveInput(def, input, opts.out ?? def.name);
@@ -227,7 +244,11 @@ export function registerRun(program: Command): void {
       const progress = progressReporter(mode);
       // Running servers may have no worker for a step's function: fail (or wait, saying so) instead of queueing for ever.
       const check = opts.server ? workerCheck(opts.server, opts.waitForWorkers ?? 0, progress.note) : null;
-      const client = new Client({ servers: opts.server ?? embedded!.servers, logger: log, ...(check ? { beforeSubmit: (fn: string) => check.ready(fn) } : {}) });
+      const client = new Client({
+        servers: opts.server ?? embedded!.servers,
+        logger: log,
+        ...(check ? { beforeSubmit: (fn: string) => check.ready(fn) } : {}),
+      });
       const abort = new AbortController();
       let interrupted = 0;
       const onSigint = (): void => {
@@ -278,7 +299,8 @@ export function registerRun(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }) => {
       const rows: { name: string; source: string; input: string; steps: string; description: string }[] = [];
-      for (const def of BUILTIN_PIPELINES.values()) rows.push({ name: def.name, source: 'built-in', input: def.input, steps: def.steps.map((s) => s.id).join(' '), description: def.description ?? '' });
+      for (const def of BUILTIN_PIPELINES.values())
+        rows.push({ name: def.name, source: 'built-in', input: def.input, steps: def.steps.map((s) => s.id).join(' '), description: def.description ?? '' });
       for (const file of await pipelineFiles()) {
         try {
           const def = await findPipeline(file);
@@ -288,7 +310,13 @@ export function registerRun(program: Command): void {
         }
       }
       if (opts.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-      else process.stdout.write(table(['name', 'source', 'input', 'steps', 'description'], rows.map((r) => [r.name, r.source, r.input, r.steps, r.description])));
+      else
+        process.stdout.write(
+          table(
+            ['name', 'source', 'input', 'steps', 'description'],
+            rows.map((r) => [r.name, r.source, r.input, r.steps, r.description]),
+          ),
+        );
     });
 
   program
@@ -332,8 +360,16 @@ export function registerRun(program: Command): void {
         return;
       }
       const runs = await store.list(100);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(runs.map((r) => ({ id: r.id, pipeline: r.pipeline, status: r.status, updatedAt: r.updatedAt })))}\n`);
-      process.stdout.write(table(['id', 'pipeline', 'status', 'updated'], runs.map((r) => [r.id, r.pipeline, r.status, r.updatedAt])));
+      if (opts.json)
+        return void process.stdout.write(
+          `${JSON.stringify(runs.map((r) => ({ id: r.id, pipeline: r.pipeline, status: r.status, updatedAt: r.updatedAt })))}\n`,
+        );
+      process.stdout.write(
+        table(
+          ['id', 'pipeline', 'status', 'updated'],
+          runs.map((r) => [r.id, r.pipeline, r.status, r.updatedAt]),
+        ),
+      );
     });
 }
 

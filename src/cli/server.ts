@@ -1,15 +1,15 @@
 // `pipeline server`: run the job server in the foreground until SIGINT/SIGTERM (graceful:
 // running jobs finish within the grace period, nothing queued is lost).
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { GeartrainError } from '../errors.js';
-import { GearmanServer } from '../server/server.js';
-import { backoffPolicy } from '../server/retry.js';
-import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
-import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
 import { runsIn } from '../pipelines/worker.js';
 import { tuneHeapGrowth } from '../server/heap.js';
 import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/http/options.js';
+import { backoffPolicy } from '../server/retry.js';
+import { GearmanServer } from '../server/server.js';
+import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
+import { commandLogger, parsePort, parsePositiveInt, parseSize } from './options.js';
 
 interface ServerOpts {
   host: string;
@@ -55,16 +55,35 @@ export function registerServer(program: Command): void {
     .option('--grace-ms <ms>', 'on SIGTERM, how long running jobs may take to finish', parsePositiveInt('--grace-ms'), 30_000)
     .option('--max-packet-size <bytes>', 'largest packet accepted, e.g. 64m', parseSize, 64 * 1024 * 1024)
     .option('--max-functions-per-worker <n>', 'functions one worker connection may register (CAN_DO)', parsePositiveInt('--max-functions-per-worker'), 1000)
-    .option('--max-buffered <bytes>', 'bytes of unfinished packets held across all connections, e.g. 256m (at least --max-packet-size); past it the connection holding the most is closed (default: 256m)', parseSize)
+    .option(
+      '--max-buffered <bytes>',
+      'bytes of unfinished packets held across all connections, e.g. 256m (at least --max-packet-size); past it the connection holding the most is ' +
+        'closed (default: 256m)',
+      parseSize,
+    )
     .option('--packet-timeout <ms>', 'close a connection whose unfinished packet receives nothing for this long', parsePositiveInt('--packet-timeout'), 30_000)
-    .option('--admin-allow <addresses...>', 'when listening beyond loopback: addresses/CIDRs that may run admin commands that change state or show payloads (comma or space separated; default: loopback)')
+    .option(
+      '--admin-allow <addresses...>',
+      'when listening beyond loopback: addresses/CIDRs that may run admin commands that change state or show payloads (comma or space separated; ' +
+        'default: loopback)',
+    )
     .option('--http-port <port>', 'serve the HTTP API, dashboard and /metrics on this port (0 picks a free one; default: no HTTP)', parsePort)
     .option('--http-host <host>', 'address of the HTTP port; one that is not loopback needs a token', '127.0.0.1')
     .option('--http-token <token>', 'bearer token the HTTP API and /metrics ask for (env GEARTRAIN_HTTP_TOKEN)')
     .option('--runs <dir...>', 'HTTP API and dashboard: show the pipeline runs recorded under these output folders')
     .option('--http-body-limit <bytes>', 'largest HTTP request body, e.g. 1m', parseSize, 1024 * 1024)
-    .option('--http-request-timeout <ms>', 'longest a client may take to send a whole HTTP request (408 past it)', parsePositiveInt('--http-request-timeout'), DEFAULT_REQUEST_TIMEOUT_MS)
-    .option('--http-connection-timeout <ms>', 'close an HTTP connection with no traffic for this long', parsePositiveInt('--http-connection-timeout'), DEFAULT_CONNECTION_TIMEOUT_MS)
+    .option(
+      '--http-request-timeout <ms>',
+      'longest a client may take to send a whole HTTP request (408 past it)',
+      parsePositiveInt('--http-request-timeout'),
+      DEFAULT_REQUEST_TIMEOUT_MS,
+    )
+    .option(
+      '--http-connection-timeout <ms>',
+      'close an HTTP connection with no traffic for this long',
+      parsePositiveInt('--http-connection-timeout'),
+      DEFAULT_CONNECTION_TIMEOUT_MS,
+    )
     .action(async (opts: ServerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'server');
       tuneHeapGrowth();
@@ -97,7 +116,14 @@ export function registerServer(program: Command): void {
         maxFunctionsPerWorker: opts.maxFunctionsPerWorker,
         maxBuffered: opts.maxBuffered,
         packetTimeoutMs: opts.packetTimeout,
-        ...(opts.adminAllow ? { adminAllow: opts.adminAllow.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean) } : {}),
+        ...(opts.adminAllow
+          ? {
+              adminAllow: opts.adminAllow
+                .flatMap((a) => a.split(','))
+                .map((a) => a.trim())
+                .filter(Boolean),
+            }
+          : {}),
         logger: log,
         store,
         serverId: opts.serverId,

@@ -1,7 +1,7 @@
 // `pipeline submit FN [DATA]`: like `gearman -f FN`, reading the payload from stdin when
 // DATA is not given. Foreground results (and WORK_DATA chunks) go to stdout.
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { Client, type PriorityName } from '../client/index.js';
 import { GeartrainError } from '../errors.js';
 import { commandLogger, parsePositiveInt, parseServers } from './options.js';

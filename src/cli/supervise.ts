@@ -59,7 +59,10 @@ function psTable(ps: PsResult): string {
 /** What needs an operator, on stderr so stdout stays a table. */
 function warnGaveUp(ps: PsResult): void {
   for (const t of ps.types) {
-    if (t.state === 'gave-up') process.stderr.write(`pipeline: gave up on ${t.type}: its processes kept crashing at start; fix the config, then pipeline reload (or pipeline scale ${t.type}=N)\n`);
+    if (t.state === 'gave-up')
+      process.stderr.write(
+        `pipeline: gave up on ${t.type}: its processes kept crashing at start; fix the config, then pipeline reload (or pipeline scale ${t.type}=N)\n`,
+      );
   }
 }
 
@@ -92,7 +95,12 @@ export function registerSupervise(program: Command): void {
       counts[type] = n;
     }
     const r = (await controlRequest(opts.socket, { cmd: 'scale', counts, wait: opts.wait !== false })) as ScaleResult;
-    print(opts.json, r, () => table(['TYPE', 'FROM', 'TO'], r.scaled.map((s) => [s.type, s.from, s.to])));
+    print(opts.json, r, () =>
+      table(
+        ['TYPE', 'FROM', 'TO'],
+        r.scaled.map((s) => [s.type, s.from, s.to]),
+      ),
+    );
     notReady(r.notReady);
     if (!opts.json) warnGaveUp(r.ps);
   });
@@ -103,7 +111,12 @@ export function registerSupervise(program: Command): void {
       .description('re-read the config and replace every worker process one at a time: each replacement registers before the old one stops, so no job fails'),
   ).action(async (opts: ControlOpts) => {
     const r = (await controlRequest(opts.socket, { cmd: 'reload' })) as ReloadResult;
-    print(opts.json, r, () => table(['TYPE', 'NAME', 'OLD-PID', 'NEW-PID'], r.replaced.map((x) => [x.type, x.name, x.oldPid ?? '-', x.newPid])));
+    print(opts.json, r, () =>
+      table(
+        ['TYPE', 'NAME', 'OLD-PID', 'NEW-PID'],
+        r.replaced.map((x) => [x.type, x.name, x.oldPid ?? '-', x.newPid]),
+      ),
+    );
     for (const w of r.warnings) process.stderr.write(`pipeline: ${w}\n`);
     for (const f of r.failed) process.stderr.write(`pipeline: reload of ${f.type} stopped at ${f.name}: ${f.error}; its other processes were kept\n`);
     if (r.failed.length > 0) process.exitCode = 1;

@@ -5,14 +5,14 @@
 
 import type { Command } from 'commander';
 import { createLogger, type Logger } from '../log.js';
-import { GearmanServer } from '../server/server.js';
+import { runsIn } from '../pipelines/worker.js';
+import { tuneHeapGrowth } from '../server/heap.js';
 import { backoffPolicy } from '../server/retry.js';
+import { GearmanServer } from '../server/server.js';
 import { createStore, DEFAULT_STORE_URL } from '../store/index.js';
-import { ControlServer, DEFAULT_SOCKET, LogRelay, Supervisor, loadConfig, type ServerConfig } from '../supervisor/index.js';
+import { ControlServer, DEFAULT_SOCKET, LogRelay, loadConfig, type ServerConfig, Supervisor } from '../supervisor/index.js';
 import { commandLogger } from './options.js';
 import { redact } from './server.js';
-import { tuneHeapGrowth } from '../server/heap.js';
-import { runsIn } from '../pipelines/worker.js';
 
 interface UpOpts {
   config?: string;
@@ -44,7 +44,9 @@ async function startServer(cfg: ServerConfig, level: string, log: Logger): Promi
     retentionMs: cfg.retentionDays === undefined ? undefined : cfg.retentionDays * 24 * 3600_000,
     shutdownGraceMs: cfg.graceMs,
     retry: backoffPolicy({ maxAttempts: cfg.maxAttempts, baseDelayMs: cfg.retryDelayMs }),
-    ...(cfg.http ? { http: { port: cfg.http.port, host: cfg.http.host ?? '127.0.0.1', token: cfg.http.token ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined) } } : {}),
+    ...(cfg.http
+      ? { http: { port: cfg.http.port, host: cfg.http.host ?? '127.0.0.1', token: cfg.http.token ?? (process.env.GEARTRAIN_HTTP_TOKEN || undefined) } }
+      : {}),
     ...(cfg.http?.runs ? { runs: runsIn(cfg.http.runs) } : {}),
   });
   try {
@@ -62,7 +64,11 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('run the job server and worker processes per type, restarted when they crash (see pipeline ps, scale, reload)')
     .option('-c, --config <file>', 'geartrain.config.json or .yaml (default: ./geartrain.config.{json,yaml,yml}, else one process per worker type)')
-    .option('--socket <path>', 'control socket for pipeline ps, scale and reload (GEARTRAIN_SUPERVISOR_SOCKET)', process.env.GEARTRAIN_SUPERVISOR_SOCKET ?? DEFAULT_SOCKET)
+    .option(
+      '--socket <path>',
+      'control socket for pipeline ps, scale and reload (GEARTRAIN_SUPERVISOR_SOCKET)',
+      process.env.GEARTRAIN_SUPERVISOR_SOCKET ?? DEFAULT_SOCKET,
+    )
     .action(async (opts: UpOpts, cmd: Command) => {
       tuneHeapGrowth();
       const log = commandLogger(cmd, 'supervisor');
@@ -94,7 +100,14 @@ export function registerUp(program: Command): void {
         throw err;
       }
       const embedded = server ? [reachable(config.server!.host, server.address().port)] : undefined;
-      const sup = new Supervisor({ config, configFile: file, embeddedServers: embedded, logger: log, logLevel: level, relay: new LogRelay(log, process.stderr.isTTY === true) });
+      const sup = new Supervisor({
+        config,
+        configFile: file,
+        embeddedServers: embedded,
+        logger: log,
+        logLevel: level,
+        relay: new LogRelay(log, process.stderr.isTTY === true),
+      });
       supervisor = sup;
       // The HTTP API's processes view and scale controls are this supervisor.
       server?.setSupervisorProvider({ ps: () => sup.ps(), scale: (counts) => sup.scale(counts), reload: () => sup.reload() });

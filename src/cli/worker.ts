@@ -3,10 +3,18 @@
 
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
-import { DOMAIN_WORKERS, DOMAIN_WORKER_NAMES, defaultConcurrency, isDomainWorkerName, serveDomainWorkers, type ServedType, type WorkerSettings } from '../workers/index.js';
 import { BUILTIN_PIPELINES, findPipeline, pipelineFiles } from '../pipelines/index.js';
 import { pipelineWorker } from '../pipelines/worker.js';
 import { report, reportJobs } from '../supervisor/ipc.js';
+import {
+  DOMAIN_WORKER_NAMES,
+  DOMAIN_WORKERS,
+  defaultConcurrency,
+  isDomainWorkerName,
+  type ServedType,
+  serveDomainWorkers,
+  type WorkerSettings,
+} from '../workers/index.js';
 import { commandLogger, parseNonNegativeInt, parsePositiveInt, parseServers, parseSize } from './options.js';
 
 interface WorkerOpts {
@@ -42,7 +50,11 @@ export function parseTypeCount(arg: string): TypeCount {
 
 /** Worker settings from flags, falling back to the environment. */
 export function settingsFrom(opts: WorkerOpts, env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (v: string | undefined): string[] | undefined =>
+    v
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return {
     allowPaths: opts.allowPath ?? list(env.GEARTRAIN_ALLOW_PATHS),
     thumbnail: { maxPixels: opts.maxPixels, maxFileBytes: opts.maxFileSize },
@@ -72,18 +84,33 @@ export function registerWorker(program: Command): void {
   const worker = program
     .command('worker')
     .description(`serve domain workers: ${DOMAIN_WORKER_NAMES.join(', ')} (all when none is named), and \`pipeline\` (drives enqueued pipeline runs)`)
-    .argument('[types...]', 'worker types, each optionally TYPE=N for its own concurrency; `pipeline` serves pipeline:NAME for every built-in and ./pipelines file')
-    .option('-s, --server <host:port,...>', 'job servers (each worker connects to every one)', parseServers, process.env.GEARTRAIN_SERVERS ? parseServers(process.env.GEARTRAIN_SERVERS) : ['127.0.0.1:4730'])
-    .option('-c, --concurrency <n>', 'jobs run at once per type, unless TYPE=N says otherwise (default: cores + 1 for thumbnail, 1 for the others)', parsePositiveInt('--concurrency'))
+    .argument(
+      '[types...]',
+      'worker types, each optionally TYPE=N for its own concurrency; `pipeline` serves pipeline:NAME for every built-in and ./pipelines file',
+    )
+    .option(
+      '-s, --server <host:port,...>',
+      'job servers (each worker connects to every one)',
+      parseServers,
+      process.env.GEARTRAIN_SERVERS ? parseServers(process.env.GEARTRAIN_SERVERS) : ['127.0.0.1:4730'],
+    )
+    .option(
+      '-c, --concurrency <n>',
+      'jobs run at once per type, unless TYPE=N says otherwise (default: cores + 1 for thumbnail, 1 for the others)',
+      parsePositiveInt('--concurrency'),
+    )
     .option('--allow-path <dir...>', 'only read and write files under these folders, links resolved (GEARTRAIN_ALLOW_PATHS)');
   addWorkerLimitFlags(worker)
     .option('--ffmpeg-timeout <ms>', 'transcode and waveform: kill ffmpeg after this long (default 3600000)', parsePositiveInt('--ffmpeg-timeout'))
     .option('--max-duration <seconds>', 'waveform: longest audio, by its header and by the samples decoded (default 10800)', parsePositiveInt('--max-duration'))
-    .option('--templates <dir>', 'email: templates folder (default: the package\'s fixtures/email)')
+    .option('--templates <dir>', "email: templates folder (default: the package's fixtures/email)")
     .option('--outbox <dir>', 'email: folder for .eml files when no SMTP is set (default .geartrain/outbox)')
     .option('--grace-ms <ms>', 'on SIGTERM, let running jobs finish for this long, then fail them (retried)', parseNonNegativeInt('--grace-ms'), 30_000)
     .option('--allowed-hosts <list>', 'cache-warm and webhook: comma-separated hosts URLs may point at (GEARTRAIN_ALLOWED_HOSTS)')
-    .option('--webhook-secret <secret>', 'webhook: HMAC-SHA256 signing key, at least 16 characters (GEARTRAIN_WEBHOOK_SECRET; prefer the variable: flags show in ps)')
+    .option(
+      '--webhook-secret <secret>',
+      'webhook: HMAC-SHA256 signing key, at least 16 characters (GEARTRAIN_WEBHOOK_SECRET; prefer the variable: flags show in ps)',
+    )
     .action(async (args: string[], opts: WorkerOpts, cmd: Command) => {
       const log = commandLogger(cmd, 'worker');
       const wanted = args.length === 0 ? DOMAIN_WORKER_NAMES.map((type) => ({ type, count: undefined })) : args.map(parseTypeCount);

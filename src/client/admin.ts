@@ -2,7 +2,7 @@
 // Works against geartrain and gearmand alike.
 
 import net from 'node:net';
-import { gtError, GeartrainError } from '../errors.js';
+import { GeartrainError, gtError } from '../errors.js';
 
 export interface FunctionStatus {
   function: string;
@@ -85,7 +85,10 @@ export async function adminWorkers(host: string, port: number): Promise<WorkerIn
   return rows(await adminCommand(host, port, 'workers')).map((l) => {
     const colon = l.indexOf(' :');
     const [fd, h, id] = l.slice(0, colon).split(' ');
-    const functions = l.slice(colon + 2).split(' ').filter(Boolean);
+    const functions = l
+      .slice(colon + 2)
+      .split(' ')
+      .filter(Boolean);
     return { fd: Number(fd), host: h!, clientId: id!, functions };
   });
 }

@@ -2,8 +2,8 @@
 // bytes (strings become UTF-8); function names and unique ids are encoded as UTF-8 here
 // because the codec writes string arguments as latin1.
 
-import { GEARMAN_FUNCTION_MAX_SIZE, GEARMAN_MAX_UNIQUE_SIZE } from '../protocol/commands.js';
 import { invalidArgument } from '../errors.js';
+import { GEARMAN_FUNCTION_MAX_SIZE, GEARMAN_MAX_UNIQUE_SIZE } from '../protocol/commands.js';
 
 const EMPTY = Buffer.alloc(0);
 

@@ -2,17 +2,17 @@
 // waiting for their reply (answered strictly in order, so a FIFO), and the foreground jobs
 // waiting for results (routed by job handle).
 
-import { Cmd, commandName } from '../protocol/commands.js';
-import { req, type Packet } from '../protocol/codec.js';
 import { GeartrainError, gtError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { type Packet, req } from '../protocol/codec.js';
+import { Cmd, commandName } from '../protocol/commands.js';
 import type { Backoff } from '../shared/backoff.js';
-import { reconnectBackoff, type ReconnectOptions } from './backoff.js';
+import type { ServerAddress } from './address.js';
+import { formatAddress } from './address.js';
+import { type ReconnectOptions, reconnectBackoff } from './backoff.js';
 import { own, wireInt } from './bytes.js';
 import { ServerConnection } from './connection.js';
 import { Queue } from './queue.js';
-import type { ServerAddress } from './address.js';
-import { formatAddress } from './address.js';
 import type { Submission } from './submission.js';
 
 /** An ERROR packet from a server: `serverCode` is its first argument (QUEUE_ERROR, …). */
@@ -170,7 +170,8 @@ export class ClientSession {
   private abandon(err: GeartrainError): void {
     for (const p of this.pending.drain()) p.reject(err);
     if (this.handles.size === 0) return;
-    const lost = err.code === 'GT_CONNECTION_LOST' ? err : new GeartrainError('GT_CONNECTION_LOST', gtError('GT_CONNECTION_LOST', this.address).message, { cause: err });
+    const lost =
+      err.code === 'GT_CONNECTION_LOST' ? err : new GeartrainError('GT_CONNECTION_LOST', gtError('GT_CONNECTION_LOST', this.address).message, { cause: err });
     const subs = [...this.handles.values()].flatMap((a) => a.subs);
     this.handles.clear();
     for (const sub of subs) this.owner.lost(sub, lost);

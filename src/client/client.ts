@@ -5,15 +5,15 @@
 // its server drops before the result.
 
 import { EventEmitter } from 'node:events';
-import { Cmd } from '../protocol/commands.js';
-import { req, type Packet } from '../protocol/codec.js';
 import { GeartrainError, gtError, invalidArgument } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
+import { type Packet, req } from '../protocol/codec.js';
+import { Cmd } from '../protocol/commands.js';
+import { runLimited } from '../shared/limit.js';
 import { formatAddress, parseServer, type ServerAddress } from './address.js';
 import { own, positiveInt, toBytes, uniqueBytes, wireInt } from './bytes.js';
 import { ClientSession, type SessionOwner } from './client-session.js';
 import { Submission } from './submission.js';
-import { runLimited } from '../shared/limit.js';
 import { TaskEntry } from './tasks.js';
 import type { ClientOptions, JobRef, JobStatus, SubmitOptions, Task, TaskOptions, TaskResult } from './types.js';
 

@@ -3,11 +3,11 @@
 // ClientSession and WorkerSession give the packets meaning.
 
 import net from 'node:net';
+import { type GeartrainError, gtError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { PacketDecoder, type Packet } from '../protocol/codec.js';
-import { GeartrainError, gtError } from '../errors.js';
-import { Queue } from './queue.js';
+import { type Packet, PacketDecoder } from '../protocol/codec.js';
 import { formatAddress, type ServerAddress } from './address.js';
+import { Queue } from './queue.js';
 
 /** A packet, or a function that encodes it when the socket can take it (large payloads). */
 export type Frame = Buffer | (() => Buffer);

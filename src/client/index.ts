@@ -1,6 +1,6 @@
 // geartrain's Gearman client library: Client (submit, background, tasks, status) and Worker.
 
-export { parseServer, formatAddress, DEFAULT_PORT, type ServerAddress } from './address.js';
+export { DEFAULT_PORT, formatAddress, parseServer, type ServerAddress } from './address.js';
 export type { ReconnectOptions } from './backoff.js';
 export { Client } from './client.js';
 export type {
@@ -14,6 +14,6 @@ export type {
   TaskOptions,
   TaskResult,
 } from './types.js';
-export { Worker, SERVER_TIMEOUT_GRACE_MS, type FunctionOptions, type JobEvent, type WorkerOptions } from './worker.js';
-export { WorkFail, type JobHandler, type WorkerJob } from './worker-job.js';
+export { type FunctionOptions, type JobEvent, SERVER_TIMEOUT_GRACE_MS, Worker, type WorkerOptions } from './worker.js';
 export { WorkerCheck, type WorkerCheckOptions } from './worker-check.js';
+export { type JobHandler, type WorkerJob, WorkFail } from './worker-job.js';

@@ -2,11 +2,11 @@
 // tried on, and how each server answer settles it. A submission settles exactly once; answers
 // that arrive later (after a timeout or abort) are ignored.
 
-import { Cmd } from '../protocol/commands.js';
+import { type GeartrainError, gtError, invalidArgument } from '../errors.js';
 import { req } from '../protocol/codec.js';
-import { GeartrainError, gtError, invalidArgument } from '../errors.js';
+import { Cmd } from '../protocol/commands.js';
 import { functionNameBytes, own, positiveInt, toBytes, uniqueBytes } from './bytes.js';
-import type { JobExceptionError, JobRef, PriorityName, SubmitOptions, TaskOptions } from './types.js';
+import type { JobExceptionError, JobRef, PriorityName, TaskOptions } from './types.js';
 
 const COMMANDS: Record<PriorityName, readonly [foreground: number, background: number]> = {
   high: [Cmd.SUBMIT_JOB_HIGH, Cmd.SUBMIT_JOB_HIGH_BG],
@@ -56,7 +56,8 @@ export class Submission {
       positiveInt(opts.timeoutMs, 'timeoutMs');
       if (background) throw invalidArgument('no timeoutMs on a background submission', 'timeoutMs', opts.timeoutMs);
     }
-    if (opts.failovers !== undefined && (!Number.isInteger(opts.failovers) || opts.failovers < 0)) throw invalidArgument('non-negative integer', 'failovers', opts.failovers);
+    if (opts.failovers !== undefined && (!Number.isInteger(opts.failovers) || opts.failovers < 0))
+      throw invalidArgument('non-negative integer', 'failovers', opts.failovers);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArgument('AbortSignal', 'signal', opts.signal);
     for (const hook of ['onData', 'onWarning', 'onStatus', 'onCreated', 'onComplete', 'onFail', 'onException'] as const) {
       if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw invalidArgument('function', hook, opts[hook]);

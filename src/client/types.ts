@@ -1,7 +1,7 @@
 // The Client's public option and result types.
 
-import type { Logger } from '../log.js';
 import type { GeartrainError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { ServerAddress } from './address.js';
 import type { ReconnectOptions } from './backoff.js';
 

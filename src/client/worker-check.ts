@@ -4,9 +4,9 @@
 // first (`pipeline run --server`) passes ready() as the Client's beforeSubmit.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GeartrainError, gtError, invalidArgument } from '../errors.js';
-import { adminCommand, adminStatus } from './admin.js';
+import { type GeartrainError, gtError, invalidArgument } from '../errors.js';
 import { formatAddress, parseServer, type ServerAddress } from './address.js';
+import { adminCommand, adminStatus } from './admin.js';
 
 export interface WorkerCheckOptions {
   /** How long to wait for a worker of a function nobody serves before failing with GT_NO_WORKERS. @defaultValue 0 (fail at once) */

@@ -2,9 +2,9 @@
 // packets go out on the connection that assigned the job; once the job has ended (result sent,
 // timed out, connection lost, worker stopped) they are dropped.
 
-import { Cmd } from '../protocol/commands.js';
+import { type GeartrainError, invalidArgument } from '../errors.js';
 import { req } from '../protocol/codec.js';
-import { GeartrainError, invalidArgument } from '../errors.js';
+import { Cmd } from '../protocol/commands.js';
 import { toBytes } from './bytes.js';
 import type { ServerConnection } from './connection.js';
 
@@ -37,6 +37,7 @@ export interface WorkerJob {
   readonly signal: AbortSignal;
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing (`async () => {}`) is typed void, which undefined would refuse
 export type JobHandler = (job: WorkerJob) => Promise<string | Uint8Array | void> | string | Uint8Array | void;
 
 export class ActiveJob implements WorkerJob {

@@ -2,13 +2,13 @@
 // functions, and the grab cycle: GRAB_JOB_UNIQ → JOB_ASSIGN_UNIQ, or NO_JOB → PRE_SLEEP → NOOP.
 // At most one grab is outstanding per connection; the Worker decides when to grab.
 
-import { Cmd, commandName } from '../protocol/commands.js';
-import { req, type Packet } from '../protocol/codec.js';
 import type { GeartrainError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatAddress, type ServerAddress } from './address.js';
+import { type Packet, req } from '../protocol/codec.js';
+import { Cmd, commandName } from '../protocol/commands.js';
 import type { Backoff } from '../shared/backoff.js';
-import { reconnectBackoff, type ReconnectOptions } from './backoff.js';
+import { formatAddress, type ServerAddress } from './address.js';
+import { type ReconnectOptions, reconnectBackoff } from './backoff.js';
 import { ServerConnection } from './connection.js';
 
 export interface WorkerSessionOwner {
@@ -56,7 +56,7 @@ export class WorkerSession {
   }
 
   get canGrab(): boolean {
-    return this.ready && this.grab === 'idle' && this.conn !== null && this.conn.writable;
+    return this.ready && this.grab === 'idle' && this.conn?.writable === true;
   }
 
   /** One connection attempt; on failure a retry is scheduled. Never rejects. */

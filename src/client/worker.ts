@@ -3,15 +3,15 @@
 // a thrown WorkFail WORK_FAIL, any other throw WORK_EXCEPTION.
 
 import { EventEmitter } from 'node:events';
+import { exceptionText, type GeartrainError, gtError, invalidArgument } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
+import { type Packet, req } from '../protocol/codec.js';
 import { Cmd } from '../protocol/commands.js';
-import { req, type Packet } from '../protocol/codec.js';
-import { exceptionText, gtError, invalidArgument, type GeartrainError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
 import { parseServer, type ServerAddress } from './address.js';
 import type { ReconnectOptions } from './backoff.js';
 import { functionNameBytes, own, positiveInt } from './bytes.js';
 import type { ServerConnection } from './connection.js';
-import { ActiveJob, WorkFail, type JobHandler } from './worker-job.js';
+import { ActiveJob, type JobHandler, WorkFail } from './worker-job.js';
 import { WorkerSession, type WorkerSessionOwner } from './worker-session.js';
 
 export interface WorkerOptions {
@@ -116,8 +116,7 @@ export class Worker extends EventEmitter implements WorkerSessionOwner {
     const nameBytes = functionNameBytes(name, 'name');
     if (typeof handler !== 'function') throw invalidArgument('function', 'handler', handler);
     const timeout = opts.timeout === undefined ? undefined : positiveInt(opts.timeout, 'timeout');
-    const packet =
-      timeout === undefined ? req(Cmd.CAN_DO, nameBytes) : req(Cmd.CAN_DO_TIMEOUT, nameBytes, String(timeout + SERVER_TIMEOUT_GRACE_MS));
+    const packet = timeout === undefined ? req(Cmd.CAN_DO, nameBytes) : req(Cmd.CAN_DO_TIMEOUT, nameBytes, String(timeout + SERVER_TIMEOUT_GRACE_MS));
     this.functions.set(name, { handler, timeout, packet });
     if (this.closing) return this;
     for (const s of this.sessions) {

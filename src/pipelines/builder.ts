@@ -5,22 +5,10 @@
 // all. build() runs the same checks as a pipeline file (define.ts).
 
 import type { Static, TSchema, TUnknown } from 'typebox';
+import type { PriorityName } from '../client/types.js';
 import type { BuiltinFunctionName, BuiltinFunctions } from '../schema/workers.js';
 import { checkPipeline } from './define.js';
-import type {
-  FanOutStep,
-  FunctionSchemas,
-  InputKind,
-  InputOf,
-  ItemScope,
-  OptionDef,
-  PipelineDef,
-  SingleStep,
-  StepDef,
-  StepScope,
-  Template,
-} from './types.js';
-import type { PriorityName } from '../client/types.js';
+import type { FanOutStep, FunctionSchemas, InputKind, InputOf, ItemScope, OptionDef, PipelineDef, SingleStep, StepDef, StepScope, Template } from './types.js';
 
 /** What the builder knows of a step declared so far. */
 interface KnownStep {
@@ -116,7 +104,9 @@ export interface FanOutStepInput<Sc extends StepScope<unknown, unknown, unknown>
 type ScopeAfter<I, O, S extends KnownSteps, N extends readonly (keyof S)[]> = StepScope<I, O, StepViews<S, AncestorsOf<S, N>>>;
 
 /** The steps known after adding step Id. */
-type With<S extends KnownSteps, Id extends string, R, FanOut extends boolean, N extends readonly (keyof S)[]> = S & { [K in Id]: { result: R; fanOut: FanOut; ancestors: AncestorsOf<S, N> } };
+type With<S extends KnownSteps, Id extends string, R, FanOut extends boolean, N extends readonly (keyof S)[]> = S & {
+  [K in Id]: { result: R; fanOut: FanOut; ancestors: AncestorsOf<S, N> };
+};
 
 /** An id not used yet (a repeated one is a type error, and a build-time one). */
 type NewId<Id extends string, S> = Id extends keyof S ? never : Id;

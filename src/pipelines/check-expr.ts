@@ -3,7 +3,7 @@
 // a declared option, a step it needs and that step's result or results, an input file's fields).
 // A typo is refused here instead of becoming an empty string in an output path.
 
-import { ExprError, parse, pathsIn, type Node, type PathNode } from './expr.js';
+import { ExprError, type Node, type PathNode, parse, pathsIn } from './expr.js';
 import { INPUT_FILE_FIELDS } from './input.js';
 import type { InputKind } from './types.js';
 
@@ -34,7 +34,10 @@ export function inputShape(kind: InputKind): Shape {
 
 /** What `steps.ID` offers: `result` of a single step, `results` of a fan-out. */
 export function stepShape(fanOut: boolean): Shape {
-  return { kind: 'object', fields: { ...(fanOut ? { results: { kind: 'array', of: ANY } } : { result: ANY }), failed: SCALAR, status: SCALAR, failures: FAILURES } };
+  return {
+    kind: 'object',
+    fields: { ...(fanOut ? { results: { kind: 'array', of: ANY } } : { result: ANY }), failed: SCALAR, status: SCALAR, failures: FAILURES },
+  };
 }
 
 export interface ExprContext {

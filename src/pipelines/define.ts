@@ -3,10 +3,10 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GeartrainError, describeValue, gtError } from '../errors.js';
+import { describeValue, GeartrainError, gtError } from '../errors.js';
 import { checker } from '../schema/check.js';
 import { parseYaml } from '../yaml.js';
-import { checkExpression, inputShape, itemShape, type ExprContext } from './check-expr.js';
+import { checkExpression, type ExprContext, inputShape, itemShape } from './check-expr.js';
 import { expressionBody, templateStrings } from './expr.js';
 import { PipelineFile } from './schema.js';
 import type { OptionDef, PipelineDef, StepDef } from './types.js';
@@ -35,7 +35,8 @@ function checkStepExpressions(def: PipelineDef, i: number, ancestors: ReadonlySe
   if (typeof s.forEach === 'string') check(at('forEach'), expressionBody(s.forEach), s.forEach, ctx);
   if (typeof s.when === 'string') check(at('when'), expressionBody(s.when), s.when, ctx);
   if (typeof s.payload === 'function') return;
-  const inner: ExprContext = s.forEach === undefined ? ctx : { ...ctx, item: typeof s.forEach === 'string' ? itemShape(expressionBody(s.forEach), ctx) : { kind: 'any' } };
+  const inner: ExprContext =
+    s.forEach === undefined ? ctx : { ...ctx, item: typeof s.forEach === 'string' ? itemShape(expressionBody(s.forEach), ctx) : { kind: 'any' } };
   for (const t of templateStrings(s.payload, 'payload')) for (const e of t.expressions) check(at(t.where), e, t.text, inner);
 }
 
@@ -86,7 +87,8 @@ function jsonView(name: string, raw: Record<string, unknown>): Record<string, un
   if (functions !== undefined) {
     if (!isObject(functions)) throw invalid(name, 'functions must be an object of {payload?, result?} schemas (TypeScript pipelines only)');
     for (const [fn, schemas] of Object.entries(functions)) {
-      if (!isObject(schemas) || [schemas.payload, schemas.result].some((x) => x !== undefined && !isObject(x))) throw invalid(name, `functions.${fn} must be {payload?, result?} TypeBox schemas`);
+      if (!isObject(schemas) || [schemas.payload, schemas.result].some((x) => x !== undefined && !isObject(x)))
+        throw invalid(name, `functions.${fn} must be {payload?, result?} TypeBox schemas`);
     }
   }
   if (isObject(view.options)) {
@@ -155,11 +157,19 @@ export function checkPipeline(raw: unknown, source = 'pipeline'): PipelineDef {
     steps,
     ...(file.description ? { description: file.description } : {}),
     ...(file.extensions ? { extensions: file.extensions.map((e) => e.toLowerCase().replace(/^\.?/, '.')) } : {}),
-    ...(file.options ? { options: Object.fromEntries(Object.entries(file.options).map(([k, o]) => [k, { ...o, ...(options?.[k]?.schema ? { schema: options[k].schema } : {}) }])) } : {}),
+    ...(file.options
+      ? {
+          options: Object.fromEntries(
+            Object.entries(file.options).map(([k, o]) => [k, { ...o, ...(options?.[k]?.schema ? { schema: options[k].schema } : {}) }]),
+          ),
+        }
+      : {}),
     ...(raw.functions ? { functions: raw.functions as PipelineDef['functions'] } : {}),
     ...(typeof raw.result === 'function' ? { result: raw.result as PipelineDef['result'] } : {}),
   };
-  steps.forEach((st, i) => checkStepExpressions(def, i, ancestors.get(st.id)!));
+  steps.forEach((st, i) => {
+    checkStepExpressions(def, i, ancestors.get(st.id)!);
+  });
   return def;
 }
 

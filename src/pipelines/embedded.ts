@@ -2,10 +2,10 @@
 // free loopback port (jobs in memory: the run record, not the queue, is what resumes a run) and
 // in-process workers for the functions the pipeline calls.
 
+import { type Logger, silentLogger } from '../log.js';
 import { GearmanServer } from '../server/server.js';
-import { silentLogger, type Logger } from '../log.js';
 import { DOMAIN_WORKERS, defaultConcurrency, isDomainWorkerName } from '../workers/index.js';
-import { serveDomainWorkers, type ServedType, type ServedWorkers } from '../workers/runtime.js';
+import { type ServedType, type ServedWorkers, serveDomainWorkers } from '../workers/runtime.js';
 import type { WorkerSettings } from '../workers/types.js';
 import type { PipelineDef } from './types.js';
 
@@ -15,10 +15,7 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
-export async function startEmbedded(
-  def: PipelineDef,
-  opts: { concurrency?: number; settings?: WorkerSettings; logger?: Logger } = {},
-): Promise<Embedded> {
+export async function startEmbedded(def: PipelineDef, opts: { concurrency?: number; settings?: WorkerSettings; logger?: Logger } = {}): Promise<Embedded> {
   const log = opts.logger ?? silentLogger;
   const server = new GearmanServer({ host: '127.0.0.1', port: 0, logger: log });
   const { port } = await server.listen();

@@ -6,11 +6,7 @@
 
 export type Scope = object;
 
-type Token =
-  | { t: 'num'; v: number }
-  | { t: 'str'; v: string }
-  | { t: 'id'; v: string }
-  | { t: 'op'; v: string };
+type Token = { t: 'num'; v: number } | { t: 'str'; v: string } | { t: 'id'; v: string } | { t: 'op'; v: string };
 
 type CompareOp = '==' | '!=' | '>' | '<' | '>=' | '<=';
 
@@ -185,12 +181,18 @@ export function evalNode(node: Node, s: Scope): unknown {
       const l = evalNode(node.l, s) as number;
       const r = evalNode(node.r, s) as number;
       switch (node.op) {
-        case '==': return l === r;
-        case '!=': return l !== r;
-        case '>': return l > r;
-        case '<': return l < r;
-        case '>=': return l >= r;
-        case '<=': return l <= r;
+        case '==':
+          return l === r;
+        case '!=':
+          return l !== r;
+        case '>':
+          return l > r;
+        case '<':
+          return l < r;
+        case '>=':
+          return l >= r;
+        case '<=':
+          return l <= r;
       }
     }
   }

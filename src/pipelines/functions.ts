@@ -4,7 +4,7 @@
 
 import type { TSchema } from 'typebox';
 import { GeartrainError, gtError } from '../errors.js';
-import { checker, type Checker } from '../schema/check.js';
+import { type Checker, checker } from '../schema/check.js';
 import type { PipelineDef } from './types.js';
 
 export interface FunctionChecks {

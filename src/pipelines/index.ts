@@ -4,10 +4,10 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gtError } from '../errors.js';
-import { loadPipelineFile } from './define.js';
-import type { PipelineDef } from './types.js';
 import { thumbnails } from './builtin/thumbnails.js';
 import { upload } from './builtin/upload.js';
+import { loadPipelineFile } from './define.js';
+import type { PipelineDef } from './types.js';
 
 export const BUILTIN_PIPELINES: ReadonlyMap<string, PipelineDef> = new Map([
   [thumbnails.name, thumbnails],
@@ -22,7 +22,10 @@ const FILE = /\.(json|ya?ml)$/i;
 /** Pipeline files in `dir` (none when it does not exist). */
 export async function pipelineFiles(dir = PIPELINES_DIR): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((f) => FILE.test(f)).sort().map((f) => path.join(dir, f));
+    return (await readdir(dir))
+      .filter((f) => FILE.test(f))
+      .sort()
+      .map((f) => path.join(dir, f));
   } catch {
     return [];
   }
@@ -40,10 +43,10 @@ export async function findPipeline(nameOrFile: string): Promise<PipelineDef> {
   throw gtError('GT_PIPELINE_NOT_FOUND', `"${nameOrFile}"`, [...BUILTIN_PIPELINES.keys(), ...files].join(', '));
 }
 
+export { type FanOutStepInput, type OptionValues, PipelineBuilder, pipeline, type SingleStepInput, type TemplateOf } from './builder.js';
 export { checkPipeline, loadPipelineFile } from './define.js';
-export { pipeline, PipelineBuilder, type OptionValues, type SingleStepInput, type FanOutStepInput, type TemplateOf } from './builder.js';
+export { type InputFile, resolveInput } from './input.js';
+export { type RunnerOptions, type RunParams, type RunSummary, runPipeline, summarize } from './runner.js';
 export { PipelineFile, PipelineJob } from './schema.js';
-export { runPipeline, summarize, type RunnerOptions, type RunParams, type RunSummary } from './runner.js';
 export { FileRunStore, type RunStore } from './state.js';
-export { resolveInput, type InputFile } from './input.js';
 export type * from './types.js';

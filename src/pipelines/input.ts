@@ -2,6 +2,7 @@
 // output folder and hidden folders left out), one file, or JSON; and the checks that keep a
 // run from writing anywhere but its output folder.
 
+import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gtError } from '../errors.js';
@@ -112,7 +113,7 @@ export async function resolveInput(def: PipelineDef, input: string, out: string)
   }
   const abs = path.resolve(input);
   const absOut = path.resolve(out);
-  let st;
+  let st: Stats;
   try {
     st = await stat(abs);
   } catch (err) {

@@ -3,14 +3,14 @@
 // and the files a payload will write (so two items that would write one file are caught before
 // either runs). Functions that are not domain workers are submitted unchecked.
 
+import path from 'node:path';
 import { GeartrainError, gtError } from '../errors.js';
 import { silentLogger } from '../log.js';
-import path from 'node:path';
-import { emailWorker } from '../workers/email.js';
 import { cacheWarmWorker } from '../workers/cache-warm.js';
+import { emailWorker } from '../workers/email.js';
 import { probeWorker } from '../workers/probe.js';
-import { outputName as thumbnailName, thumbnailWorker, type ThumbnailPayload } from '../workers/thumbnail.js';
-import { outputName as transcodeName, parseTranscode, storyboardNames, type TranscodeJob } from '../workers/transcode.js';
+import { type ThumbnailPayload, outputName as thumbnailName, thumbnailWorker } from '../workers/thumbnail.js';
+import { parseTranscode, storyboardNames, type TranscodeJob, outputName as transcodeName } from '../workers/transcode.js';
 
 interface KnownFunction {
   parse(raw: unknown): unknown;
@@ -32,7 +32,10 @@ let table: Map<string, KnownFunction> | undefined;
 function knownFunctions(): Map<string, KnownFunction> {
   if (table) return table;
   table = new Map<string, KnownFunction>([
-    ['thumbnail', known(thumbnailWorker({}, silentLogger).parse, (p: ThumbnailPayload) => p.sizes.map((s) => path.join(p.outDir, thumbnailName(baseOf(p), s))))],
+    [
+      'thumbnail',
+      known(thumbnailWorker({}, silentLogger).parse, (p: ThumbnailPayload) => p.sizes.map((s) => path.join(p.outDir, thumbnailName(baseOf(p), s)))),
+    ],
     [
       'transcode',
       known(parseTranscode, (p: TranscodeJob) => [

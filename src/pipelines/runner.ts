@@ -7,12 +7,12 @@ import type { Client } from '../client/client.js';
 import type { JobExceptionError, TaskResult } from '../client/types.js';
 import { exceptionCode, exceptionText, gtError, isRetryable } from '../errors.js';
 import { fingerprint } from '../shared/fingerprint.js';
+import { ancestorsOf } from './define.js';
 import { ExprError, evaluate, render } from './expr.js';
+import { checkOptions, type FunctionChecks, functionChecks } from './functions.js';
 import { outputConflicts } from './payloads.js';
 import { preflight } from './preflight.js';
 import type { RunStore } from './state.js';
-import { ancestorsOf } from './define.js';
-import { checkOptions, functionChecks, type FunctionChecks } from './functions.js';
 import type { ItemRecord, ItemScope, PipelineDef, RunEvent, RunRecord, StepDef, StepRecord, StepScope, StepStatus, StepView } from './types.js';
 
 export interface RunnerOptions {

@@ -1,7 +1,7 @@
 // Where run records live: one JSON file per run in a folder, replaced atomically, so a run that
 // is started again (or a pipeline worker taking over after a crash) finds what was done.
 
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomic } from '../workers/files.js';
 import type { RunRecord } from './types.js';

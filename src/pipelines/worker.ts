@@ -5,13 +5,13 @@
 
 import path from 'node:path';
 import { Client } from '../client/client.js';
-import { GeartrainError, exceptionCode, gtError, isRetryable } from '../errors.js';
+import { exceptionCode, GeartrainError, gtError, isRetryable } from '../errors.js';
 import { checker } from '../schema/check.js';
 import { fingerprint } from '../shared/fingerprint.js';
 import { checkAllowed } from '../workers/files.js';
 import type { DomainWorker, DomainWorkerFactory } from '../workers/types.js';
 import { resolveInput } from './input.js';
-import { runPipeline, summarize, type RunSummary } from './runner.js';
+import { type RunSummary, runPipeline, summarize } from './runner.js';
 import { PipelineJob } from './schema.js';
 import { FileRunStore } from './state.js';
 import type { PipelineDef, RunRecord } from './types.js';
@@ -56,7 +56,9 @@ export function runIdFor(def: PipelineDef, inputSpec: unknown, out: string): str
 export function runFailure(summary: RunSummary): GeartrainError {
   const f = summary.failures;
   const first = f[0];
-  const what = first ? `${first.step} (${first.item}): ${first.error.replace(/^GT_[A-Z_]+: /, '')}${f.length > 1 ? ` (and ${f.length - 1} more failed)` : ''}` : 'a step failed';
+  const what = first
+    ? `${first.step} (${first.item}): ${first.error.replace(/^GT_[A-Z_]+: /, '')}${f.length > 1 ? ` (and ${f.length - 1} more failed)` : ''}`
+    : 'a step failed';
   const codes = f.map((x) => exceptionCode(x.error));
   const permanent = codes.length > 0 && codes.every((c) => c !== undefined && !isRetryable(c));
   return permanent ? new GeartrainError(codes[0]!, `Run ${summary.id}: ${what}`) : gtError('GT_RUN_FAILED', summary.id, what);

@@ -170,13 +170,22 @@ export class PacketDecoder {
       if (len - off < HEADER_SIZE) return this.stash(chunk, off, HEADER_SIZE);
       const magic = chunk.readUInt32BE(off);
       if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
-        return this.fail({ code: 'GT_BAD_MAGIC', message: `Bad packet magic 0x${magic.toString(16).padStart(8, '0')}: expected \\0REQ or \\0RES`, fatal: true });
+        return this.fail({
+          code: 'GT_BAD_MAGIC',
+          message: `Bad packet magic 0x${magic.toString(16).padStart(8, '0')}: expected \\0REQ or \\0RES`,
+          fatal: true,
+        });
       }
       const type = chunk.readUInt32BE(off + 4);
       const size = chunk.readUInt32BE(off + 8);
       // Check the size before trusting it: never wait for, or allocate, an untrusted length.
       if (size > this.maxPacketSize) {
-        return this.fail({ code: 'GT_PACKET_TOO_LARGE', message: `Packet body of ${size} bytes exceeds the limit of ${this.maxPacketSize} bytes`, fatal: true, type });
+        return this.fail({
+          code: 'GT_PACKET_TOO_LARGE',
+          message: `Packet body of ${size} bytes exceeds the limit of ${this.maxPacketSize} bytes`,
+          fatal: true,
+          type,
+        });
       }
       const end = off + HEADER_SIZE + size;
       if (end > len) return this.begin(magic === MAGIC_REQ ? 'req' : 'res', type, size, chunk, off + HEADER_SIZE);

@@ -6,7 +6,7 @@
 import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
-import { type ErrorCode, describeValue, gtError } from '../errors.js';
+import { describeValue, type ErrorCode, gtError } from '../errors.js';
 
 /** The JSON Schema keywords describe() reads; TypeBox schemas are plain JSON Schema objects. */
 interface SchemaNode {
@@ -162,7 +162,9 @@ export function explain(schema: TSchema, value: unknown, errors: readonly Schema
   // its words unless that error is about something inside the value (`poster.format`, `to[1]`).
   for (let branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath)); branch !== undefined; ) {
     const under: string = `${e.schemaPath}/${branch}`;
-    const inner: SchemaError | undefined = errors.find((x) => x.keyword !== 'boolean' && (x.schemaPath === under || x.schemaPath.startsWith(`${under}/`)) && !inBranch(x, under));
+    const inner: SchemaError | undefined = errors.find(
+      (x) => x.keyword !== 'boolean' && (x.schemaPath === under || x.schemaPath.startsWith(`${under}/`)) && !inBranch(x, under),
+    );
     if (inner === undefined || (at(root, e.schemaPath).expected !== undefined && pointerOf(inner).length <= e.instancePath.length)) break;
     e = inner;
     branch = unionBranch(at(root, e.schemaPath), valueAt(value, e.instancePath));
@@ -170,7 +172,14 @@ export function explain(schema: TSchema, value: unknown, errors: readonly Schema
   const node = at(root, e.schemaPath);
   if (e.schemaPath.endsWith('/propertyNames')) {
     // The key is what was refused, not its value.
-    return { expected: describe(node), path: e.instancePath, received: e.instancePath.slice(e.instancePath.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~') };
+    return {
+      expected: describe(node),
+      path: e.instancePath,
+      received: e.instancePath
+        .slice(e.instancePath.lastIndexOf('/') + 1)
+        .replace(/~1/g, '/')
+        .replace(/~0/g, '~'),
+    };
   }
   if (e.keyword === 'additionalProperties') {
     const extra = String((e.params.additionalProperties as string[] | undefined)?.[0] ?? '');

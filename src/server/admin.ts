@@ -1,10 +1,10 @@
 // Text admin protocol, byte-compatible with gearmand 1.1.x (libgearman-server/text.cc):
 // tab-separated rows ending in a line holding ".", "OK"/"ERR ..." lines ending in CRLF.
 
-import type { JobRegistry } from './registry.js';
-import type { JobLog } from './joblog.js';
 import { runJobsCommand } from './admin-joblog.js';
 import type { Connection } from './connection.js';
+import type { JobLog } from './joblog.js';
+import type { JobRegistry } from './registry.js';
 
 export interface AdminContext {
   readonly registry: JobRegistry;
@@ -54,7 +54,10 @@ export function runAdmin(ctx: AdminContext, words: string[]): string | Promise<s
     }
     case 'show': {
       if (argc < 2) return errUnknown(cmd);
-      const what = words.slice(1).map((w) => w.toLowerCase()).join(' ');
+      const what = words
+        .slice(1)
+        .map((w) => w.toLowerCase())
+        .join(' ');
       if (what === 'unique jobs') {
         let out = '';
         for (const job of registry.uniques()) out += `${job.unique}\n`;

@@ -3,11 +3,11 @@
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { PacketDecoder, res, type DecodeError, type Packet } from '../protocol/codec.js';
-import { Cmd } from '../protocol/commands.js';
 import { gtError } from '../errors.js';
-import { newPeerState, type Peer } from './registry.js';
+import { type DecodeError, type Packet, PacketDecoder, res } from '../protocol/codec.js';
+import { Cmd } from '../protocol/commands.js';
 import type { PartialHolder, PartialPackets } from './partial-packets.js';
+import { newPeerState, type Peer } from './registry.js';
 
 /** A packet this large is written at once, not copied into the tick's combined buffer. */
 const COALESCE_MAX = 64 * 1024;
@@ -239,7 +239,10 @@ export class Connection implements Peer, PartialHolder {
       reason === 'buffered'
         ? gtError('GT_BUFFER_FULL', this.server.partial.limits.maxBuffered, bytes)
         : gtError('GT_PACKET_TIMEOUT', this.decoder.received, this.server.partial.limits.timeoutMs);
-    this.log.warn({ code: err.code, bytes }, reason === 'buffered' ? 'unfinished packets over --max-buffered; closing the largest' : 'unfinished packet stalled; closing');
+    this.log.warn(
+      { code: err.code, bytes },
+      reason === 'buffered' ? 'unfinished packets over --max-buffered; closing the largest' : 'unfinished packet stalled; closing',
+    );
     this.partialBytes = 0;
     this.end(res(Cmd.ERROR, err.gearmanCode, err.message));
     // Read nothing more: the rest of its packet would be read, allocated and thrown away

@@ -2,12 +2,12 @@
 // The switch is exhaustive over the command table; anything a client may not send ends in
 // gearmand's "Command not expected".
 
-import { Cmd, GEARMAN_MAX_UNIQUE_SIZE, type CommandName } from '../protocol/commands.js';
-import { res, type Packet } from '../protocol/codec.js';
-import { GeartrainError, exceptionCode, gtError, isRetryable } from '../errors.js';
-import { HIGH, LOW, NORMAL, type JobRegistry, type Priority, type Job, type Peer, type SubmitRequest } from './registry.js';
+import { exceptionCode, GeartrainError, gtError, isRetryable } from '../errors.js';
+import { type Packet, res } from '../protocol/codec.js';
+import { Cmd, type CommandName, GEARMAN_MAX_UNIQUE_SIZE } from '../protocol/commands.js';
 import type { Connection, HeldReply } from './connection.js';
 import type { CommitWaiter } from './job.js';
+import { HIGH, type Job, type JobRegistry, LOW, NORMAL, type Peer, type Priority, type SubmitRequest } from './registry.js';
 
 export interface DispatchContext {
   readonly registry: JobRegistry;
@@ -82,10 +82,7 @@ export function dispatch(ctx: DispatchContext, conn: Connection, p: Packet): voi
       const unique = str(a[0]);
       const job = registry.findByUnique(unique);
       if (!job) conn.send(res(Cmd.STATUS_RES_UNIQUE, unique, '0', '0', '0', '0', '0'));
-      else
-        conn.send(
-          res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clientCount)),
-        );
+      else conn.send(res(Cmd.STATUS_RES_UNIQUE, unique, '1', job.worker ? '1' : '0', String(job.numerator), String(job.denominator), String(job.clientCount)));
       return;
     }
 

@@ -174,7 +174,10 @@ export class JobLog implements JobListener {
       // would bury everything else.
       if (this.failingSince === 0) {
         this.failingSince = Date.now();
-        this.log.warn({ err: (err as Error).message, store: this.store.name }, 'job log upkeep failed (leases not renewed, no jobs claimed); retrying every poll');
+        this.log.warn(
+          { err: (err as Error).message, store: this.store.name },
+          'job log upkeep failed (leases not renewed, no jobs claimed); retrying every poll',
+        );
       }
     } finally {
       this.polling = false;
@@ -423,7 +426,8 @@ export class JobLog implements JobListener {
     await this.sync();
     const r = await this.store.get(id);
     if (!r) throw gtError('GT_JOB_NOT_FOUND', `No job ${id} in the job log`);
-    if (r.state === 'queued' || r.state === 'running') throw gtError('GT_JOB_NOT_FOUND', `Job ${id} is ${r.state}; only failed, dead or cancelled jobs can be retried`);
+    if (r.state === 'queued' || r.state === 'running')
+      throw gtError('GT_JOB_NOT_FOUND', `Job ${id} is ${r.state}; only failed, dead or cancelled jobs can be retried`);
     if (r.data === null) throw gtError('GT_JOB_NOT_FOUND', `Job ${id} has no payload left to run (it is ${r.state})`);
     const existing = this.registry.findById(id);
     if (existing) this.registry.remove(existing);

@@ -2,11 +2,11 @@
 // process do not mix). Everything is read on scrape: gauges from the job registry, counters
 // and histograms from the plain counters in stats.ts. Nothing here runs per packet.
 
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import type { Connection } from './connection.js';
-import { PRIORITY_NAMES, type JobRegistry } from './registry.js';
-import type { FunctionStats, Histo, ServerStats } from './stats.js';
 import type { PartialPackets } from './partial-packets.js';
+import { type JobRegistry, PRIORITY_NAMES } from './registry.js';
+import type { FunctionStats, Histo, ServerStats } from './stats.js';
 
 export interface MetricsSource {
   readonly registry: JobRegistry;
@@ -64,10 +64,7 @@ class CountedHistogram {
 export class ServerMetrics {
   readonly registry = new Registry();
 
-  constructor(
-    private readonly src: MetricsSource,
-    opts: ServerMetricsOptions = {},
-  ) {
+  constructor(src: MetricsSource, opts: ServerMetricsOptions = {}) {
     const reg = this.registry;
     const jobs = src.registry;
     const registers = [reg];
@@ -148,12 +145,16 @@ export class ServerMetrics {
     counter('geartrain_jobs_retried_total', 'Failed attempts queued to run again (automatic retries)', (s) => s.retried);
     counter('geartrain_jobs_dead_total', 'Background jobs out of attempts, or failed for good; kept in the job log', (s) => s.dead);
 
-    const durations = new CountedHistogram('geartrain_job_duration_seconds', 'Seconds from a worker taking a job to its WORK_COMPLETE or failure', function* () {
-      for (const s of jobs.stats.values()) {
-        yield [{ function: s.name, outcome: 'completed' }, s.completedSeconds];
-        yield [{ function: s.name, outcome: 'failed' }, s.failedSeconds];
-      }
-    });
+    const durations = new CountedHistogram(
+      'geartrain_job_duration_seconds',
+      'Seconds from a worker taking a job to its WORK_COMPLETE or failure',
+      function* () {
+        for (const s of jobs.stats.values()) {
+          yield [{ function: s.name, outcome: 'completed' }, s.completedSeconds];
+          yield [{ function: s.name, outcome: 'failed' }, s.failedSeconds];
+        }
+      },
+    );
     reg.registerMetric(durations as unknown as Metric);
 
     new Gauge({
@@ -207,9 +208,13 @@ export class ServerMetrics {
       },
     });
 
-    const storeWrites = new CountedHistogram('geartrain_store_write_duration_seconds', 'Seconds per job store write (one group commit of many changes)', function* () {
-      yield [{}, src.stats.storeWrites];
-    });
+    const storeWrites = new CountedHistogram(
+      'geartrain_store_write_duration_seconds',
+      'Seconds per job store write (one group commit of many changes)',
+      function* () {
+        yield [{}, src.stats.storeWrites];
+      },
+    );
     reg.registerMetric(storeWrites as unknown as Metric);
 
     new Counter({

@@ -2,15 +2,15 @@
 // workers that can run each function, and who to wake when work arrives. No sockets here:
 // peers are reached through the small `Peer` interface, so the rules can be tested alone.
 
-import { Cmd } from '../protocol/commands.js';
-import { res } from '../protocol/codec.js';
 import { gtError } from '../errors.js';
-import { FunctionEntry, Job, JobsByHandle, keepPayload, madeUniqueSeq, parseSeq, type Peer } from './job.js';
+import { res } from '../protocol/codec.js';
+import { Cmd } from '../protocol/commands.js';
+import { Abilities } from './abilities.js';
+import { FunctionEntry, Job, JobsByHandle, keepPayload, madeUniqueSeq, type Peer, parseSeq } from './job.js';
+import { backoffPolicy, type RetryPolicy } from './retry.js';
+import { FunctionStats } from './stats.js';
 import type { JobNaming, Priority } from './types.js';
 import { newUuid } from './uuid.js';
-import { FunctionStats } from './stats.js';
-import { Abilities } from './abilities.js';
-import { backoffPolicy, type RetryPolicy } from './retry.js';
 
 export { FunctionEntry, Job, JobsByHandle, type Peer } from './job.js';
 export type { JobNaming, Priority } from './types.js';
@@ -108,7 +108,9 @@ export class JobRegistry {
     this.naming = {
       handlePrefix: opts.handlePrefix,
       // Makes job log ids unique across restarts and across servers sharing a store.
-      bootId: `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`,
+      bootId: `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4)
+        .toString(36)
+        .padStart(4, '0')}`,
       // A v4 UUID's shape: version 4, RFC 4122 variant; 60 random bits, then 60 bits of sequence.
       uniquePrefix: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8`,
       epoch: Date.now(),
@@ -220,11 +222,14 @@ export class JobRegistry {
     const delay = job.runAt - Date.now();
     if (delay <= 0) return this.enqueue(job, false);
     job.fn.scheduled++;
-    job.timer = setTimeout(() => {
-      job.timer = null;
-      job.fn.scheduled--;
-      this.schedule(job);
-    }, Math.min(delay, MAX_TIMER_MS));
+    job.timer = setTimeout(
+      () => {
+        job.timer = null;
+        job.fn.scheduled--;
+        this.schedule(job);
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
   }
 
   private enqueue(job: Job, atHead: boolean): void {
@@ -392,10 +397,13 @@ export class JobRegistry {
       if (timeout > 0) {
         // gearmand: timeouts under one second are raised to one second; on expiry, requeue.
         // Clamped: setTimeout turns a delay over 2^31-1 ms into 1 ms (an instant requeue).
-        job.timer = setTimeout(() => {
-          job.timer = null;
-          if (job.worker === worker) this.requeue(job, `timed out after ${timeout} ms`);
-        }, Math.min(Math.max(timeout, 1000), MAX_TIMER_MS));
+        job.timer = setTimeout(
+          () => {
+            job.timer = null;
+            if (job.worker === worker) this.requeue(job, `timed out after ${timeout} ms`);
+          },
+          Math.min(Math.max(timeout, 1000), MAX_TIMER_MS),
+        );
       }
     }
     this.settle(worker);
@@ -572,7 +580,7 @@ export class JobRegistry {
     const { bootId } = this.naming;
     if (id.length <= bootId.length + 1 || id.charCodeAt(bootId.length) !== 0x2d || !id.startsWith(bootId)) return undefined;
     const job = this.jobs.bySequence(parseSeq(id, bootId.length + 1));
-    return job && job.logged && job.foreignId === null ? job : undefined;
+    return job?.logged && job.foreignId === null ? job : undefined;
   }
 
   findByUnique(unique: string): Job | undefined {

@@ -1,29 +1,29 @@
 // The job server: accepts connections, routes packets to dispatch and text lines to admin,
 // and owns the registry, the store and every timer. `close()` is idempotent.
 
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
-import { EventEmitter } from 'node:events';
-import { Cmd } from '../protocol/commands.js';
-import { DEFAULT_MAX_PACKET_SIZE, res, type DecodeError, type Packet } from '../protocol/codec.js';
 import { GeartrainError, gtError, invalidArgument } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
+import { DEFAULT_MAX_PACKET_SIZE, type DecodeError, type Packet, res } from '../protocol/codec.js';
+import { Cmd } from '../protocol/commands.js';
 import { MemoryStore } from '../store/memory.js';
 import type { JobStore } from '../store/types.js';
 import { VERSION } from '../version.js';
-import { Connection, type ConnectionHost, type HeldReply } from './connection.js';
-import { dispatch, sendError, type DispatchContext } from './dispatch.js';
-import { runAdmin, type AdminContext } from './admin.js';
+import { type AdminContext, runAdmin } from './admin.js';
 import { AdminPolicy } from './admin-policy.js';
-import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, JobRegistry, type Job, type JobListener, type Peer } from './registry.js';
-import type { RetryPolicy } from './retry.js';
-import { JobLog } from './joblog.js';
-import { ServerStats } from './stats.js';
-import { PartialPackets } from './partial-packets.js';
-import { checkHttpOptions, type CheckedHttpOptions, type HttpOptions } from './http/options.js';
-import type { HttpApi } from './http/index.js';
+import { Connection, type ConnectionHost, type HeldReply } from './connection.js';
+import { type DispatchContext, dispatch, sendError } from './dispatch.js';
 import type { HttpHost } from './http/host.js';
+import type { HttpApi } from './http/index.js';
+import { type CheckedHttpOptions, checkHttpOptions, type HttpOptions } from './http/options.js';
 import type { RunsProvider, SupervisorProvider } from './http/providers.js';
+import { JobLog } from './joblog.js';
+import { PartialPackets } from './partial-packets.js';
+import { DEFAULT_MAX_FUNCTIONS_PER_WORKER, type Job, type JobListener, JobRegistry, type Peer } from './registry.js';
+import type { RetryPolicy } from './retry.js';
+import { ServerStats } from './stats.js';
 
 export interface ServerOptions {
   /** Address to listen on. @defaultValue '127.0.0.1' */
@@ -400,4 +400,3 @@ export class GearmanServer extends EventEmitter implements ConnectionHost, Dispa
     if (running() > 0) this.log.warn({ running: running() }, 'grace period over; closing with jobs still running');
   }
 }
-

@@ -12,12 +12,7 @@ export interface RunLimitedOptions {
  * that rejects stops further starts, and the first rejection is the result once the runs still
  * going have ended (nothing keeps running after the promise settles).
  */
-export function runLimited<T>(
-  items: readonly T[],
-  limit: number,
-  run: (item: T, index: number) => Promise<void>,
-  opts: RunLimitedOptions = {},
-): Promise<void> {
+export function runLimited<T>(items: readonly T[], limit: number, run: (item: T, index: number) => Promise<void>, opts: RunLimitedOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     let next = 0;
     let active = 0;

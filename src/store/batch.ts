@@ -25,8 +25,20 @@ export interface WritePlan {
 }
 
 const FIELDS = new Set<string>([
-  'fn', 'unique', 'priority', 'data', 'state', 'attempts', 'maxAttempts', 'runAt', 'worker',
-  'createdAt', 'updatedAt', 'result', 'owner', 'leaseUntil',
+  'fn',
+  'unique',
+  'priority',
+  'data',
+  'state',
+  'attempts',
+  'maxAttempts',
+  'runAt',
+  'worker',
+  'createdAt',
+  'updatedAt',
+  'result',
+  'owner',
+  'leaseUntil',
 ]);
 
 export function planWrite(changes: readonly JobChange[]): WritePlan {

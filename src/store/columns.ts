@@ -51,4 +51,3 @@ export function fromRow(r: Row): JobRecord {
     leaseUntil: Number(r.lease_until),
   };
 }
-

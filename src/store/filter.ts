@@ -1,6 +1,6 @@
 // Shared predicates over job records, for the stores that filter in process.
 
-import { PENDING_STATES, type JobFilter, type JobRecord, type JobState } from './types.js';
+import { type JobFilter, type JobRecord, type JobState, PENDING_STATES } from './types.js';
 
 export const isPending = (s: JobState): boolean => PENDING_STATES.includes(s);
 

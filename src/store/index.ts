@@ -5,7 +5,7 @@ import { MemoryStore } from './memory.js';
 import { ThreadedSqliteStore } from './sqlite-thread.js';
 import type { JobStore } from './types.js';
 
-export type { JobStore, JobRecord, JobChange, JobFilter, JobState } from './types.js';
+export type { JobChange, JobFilter, JobRecord, JobState, JobStore } from './types.js';
 export { JOB_STATES } from './types.js';
 
 /** Where `pipeline server` keeps its queue when neither --store nor GEARTRAIN_STORE says. */
@@ -26,7 +26,8 @@ export async function createStore(url: string): Promise<JobStore> {
         if (key !== 'keep') throw gtError('GT_STORE_URL_INVALID', `${url} (memory: takes one option, keep=N)`);
       }
       if (keep === undefined || keep === null) return new MemoryStore();
-      if (!/^\d{1,9}$/.test(keep)) throw gtError('GT_STORE_URL_INVALID', `${url} (keep= expects how many completed jobs to keep, a whole number such as keep=10000)`);
+      if (!/^\d{1,9}$/.test(keep))
+        throw gtError('GT_STORE_URL_INVALID', `${url} (keep= expects how many completed jobs to keep, a whole number such as keep=10000)`);
       return new MemoryStore({ keep: Number(keep) });
     }
     case 'sqlite': {

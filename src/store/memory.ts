@@ -6,8 +6,8 @@
 // of the newest `keep` (10,000 unless `memory:?keep=N`): a server that runs for days on this
 // store must not keep every job it ever ran.
 
-import type { DoneJob, JobChange, JobFilter, JobRecord, JobStore, LiveJobs } from './types.js';
 import { isPending, matches, newest } from './filter.js';
+import type { DoneJob, JobChange, JobFilter, JobRecord, JobStore, LiveJobs } from './types.js';
 
 /** Completed jobs kept by default. */
 export const KEEP_DONE = 10_000;
@@ -77,7 +77,10 @@ export class MemoryStore implements JobStore {
     const out: JobRecord[] = [];
     for (const j of this.jobs.values()) {
       if (out.length >= limit) break;
-      if (isPending(j.state) && ((includeOwn && j.owner === owner && j.leaseUntil !== leaseUntil) || j.owner === null || (j.owner !== owner && j.leaseUntil < now))) {
+      if (
+        isPending(j.state) &&
+        ((includeOwn && j.owner === owner && j.leaseUntil !== leaseUntil) || j.owner === null || (j.owner !== owner && j.leaseUntil < now))
+      ) {
         j.owner = owner;
         j.leaseUntil = leaseUntil;
         out.push({ ...j });

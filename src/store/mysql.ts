@@ -15,11 +15,11 @@
 import mysql from 'mysql2/promise';
 import { gtError, invalidArgument } from '../errors.js';
 import { approxSize, chunk, planWrite } from './batch.js';
-import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
+import { COLUMNS, FIELDS, fromRow, PENDING_SQL, type Row } from './columns.js';
 import { byCreation, renewalDue } from './lease.js';
-import { NoAnswer, NotConnected, PooledStore, refusedSqlState, withDeadline, type Failure } from './pooled.js';
+import { type Failure, NoAnswer, NotConnected, PooledStore, refusedSqlState, withDeadline } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, timeoutOption, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, type StoreUrl, timeoutOption } from './url.js';
 
 /** Table of schema versions, one row per jobs table (shared by every `?table=`). */
 const SCHEMA_TABLE = 'geartrain_schema';
@@ -125,7 +125,12 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
     super();
     this.url = parseStoreUrl(url, ['table', 'timeout']);
     this.timeoutMs = timeoutOption(this.url);
-    this.table = checkIdentifier(this.url.options.get('table') ?? DEFAULT_TABLE, 'table', TABLE_NAME, 'a table name of lowercase letters, digits and _ (at most 48)');
+    this.table = checkIdentifier(
+      this.url.options.get('table') ?? DEFAULT_TABLE,
+      'table',
+      TABLE_NAME,
+      'a table name of lowercase letters, digits and _ (at most 48)',
+    );
     const u = this.url.url;
     if (u.pathname.length <= 1) throw gtError('GT_STORE_URL_INVALID', `${this.name} (no database: mysql://user:password@host:3306/DATABASE)`);
     for (const key of u.searchParams.keys()) throw invalidArgument('no option but table or timeout', 'store URL', key);
@@ -133,9 +138,14 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
     const cols = FIELDS.map((f) => quote(COLUMNS[f]));
     this.sql = {
       // VALUES(col) is deprecated in MySQL 8.0.20 in favour of a row alias that MariaDB lacks.
-      upsert: `INSERT INTO ${t} (${cols.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${cols.slice(1).map((c) => `${c} = VALUES(${c})`).join(', ')}`,
+      upsert: `INSERT INTO ${t} (${cols.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${cols
+        .slice(1)
+        .map((c) => `${c} = VALUES(${c})`)
+        .join(', ')}`,
       claim: `SELECT * FROM ${t} WHERE state IN ${PENDING_SQL} AND (owner IS NULL OR (owner <> ? AND lease_until < ?)) LIMIT ? FOR UPDATE SKIP LOCKED`,
-      claimWithOwn: `SELECT * FROM ${t} WHERE state IN ${PENDING_SQL} AND ((owner = ? AND lease_until <> ?) OR owner IS NULL OR lease_until < ?) LIMIT ? FOR UPDATE SKIP LOCKED`,
+      claimWithOwn:
+        `SELECT * FROM ${t} WHERE state IN ${PENDING_SQL} AND ((owner = ? AND lease_until <> ?) OR owner IS NULL OR lease_until < ?) LIMIT ? FOR UPDATE ` +
+        `SKIP LOCKED`,
       renew: `UPDATE ${t} SET lease_until = ? WHERE owner = ? AND lease_until < ? AND state IN ${PENDING_SQL}`,
       release: `UPDATE ${t} SET lease_until = 0 WHERE owner = ? AND state IN ${PENDING_SQL}`,
     };
@@ -260,7 +270,10 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
         // but MariaDB 10.11 silently cuts binary literals in a UNION to 64 KiB.)
         const cols = g.fields.map((f) => quote(COLUMNS[f]));
         await c.query(`DROP TEMPORARY TABLE IF EXISTS ${CHANGES}`);
-        await c.query(`CREATE TEMPORARY TABLE ${CHANGES} (id ${CHANGE_TYPES.id} PRIMARY KEY, ${g.fields.map((f) => `${quote(COLUMNS[f])} ${CHANGE_TYPES[f]} NULL`).join(', ')})`);
+        await c.query(
+          `CREATE TEMPORARY TABLE ${CHANGES} (id ${CHANGE_TYPES.id} PRIMARY KEY, ` +
+            `${g.fields.map((f) => `${quote(COLUMNS[f])} ${CHANGE_TYPES[f]} NULL`).join(', ')})`,
+        );
         for (const rows of chunk(g.rows, INSERT_CHUNK_ROWS, budget, (r) => approxSize(r.set))) {
           await c.query(`INSERT INTO ${CHANGES} (id, ${cols.join(', ')}) VALUES ?`, [rows.map((r) => [r.id, ...g.fields.map((f) => r.set[f] ?? null)])]);
         }
@@ -302,12 +315,19 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
   async list(f: JobFilter): Promise<JobRecord[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.state !== undefined) (where.push('state = ?'), args.push(f.state));
-    if (f.fn !== undefined) (where.push('fn = ?'), args.push(f.fn));
-    if (f.since !== undefined) (where.push('updated_at >= ?'), args.push(f.since));
-    const sql =
-      `SELECT * FROM ${quote(this.table)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
-      `ORDER BY updated_at DESC, id DESC LIMIT ?`;
+    if (f.state !== undefined) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.fn !== undefined) {
+      where.push('fn = ?');
+      args.push(f.fn);
+    }
+    if (f.since !== undefined) {
+      where.push('updated_at >= ?');
+      args.push(f.since);
+    }
+    const sql = `SELECT * FROM ${quote(this.table)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT ?`;
     const [rows] = await this.run('list', false, (c) => c.query<mysql.RowDataPacket[]>(sql, [...args, f.limit ?? 100]));
     return rows.map((r) => fromRow(r as Row));
   }

@@ -4,7 +4,7 @@
 // database refused the data, and reported as the store being unavailable otherwise.
 
 import { GeartrainError, gtError } from '../errors.js';
-import { storeRefused, storeUnavailable, type StoreUrl } from './url.js';
+import { type StoreUrl, storeRefused, storeUnavailable } from './url.js';
 
 /** Tries of one operation when it hits a deadlock or a connection that died under it. */
 const TRIES = 3;

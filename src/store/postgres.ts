@@ -14,11 +14,11 @@
 
 import pg from 'pg';
 import { approxSize, chunk, planWrite } from './batch.js';
-import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
+import { COLUMNS, FIELDS, fromRow, PENDING_SQL, type Row } from './columns.js';
 import { byCreation, renewalDue } from './lease.js';
-import { NotConnected, PooledStore, refusedSqlState, type Failure } from './pooled.js';
+import { type Failure, NotConnected, PooledStore, refusedSqlState } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, timeoutOption, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, type StoreUrl, timeoutOption } from './url.js';
 
 /** Table of schema versions, one row per jobs table (shared by every `?table=`). */
 const SCHEMA_TABLE = 'geartrain_schema';
@@ -115,8 +115,7 @@ function classify(err: unknown): Failure {
  * Names from the Gearman wire (function, unique, handle) cannot contain NUL, their separator.
  */
 const FREE_TEXT = new Set<keyof JobRecord>(['worker', 'result']);
-const column = (f: keyof JobRecord, v: unknown): unknown =>
-  FREE_TEXT.has(f) && typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v;
+const column = (f: keyof JobRecord, v: unknown): unknown => (FREE_TEXT.has(f) && typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
 
 export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
   readonly durable = true;
@@ -141,7 +140,12 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
     super();
     this.url = parseStoreUrl(url, ['table', 'timeout']);
     this.timeoutMs = timeoutOption(this.url);
-    this.table = checkIdentifier(this.url.options.get('table') ?? DEFAULT_TABLE, 'table', TABLE_NAME, 'a table name of lowercase letters, digits and _ (at most 40)');
+    this.table = checkIdentifier(
+      this.url.options.get('table') ?? DEFAULT_TABLE,
+      'table',
+      TABLE_NAME,
+      'a table name of lowercase letters, digits and _ (at most 40)',
+    );
     const jobs = `"${this.table}"`;
     this.t = { jobs, index: (s) => `"${this.table}_${s}"` };
     const cols = FIELDS.map((f) => COLUMNS[f]);
@@ -149,15 +153,16 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
     this.sql = {
       upsert:
         `INSERT INTO ${jobs} (${cols.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')}) ` +
-        `ON CONFLICT (id) DO UPDATE SET ${cols.filter((c) => c !== 'id').map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
+        `ON CONFLICT (id) DO UPDATE SET ${cols
+          .filter((c) => c !== 'id')
+          .map((c) => `${c} = EXCLUDED.${c}`)
+          .join(', ')}`,
       claim: claimSql(jobs, `owner IS NULL OR (owner <> $1 AND lease_until < $3)`),
       claimWithOwn: claimSql(jobs, `(owner = $1 AND lease_until <> $2) OR owner IS NULL OR lease_until < $3`),
       renew: `UPDATE ${jobs} SET lease_until = $2 WHERE owner = $1 AND lease_until < $3 AND state IN ${PENDING_SQL}`,
       release: `UPDATE ${jobs} SET lease_until = 0 WHERE owner = $1 AND state IN ${PENDING_SQL}`,
       get: `SELECT * FROM ${jobs} WHERE id = $1`,
-      prune:
-        `DELETE FROM ${jobs} WHERE id IN (SELECT id FROM ${jobs} ` +
-        `WHERE state IN ('done', 'cancelled') AND updated_at < $1 LIMIT ${PRUNE_CHUNK})`,
+      prune: `DELETE FROM ${jobs} WHERE id IN (SELECT id FROM ${jobs} ` + `WHERE state IN ('done', 'cancelled') AND updated_at < $1 LIMIT ${PRUNE_CHUNK})`,
     };
   }
 
@@ -209,10 +214,10 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
       }
       for (let v = version; v < MIGRATIONS.length; v++) for (const stmt of MIGRATIONS[v]!(this.t)) await c.query(stmt);
       if (version < MIGRATIONS.length) {
-        await c.query(
-          `INSERT INTO ${SCHEMA_TABLE} (jobs_table, version) VALUES ($1, $2) ON CONFLICT (jobs_table) DO UPDATE SET version = EXCLUDED.version`,
-          [this.table, MIGRATIONS.length],
-        );
+        await c.query(`INSERT INTO ${SCHEMA_TABLE} (jobs_table, version) VALUES ($1, $2) ON CONFLICT (jobs_table) DO UPDATE SET version = EXCLUDED.version`, [
+          this.table,
+          MIGRATIONS.length,
+        ]);
       }
       await c.query('COMMIT');
     } catch (err) {
@@ -259,7 +264,10 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
     const plan = planWrite(changes);
     await this.run('write to', true, async (c) => {
       for (const rows of chunk(plan.inserts, CHUNK_ROWS, CHUNK_BYTES, approxSize)) {
-        await c.query(this.sql.upsert, FIELDS.map((f) => rows.map((r) => column(f, r[f]))));
+        await c.query(
+          this.sql.upsert,
+          FIELDS.map((f) => rows.map((r) => column(f, r[f]))),
+        );
       }
       for (const g of plan.updates) {
         const sql = this.updateSql(g.fields);
@@ -314,8 +322,7 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
     if (f.fn !== undefined) where.push(`fn = ${arg(f.fn)}`);
     if (f.since !== undefined) where.push(`updated_at >= ${arg(f.since)}`);
     const sql =
-      `SELECT * FROM ${this.t.jobs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
-      `ORDER BY updated_at DESC, id DESC LIMIT ${arg(f.limit ?? 100)}`;
+      `SELECT * FROM ${this.t.jobs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` + `ORDER BY updated_at DESC, id DESC LIMIT ${arg(f.limit ?? 100)}`;
     const r = await this.run('list', false, (c) => c.query<Row>(sql, args));
     return r.rows.map(fromRow);
   }

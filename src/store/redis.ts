@@ -18,7 +18,7 @@ import { planWrite } from './batch.js';
 import { renewalDue } from './lease.js';
 import { CLAIM, LIST, PRUNE, RENEW, WRITE } from './redis-scripts.js';
 import { JOB_STATES, type JobChange, type JobFilter, type JobRecord, type JobStore } from './types.js';
-import { checkIdentifier, parseStoreUrl, storeUnavailable, timeoutOption, type StoreUrl } from './url.js';
+import { checkIdentifier, parseStoreUrl, type StoreUrl, storeUnavailable, timeoutOption } from './url.js';
 
 const DEFAULT_PREFIX = 'geartrain:';
 /** `{…}` allowed so a Redis Cluster hash tag can pin every key to one slot. */
@@ -60,7 +60,12 @@ export class RedisStore implements JobStore {
   constructor(url: string) {
     this.url = parseStoreUrl(url, ['prefix', 'timeout']);
     this.timeoutMs = timeoutOption(this.url);
-    const prefix = checkIdentifier(this.url.options.get('prefix') ?? DEFAULT_PREFIX, 'prefix', PREFIX, 'a key prefix of letters, digits and _ : . { } - (at most 64)');
+    const prefix = checkIdentifier(
+      this.url.options.get('prefix') ?? DEFAULT_PREFIX,
+      'prefix',
+      PREFIX,
+      'a key prefix of letters, digits and _ : . { } - (at most 64)',
+    );
     this.prefix = prefix.endsWith(':') ? prefix : `${prefix}:`;
     this.name = this.url.name;
   }

@@ -7,8 +7,8 @@
 // ThreadedSqliteStore is what `sqlite:PATH` opens; SqliteStore (sqlite.ts) is the engine, run
 // by this file's worker side.
 
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { GeartrainError, type ErrorCode } from '../errors.js';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { type ErrorCode, GeartrainError } from '../errors.js';
 import { FIELDS } from './columns.js';
 import { SqliteStore } from './sqlite.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';

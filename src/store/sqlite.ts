@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GeartrainError } from '../errors.js';
-import { planWrite, type JobFields } from './batch.js';
-import { COLUMNS, FIELDS, PENDING_SQL, fromRow, type Row } from './columns.js';
+import { type JobFields, planWrite } from './batch.js';
+import { COLUMNS, FIELDS, fromRow, PENDING_SQL, type Row } from './columns.js';
 import { isPending } from './filter.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
@@ -63,7 +63,23 @@ const MIGRATIONS: readonly string[] = [
 
 /** A record as the insert statement's positional parameters, in FIELDS order, appended to `out`. */
 function pushInsertArgs(out: unknown[], j: JobRecord): void {
-  out.push(j.id, j.fn, j.unique, j.priority, j.data, j.state, j.attempts, j.maxAttempts, j.runAt, j.worker, j.createdAt, j.updatedAt, j.result, j.owner, j.leaseUntil);
+  out.push(
+    j.id,
+    j.fn,
+    j.unique,
+    j.priority,
+    j.data,
+    j.state,
+    j.attempts,
+    j.maxAttempts,
+    j.runAt,
+    j.worker,
+    j.createdAt,
+    j.updatedAt,
+    j.result,
+    j.owner,
+    j.leaseUntil,
+  );
 }
 
 /**
@@ -151,11 +167,19 @@ export class SqliteStore implements JobStore {
 
   /** The lowest lease_until of the pending jobs among `rows` ids, by owner key. */
   private pendingLeasesStmt(rows: number): Database.Statement {
-    return this.prepared(`pending leases ${rows}`, () => `SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE id IN (${Array(rows).fill('?').join(', ')}) AND ${PENDING} GROUP BY k`);
+    return this.prepared(
+      `pending leases ${rows}`,
+      () => `SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE id IN (${Array(rows).fill('?').join(', ')}) AND ${PENDING} GROUP BY k`,
+    );
   }
 
   private get lowerStmt(): Database.Statement {
-    return this.prepared('lower', () => 'INSERT INTO owners (owner, lease, min_lease) VALUES (?, 0, ?) ON CONFLICT (owner) DO UPDATE SET min_lease = excluded.min_lease WHERE excluded.min_lease < min_lease');
+    return this.prepared(
+      'lower',
+      () =>
+        'INSERT INTO owners (owner, lease, min_lease) VALUES (?, 0, ?) ON CONFLICT (owner) DO UPDATE SET min_lease = excluded.min_lease WHERE ' +
+        'excluded.min_lease < min_lease',
+    );
   }
 
   private migrate(db: Database.Database): void {
@@ -186,14 +210,19 @@ export class SqliteStore implements JobStore {
 
   private insertStmt(rows: number): Database.Statement {
     const one = `(${FIELDS.map(() => '?').join(', ')})`;
-    return this.prepared(`insert ${rows}`, () => `INSERT OR REPLACE INTO jobs (${FIELDS.map((f) => COLUMNS[f]).join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`);
+    return this.prepared(
+      `insert ${rows}`,
+      () => `INSERT OR REPLACE INTO jobs (${FIELDS.map((f) => COLUMNS[f]).join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`,
+    );
   }
 
   /** An update of `fields` for `rows` jobs: one row by id, or several through a VALUES list (the ids are distinct: batch.ts folds per job). */
   private updateStmt(fields: readonly (keyof JobFields)[], rows: number): Database.Statement {
     return this.prepared(`update ${fields.join(',')} ${rows}`, () => {
       if (rows === 1) return `UPDATE jobs SET ${fields.map((f) => `${COLUMNS[f]} = ?`).join(', ')} WHERE id = ?`;
-      const one = `(${Array(fields.length + 1).fill('?').join(', ')})`;
+      const one = `(${Array(fields.length + 1)
+        .fill('?')
+        .join(', ')})`;
       const set = fields.map((f, i) => `${COLUMNS[f]} = v.column${i + 2}`).join(', ');
       return `UPDATE jobs SET ${set} FROM (VALUES ${Array(rows).fill(one).join(', ')}) AS v WHERE jobs.id = v.column1`;
     });
@@ -226,60 +255,73 @@ export class SqliteStore implements JobStore {
   async claim(owner: string, leaseUntil: number, limit: number, includeOwn = false): Promise<JobRecord[]> {
     const db = this.handle;
     const now = Date.now();
-    return db.transaction(() => {
-      // Other owners whose jobs may be claimable: no owner, or one whose every job's lease may
-      // have passed. Usually none: then no job is read.
-      const keys = db.prepare(`SELECT owner FROM owners WHERE owner = '' OR (owner <> ? AND max(lease, min_lease) < ?)`).pluck().all(owner, now) as string[];
-      const rows: Row[] = [];
-      if (keys.length > 0) {
-        const sql = `SELECT j.* FROM jobs j JOIN owners o ON o.owner = coalesce(j.owner, '')
+    return db
+      .transaction(() => {
+        // Other owners whose jobs may be claimable: no owner, or one whose every job's lease may
+        // have passed. Usually none: then no job is read.
+        const keys = db.prepare(`SELECT owner FROM owners WHERE owner = '' OR (owner <> ? AND max(lease, min_lease) < ?)`).pluck().all(owner, now) as string[];
+        const rows: Row[] = [];
+        if (keys.length > 0) {
+          const sql = `SELECT j.* FROM jobs j JOIN owners o ON o.owner = coalesce(j.owner, '')
            WHERE j.${PENDING} AND o.owner IN (${keys.map(() => '?').join(', ')}) AND (j.owner IS NULL OR max(j.lease_until, o.lease) < ?)
            ORDER BY j.created_at, j.id LIMIT ?`;
-        rows.push(...(db.prepare(sql).all(...keys, now, limit) as Row[]));
-      }
-      if (includeOwn && rows.length < limit) {
-        // Its own, in the order they were written, from where the last page of the same claim
-        // (the same lease) ended: a reload reads the table once, not once a page. NOT INDEXED:
-        // through the state index SQLite read every pending job and sorted them, each page.
-        const page = this.ownPage;
-        const from = page !== null && page.owner === owner && page.leaseUntil === leaseUntil ? page.rowid : 0;
-        const own = db
-          .prepare(`SELECT rowid AS gt_rowid, * FROM jobs NOT INDEXED WHERE rowid > ? AND owner = ? AND ${PENDING} AND lease_until <> ? ORDER BY rowid LIMIT ?`)
-          .all(from, owner, leaseUntil, limit - rows.length) as Row[];
-        if (own.length > 0) {
-          const last = own[own.length - 1]!.gt_rowid as number;
-          this.ownPage = { owner, leaseUntil, rowid: last };
-          // The same rows, leased in one statement (one by one, this was most of a reload).
-          db.prepare(`UPDATE jobs NOT INDEXED SET lease_until = ? WHERE rowid > ? AND rowid <= ? AND owner = ? AND ${PENDING} AND lease_until <> ?`).run(leaseUntil, from, last, owner, leaseUntil);
+          rows.push(...(db.prepare(sql).all(...keys, now, limit) as Row[]));
         }
-        rows.push(...own);
-      }
-      const take = db.prepare('UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?');
-      for (const r of rows) if (r.gt_rowid === undefined) take.run(owner, leaseUntil, r.id);
-      if (rows.length > 0) this.lowerStmt.run(owner, leaseUntil);
-      // Once the other owners' claimable jobs are all taken (a short page): their exact bounds,
-      // and an owner left without pending jobs is forgotten (a stopped server is looked at once).
-      if (keys.length > 0 && rows.length < limit) {
-        const exact = new Map(
-          db
-            .prepare(`SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE ${PENDING} AND coalesce(owner, '') IN (${keys.map(() => '?').join(', ')}) GROUP BY k`)
-            .raw()
-            .all(...keys) as [string, number][],
-        );
-        const set = db.prepare('UPDATE owners SET min_lease = ? WHERE owner = ?');
-        const forget = db.prepare('DELETE FROM owners WHERE owner = ?');
-        for (const k of keys) {
-          const m = exact.get(k);
-          if (m === undefined) forget.run(k);
-          else set.run(m, k);
+        if (includeOwn && rows.length < limit) {
+          // Its own, in the order they were written, from where the last page of the same claim
+          // (the same lease) ended: a reload reads the table once, not once a page. NOT INDEXED:
+          // through the state index SQLite read every pending job and sorted them, each page.
+          const page = this.ownPage;
+          const from = page !== null && page.owner === owner && page.leaseUntil === leaseUntil ? page.rowid : 0;
+          const own = db
+            .prepare(
+              `SELECT rowid AS gt_rowid, * FROM jobs NOT INDEXED WHERE rowid > ? AND owner = ? AND ${PENDING} AND lease_until <> ? ORDER BY rowid LIMIT ?`,
+            )
+            .all(from, owner, leaseUntil, limit - rows.length) as Row[];
+          if (own.length > 0) {
+            const last = own[own.length - 1]!.gt_rowid as number;
+            this.ownPage = { owner, leaseUntil, rowid: last };
+            // The same rows, leased in one statement (one by one, this was most of a reload).
+            db.prepare(`UPDATE jobs NOT INDEXED SET lease_until = ? WHERE rowid > ? AND rowid <= ? AND owner = ? AND ${PENDING} AND lease_until <> ?`).run(
+              leaseUntil,
+              from,
+              last,
+              owner,
+              leaseUntil,
+            );
+          }
+          rows.push(...own);
         }
-      }
-      const own = this.ownerLeases().get(owner) ?? 0;
-      return rows.map((r) => ({ ...fromRow(r), owner, leaseUntil: Math.max(leaseUntil, own) }));
-      // IMMEDIATE: the write lock first. A read that later turns into a write fails at once with
-      // "database is locked" when another connection (a second server on the same file) wrote
-      // in between; asking for the lock up front waits for it (busy_timeout) instead.
-    }).immediate();
+        const take = db.prepare('UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?');
+        for (const r of rows) if (r.gt_rowid === undefined) take.run(owner, leaseUntil, r.id);
+        if (rows.length > 0) this.lowerStmt.run(owner, leaseUntil);
+        // Once the other owners' claimable jobs are all taken (a short page): their exact bounds,
+        // and an owner left without pending jobs is forgotten (a stopped server is looked at once).
+        if (keys.length > 0 && rows.length < limit) {
+          const exact = new Map(
+            db
+              .prepare(
+                `SELECT coalesce(owner, '') AS k, min(lease_until) AS m FROM jobs WHERE ${PENDING} AND coalesce(owner, '') IN ` +
+                  `(${keys.map(() => '?').join(', ')}) GROUP BY k`,
+              )
+              .raw()
+              .all(...keys) as [string, number][],
+          );
+          const set = db.prepare('UPDATE owners SET min_lease = ? WHERE owner = ?');
+          const forget = db.prepare('DELETE FROM owners WHERE owner = ?');
+          for (const k of keys) {
+            const m = exact.get(k);
+            if (m === undefined) forget.run(k);
+            else set.run(m, k);
+          }
+        }
+        const own = this.ownerLeases().get(owner) ?? 0;
+        return rows.map((r) => ({ ...fromRow(r), owner, leaseUntil: Math.max(leaseUntil, own) }));
+        // IMMEDIATE: the write lock first. A read that later turns into a write fails at once with
+        // "database is locked" when another connection (a second server on the same file) wrote
+        // in between; asking for the lock up front waits for it (busy_timeout) instead.
+      })
+      .immediate();
   }
 
   async renew(owner: string, leaseUntil: number): Promise<void> {
@@ -319,9 +361,18 @@ export class SqliteStore implements JobStore {
   async list(f: JobFilter): Promise<JobRecord[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.state !== undefined) (where.push('state = ?'), args.push(f.state));
-    if (f.fn !== undefined) (where.push('fn = ?'), args.push(f.fn));
-    if (f.since !== undefined) (where.push('updated_at >= ?'), args.push(f.since));
+    if (f.state !== undefined) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.fn !== undefined) {
+      where.push('fn = ?');
+      args.push(f.fn);
+    }
+    if (f.since !== undefined) {
+      where.push('updated_at >= ?');
+      args.push(f.since);
+    }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ?`;
     return this.records(this.handle.prepare(sql).all(...args, f.limit ?? 100) as Row[]);
   }

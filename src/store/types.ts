@@ -44,9 +44,7 @@ export interface JobRecord {
 }
 
 /** A change to the log. Updates name only the fields they change. */
-export type JobChange =
-  | { op: 'insert'; job: JobRecord }
-  | { op: 'update'; id: string; set: Partial<Omit<JobRecord, 'id'>> };
+export type JobChange = { op: 'insert'; job: JobRecord } | { op: 'update'; id: string; set: Partial<Omit<JobRecord, 'id'>> };
 
 export interface JobFilter {
   state?: JobState;

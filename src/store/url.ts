@@ -52,7 +52,8 @@ export function timeoutOption(store: StoreUrl): number {
   const raw = store.options.get('timeout');
   if (raw === undefined) return DEFAULT_STORE_TIMEOUT_MS;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 3_600_000) throw invalidArgument('an integer number of milliseconds between 1 and 3600000', 'the store URL option timeout', raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 3_600_000)
+    throw invalidArgument('an integer number of milliseconds between 1 and 3600000', 'the store URL option timeout', raw);
   return n;
 }
 

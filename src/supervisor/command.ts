@@ -14,13 +14,30 @@ export interface WorkerCommand {
   isMine(clientId: string, pid: number): boolean;
 }
 
-export function workerCommand(type: string, spec: WorkerTypeConfig, settings: SettingsConfig, servers: string[], logLevel: string, stopGraceMs?: number): WorkerCommand {
+export function workerCommand(
+  type: string,
+  spec: WorkerTypeConfig,
+  settings: SettingsConfig,
+  servers: string[],
+  logLevel: string,
+  stopGraceMs?: number,
+): WorkerCommand {
   const env: Record<string, string> = { ...spec.env };
   const head = ['--log-level', logLevel];
   if (spec.exec) {
     // exec has no pid in its client id: give it one of ours to find it in `workers`.
     const clientId = `geartrain-${type}-${randomBytes(4).toString('hex')}`;
-    const args = [...head, 'exec', ...spec.functions!.flatMap((f) => ['-f', f]), '-c', String(spec.concurrency), '--client-id', clientId, '--server', servers.join(',')];
+    const args = [
+      ...head,
+      'exec',
+      ...spec.functions!.flatMap((f) => ['-f', f]),
+      '-c',
+      String(spec.concurrency),
+      '--client-id',
+      clientId,
+      '--server',
+      servers.join(','),
+    ];
     if (spec.timeoutMs !== undefined) args.push('--timeout', String(spec.timeoutMs));
     args.push('--', ...spec.exec);
     return { args, env, isMine: (id) => id === clientId };

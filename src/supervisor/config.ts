@@ -11,7 +11,7 @@ import Type, { type Static, type TObject, type TProperties } from 'typebox';
 import { parseServer } from '../client/address.js';
 import { GeartrainError, invalidArgument } from '../errors.js';
 import { checker, withDefaults } from '../schema/check.js';
-import { SIZE_PATTERN, SIZE_WORDS, parseSize } from '../shared/size.js';
+import { parseSize, SIZE_PATTERN, SIZE_WORDS } from '../shared/size.js';
 import { DOMAIN_WORKER_NAMES, defaultConcurrency, isDomainWorkerName } from '../workers/index.js';
 import { parseYaml } from '../yaml.js';
 
@@ -30,8 +30,10 @@ const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_PORT = 4730;
 const DEFAULT_PROCESSES = 1;
 
-const positiveInt = (description: string, more: object = {}) => Type.Integer({ minimum: 1, maximum: MAX_SAFE, expected: 'positive integer', description, ...more });
-const nonNegativeInt = (description: string, more: object = {}) => Type.Integer({ minimum: 0, maximum: MAX_SAFE, expected: 'non-negative integer', description, ...more });
+const positiveInt = (description: string, more: object = {}) =>
+  Type.Integer({ minimum: 1, maximum: MAX_SAFE, expected: 'positive integer', description, ...more });
+const nonNegativeInt = (description: string, more: object = {}) =>
+  Type.Integer({ minimum: 0, maximum: MAX_SAFE, expected: 'non-negative integer', description, ...more });
 const port = (description: string, more: object = {}) => Type.Integer({ minimum: 0, maximum: 65535, description, ...more });
 const text = (description: string, more: object = {}) => Type.String({ minLength: 1, description, ...more });
 /** A list that means nothing empty (commands, servers, peers). */
@@ -40,7 +42,11 @@ const texts = (description: string) => Type.Array(Type.String({ minLength: 1 }),
 const optionalTexts = (description: string) => Type.Array(Type.String({ minLength: 1 }), { expected: 'array of strings', description });
 /** Bytes, or a size string read by src/shared/size.ts after the check (which refuses 0k and sizes past 2^53). */
 const size = (description: string, more: object = {}) =>
-  Type.Union([Type.Integer({ minimum: 1, maximum: MAX_SAFE }), Type.String({ pattern: SIZE_PATTERN })], { expected: `positive integer or a ${SIZE_WORDS}`, description, ...more });
+  Type.Union([Type.Integer({ minimum: 1, maximum: MAX_SAFE }), Type.String({ pattern: SIZE_PATTERN })], {
+    expected: `positive integer or a ${SIZE_WORDS}`,
+    description,
+    ...more,
+  });
 const section = <P extends TProperties>(properties: P, description: string) => Type.Object(properties, { additionalProperties: false, description });
 
 export const HttpFile = section(
@@ -48,7 +54,12 @@ export const HttpFile = section(
     host: Type.Optional(text('Address the HTTP API listens on; one that is not loopback needs a token.', { default: '127.0.0.1' })),
     port: port('Port of the HTTP API, the dashboard and /metrics; 0 picks a free one (shown in the log line `http listening`).'),
     token: Type.Optional(text('Bearer token the HTTP API asks for. Default: GEARTRAIN_HTTP_TOKEN from the environment, which keeps it out of the file.')),
-    runs: Type.Optional(texts('Output folders whose pipeline runs the API and the dashboard show (`pipeline server --runs`), relative to the folder `pipeline up` runs in. Default: none, and /api/v1/runs answers 501.')),
+    runs: Type.Optional(
+      texts(
+        'Output folders whose pipeline runs the API and the dashboard show (`pipeline server --runs`), relative to the folder `pipeline up` runs in. ' +
+          'Default: none, and /api/v1/runs answers 501.',
+      ),
+    ),
   },
   'Serve the HTTP API, the dashboard and /metrics from the job server (`pipeline server --http-port`). Default: off.',
 );
@@ -65,7 +76,9 @@ export const ServerFile = section(
     serverId: Type.Optional(text('Name in the job log; a restart under the same name reclaims its jobs at once. Default: host:port.')),
     graceMs: Type.Optional(nonNegativeInt('Longest wait for running jobs when the server closes, ms.', { default: 30_000 })),
     maxPacketSize: Type.Optional(size('Largest packet body accepted, bytes; larger ones close the connection.', { default: 64 * 1024 * 1024 })),
-    maxBuffered: Type.Optional(size('Bytes all unfinished packets may hold together (`--max-buffered`), at least maxPacketSize. Default: 256 MiB, or maxPacketSize when larger.')),
+    maxBuffered: Type.Optional(
+      size('Bytes all unfinished packets may hold together (`--max-buffered`), at least maxPacketSize. Default: 256 MiB, or maxPacketSize when larger.'),
+    ),
     packetTimeoutMs: Type.Optional(positiveInt('Close a connection whose unfinished packet got no byte for this long, ms.', { default: 30_000 })),
     maxFunctionsPerWorker: Type.Optional(positiveInt('Functions one worker connection may register.', { default: 1000 })),
     adminAllow: Type.Optional(texts('Peers (addresses, CIDRs) that may run state-changing admin commands beyond loopback. Default: loopback only.')),
@@ -85,7 +98,12 @@ export const WorkerTypeFile = section(
         default: {},
       }),
     ),
-    exec: Type.Optional(texts("A command run per job instead of a built-in worker (`pipeline exec -- CMD…`): the type's processes serve `functions` with it; the payload is its stdin, its stdout the result.")),
+    exec: Type.Optional(
+      texts(
+        "A command run per job instead of a built-in worker (`pipeline exec -- CMD…`): the type's processes serve `functions` with it; the payload is " +
+          'its stdin, its stdout the result.',
+      ),
+    ),
     functions: Type.Optional(texts("Exec types: the functions the command serves. Default: the type's name.")),
     timeoutMs: Type.Optional(positiveInt('Exec types: fail a job whose command runs longer, ms.')),
   },
@@ -105,13 +123,24 @@ const ThumbnailFile = section(
 
 export const SettingsFile = section(
   {
-    allowPaths: Type.Optional(optionalTexts('Folders the workers may read and write under, links resolved (`--allow-path`). Default: any path the process can reach.')),
+    allowPaths: Type.Optional(
+      optionalTexts('Folders the workers may read and write under, links resolved (`--allow-path`). Default: any path the process can reach.'),
+    ),
     thumbnail: Type.Optional(ThumbnailFile),
-    transcode: Type.Optional(section({ timeoutMs: Type.Optional(positiveInt('Kill ffmpeg after this long, ms (`--ffmpeg-timeout`; transcode and waveform).', { default: 3_600_000 })) }, 'Limits of the ffmpeg workers.')),
+    transcode: Type.Optional(
+      section(
+        { timeoutMs: Type.Optional(positiveInt('Kill ffmpeg after this long, ms (`--ffmpeg-timeout`; transcode and waveform).', { default: 3_600_000 })) },
+        'Limits of the ffmpeg workers.',
+      ),
+    ),
     email: Type.Optional(
       section(
         {
-          smtpUrl: Type.Optional(text('`smtp://user:pass@host:port` or `smtps://…`, passed as GEARTRAIN_SMTP_URL so `ps` does not show it. Default: none, and mail goes to the outbox.')),
+          smtpUrl: Type.Optional(
+            text(
+              '`smtp://user:pass@host:port` or `smtps://…`, passed as GEARTRAIN_SMTP_URL so `ps` does not show it. Default: none, and mail goes to the outbox.',
+            ),
+          ),
           from: Type.Optional(text('Default From address (`--mail-from`). Default: GEARTRAIN_MAIL_FROM, else geartrain@localhost.')),
           templates: Type.Optional(text("Folder of NAME.html / NAME.txt (and NAME.subject) templates (`--templates`). Default: the package's fixtures/email.")),
           outbox: Type.Optional(text('Folder for .eml files when no SMTP URL is set (`--outbox`).', { default: '.geartrain/outbox' })),
@@ -119,20 +148,56 @@ export const SettingsFile = section(
         'Settings of the email worker.',
       ),
     ),
-    cacheWarm: Type.Optional(section({ allowedHosts: Type.Optional(optionalTexts('Hosts (`example.com`, `localhost:8080`) cache-warm and webhook URLs may point at (`--allowed-hosts`). Default: any host.')) }, 'Settings of the cache-warm and webhook workers.')),
-    waveform: Type.Optional(section({ maxDurationSeconds: Type.Optional(positiveInt('Longest audio, seconds, by its header and by the samples decoded (`--max-duration`).', { default: 10_800 })) }, 'Limits of the waveform worker.')),
-    webhook: Type.Optional(section({ secret: Type.Optional(text('Key of the HMAC-SHA256 signature, passed as GEARTRAIN_WEBHOOK_SECRET so `ps` does not show it. Default: GEARTRAIN_WEBHOOK_SECRET of `pipeline up`.')) }, 'Settings of the webhook worker.')),
+    cacheWarm: Type.Optional(
+      section(
+        {
+          allowedHosts: Type.Optional(
+            optionalTexts('Hosts (`example.com`, `localhost:8080`) cache-warm and webhook URLs may point at (`--allowed-hosts`). Default: any host.'),
+          ),
+        },
+        'Settings of the cache-warm and webhook workers.',
+      ),
+    ),
+    waveform: Type.Optional(
+      section(
+        {
+          maxDurationSeconds: Type.Optional(
+            positiveInt('Longest audio, seconds, by its header and by the samples decoded (`--max-duration`).', { default: 10_800 }),
+          ),
+        },
+        'Limits of the waveform worker.',
+      ),
+    ),
+    webhook: Type.Optional(
+      section(
+        {
+          secret: Type.Optional(
+            text(
+              'Key of the HMAC-SHA256 signature, passed as GEARTRAIN_WEBHOOK_SECRET so `ps` does not show it. Default: GEARTRAIN_WEBHOOK_SECRET of ' +
+                '`pipeline up`.',
+            ),
+          ),
+        },
+        'Settings of the webhook worker.',
+      ),
+    ),
   },
-  'Passed to every worker process as `pipeline worker` flags (secrets as environment). Default: the workers\' own defaults.',
+  "Passed to every worker process as `pipeline worker` flags (secrets as environment). Default: the workers' own defaults.",
 );
 
 export const RestartFile = section(
   {
     initialDelayMs: Type.Optional(positiveInt('First delay before restarting a crashed process, ms; doubles per crash within windowMs.', { default: 500 })),
     maxDelayMs: Type.Optional(positiveInt('Longest delay between restarts, ms; at least initialDelayMs.', { default: 30_000 })),
-    maxCrashes: Type.Optional(nonNegativeInt('A type whose processes crash at start more than this often within windowMs is given up, until `pipeline reload` or `pipeline scale`.', { default: 5 })),
+    maxCrashes: Type.Optional(
+      nonNegativeInt('A type whose processes crash at start more than this often within windowMs is given up, until `pipeline reload` or `pipeline scale`.', {
+        default: 5,
+      }),
+    ),
     windowMs: Type.Optional(positiveInt('The window crashes are counted in (for backoff and giving up), ms.', { default: 60_000 })),
-    startupMs: Type.Optional(nonNegativeInt('A process that exits before it is ready or within this long of starting crashed "at start", ms.', { default: 5_000 })),
+    startupMs: Type.Optional(
+      nonNegativeInt('A process that exits before it is ready or within this long of starting crashed "at start", ms.', { default: 5_000 }),
+    ),
   },
   'How crashed worker processes are restarted.',
 );
@@ -143,7 +208,11 @@ export const StopFile = section(
 );
 
 export const ReloadFile = section(
-  { readyTimeoutMs: Type.Optional(positiveInt('How long a replacement may take to register with the servers before the reload of its type fails, ms.', { default: 30_000 })) },
+  {
+    readyTimeoutMs: Type.Optional(
+      positiveInt('How long a replacement may take to register with the servers before the reload of its type fails, ms.', { default: 30_000 }),
+    ),
+  },
   'How `pipeline reload` replaces processes.',
 );
 
@@ -157,7 +226,9 @@ export const ConfigFile = section(
       Type.Record(Type.String(), Type.Union([WorkerTypeFile, Type.Null()]), {
         propertyNames: { pattern: TYPE_NAME, expected: 'a worker type name of lower-case letters, digits and -' },
         expected: 'object of worker types',
-        description: `Processes per worker type: ${DOMAIN_WORKER_NAMES.join(', ')}, pipeline, or any name with \`exec\`. A type with no value runs one process with the defaults. Default: one process of every built-in type.`,
+        description:
+          `Processes per worker type: ${DOMAIN_WORKER_NAMES.join(', ')}, pipeline, or any name with \`exec\`. A type with no value runs one process with ` +
+          `the defaults. Default: one process of every built-in type.`,
       }),
     ),
     settings: Type.Optional(SettingsFile),
@@ -165,7 +236,8 @@ export const ConfigFile = section(
     stop: Type.Optional(StopFile),
     reload: Type.Optional(ReloadFile),
   },
-  "`pipeline up`'s config: the job server (or external servers), worker processes per type, the settings passed to them, and the restart, stop and reload policies.",
+  "`pipeline up`'s config: the job server (or external servers), worker processes per type, the settings passed to them, and the restart, stop and " +
+    'reload policies.',
 );
 
 // ---- the config as used: the file's types with the defaults filled -------------------------
@@ -280,7 +352,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Check a parsed config and fill in the defaults; then the rules a schema does not say, each naming its key. */
 export function checkConfig(raw: unknown): SupervisorConfig {
-  if (!isObject(raw)) throw invalidArgument(`an object with the keys ${Object.keys(ConfigFile.properties).filter((k) => !k.startsWith('$')).join(', ')}`, 'the config file', raw);
+  if (!isObject(raw))
+    throw invalidArgument(
+      `an object with the keys ${Object.keys(ConfigFile.properties)
+        .filter((k) => !k.startsWith('$'))
+        .join(', ')}`,
+      'the config file',
+      raw,
+    );
   const file = configFile.parse(raw);
   if (file.server !== undefined && file.servers !== undefined) {
     throw invalidArgument('either server (run the job server here) or servers (use running ones), not both', 'servers', file.servers);

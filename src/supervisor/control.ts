@@ -7,8 +7,8 @@
 import { chmod, link, mkdir, realpath, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { ERRORS, GeartrainError, gtError, invalidArgument, type ErrorCode } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { ERRORS, type ErrorCode, GeartrainError, gtError, invalidArgument } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
 
 export const DEFAULT_SOCKET = '.geartrain/supervisor.sock';
 

@@ -1,33 +1,33 @@
 // Worker supervision for `pipeline up`: config, the Supervisor, and its control channel.
 
 export {
-  loadConfig,
-  readConfigFile,
-  parseConfig,
+  BUILTIN_TYPES,
+  CONFIG_FILES,
   checkConfig,
   defaultConfig,
-  CONFIG_FILES,
-  BUILTIN_TYPES,
   type LoadedConfig,
-  type SupervisorConfig,
-  type ServerConfig,
-  type WorkerTypeConfig,
-  type SettingsConfig,
-  type RestartPolicy,
-  type StopPolicy,
+  loadConfig,
+  parseConfig,
   type ReloadPolicy,
+  type RestartPolicy,
+  readConfigFile,
+  type ServerConfig,
+  type SettingsConfig,
+  type StopPolicy,
+  type SupervisorConfig,
+  type WorkerTypeConfig,
 } from './config.js';
-export {
-  Supervisor,
-  MAX_PROCESSES_PER_TYPE,
-  type SupervisorOptions,
-  type PsResult,
-  type ProcessStatus,
-  type TypeStatus,
-  type ScaleResult,
-  type NotReady,
-  type ScaleOptions,
-  type ReloadResult,
-} from './supervisor.js';
-export { ControlServer, controlRequest, DEFAULT_SOCKET, type ControlRequest, type ControlTarget } from './control.js';
+export { type ControlRequest, ControlServer, type ControlTarget, controlRequest, DEFAULT_SOCKET } from './control.js';
 export { LogRelay } from './relay.js';
+export {
+  MAX_PROCESSES_PER_TYPE,
+  type NotReady,
+  type ProcessStatus,
+  type PsResult,
+  type ReloadResult,
+  type ScaleOptions,
+  type ScaleResult,
+  Supervisor,
+  type SupervisorOptions,
+  type TypeStatus,
+} from './supervisor.js';

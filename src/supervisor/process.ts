@@ -4,11 +4,11 @@
 // own process group, killed whole once the worker is gone, so no child of it (ffmpeg, an exec
 // command) outlives a crashed or stopped worker.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { WorkerCommand } from './command.js';
 import { isWorkerReport } from './ipc.js';
-import { LineSplitter, parseLogLine, type LogRelay } from './relay.js';
+import { LineSplitter, type LogRelay, parseLogLine } from './relay.js';
 
 export type ProcessState = 'starting' | 'running' | 'stopping' | 'exited';
 

@@ -5,16 +5,16 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { adminWorkers } from '../client/admin.js';
 import { parseServer } from '../client/address.js';
+import { adminWorkers } from '../client/admin.js';
 import { gtError, invalidArgument } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
 import { Backoff } from '../shared/backoff.js';
-import { BUILTIN_TYPES, defaultTypeConfig, readConfigFile, type SupervisorConfig } from './config.js';
 import { workerCommand } from './command.js';
-import { WorkerProcess, type ExitInfo } from './process.js';
+import { BUILTIN_TYPES, defaultTypeConfig, readConfigFile, type SupervisorConfig } from './config.js';
+import { type ExitInfo, WorkerProcess } from './process.js';
 import { LogRelay } from './relay.js';
-import { Slot, TypeGroup, snapshot, type NotReady, type PsResult, type ReloadResult, type ScaleResult } from './status.js';
+import { type NotReady, type PsResult, type ReloadResult, type ScaleResult, Slot, snapshot, TypeGroup } from './status.js';
 
 export type { NotReady, ProcessStateName, ProcessStatus, PsResult, ReloadResult, ScaleResult, TypeStatus } from './status.js';
 
@@ -45,7 +45,6 @@ export interface SupervisorOptions {
   /** Reads the config for reload(). @defaultValue readConfigFile(configFile) */
   loadConfig?: () => Promise<SupervisorConfig>;
 }
-
 
 function firstExisting(...urls: URL[]): string {
   const paths = urls.map((u) => fileURLToPath(u));
@@ -122,7 +121,9 @@ export class Supervisor {
     }
     for (const [type, n] of Object.entries(counts)) {
       if (!this.groups.has(type) && !BUILTIN_TYPES.includes(type)) {
-        return Promise.reject(invalidArgument(`a configured worker type (${[...this.groups.keys()].join(', ')}) or one of ${BUILTIN_TYPES.join(', ')}`, 'worker type', type));
+        return Promise.reject(
+          invalidArgument(`a configured worker type (${[...this.groups.keys()].join(', ')}) or one of ${BUILTIN_TYPES.join(', ')}`, 'worker type', type),
+        );
       }
       if (!Number.isInteger(n) || n < 0 || n > MAX_PROCESSES_PER_TYPE) {
         return Promise.reject(invalidArgument(`integer between 0 and ${MAX_PROCESSES_PER_TYPE}`, `${type}'s processes`, n));
@@ -211,7 +212,10 @@ export class Supervisor {
           if (r.newPid !== null) replaced.push({ type: group.type, name: slot.name, oldPid: r.oldPid, newPid: r.newPid });
         }
       }
-      const notReady = await this.notReady(started, [...this.retiring].map((p) => p.whenExited()));
+      const notReady = await this.notReady(
+        started,
+        [...this.retiring].map((p) => p.whenExited()),
+      );
       this.log.info({ replaced: replaced.length, failed: failed.length, notReady: notReady.length }, 'reloaded');
       return { config: this.configFile, replaced, failed, notReady, warnings, ps: this.snapshot() };
     });
@@ -285,7 +289,9 @@ export class Supervisor {
       .map((p) => ({
         type: p.type,
         name: p.name,
-        error: p.exitInfo ? `${p.name} exited (${p.exitInfo.signal ?? `code ${p.exitInfo.code}`}) before it was ready` : `${p.name} was not ready within ${timeoutMs} ms`,
+        error: p.exitInfo
+          ? `${p.name} exited (${p.exitInfo.signal ?? `code ${p.exitInfo.code}`}) before it was ready`
+          : `${p.name} was not ready within ${timeoutMs} ms`,
       }));
   }
 
@@ -379,7 +385,8 @@ export class Supervisor {
     const { windowMs } = this.config.restart;
     this.log.error(
       { type: group.type, crashes: group.crashesAtStart.length, windowMs },
-      `giving up on worker type ${group.type}: its processes keep crashing at start (fix the config, then run pipeline reload, or pipeline scale ${group.type}=N)`,
+      `giving up on worker type ${group.type}: its processes keep crashing at start (fix the config, then run pipeline reload, or pipeline scale ` +
+        `${group.type}=N)`,
     );
     for (const slot of group.slots) {
       if (slot.proc) continue;

@@ -4,13 +4,13 @@
 // request, and every redirect before it is followed.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checker } from '../schema/check.js';
+import { CacheWarmPayload, type CacheWarmResult, type UrlResult } from '../schema/payloads/cache-warm.js';
 import { Backoff } from '../shared/backoff.js';
 import { runLimited } from '../shared/limit.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
-import { checker } from '../schema/check.js';
-import { CacheWarmPayload, type CacheWarmResult, type UrlResult } from '../schema/payloads/cache-warm.js';
 
 export type { CacheWarmPayload, CacheWarmResult, UrlResult } from '../schema/payloads/cache-warm.js';
 
@@ -61,7 +61,10 @@ async function attempt(url: URL, method: CacheWarmJob['method'], allowedHosts: r
       // The credentials go to the origin they were given for only (as curl does without
       // --location-trusted), unless the redirect names its own.
       const own = splitCredentials(next);
-      current = own.authorization === undefined && next.origin === current.url.origin ? { url: next, ...(current.authorization !== undefined ? { authorization: current.authorization } : {}) } : own;
+      current =
+        own.authorization === undefined && next.origin === current.url.origin
+          ? { url: next, ...(current.authorization !== undefined ? { authorization: current.authorization } : {}) }
+          : own;
       continue;
     }
     if (res.body) for await (const _ of res.body) void _;
@@ -135,7 +138,10 @@ export const cacheWarmWorker: DomainWorkerFactory = (settings): DomainWorker<Cac
       // unreachable or the URLs are wrong: the job fails (and a background job is retried later),
       // so the caller notices instead of reading a list of errors as success.
       if (failures.length === total) {
-        const shown = failures.slice(0, 3).map((r) => `${r.url}: ${r.error}`).join('; ');
+        const shown = failures
+          .slice(0, 3)
+          .map((r) => `${r.url}: ${r.error}`)
+          .join('; ');
         throw new Error(`cache-warm: all ${total} URLs failed (${shown}${total > 3 ? '; …' : ''})`);
       }
       return { results, ok: total - failures.length, failed: failures.length };

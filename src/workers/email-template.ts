@@ -47,13 +47,13 @@ export async function renderTemplate(dir: string, name: string, vars: TemplateVa
     throw gtError('GT_EMAIL_INVALID', `No template ${name} in ${dir} (expected ${name}.txt or ${name}.html)`);
   }
   const missing = new Set<string>();
-  const fill = (part: string, escape: boolean): string =>
+  const fill = (part: string, asHtml: boolean): string =>
     part.replace(VARIABLE, (_, v: string) => {
       if (!Object.hasOwn(vars, v)) {
         missing.add(v);
         return '';
       }
-      return escape ? escapeHtml(String(vars[v])) : String(vars[v]);
+      return asHtml ? escapeHtml(String(vars[v])) : String(vars[v]);
     });
   const out: RenderedTemplate = {};
   if (text !== undefined) out.text = fill(text, false);

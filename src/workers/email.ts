@@ -13,12 +13,12 @@ import { checker } from '../schema/check.js';
 import { EmailPayload, type EmailResult } from '../schema/payloads/email.js';
 import { DEFAULT_TEMPLATES_DIR, renderTemplate, type TemplateVars } from './email-template.js';
 import { writeAtomic } from './files.js';
-import { redactUrls } from './redact.js';
 import { AllowedPaths, type InputFile } from './paths.js';
+import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 
-export { DEFAULT_TEMPLATES_DIR } from './email-template.js';
 export type { EmailPayload, EmailResult } from '../schema/payloads/email.js';
+export { DEFAULT_TEMPLATES_DIR } from './email-template.js';
 
 /** The payload as parse() returns it: recipients as arrays, vars and attachments present. */
 export type EmailJob = Omit<EmailPayload, 'to' | 'cc' | 'bcc' | 'vars' | 'attachments'> & {
@@ -69,7 +69,14 @@ const check = checker(EmailPayload, 'email');
  */
 export function parseEmail(raw: unknown): EmailJob {
   const { to, cc, bcc, vars, attachments = [], replyTo, from, subject, text, html, template, ...rest } = check.parse(raw);
-  const p: EmailJob = { ...rest, to: addresses(to, 'email.to'), cc: addresses(cc, 'email.cc'), bcc: addresses(bcc, 'email.bcc'), vars: vars ?? {}, attachments };
+  const p: EmailJob = {
+    ...rest,
+    to: addresses(to, 'email.to'),
+    cc: addresses(cc, 'email.cc'),
+    bcc: addresses(bcc, 'email.bcc'),
+    vars: vars ?? {},
+    attachments,
+  };
   attachments.forEach((a, i) => {
     if (a.filename !== undefined) refuseHeaderBreak(a.filename, `email.attachments[${i}].filename`);
   });
@@ -127,7 +134,9 @@ export const emailWorker: DomainWorkerFactory = (settings, log): DomainWorker<Em
   let transport: Promise<Transporter> | null = null;
   const transporter = (): Promise<Transporter> =>
     (transport ??= loadMailer().then((nodemailer) =>
-      smtpUrl ? nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: smtpUrl, pool: true }) : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
+      smtpUrl
+        ? nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: smtpUrl, pool: true })
+        : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
     ));
   if (smtpUrl) log.info({ smtp: redactUrls(smtpUrl) }, 'email: sending through SMTP');
   else log.info({ outbox: outboxDir }, 'email: no SMTP URL set (GEARTRAIN_SMTP_URL / --smtp); messages go to the outbox');

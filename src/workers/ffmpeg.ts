@@ -4,7 +4,6 @@
 // probe() and runFfmpeg(), so replacing it touches this file alone. pcm.ts, which reads decoded
 // audio from ffmpeg's stdout, starts it with the binaries, launcher and input options found here.
 
-import type { MediaProbe } from '../schema/payloads/transcode.js';
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
@@ -12,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type FfmpegNs from 'fluent-ffmpeg';
 import { GeartrainError, gtError } from '../errors.js';
+import type { MediaProbe } from '../schema/payloads/transcode.js';
 import type { WorkerSettings } from './types.js';
 
 /**
@@ -206,7 +206,10 @@ export const REFERENCING_FORMATS = new Set(['hls', 'applehttp', 'dash', 'concat'
  * entry cannot be opened makes ffprobe fail without naming its format).
  */
 export function listFormatOf(head: Buffer): string | undefined {
-  const text = head.toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  const text = head
+    .toString('latin1')
+    .replace(/^\uFEFF|^\xEF\xBB\xBF/, '')
+    .trimStart();
   if (text.startsWith('#EXTM3U')) return 'hls';
   if (text.startsWith('ffconcat version')) return 'concat';
   if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<MPD[\s>]/.test(text)) return 'dash';
@@ -254,10 +257,11 @@ export async function probe(bin: Binaries, file: string, signal: AbortSignal, op
   if (listed !== undefined) throw refusedFormat(label, listed);
   const args = ['-v', 'error', ...INPUT_HARDENING, '-print_format', 'json', '-show_format', '-show_streams', file];
   const [cmd, argv] = launch(bin, bin.ffprobe, args);
-  const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: (Error & { code?: unknown; killed?: boolean }) | null }>((resolve) =>
-    execFile(cmd, argv, { signal, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, out, errOut) =>
-      resolve({ stdout: String(out), stderr: String(errOut), error: err }),
-    ),
+  const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: (Error & { code?: unknown; killed?: boolean }) | null }>(
+    (resolve) =>
+      execFile(cmd, argv, { signal, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, out, errOut) =>
+        resolve({ stdout: String(out), stderr: String(errOut), error: err }),
+      ),
   );
   if (signal.aborted) throw signal.reason;
   if (error) {
@@ -440,7 +444,10 @@ export function runFfmpeg(bin: Binaries, opts: RunOptions): Promise<RunReport> {
     };
     const onAbort = (): void => stop(opts.signal.reason as Error);
     opts.signal.addEventListener('abort', onAbort, { once: true });
-    const deadline = opts.timeoutMs === undefined ? undefined : setTimeout(() => stop(gtError('GT_FFMPEG_FAILED', label, `killed after the ${opts.timeoutMs} ms timeout`)), opts.timeoutMs);
+    const deadline =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => stop(gtError('GT_FFMPEG_FAILED', label, `killed after the ${opts.timeoutMs} ms timeout`)), opts.timeoutMs);
     const settle = (): void => {
       clearTimeout(deadline);
       clearTimeout(killTimer);
@@ -502,12 +509,49 @@ export function runFfmpeg(bin: Binaries, opts: RunOptions): Promise<RunReport> {
 
 // ---- stderr ----------------------------------------------------------------------------------
 
+/** A regular expression matching any of the patterns (regex source), between `before` and `after`. */
+function anyOf(patterns: readonly string[], before: string, after: string): RegExp {
+  return new RegExp(`${before}(${patterns.join('|')})${after}`);
+}
+
 /** Lines that say nothing about what went wrong. */
-const NOISE = /^(frame=|size=|video:|audio:|Conversion failed!|Exiting normally|Press \[q\]|Stream mapping:|Input #|Output #|Metadata:|Duration:|Stream #|Side data:)/;
+const NOISE =
+  /^(frame=|size=|video:|audio:|Conversion failed!|Exiting normally|Press \[q\]|Stream mapping:|Input #|Output #|Metadata:|Duration:|Stream #|Side data:)/;
 /** The summaries x264 and the AAC encoder print when they close. */
-const ENCODER_STATS = /^(frame [IPB]:|mb [IPB] |kb\/s:|Qavg:|consecutive B-frames:|ref [PB] |i8 |i4 |i16 |i8c |8x8 transform|direct mvs|coded y,|Weighted P-Frames:|final ratefactor:)/;
+const ENCODER_STATS = anyOf(
+  [
+    'frame [IPB]:',
+    'mb [IPB] ',
+    'kb/s:',
+    'Qavg:',
+    'consecutive B-frames:',
+    'ref [PB] ',
+    'i8 ',
+    'i4 ',
+    'i16 ',
+    'i8c ',
+    '8x8 transform',
+    'direct mvs',
+    'coded y,',
+    'Weighted P-Frames:',
+    'final ratefactor:',
+  ],
+  '^',
+  '',
+);
 /** libav's generic error strings: the line before one usually says more. */
-const GENERIC = /(Invalid data found when processing input|Invalid argument|Operation not permitted|Error opening input files?|Error opening output files?|Error while opening encoder.*)$/;
+const GENERIC = anyOf(
+  [
+    'Invalid data found when processing input',
+    'Invalid argument',
+    'Operation not permitted',
+    'Error opening input files?',
+    'Error opening output files?',
+    'Error while opening encoder.*',
+  ],
+  '',
+  '$',
+);
 
 /**
  * The last stderr line that explains a failure: `[mov @ 0x55…] moov atom not found` becomes

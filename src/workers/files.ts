@@ -45,7 +45,6 @@ export async function writeAtomic(final: string, produce: (tmp: string) => Promi
   }
 }
 
-
 interface OutputRecord {
   input: string;
   inputSize: number;

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidPayload } from '../errors.js';
 import type { HlsOptions, HlsVariant, Rung } from '../schema/payloads/transcode.js';
-import { INPUT_HARDENING, demuxerOf, globalArgs, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
+import { type Binaries, demuxerOf, type FfmpegCommandSpec, globalArgs, INPUT_HARDENING, type MediaProbe } from './ffmpeg.js';
 
 export type { HlsOptions, HlsVariant, Rung } from '../schema/payloads/transcode.js';
 
@@ -126,17 +126,45 @@ export function hlsRun(
     variants.push({ name: AUDIO_ONLY });
   }
   const args = [
-    '-filter_complex', graph.join(';'),
+    '-filter_complex',
+    graph.join(';'),
     ...maps,
-    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p',
-    '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-force_key_frames', `expr:gte(t,n_forced*${seconds})`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    String(gop),
+    '-keyint_min',
+    String(gop),
+    '-sc_threshold',
+    '0',
+    '-force_key_frames',
+    `expr:gte(t,n_forced*${seconds})`,
     ...rates,
     ...(hasAudio ? ['-c:a', 'aac', ...((src.audioChannels ?? 2) > 2 ? ['-ac', '2'] : [])] : ['-an']),
-    '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
-    '-f', 'hls', '-hls_time', String(seconds), '-hls_playlist_type', 'vod', '-hls_segment_type', 'mpegts',
-    '-hls_segment_filename', path.join(folder, '%v-%03d.ts'),
-    '-master_pl_name', MASTER_PLAYLIST,
-    '-var_stream_map', streamMap.join(' '),
+    '-sn',
+    '-dn',
+    '-map_metadata',
+    '-1',
+    '-map_chapters',
+    '-1',
+    '-f',
+    'hls',
+    '-hls_time',
+    String(seconds),
+    '-hls_playlist_type',
+    'vod',
+    '-hls_segment_type',
+    'mpegts',
+    '-hls_segment_filename',
+    path.join(folder, '%v-%03d.ts'),
+    '-master_pl_name',
+    MASTER_PLAYLIST,
+    '-var_stream_map',
+    streamMap.join(' '),
   ];
   return {
     spec: { input, inputArgs: [...globalArgs(bin), ...INPUT_HARDENING, '-f', demuxerOf(src.format)], args, output: path.join(folder, '%v.m3u8') },
@@ -148,7 +176,11 @@ export function hlsRun(
  * What ffmpeg wrote in `folder`: each planned variant with the BANDWIDTH the master playlist
  * gives it (paths under `shownFolder`), the number of segments and their total size.
  */
-export async function readHls(folder: string, shownFolder: string, planned: readonly PlannedVariant[]): Promise<{ variants: HlsVariant[]; segments: number; bytes: number }> {
+export async function readHls(
+  folder: string,
+  shownFolder: string,
+  planned: readonly PlannedVariant[],
+): Promise<{ variants: HlsVariant[]; segments: number; bytes: number }> {
   const master = await readFile(path.join(folder, MASTER_PLAYLIST), 'utf8');
   const bandwidth = new Map<string, number>();
   const lines = master.split('\n').map((l) => l.trim());

@@ -2,12 +2,12 @@
 // supervisor start.
 
 import os from 'node:os';
-import type { DomainWorkerFactory } from './types.js';
+import { cacheWarmWorker } from './cache-warm.js';
+import { emailWorker } from './email.js';
+import { probeWorker } from './probe.js';
 import { thumbnailWorker } from './thumbnail.js';
 import { transcodeWorker } from './transcode.js';
-import { emailWorker } from './email.js';
-import { cacheWarmWorker } from './cache-warm.js';
-import { probeWorker } from './probe.js';
+import type { DomainWorkerFactory } from './types.js';
 import { waveformWorker } from './waveform.js';
 import { webhookWorker } from './webhook.js';
 
@@ -38,5 +38,5 @@ export function isDomainWorkerName(name: string): name is DomainWorkerName {
   return Object.hasOwn(DOMAIN_WORKERS, name);
 }
 
+export { runJob, type ServedType, type ServedWorkers, type ServeOptions, serveDomainWorkers } from './runtime.js';
 export type { DomainWorker, DomainWorkerFactory, JobContext, WorkerSettings } from './types.js';
-export { serveDomainWorkers, runJob, type ServeOptions, type ServedType, type ServedWorkers } from './runtime.js';

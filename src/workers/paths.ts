@@ -4,8 +4,8 @@
 // the check cannot redirect the read or the write. On Linux the descriptor is handed to sharp,
 // ffmpeg and nodemailer as `/proc/PID/fd/N`, which opens that very file again.
 
-import { constants as fsc, existsSync, realpathSync, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { existsSync, constants as fsc, realpathSync, type Stats } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { gtError } from '../errors.js';
 

@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { gtError } from '../errors.js';
-import { INPUT_HARDENING, launch, lastMeaningfulLine, type Binaries } from './ffmpeg.js';
+import { type Binaries, INPUT_HARDENING, lastMeaningfulLine, launch } from './ffmpeg.js';
 
 export interface DecodeOptions {
   /** Aborting it kills ffmpeg; the decode rejects with its reason. */
@@ -32,7 +32,27 @@ const STDERR_KEEP = 64 * 1024;
 export function decodePcm(bin: Binaries, file: string, opts: DecodeOptions): Promise<number> {
   const label = opts.label ?? file;
   if (opts.signal.aborted) return Promise.reject(opts.signal.reason as Error);
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', ...INPUT_HARDENING, ...(opts.inputArgs ?? []), '-i', file, '-map', '0:a:0', '-vn', '-ac', '1', '-c:a', 'pcm_s16le', '-f', 's16le', 'pipe:1'];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-v',
+    'error',
+    ...INPUT_HARDENING,
+    ...(opts.inputArgs ?? []),
+    '-i',
+    file,
+    '-map',
+    '0:a:0',
+    '-vn',
+    '-ac',
+    '1',
+    '-c:a',
+    'pcm_s16le',
+    '-f',
+    's16le',
+    'pipe:1',
+  ];
   return new Promise<number>((resolve, reject) => {
     const [cmd, argv] = launch(bin, bin.ffmpeg, args);
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,7 +103,10 @@ export function decodePcm(bin: Binaries, file: string, opts: DecodeOptions): Pro
       clearTimeout(deadline);
       opts.signal.removeEventListener('abort', onAbort);
       if (stopped) return reject(stopped);
-      if (code !== 0) return reject(gtError('GT_MEDIA_INVALID', label, 'audio file', (lastMeaningfulLine(stderr, file) || `ffmpeg exited with code ${code}`).split(file).join(label)));
+      if (code !== 0)
+        return reject(
+          gtError('GT_MEDIA_INVALID', label, 'audio file', (lastMeaningfulLine(stderr, file) || `ffmpeg exited with code ${code}`).split(file).join(label)),
+        );
       resolve(samples);
     });
   });

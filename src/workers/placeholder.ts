@@ -40,5 +40,11 @@ export function dominantColour(rgba: Uint8Array): string {
     if (!counted(i) || binOf(rgba, i) !== best) continue;
     for (let k = 0; k < 3; k++) sum[k]! += rgba[i + k]!;
   }
-  return `#${sum.map((s) => Math.round(s / bins[best]!).toString(16).padStart(2, '0')).join('')}`;
+  return `#${sum
+    .map((s) =>
+      Math.round(s / bins[best]!)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 }

@@ -2,13 +2,13 @@
 // what a file is, so a pipeline can choose what to make of it. sharp answers for images
 // (a header read, no decode); ffprobe for video and audio.
 
-import { loadSharp } from './sharp.js';
 import { gtError } from '../errors.js';
-import { probeMedia } from './ffmpeg.js';
-import { AllowedPaths } from './paths.js';
-import type { DomainWorker, DomainWorkerFactory } from './types.js';
 import { checker } from '../schema/check.js';
 import { ProbePayload, type ProbeResult } from '../schema/payloads/probe.js';
+import { probeMedia } from './ffmpeg.js';
+import { AllowedPaths } from './paths.js';
+import { loadSharp } from './sharp.js';
+import type { DomainWorker, DomainWorkerFactory } from './types.js';
 
 export type { ProbePayload, ProbeResult } from '../schema/payloads/probe.js';
 
@@ -30,7 +30,14 @@ export const probeWorker: DomainWorkerFactory = (settings): DomainWorker<ProbePa
           const m = await sharp(file.use).metadata();
           if (m.format && IMAGE_FORMATS.has(m.format) && m.width && m.height) {
             const pages = m.pages ?? 1;
-            return { kind: 'image', format: m.format, bytes, width: m.autoOrient?.width ?? m.width, height: m.autoOrient?.height ?? (m.pageHeight ?? m.height), ...(pages > 1 ? { pages } : {}) };
+            return {
+              kind: 'image',
+              format: m.format,
+              bytes,
+              width: m.autoOrient?.width ?? m.width,
+              height: m.autoOrient?.height ?? m.pageHeight ?? m.height,
+              ...(pages > 1 ? { pages } : {}),
+            };
           }
         } catch {
           // not an image sharp knows: ask ffprobe

@@ -4,7 +4,7 @@
 import { Worker } from '../client/worker.js';
 import type { WorkerJob } from '../client/worker-job.js';
 import { GeartrainError, invalidPayload } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext, WorkerSettings } from './types.js';
 
 export interface ServedType {

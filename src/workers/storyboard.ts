@@ -4,8 +4,8 @@
 // the layout and the command and writes the cues.
 
 import { invalidPayload } from '../errors.js';
-import { INPUT_HARDENING, demuxerOf, globalArgs, type Binaries, type FfmpegCommandSpec, type MediaProbe } from './ffmpeg.js';
 import { STORYBOARD_FORMATS, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions } from '../schema/payloads/transcode.js';
+import { type Binaries, demuxerOf, type FfmpegCommandSpec, globalArgs, INPUT_HARDENING, type MediaProbe } from './ffmpeg.js';
 
 export { STORYBOARD_FORMATS, type StoryboardFormat, type StoryboardLayout, type StoryboardOptions };
 
@@ -18,7 +18,10 @@ const COLUMNS = 10;
 /** @defaultValue tile width in pixels */
 export const DEFAULT_TILE_WIDTH = 160;
 
-/** `transcode.storyboard` as the worker uses it: `true` read as the defaults, keys in one order (format, intervalSeconds, width), the order of its fingerprint. */
+/**
+ * `transcode.storyboard` as the worker uses it: `true` read as the defaults, keys in one order
+ * (format, intervalSeconds, width), the order of its fingerprint.
+ */
 export function storyboardOptionsOf(v: boolean | StoryboardOptions | undefined): (StoryboardOptions & { format: StoryboardFormat }) | undefined {
   if (v === undefined || v === false) return undefined;
   if (v === true) return { format: 'jpeg' };
@@ -40,7 +43,8 @@ export function storyboardLayout(src: MediaProbe, o: StoryboardOptions, name: st
   const intervalSeconds = o.intervalSeconds ?? Math.max(1, Math.ceil(d / TARGET_TILES));
   const frame = 1 / (src.fps ?? 30);
   const tiles = Math.max(1, Math.ceil(Math.max(d - frame, 0.001) / intervalSeconds - 1e-9));
-  if (tiles > MAX_TILES) throw invalidPayload(`an interval giving at most ${MAX_TILES} tiles (this video lasts ${d} s)`, `${name}.intervalSeconds`, intervalSeconds);
+  if (tiles > MAX_TILES)
+    throw invalidPayload(`an interval giving at most ${MAX_TILES} tiles (this video lasts ${d} s)`, `${name}.intervalSeconds`, intervalSeconds);
   const tileWidth = even(Math.min(o.width ?? DEFAULT_TILE_WIDTH, src.width!));
   const tileHeight = even((src.height! * tileWidth) / src.width!);
   const columns = Math.min(tiles, COLUMNS);
@@ -51,7 +55,14 @@ export function storyboardLayout(src: MediaProbe, o: StoryboardOptions, name: st
  * The ffmpeg command for the sheet: the first frame of each N-second slot (`select`), scaled,
  * laid out by `tile` into one image. The source is decoded once.
  */
-export function storyboardRun(bin: Binaries, o: StoryboardOptions, layout: StoryboardLayout, src: MediaProbe, input: string, output: string): FfmpegCommandSpec {
+export function storyboardRun(
+  bin: Binaries,
+  o: StoryboardOptions,
+  layout: StoryboardLayout,
+  src: MediaProbe,
+  input: string,
+  output: string,
+): FfmpegCommandSpec {
   const n = layout.intervalSeconds;
   const select = `select='isnan(prev_selected_t)+gte(floor(t/${n})-floor(prev_selected_t/${n}),1)'`;
   const filter = `${select},scale=${layout.tileWidth}:${layout.tileHeight},setsar=1,tile=${layout.columns}x${layout.rows}`;

@@ -8,21 +8,21 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { loadSharp } from './sharp.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { checker } from '../schema/check.js';
-import * as schema from '../schema/payloads/thumbnail.js';
 import type { Fit, ImageFormat, Placeholder, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult } from '../schema/payloads/thumbnail.js';
+import * as schema from '../schema/payloads/thumbnail.js';
 import { fingerprint } from '../shared/fingerprint.js';
 import { runLimited } from '../shared/limit.js';
-import { OutputFolder, withJobFiles } from './files.js';
+import { type OutputFolder, withJobFiles } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import { placeholderOf } from './placeholder.js';
+import { loadSharp } from './sharp.js';
 import { srcsets } from './srcset.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 
-export { FITS, IMAGE_FORMATS as FORMATS, POSITIONS } from '../schema/payloads/thumbnail.js';
 export type { Fit, ImageFormat, Position, ThumbnailOutput, ThumbnailPayload, ThumbnailResult, ThumbnailSize } from '../schema/payloads/thumbnail.js';
+export { FITS, IMAGE_FORMATS as FORMATS, POSITIONS } from '../schema/payloads/thumbnail.js';
 
 /** A size as the worker uses it: `jpg` read as `jpeg`. */
 type Size = Omit<schema.ThumbnailSize, 'format'> & { format: ImageFormat };
@@ -126,7 +126,7 @@ function resizeOptions(s: Size, fit: Fit, background: sharp.RGBA | undefined, po
     withoutEnlargement: true,
     // sharp flattens before it resizes, so encode()'s flatten() never reaches contain's padding:
     // JPEG gets opaque padding here (transparent padding came out black).
-    ...(fit === 'contain' ? { background: s.format === 'jpeg' ? { ...(background ?? WHITE), alpha: 1 } : background ?? TRANSPARENT } : {}),
+    ...(fit === 'contain' ? { background: s.format === 'jpeg' ? { ...(background ?? WHITE), alpha: 1 } : (background ?? TRANSPARENT) } : {}),
   };
 }
 
@@ -215,7 +215,10 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       input: p.input,
       ...src,
       outputs,
-      srcset: srcsets(outputs.map((o, i) => ({ name: path.basename(o.path), width: o.width, format: o.format, asked: p.sizes[i]!.width })), p.urlPrefix),
+      srcset: srcsets(
+        outputs.map((o, i) => ({ name: path.basename(o.path), width: o.width, format: o.format, asked: p.sizes[i]!.width })),
+        p.urlPrefix,
+      ),
       ...(p.placeholder && placeholder ? { placeholder } : {}),
     });
     if (todo.length === 0 && source && (!p.placeholder || placeholder)) {
@@ -244,10 +247,13 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
         // libvips has one error buffer for the process (lovell/sharp#902): when two decodes
         // fail at once, one may read it empty (13 of 120 truncated-JPEG failures, two jobs at a
         // time). Decoding again alone is cheap on this path and names the reason.
-        const again = await sharp(use, { failOn: 'truncated', limitInputPixels: false, sequentialRead: true }).raw().toBuffer().then(
-          () => e,
-          (err2: unknown) => mediaError(file, err2),
-        );
+        const again = await sharp(use, { failOn: 'truncated', limitInputPixels: false, sequentialRead: true })
+          .raw()
+          .toBuffer()
+          .then(
+            () => e,
+            (err2: unknown) => mediaError(file, err2),
+          );
         throw again.message.endsWith(UNKNOWN) ? e : again;
       }
     };
@@ -262,7 +268,12 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     const frames = animated && todo.some((i) => ANIMATED_OUT.has(p.sizes[i]!.format)) ? pages : 1;
     const pixels = w * frameHeight * frames;
     if (pixels > maxPixels) {
-      throw gtError('GT_MEDIA_TOO_LARGE', file, `${w}×${frameHeight}${frames > 1 ? ` × ${frames} frames` : ''} = ${pixels} pixels`, `${maxPixels} pixels (raise it with --max-pixels)`);
+      throw gtError(
+        'GT_MEDIA_TOO_LARGE',
+        file,
+        `${w}×${frameHeight}${frames > 1 ? ` × ${frames} frames` : ''} = ${pixels} pixels`,
+        `${maxPixels} pixels (raise it with --max-pixels)`,
+      );
     }
     const upright = meta.orientation !== undefined && meta.orientation >= 5;
     const src: Source = { width: upright ? frameHeight : w, height: upright ? w : frameHeight, format: meta.format ?? 'unknown' };
@@ -274,7 +285,11 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
     // libvips holds the same limit (an animation is read as one strip of `pages` frames).
     const opts = { failOn: 'truncated' as const, limitInputPixels: maxPixels };
     const animOpts = { ...opts, animated: true };
-    const scale = decodeScale(src, todo.map((i) => p.sizes[i]!), p.fit);
+    const scale = decodeScale(
+      src,
+      todo.map((i) => p.sizes[i]!),
+      p.fit,
+    );
     const needsInput = (s: Size): boolean => !p.stripMetadata || (animated && ANIMATED_OUT.has(s.format));
     // One decode, rotated, in sRGB, shrunk once to what the largest output needs; every output
     // is resized from that raw buffer. Measured on 2 cores (CPU time per image, 320w
@@ -323,13 +338,23 @@ export const thumbnailWorker: DomainWorkerFactory = (settings): DomainWorker<Thu
       // From the shrunk buffer, `inside` gets the dimensions sharp would give from the source
       // (rounding twice could make 1600×1067 → 320×214 instead of 320×213).
       const dims = insideDims(src, s);
-      const resize = !needsInput(s) && (p.fit === 'inside' || s.height === undefined) ? { ...dims, fit: 'fill' as const } : resizeOptions(s, p.fit, p.background, p.position);
+      const resize =
+        !needsInput(s) && (p.fit === 'inside' || s.height === undefined)
+          ? { ...dims, fit: 'fill' as const }
+          : resizeOptions(s, p.fit, p.background, p.position);
       const encoder = encode(img.resize(resize).toColourspace('srgb'), s, p.background);
       // Encoded in memory (a thumbnail is small), then written: a sharp failure is the image's.
       const { data, info } = await decode(() => encoder.toBuffer({ resolveWithObject: true }));
       await out.write(name, (tmp) => writeFile(tmp, data), ctx.signal);
-      const height = anim ? info.pageHeight ?? info.height : info.height;
-      const output: ThumbnailOutput = { path: out.file(name), width: info.width, height, format: s.format, bytes: info.size, ...(anim ? { animated: true as const } : {}) };
+      const height = anim ? (info.pageHeight ?? info.height) : info.height;
+      const output: ThumbnailOutput = {
+        path: out.file(name),
+        width: info.width,
+        height,
+        format: s.format,
+        bytes: info.size,
+        ...(anim ? { animated: true as const } : {}),
+      };
       await out.record(name, input, keys[i]!, { output, source: src, ...(placeholder ? { placeholder } : {}) } satisfies OutputInfo, ctx.signal);
       outputs[i] = output;
       ctx.progress(++done, p.sizes.length);

@@ -7,20 +7,41 @@
 
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GeartrainError, gtError, invalidPayload } from '../errors.js';
+import { type GeartrainError, gtError, invalidPayload } from '../errors.js';
 import { checker } from '../schema/check.js';
+import type {
+  FileProfile,
+  MediaProbe,
+  PosterFormat,
+  PosterOptions,
+  PosterOutput,
+  Profile,
+  StoryboardFormat,
+  StoryboardOptions,
+  StoryboardOutput,
+  TranscodeOutput,
+  TranscodeResult,
+} from '../schema/payloads/transcode.js';
 import * as schema from '../schema/payloads/transcode.js';
-import type { FileProfile, MediaProbe, PosterFormat, PosterOptions, PosterOutput, Profile, StoryboardFormat, StoryboardOptions, StoryboardOutput, TranscodeOutput, TranscodeResult } from '../schema/payloads/transcode.js';
 import { fingerprint } from '../shared/fingerprint.js';
-import { INPUT_HARDENING, demuxerOf, globalArgs, locate, probe as probeFile, runFfmpeg, type Binaries, type FfmpegCommandSpec } from './ffmpeg.js';
-import { OutputFolder, withJobFiles } from './files.js';
-import { storyboardLayout, storyboardOptionsOf, storyboardRun, storyboardVtt } from './storyboard.js';
-import { MASTER_PLAYLIST, hlsOptionsOf, hlsRun, readHls } from './hls.js';
+import { type Binaries, demuxerOf, type FfmpegCommandSpec, globalArgs, INPUT_HARDENING, locate, probe as probeFile, runFfmpeg } from './ffmpeg.js';
+import { type OutputFolder, withJobFiles } from './files.js';
+import { hlsOptionsOf, hlsRun, MASTER_PLAYLIST, readHls } from './hls.js';
 import { AllowedPaths, type InputFile } from './paths.js';
+import { storyboardLayout, storyboardOptionsOf, storyboardRun, storyboardVtt } from './storyboard.js';
 import type { DomainWorker, DomainWorkerFactory, JobContext } from './types.js';
 
+export type {
+  FileProfile,
+  PosterFormat,
+  PosterOptions,
+  PosterOutput,
+  Profile,
+  StoryboardOutput,
+  TranscodeOutput,
+  TranscodeResult,
+} from '../schema/payloads/transcode.js';
 export { FILE_PROFILES, POSTER_FORMATS, PROFILES } from '../schema/payloads/transcode.js';
-export type { FileProfile, PosterFormat, PosterOptions, PosterOutput, Profile, StoryboardOutput, TranscodeOutput, TranscodeResult } from '../schema/payloads/transcode.js';
 
 /** The payload as parse() returns it: `poster: true` and `storyboard: true` read as their defaults, formats filled in. */
 export type TranscodeJob = Omit<schema.TranscodePayload, 'poster' | 'storyboard'> & {
@@ -145,15 +166,38 @@ export function posterRun(bin: Binaries, p: PosterOptions, src: MediaProbe, inpu
   const width = Math.min(p.width ?? DEFAULT_POSTER_WIDTH, src.width!);
   const height = Math.max(2, Math.round((src.height! * width) / src.width! / 2) * 2);
   const codec = p.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '80'] : ['-c:v', 'mjpeg', '-q:v', '3'];
-  const args = ['-map', '0:v:0', '-frames:v', '1', ...(width !== src.width ? ['-vf', `scale=${width}:-2`] : []), '-an', '-sn', '-dn', '-map_metadata', '-1', ...codec, '-update', '1', '-f', 'image2'];
+  const args = [
+    '-map',
+    '0:v:0',
+    '-frames:v',
+    '1',
+    ...(width !== src.width ? ['-vf', `scale=${width}:-2`] : []),
+    '-an',
+    '-sn',
+    '-dn',
+    '-map_metadata',
+    '-1',
+    ...codec,
+    '-update',
+    '1',
+    '-f',
+    'image2',
+  ];
   // -ss before -i: a keyframe seek, then decoding up to the exact time (not a decode from 0).
   const inputArgs = [...globalArgs(bin), ...INPUT_HARDENING, ...demuxerArgs(src), '-ss', at.toFixed(3)];
-  return { profile: 'poster', spec: { input, inputArgs, args, output }, width, height: width === src.width ? src.height! : height, atSeconds: Math.round(at * 1000) / 1000 };
+  return {
+    profile: 'poster',
+    spec: { input, inputArgs, args, output },
+    width,
+    height: width === src.width ? src.height! : height,
+    atSeconds: Math.round(at * 1000) / 1000,
+  };
 }
 
 function checkSource(file: string, src: MediaProbe, p: TranscodeJob): void {
   const invalid = (why: string): GeartrainError => gtError('GT_MEDIA_INVALID', file, 'video or audio file', why);
-  const needsVideo = p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : p.storyboard ? 'storyboard' : undefined);
+  const needsVideo =
+    p.profiles.find((x) => x === 'hls' || PROFILE_SPECS[x].height !== undefined) ?? (p.poster ? 'poster' : p.storyboard ? 'storyboard' : undefined);
   if (needsVideo && (!src.videoCodec || !src.width || !src.height)) throw invalid(`no video stream for ${needsVideo}`);
   const needsAudio = p.profiles.find((x) => x !== 'hls' && PROFILE_SPECS[x].height === undefined);
   if (needsAudio && !src.audioCodec) throw invalid(`no audio stream for ${needsAudio}`);
@@ -173,7 +217,11 @@ export function parseTranscode(raw: unknown): TranscodeJob {
   });
   if (poster === true) p.poster = { format: 'jpeg' };
   else if (poster !== undefined && poster !== false) {
-    p.poster = { format: poster.format ?? 'jpeg', ...(poster.atSeconds !== undefined ? { atSeconds: poster.atSeconds } : {}), ...(poster.width !== undefined ? { width: poster.width } : {}) };
+    p.poster = {
+      format: poster.format ?? 'jpeg',
+      ...(poster.atSeconds !== undefined ? { atSeconds: poster.atSeconds } : {}),
+      ...(poster.width !== undefined ? { width: poster.width } : {}),
+    };
   }
   const board = storyboardOptionsOf(storyboard);
   if (board) p.storyboard = board;
@@ -181,7 +229,8 @@ export function parseTranscode(raw: unknown): TranscodeJob {
     if (!p.profiles.includes('hls')) throw invalidPayload("absent unless profiles holds 'hls'", 'transcode.hls', hls);
     p.hls = hlsOptionsOf(hls, 'transcode.hls');
   }
-  if (p.profiles.length === 0 && !p.poster && !p.storyboard) throw invalidPayload('at least one profile, a poster or a storyboard', 'transcode.profiles', p.profiles);
+  if (p.profiles.length === 0 && !p.poster && !p.storyboard)
+    throw invalidPayload('at least one profile, a poster or a storyboard', 'transcode.profiles', p.profiles);
   return p;
 }
 
@@ -215,8 +264,14 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
     const base = p.name ?? path.basename(p.input, path.extname(p.input));
     const slots: Slot[] = [
       ...(p.poster ? [{ profile: 'poster' as const, name: outputName(base, 'poster', p.poster.format), key: fingerprint({ RECIPE, poster: p.poster }) }] : []),
-      ...(p.storyboard ? [{ profile: 'storyboard' as const, name: storyboardNames(base, p.storyboard.format).vtt, key: fingerprint({ RECIPE, storyboard: p.storyboard }) }] : []),
-      ...p.profiles.map((profile) => ({ profile, name: outputName(base, profile), key: fingerprint(profile === 'hls' ? { RECIPE, profile, hls: p.hls ?? {} } : { RECIPE, profile }) })),
+      ...(p.storyboard
+        ? [{ profile: 'storyboard' as const, name: storyboardNames(base, p.storyboard.format).vtt, key: fingerprint({ RECIPE, storyboard: p.storyboard }) }]
+        : []),
+      ...p.profiles.map((profile) => ({
+        profile,
+        name: outputName(base, profile),
+        key: fingerprint(profile === 'hls' ? { RECIPE, profile, hls: p.hls ?? {} } : { RECIPE, profile }),
+      })),
     ];
     const made = new Map<Slot, TranscodeOutput | PosterOutput | StoryboardOutput>();
     let src: MediaProbe | undefined;
@@ -250,22 +305,28 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           if (sum > sent) ctx.progress((sent = sum), total);
         };
         progress();
-        const onProgress = (i: number) => (doneMs: number): void => {
-          done[i] = doneMs;
-          progress();
-        };
+        const onProgress =
+          (i: number) =>
+          (doneMs: number): void => {
+            done[i] = doneMs;
+            progress();
+          };
         // The ladder is one ffmpeg run writing a folder: ffmpeg's time= covers every variant.
         const runHls = async (i: number, s: Slot): Promise<TranscodeOutput> => {
           const folder = out.file(s.name);
           let read: Awaited<ReturnType<typeof readHls>> | undefined;
           let variants: ReturnType<typeof hlsRun>['variants'] = [];
           let seconds: number | undefined;
-          await out.writeFolder(s.name, async (tmp) => {
-            const planned = hlsRun(bin, p.hls ?? {}, source, input.use, tmp, scaleFor);
-            variants = planned.variants;
-            seconds = (await runFfmpeg(bin, { ...planned.spec, label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) })).seconds;
-            read = await readHls(tmp, folder, variants);
-          }, job.signal);
+          await out.writeFolder(
+            s.name,
+            async (tmp) => {
+              const planned = hlsRun(bin, p.hls ?? {}, source, input.use, tmp, scaleFor);
+              variants = planned.variants;
+              seconds = (await runFfmpeg(bin, { ...planned.spec, label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) })).seconds;
+              read = await readHls(tmp, folder, variants);
+            },
+            job.signal,
+          );
           const top = read!.variants.find((v) => v.width !== undefined);
           return {
             profile: 'hls',
@@ -282,9 +343,19 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           const o = p.storyboard!;
           const names = storyboardNames(base, o.format);
           const layout = storyboardLayout(source, o, 'transcode.storyboard');
-          const sheet = await out.write(names.sprite, async (tmp) => {
-            await runFfmpeg(bin, { ...storyboardRun(bin, o, layout, source, input.use, tmp), label: p.input, signal: job.signal, totalMs: per, onProgress: onProgress(i) });
-          }, job.signal);
+          const sheet = await out.write(
+            names.sprite,
+            async (tmp) => {
+              await runFfmpeg(bin, {
+                ...storyboardRun(bin, o, layout, source, input.use, tmp),
+                label: p.input,
+                signal: job.signal,
+                totalMs: per,
+                onProgress: onProgress(i),
+              });
+            },
+            job.signal,
+          );
           await out.write(s.name, (tmp) => writeFile(tmp, storyboardVtt(layout, names.sprite, source.durationSeconds)), job.signal);
           return { path: out.file(names.sprite), vtt: out.file(s.name), format: o.format, ...layout, bytes: sheet.size };
         };
@@ -306,18 +377,25 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
             done[i] = per;
             return progress();
           }
-          const planned = s.profile === 'poster' ? posterRun(bin, p.poster!, source, input.use, out.file(s.name)) : profileRun(bin, s.profile, source, input.use, out.file(s.name));
+          const planned =
+            s.profile === 'poster'
+              ? posterRun(bin, p.poster!, source, input.use, out.file(s.name))
+              : profileRun(bin, s.profile, source, input.use, out.file(s.name));
           let report: Awaited<ReturnType<typeof runFfmpeg>> = {};
-          const written = await out.write(s.name, async (tmp) => {
-            report = await runFfmpeg(bin, {
-              ...planned.spec,
-              output: tmp,
-              label: p.input,
-              signal: job.signal,
-              totalMs: per,
-              onProgress: onProgress(i),
-            });
-          }, job.signal);
+          const written = await out.write(
+            s.name,
+            async (tmp) => {
+              report = await runFfmpeg(bin, {
+                ...planned.spec,
+                output: tmp,
+                label: p.input,
+                signal: job.signal,
+                totalMs: per,
+                onProgress: onProgress(i),
+              });
+            },
+            job.signal,
+          );
           const bytes = written.size;
           const final = out.file(s.name);
           const width = report.width ?? planned.width;
@@ -325,7 +403,13 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
           const output: TranscodeOutput | PosterOutput =
             s.profile === 'poster'
               ? { path: final, width: width!, height: height!, format: p.poster!.format, atSeconds: planned.atSeconds!, bytes }
-              : { profile: s.profile, path: final, ...(width !== undefined ? { width, height: height! } : {}), bytes, durationSeconds: Math.round((report.seconds ?? source.durationSeconds) * 1000) / 1000 };
+              : {
+                  profile: s.profile,
+                  path: final,
+                  ...(width !== undefined ? { width, height: height! } : {}),
+                  bytes,
+                  durationSeconds: Math.round((report.seconds ?? source.durationSeconds) * 1000) / 1000,
+                };
           await out.record(s.name, input, s.key, { output, probe: source } satisfies MadeRecord, job.signal);
           made.set(s, output);
           done[i] = per;
@@ -343,10 +427,12 @@ export const transcodeWorker: DomainWorkerFactory = (settings, log): DomainWorke
         const runs = [renditions(), ...(posterAt >= 0 ? [runSlot(posterAt)] : [])];
         // The first failure ends the job: the other run is stopped (its output never reaches
         // its final path), and the job fails with that first error.
-        const failed = runs.map((r) => r.catch((err: unknown) => {
-          if (!job.signal.aborted) job.abort(err);
-          throw err;
-        }));
+        const failed = runs.map((r) =>
+          r.catch((err: unknown) => {
+            if (!job.signal.aborted) job.abort(err);
+            throw err;
+          }),
+        );
         const outcome = await Promise.allSettled(failed);
         const first = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
         if (first) throw job.signal.reason ?? first.reason;

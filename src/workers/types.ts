@@ -86,4 +86,5 @@ export interface DomainWorker<P = unknown, R = unknown> {
 }
 
 /** Builds a domain worker once per process from the shared settings. */
+// biome-ignore lint/suspicious/noExplicitAny: each worker's own payload and result; runtime.ts passes parse()'s value to its run()
 export type DomainWorkerFactory = (settings: WorkerSettings, log: Logger) => DomainWorker<any, any>;

@@ -5,12 +5,12 @@
 
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gtError, invalidPayload } from '../errors.js';
-import { demuxerOf, locate, probe } from './ffmpeg.js';
+import { gtError } from '../errors.js';
 import { checker } from '../schema/check.js';
-import { WaveformPayload, type PeaksFile, type WaveformOutput, type WaveformResult } from '../schema/payloads/waveform.js';
+import { type PeaksFile, type WaveformOutput, WaveformPayload, type WaveformResult } from '../schema/payloads/waveform.js';
 import { fingerprint } from '../shared/fingerprint.js';
-import { withJobFiles, type OutputFolder } from './files.js';
+import { demuxerOf, locate, probe } from './ffmpeg.js';
+import { type OutputFolder, withJobFiles } from './files.js';
 import { AllowedPaths, type InputFile } from './paths.js';
 import { decodePcm } from './pcm.js';
 import { PeakBlocks } from './peaks.js';
@@ -22,7 +22,8 @@ export type { PeaksFile, WaveformOutput, WaveformPayload, WaveformResult } from 
 type Rgba = [number, number, number, number];
 
 /** The payload as parse() returns it: defaults filled in, colours read as RGBA bytes. */
-export type WaveformJob = Omit<Required<WaveformPayload>, 'name' | 'colour' | 'background'> & Pick<WaveformPayload, 'name'> & { colour: Rgba; background: Rgba };
+export type WaveformJob = Omit<Required<WaveformPayload>, 'name' | 'colour' | 'background'> &
+  Pick<WaveformPayload, 'name'> & { colour: Rgba; background: Rgba };
 
 const check = checker(WaveformPayload, 'waveform');
 
@@ -120,7 +121,10 @@ export const waveformWorker: DomainWorkerFactory = (settings): DomainWorker<Wave
       .toBuffer();
     const jsonOutput: WaveformOutput = { path: out.file(names[0]), format: 'json', bytes: Buffer.byteLength(text), points: p.points };
     const pngOutput: WaveformOutput = { path: out.file(names[1]), format: 'png', bytes: png.length, width: p.width, height: p.height };
-    for (const [name, data, output] of [[names[0], text, jsonOutput], [names[1], png, pngOutput]] as const) {
+    for (const [name, data, output] of [
+      [names[0], text, jsonOutput],
+      [names[1], png, pngOutput],
+    ] as const) {
       await out.write(name, (tmp) => writeFile(tmp, data), ctx.signal);
       await out.record(name, input, key, { output, durationSeconds, sampleRate: rate } satisfies Made, ctx.signal);
     }

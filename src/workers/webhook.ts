@@ -5,17 +5,17 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from '../shared/backoff.js';
 import { GeartrainError, gtError, invalidPayload } from '../errors.js';
+import { checker } from '../schema/check.js';
+import { MAX_BODY_BYTES, WebhookPayload, type WebhookResult } from '../schema/payloads/webhook.js';
+import { Backoff } from '../shared/backoff.js';
 import { VERSION } from '../version.js';
 import { allowedHostsOf, allowedUrl, urlRefusal } from './hosts.js';
 import { redactUrls } from './redact.js';
 import type { DomainWorker, DomainWorkerFactory } from './types.js';
-import { checker } from '../schema/check.js';
-import { MAX_BODY_BYTES, WebhookPayload, type WebhookResult } from '../schema/payloads/webhook.js';
 
-export { MAX_BODY_BYTES } from '../schema/payloads/webhook.js';
 export type { WebhookPayload, WebhookResult } from '../schema/payloads/webhook.js';
+export { MAX_BODY_BYTES } from '../schema/payloads/webhook.js';
 
 /** The payload as parse() returns it: the URL read, the body serialised once (the signature covers exactly these bytes), defaults filled in. */
 export type WebhookJob = Required<Omit<WebhookPayload, 'url' | 'body'>> & { url: URL; body: string };
@@ -88,9 +88,11 @@ export const webhookWorker: DomainWorkerFactory = (settings): DomainWorker<Webho
       const { url: text, body: value, event = 'message', deliveryId = randomUUID(), timeoutMs = 10_000, retries = 3 } = check.parse(raw);
       const url = allowedUrl(text, 'webhook.url', allowedHosts, 'called');
       // fetch refuses such URLs, and the signature is what authenticates the request.
-      if (url.username !== '' || url.password !== '') throw invalidPayload('a URL without user:password@ (the signature authenticates the request)', 'webhook.url', redactUrls(url.href));
+      if (url.username !== '' || url.password !== '')
+        throw invalidPayload('a URL without user:password@ (the signature authenticates the request)', 'webhook.url', redactUrls(url.href));
       const body = JSON.stringify(value);
-      if (Buffer.byteLength(body) > MAX_BODY_BYTES) throw invalidPayload(`a body of at most ${MAX_BODY_BYTES} bytes as JSON`, 'webhook.body', `${Buffer.byteLength(body)} bytes`);
+      if (Buffer.byteLength(body) > MAX_BODY_BYTES)
+        throw invalidPayload(`a body of at most ${MAX_BODY_BYTES} bytes as JSON`, 'webhook.body', `${Buffer.byteLength(body)} bytes`);
       return { url, body, event, deliveryId, timeoutMs, retries };
     },
 

@@ -2,8 +2,8 @@
 // fails if the line compiles. The tests at run time assert the build-time errors that go with
 // them and that the typed pipelines build.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import Type from 'typebox';
 import { pipeline } from '../../src/pipelines/builder.js';
 import type { InputFile } from '../../src/pipelines/input.js';
@@ -17,7 +17,7 @@ type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ?
 /** Compiles only when the two types are the same. */
 const same = <A, B>(proof: Equal<A, B>): boolean => proof;
 
-test('a later step sees each earlier step with its function\'s result type; a fan-out sees results and its item', () => {
+test("a later step sees each earlier step with its function's result type; a fan-out sees results and its item", () => {
   const def = pipeline('typed', { input: 'folder' })
     .step('probe', { fn: 'probe', payload: (s) => ({ input: s.input.dir }) })
     .step('thumbs', {
@@ -37,7 +37,14 @@ test('a later step sees each earlier step with its function\'s result type; a fa
       },
     })
     .build();
-  assert.deepEqual(def.steps.map((s) => [s.id, s.needs]), [['probe', []], ['thumbs', ['probe']], ['mail', ['thumbs']]]);
+  assert.deepEqual(
+    def.steps.map((s) => [s.id, s.needs]),
+    [
+      ['probe', []],
+      ['thumbs', ['probe']],
+      ['mail', ['thumbs']],
+    ],
+  );
 });
 
 test('(a) a step that is not an ancestor is a type error, and the same reference is refused when the pipeline is built', () => {
@@ -55,7 +62,10 @@ test('(a) a step that is not an ancestor is a type error, and the same reference
   const asExpression = pipeline('refs', { input: 'json' })
     .step('one', { fn: 'probe', payload: { input: '/media/a.jpg' } })
     .step('two', { fn: 'probe', needs: [], payload: { input: '${{ steps.one.result.format }}' } });
-  assert.throws(() => asExpression.build(), { code: 'GT_PIPELINE_INVALID', message: 'Pipeline refs: steps[1] (two).payload.input: refers to step "one", which is not one it needs (directly or through others)' });
+  assert.throws(() => asExpression.build(), {
+    code: 'GT_PIPELINE_INVALID',
+    message: 'Pipeline refs: steps[1] (two).payload.input: refers to step "one", which is not one it needs (directly or through others)',
+  });
   const later = pipeline('refs', { input: 'json' })
     // @ts-expect-error: `needs` names only steps declared before
     .step('one', { fn: 'probe', needs: ['nowhere'], payload: { input: '/media/a.jpg' } });

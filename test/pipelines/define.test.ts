@@ -81,7 +81,8 @@ test('invalid definitions give errors naming the step and the field', () => {
     ],
     [
       { ...base, steps: [{ id: 'a', fn: 'f', payload: {}, colour: 'red' }] },
-      'Pipeline p: Expected one of the fields id, fn, needs, forEach, when, payload, onFailure, priority, retry, timeoutMs, concurrency for steps[0].colour but received red of type string',
+      'Pipeline p: Expected one of the fields id, fn, needs, forEach, when, payload, onFailure, priority, retry, timeoutMs, concurrency for ' +
+        'steps[0].colour but received red of type string',
     ],
     [
       {
@@ -191,7 +192,8 @@ test('a pipeline file with a field of the wrong type gets one message naming the
     const file = path.join(dir, 'wrong.yaml');
     await writeFile(
       file,
-      '# yaml-language-server: $schema=../schemas/pipeline.json\nname: wrong\ninput: json\nsteps:\n  - { id: a, fn: f, payload: {} }\n  - { id: b, fn: f, retry: two, payload: {} }\n',
+      '# yaml-language-server: $schema=../schemas/pipeline.json\nname: wrong\ninput: json\nsteps:\n  - { id: a, fn: f, payload: {} }\n  - { id: b, fn: ' +
+        'f, retry: two, payload: {} }\n',
     );
     await assert.rejects(loadPipelineFile(file), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'GT_PIPELINE_INVALID');

@@ -300,7 +300,8 @@ test("a declared function's result is checked against its schema: an item whose 
   assert.equal(rec.steps.size!.items.even!.status, 'done');
   assert.equal(
     rec.steps.size!.items.odd!.error,
-    'GT_PIPELINE_INVALID: Pipeline sized: step size, item odd: t-size answered a result its schema refuses: Expected integer for steps.size.result.width but received wide of type string',
+    'GT_PIPELINE_INVALID: Pipeline sized: step size, item odd: t-size answered a result its schema refuses: Expected integer for steps.size.result.width ' +
+      'but received wide of type string',
   );
   assert.equal(rec.steps.size!.status, 'partial');
 });

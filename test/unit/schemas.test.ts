@@ -128,6 +128,10 @@ test('every pipeline file in fixtures/pipelines passes schemas/pipeline.json and
     assert.ok(published.Check(value), `${f} does not pass schemas/pipeline.json`);
     const named = f.endsWith('.json') ? String(value.$schema) : MODELINE.exec(text.split('\n')[0]!)?.[1];
     assert.ok(named !== undefined, `${f} names its schema`);
-    assert.equal(path.resolve(ROOT, path.dirname(f), named), path.join(SCHEMAS_DIR, 'pipeline.json'), `${f}: ${named} is not schemas/pipeline.json relative to the file`);
+    assert.equal(
+      path.resolve(ROOT, path.dirname(f), named),
+      path.join(SCHEMAS_DIR, 'pipeline.json'),
+      `${f}: ${named} is not schemas/pipeline.json relative to the file`,
+    );
   }
 });

@@ -28,7 +28,12 @@ export const notifyUrlSet = (s: NotifyScope): boolean => s.options.notifyUrl !==
  * `PIPELINE.done` or `PIPELINE.failed`. The delivery id is the run's id and a fingerprint of the
  * body: the same summary sent again (a retried job) has the same id, a changed one a new id.
  */
-export function notifyUrlPayload(pipeline: string, s: NotifyScope, status: 'done' | 'failed', body: Record<string, unknown>): BuiltinFunctions['webhook']['payload'] {
+export function notifyUrlPayload(
+  pipeline: string,
+  s: NotifyScope,
+  status: 'done' | 'failed',
+  body: Record<string, unknown>,
+): BuiltinFunctions['webhook']['payload'] {
   const b = { pipeline, runId: s.run.id, status, ...body };
   return { url: s.options.notifyUrl ?? '', event: `${pipeline}.${status}`, deliveryId: `${s.run.id}.${fingerprint(b)}`, body: b };
 }

@@ -71,7 +71,14 @@ export const thumbnails = pipeline('thumbnails', {
         failed,
         failures,
         outputs: results.flatMap((r) =>
-          r.outputs.map((o) => ({ source: path.relative(s.input.dir, r.input).split(path.sep).join('/'), file: outputFile(s, o.path), width: o.width, height: o.height, format: o.format, bytes: o.bytes })),
+          r.outputs.map((o) => ({
+            source: path.relative(s.input.dir, r.input).split(path.sep).join('/'),
+            file: outputFile(s, o.path),
+            width: o.width,
+            height: o.height,
+            format: o.format,
+            bytes: o.bytes,
+          })),
         ),
       });
     },

@@ -54,7 +54,11 @@ const fileName = (s: { input: InputFile }): string => s.input.name + s.input.ext
 function failureReason(s: UploadScope & { input: InputFile }): string {
   for (const id of ['probe', ...MEDIA_STEPS] as const) {
     const f = s.steps[id].failures[0];
-    if (f) return f.error.replace(/^GT_[A-Z_]+: /, '').split(s.input.path).join(fileName(s));
+    if (f)
+      return f.error
+        .replace(/^GT_[A-Z_]+: /, '')
+        .split(s.input.path)
+        .join(fileName(s));
   }
   return 'a processing step failed';
 }
@@ -93,7 +97,12 @@ export const upload = pipeline('upload', {
     when: isKind('image'),
     priority: 'high',
     // With baseUrl, the result's srcset is ready URLs under it.
-    payload: (s) => ({ input: s.input.path, outDir: s.run.out, sizes: s.options.sizes, ...(s.options.baseUrl !== undefined ? { urlPrefix: s.options.baseUrl } : {}) }),
+    payload: (s) => ({
+      input: s.input.path,
+      outDir: s.run.out,
+      sizes: s.options.sizes,
+      ...(s.options.baseUrl !== undefined ? { urlPrefix: s.options.baseUrl } : {}),
+    }),
   })
   .step('transcode', {
     fn: 'transcode',
@@ -130,7 +139,11 @@ export const upload = pipeline('upload', {
     when: (s) => s.options.owner !== undefined,
     payload: (s) => {
       const outputs = shownOutputs(s);
-      return { to: s.options.owner ?? '', template: 'upload-ready', vars: { file: fileName(s), kind: s.steps.probe.result?.kind ?? 'file', count: outputs.length, outputs: outputs.join('\n'), runId: s.run.id } };
+      return {
+        to: s.options.owner ?? '',
+        template: 'upload-ready',
+        vars: { file: fileName(s), kind: s.steps.probe.result?.kind ?? 'file', count: outputs.length, outputs: outputs.join('\n'), runId: s.run.id },
+      };
     },
   })
   .step('notify-failed', {
@@ -147,7 +160,11 @@ export const upload = pipeline('upload', {
     payload: (s) => {
       const files = outputFiles(s);
       const urls = s.options.baseUrl !== undefined ? outputUrls(s) : undefined;
-      return notifyUrlPayload('upload', s, 'done', { file: fileName(s), kind: s.steps.probe.result?.kind ?? 'file', outputs: files.map((file, i) => ({ file, ...(urls ? { url: urls[i] } : {}) })) });
+      return notifyUrlPayload('upload', s, 'done', {
+        file: fileName(s),
+        kind: s.steps.probe.result?.kind ?? 'file',
+        outputs: files.map((file, i) => ({ file, ...(urls ? { url: urls[i] } : {}) })),
+      });
     },
   })
   .step('webhook-failed', {
@@ -160,6 +177,10 @@ export const upload = pipeline('upload', {
   // The run's `result`: the outputs as shown to the owner; an image's srcset per format, placeholder and dominant colour.
   .result((s) => {
     const thumbs = s.steps.thumbnails.result;
-    return { kind: s.steps.probe.result?.kind ?? 'file', outputs: shownOutputs(s), ...(thumbs ? { srcset: thumbs.srcset, ...(thumbs.placeholder ? { placeholder: thumbs.placeholder } : {}) } : {}) };
+    return {
+      kind: s.steps.probe.result?.kind ?? 'file',
+      outputs: shownOutputs(s),
+      ...(thumbs ? { srcset: thumbs.srcset, ...(thumbs.placeholder ? { placeholder: thumbs.placeholder } : {}) } : {}),
+    };
   })
   .build();

@@ -52,7 +52,14 @@ export const EmailPayload = Type.Object(
     text: Type.Optional(Body),
     html: Type.Optional(Body),
     /** A file name in the templates folder without its extension. */
-    template: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', expected: 'a template name of letters, digits, - and _ (at most 64)' })),
+    template: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+        expected: 'a template name of letters, digits, - and _ (at most 64)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

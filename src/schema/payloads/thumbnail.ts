@@ -45,11 +45,15 @@ export const ThumbnailPayload = Type.Object(
      * The colour behind the image: contain's padding, and what transparent areas become in JPEG.
      * Absent: transparent padding, white under JPEG.
      */
-    background: Type.Optional(Type.String({ pattern: '^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$', expected: 'a colour #rgb, #rgba, #rrggbb or #rrggbbaa' })),
+    background: Type.Optional(
+      Type.String({ pattern: '^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$', expected: 'a colour #rgb, #rgba, #rrggbb or #rrggbbaa' }),
+    ),
     /** Base of the output names. Absent: the input's name without extension. */
     name: Type.Optional(FileName),
     /** What goes before each file name in srcset (whitespace and commas separate candidates there); a `/` is added when missing. */
-    urlPrefix: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\s,]*$', expected: 'a URL prefix of 1 to 4096 characters without whitespace or commas' })),
+    urlPrefix: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\s,]*$', expected: 'a URL prefix of 1 to 4096 characters without whitespace or commas' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -93,7 +97,10 @@ export const ThumbnailResult = Type.Object(
     format: Type.String(),
     outputs: Type.Array(ThumbnailOutput),
     /** Per format, the outputs as an HTML `srcset` value, widths ascending. */
-    srcset: Type.Object({ jpeg: Type.Optional(Srcset), webp: Type.Optional(Srcset), avif: Type.Optional(Srcset), png: Type.Optional(Srcset) }, { additionalProperties: false }),
+    srcset: Type.Object(
+      { jpeg: Type.Optional(Srcset), webp: Type.Optional(Srcset), avif: Type.Optional(Srcset), png: Type.Optional(Srcset) },
+      { additionalProperties: false },
+    ),
     /** Unless the payload says `placeholder: false`. */
     placeholder: Type.Optional(Placeholder),
   },

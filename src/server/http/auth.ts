@@ -7,9 +7,9 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GeartrainError, gtError } from '../../errors.js';
-import { isLoopback } from './options.js';
+import { type GeartrainError, gtError } from '../../errors.js';
 import { sendError } from './errors.js';
+import { isLoopback } from './options.js';
 
 /** Paths that load without a token: the dashboard page and its two files. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/', '/index.html', '/dashboard.js', '/dashboard.css']);
@@ -30,7 +30,10 @@ export function authHook(token: string | null) {
   const check = (req: FastifyRequest): GeartrainError | null => {
     const host = req.headers.host ?? '';
     if (expected === null && !isLoopback(hostName(host))) {
-      return gtError('GT_HTTP_FORBIDDEN', `Host ${host || '(none)'} refused: without a token the HTTP API answers only to loopback names (127.0.0.1, localhost, [::1])`);
+      return gtError(
+        'GT_HTTP_FORBIDDEN',
+        `Host ${host || '(none)'} refused: without a token the HTTP API answers only to loopback names (127.0.0.1, localhost, [::1])`,
+      );
     }
     if (!SAFE_METHODS.has(req.method)) {
       const origin = req.headers.origin;

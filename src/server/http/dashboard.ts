@@ -13,7 +13,9 @@ const FILES: Record<string, { file: string; type: string }> = {
 };
 
 // The page only talks to its own origin and runs only its own script.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; " +
+  "frame-ancestors 'none'";
 
 /** `dir`: the folder holding the files (a file: URL ending in /). @defaultValue ./dashboard/ next to this module */
 export function registerDashboard(app: FastifyInstance, dir: URL = new URL('./dashboard/', import.meta.url)): void {
@@ -34,7 +36,10 @@ export function registerDashboard(app: FastifyInstance, dir: URL = new URL('./da
         body = await load(file);
       } catch {
         // The answer names no path on the server; the build copies the files next to this module.
-        throw gtError('GT_HTTP_NOT_FOUND', `Dashboard file ${file} is missing from this installation of geartrain: reinstall it, or run npm run build in a clone`);
+        throw gtError(
+          'GT_HTTP_NOT_FOUND',
+          `Dashboard file ${file} is missing from this installation of geartrain: reinstall it, or run npm run build in a clone`,
+        );
       }
       return reply
         .header('content-type', type)

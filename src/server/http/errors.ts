@@ -7,7 +7,10 @@ import type { Logger } from 'pino';
 import Type, { type Static } from 'typebox';
 import { GeartrainError, gtError } from '../../errors.js';
 
-const ErrorSchema = Type.Object({ code: Type.String({ description: 'A GT_* code (docs/errors.md)' }), message: Type.String() }, { additionalProperties: false });
+const ErrorSchema = Type.Object(
+  { code: Type.String({ description: 'A GT_* code (docs/errors.md)' }), message: Type.String() },
+  { additionalProperties: false },
+);
 export const ErrorBodySchema = Type.Object({ error: ErrorSchema }, { additionalProperties: false, description: 'The error, with the HTTP status of its code' });
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 

@@ -12,10 +12,10 @@ import type { Api, RouteContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { errorHandler, sendError } from './errors.js';
 import { EventHub } from './events.js';
-import { parseJsonBody } from './json.js';
 import type { HttpHost } from './host.js';
-import type { CheckedHttpOptions } from './options.js';
+import { parseJsonBody } from './json.js';
 import { registerOpenapi, registerOpenapiRoute } from './openapi.js';
+import type { CheckedHttpOptions } from './options.js';
 import { registerJobRoutes } from './routes-jobs.js';
 import { registerOverviewRoutes, snapshot } from './routes-overview.js';
 import { registerProviderRoutes } from './routes-providers.js';
@@ -24,8 +24,8 @@ import { ThroughputHistory } from './throughput.js';
 import { validatorCompiler } from './validation.js';
 import { totals } from './views.js';
 
-export { checkHttpOptions, isLoopback, type HttpOptions, type CheckedHttpOptions } from './options.js';
-export type { RunsProvider, SupervisorProvider, RunView, RunStepView, ProcessesView, ProcessView, ProcessTypeView } from './providers.js';
+export { type CheckedHttpOptions, checkHttpOptions, type HttpOptions, isLoopback } from './options.js';
+export type { ProcessesView, ProcessTypeView, ProcessView, RunStepView, RunsProvider, RunView, SupervisorProvider } from './providers.js';
 
 /** A route as fastify registered it. */
 export interface RouteEntry {

@@ -8,7 +8,9 @@ import type { Api } from './context.js';
 import { errorResponses } from './errors.js';
 import { SnapshotSchema } from './routes-overview.js';
 
-type Doc = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { anyOf?: { type?: unknown }[] } }> } }>> };
+type Doc = {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { anyOf?: { type?: unknown }[] } }> } }>>;
+};
 
 /**
  * fastify validates a missing body as null, so a body schema that takes null means the body
@@ -31,7 +33,8 @@ export function openapiOptions(version: string, token: boolean): FastifyDynamicS
         title: 'geartrain HTTP API',
         version,
         description:
-          'Jobs, queues, workers, pipeline runs and worker processes of one geartrain job server. Errors are `{"error": {"code", "message"}}` with a GT_* code; ' +
+          'Jobs, queues, workers, pipeline runs and worker processes of one geartrain job server. Errors are `{"error": {"code", "message"}}` with a ' +
+          'GT_* code; ' +
           'a request that does not match its schema is 400 GT_INVALID_ARGUMENT naming the field, what it must be and what was received.',
       },
       components: {
@@ -55,5 +58,9 @@ export function registerOpenapi(app: Api, version: string, token: boolean): void
 
 export function registerOpenapiRoute(app: Api): void {
   const document = Type.Object({}, { additionalProperties: true, description: 'The OpenAPI 3.1 document of this API' });
-  app.get('/api/v1/openapi.json', { schema: { summary: 'This document', response: { 200: document, ...errorResponses } } }, async () => app.swagger() as Record<string, unknown>);
+  app.get(
+    '/api/v1/openapi.json',
+    { schema: { summary: 'This document', response: { 200: document, ...errorResponses } } },
+    async () => app.swagger() as Record<string, unknown>,
+  );
 }

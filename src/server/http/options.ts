@@ -66,10 +66,13 @@ export function checkHttpOptions(o: HttpOptions): CheckedHttpOptions {
   const bodyLimit = o.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw invalidArgument('integer of at least 1024 bytes', 'http.bodyLimit', o.bodyLimit);
   const eventsIntervalMs = o.eventsIntervalMs ?? 1000;
-  if (!Number.isInteger(eventsIntervalMs) || eventsIntervalMs < 50) throw invalidArgument('integer of at least 50 ms', 'http.eventsIntervalMs', o.eventsIntervalMs);
+  if (!Number.isInteger(eventsIntervalMs) || eventsIntervalMs < 50)
+    throw invalidArgument('integer of at least 50 ms', 'http.eventsIntervalMs', o.eventsIntervalMs);
   const requestTimeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 100) throw invalidArgument('integer of at least 100 ms', 'http.requestTimeoutMs', o.requestTimeoutMs);
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 100)
+    throw invalidArgument('integer of at least 100 ms', 'http.requestTimeoutMs', o.requestTimeoutMs);
   const connectionTimeoutMs = o.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
-  if (!Number.isInteger(connectionTimeoutMs) || connectionTimeoutMs < 100) throw invalidArgument('integer of at least 100 ms', 'http.connectionTimeoutMs', o.connectionTimeoutMs);
+  if (!Number.isInteger(connectionTimeoutMs) || connectionTimeoutMs < 100)
+    throw invalidArgument('integer of at least 100 ms', 'http.connectionTimeoutMs', o.connectionTimeoutMs);
   return { port, host, token, bodyLimit, eventsIntervalMs, requestTimeoutMs, connectionTimeoutMs };
 }

@@ -3,7 +3,7 @@
 import Type, { type Static } from 'typebox';
 import type { Api, RouteContext } from './context.js';
 import { errorResponses } from './errors.js';
-import { QueueViewSchema, TotalsSchema, WorkerViewSchema, queuesView, totals, workersView } from './views.js';
+import { QueueViewSchema, queuesView, TotalsSchema, totals, WorkerViewSchema, workersView } from './views.js';
 
 /** Workers listed in one events snapshot; GET /workers has them all. */
 const SNAPSHOT_WORKERS = 200;
@@ -64,41 +64,64 @@ const ServerAnswer = Type.Object(
 export function registerOverviewRoutes(app: Api, ctx: RouteContext): void {
   const { host } = ctx;
 
-  app.get('/api/v1/server', { schema: { summary: 'What this server is and which providers it has', response: { 200: ServerAnswer, ...errorResponses } } }, async () => {
-    const gearman = host.address();
-    return {
-      version: host.version,
-      pid: process.pid,
-      uptimeMs: Math.round(Date.now() - host.stats.startedAt),
-      gearman: `${gearman.host}:${gearman.port}`,
-      store: host.store.name,
-      durable: host.store.durable,
-      accepting: host.accepting(),
-      features: { runs: host.runsProvider !== null, supervisor: host.supervisorProvider !== null, reload: typeof host.supervisorProvider?.reload === 'function' },
-      totals: totals(host.registry),
-    };
-  });
+  app.get(
+    '/api/v1/server',
+    { schema: { summary: 'What this server is and which providers it has', response: { 200: ServerAnswer, ...errorResponses } } },
+    async () => {
+      const gearman = host.address();
+      return {
+        version: host.version,
+        pid: process.pid,
+        uptimeMs: Math.round(Date.now() - host.stats.startedAt),
+        gearman: `${gearman.host}:${gearman.port}`,
+        store: host.store.name,
+        durable: host.store.durable,
+        accepting: host.accepting(),
+        features: {
+          runs: host.runsProvider !== null,
+          supervisor: host.supervisorProvider !== null,
+          reload: typeof host.supervisorProvider?.reload === 'function',
+        },
+        totals: totals(host.registry),
+      };
+    },
+  );
 
   const queues = Type.Object({ queues: Type.Array(QueueViewSchema) }, { additionalProperties: false });
-  app.get('/api/v1/queues', { schema: { summary: 'Queued, scheduled and running jobs and totals per function', querystring: NoQuery, response: { 200: queues, ...errorResponses } } }, async () => ({ queues: queuesView(host.registry) }));
+  app.get(
+    '/api/v1/queues',
+    { schema: { summary: 'Queued, scheduled and running jobs and totals per function', querystring: NoQuery, response: { 200: queues, ...errorResponses } } },
+    async () => ({ queues: queuesView(host.registry) }),
+  );
 
-  const workersQuery = Type.Object({ all: Type.Optional(Type.Boolean({ default: false, description: 'Every connection, as the workers admin command lists them' })) }, { additionalProperties: false });
+  const workersQuery = Type.Object(
+    { all: Type.Optional(Type.Boolean({ default: false, description: 'Every connection, as the workers admin command lists them' })) },
+    { additionalProperties: false },
+  );
   const workers = Type.Object({ workers: Type.Array(WorkerViewSchema) }, { additionalProperties: false });
-  app.get('/api/v1/workers', { schema: { summary: 'Worker connections, their functions and running jobs', querystring: workersQuery, response: { 200: workers, ...errorResponses } } }, async (req) => ({
-    workers: workersView(host.connections(), req.query.all ?? false),
-  }));
+  app.get(
+    '/api/v1/workers',
+    { schema: { summary: 'Worker connections, their functions and running jobs', querystring: workersQuery, response: { 200: workers, ...errorResponses } } },
+    async (req) => ({
+      workers: workersView(host.connections(), req.query.all ?? false),
+    }),
+  );
 
   const stream = {
     description: 'Server-sent events: a `snapshot` event every eventsIntervalMs, its data a JSON Snapshot',
     content: { 'text/event-stream': { schema: Type.String() } },
   };
-  app.get('/api/v1/events', { schema: { summary: 'Server-sent snapshots of queues, totals and workers', querystring: NoQuery, response: { 200: stream, ...errorResponses } } }, (req, reply) => {
-    reply.hijack();
-    // Quiet between snapshots when the interval is long; a stream that stops reading is
-    // dropped by the hub instead.
-    req.raw.socket.setTimeout(0);
-    ctx.events.add(reply.raw);
-  });
+  app.get(
+    '/api/v1/events',
+    { schema: { summary: 'Server-sent snapshots of queues, totals and workers', querystring: NoQuery, response: { 200: stream, ...errorResponses } } },
+    (req, reply) => {
+      reply.hijack();
+      // Quiet between snapshots when the interval is long; a stream that stops reading is
+      // dropped by the hub instead.
+      req.raw.socket.setTimeout(0);
+      ctx.events.add(reply.raw);
+    },
+  );
 
   const metrics = { description: 'Prometheus text format', content: { 'text/plain': { schema: Type.String() } } };
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', response: { 200: metrics, ...errorResponses } } }, async (_req, reply) => {

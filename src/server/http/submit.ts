@@ -4,10 +4,10 @@
 // dependency on src/client. A foreground call waits as a Peer of its own, a tiny stand-in for a
 // client connection that reads the WORK_* packets the registry forwards to it.
 
+import { type GeartrainError, gtError } from '../../errors.js';
 import { Cmd } from '../../protocol/commands.js';
-import { GeartrainError, gtError } from '../../errors.js';
 import { submitJob } from '../dispatch.js';
-import { newPeerState, type Job, type Peer, type Priority } from '../registry.js';
+import { type Job, newPeerState, type Peer, type Priority } from '../registry.js';
 import type { HttpHost } from './host.js';
 
 export interface HttpSubmission {
@@ -96,7 +96,13 @@ export class ForegroundCalls {
    * run when the HTTP caller goes away: the job is then left as a Gearman client's would be
    * (dropped if it has not started and nobody else waits for it).
    */
-  run(host: HttpHost, s: HttpSubmission, timeoutMs: number, peerHost: string, gone: (stop: () => void) => void): { job: Job; coalesced: boolean; outcome: Promise<Outcome> } {
+  run(
+    host: HttpHost,
+    s: HttpSubmission,
+    timeoutMs: number,
+    peerHost: string,
+    gone: (stop: () => void) => void,
+  ): { job: Job; coalesced: boolean; outcome: Promise<Outcome> } {
     let finish!: (o: Outcome) => void;
     const outcome = new Promise<Outcome>((resolve) => {
       let done = false;
@@ -110,7 +116,10 @@ export class ForegroundCalls {
         host.registry.clientGone(waiter);
         resolve(o);
       };
-      const timer = setTimeout(() => finish({ ok: false, job: waiter.job, error: gtError('GT_TIMEOUT', `Job ${waiter.job?.handle ?? ''}`, timeoutMs) }), timeoutMs);
+      const timer = setTimeout(
+        () => finish({ ok: false, job: waiter.job, error: gtError('GT_TIMEOUT', `Job ${waiter.job?.handle ?? ''}`, timeoutMs) }),
+        timeoutMs,
+      );
     });
     const waiter = new HttpWaiter(peerHost, (o) => finish(o));
     const prior = coalescedOnto(host, s);

@@ -9,7 +9,7 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { describeValue, gtError, type GeartrainError } from '../../errors.js';
+import { describeValue, type GeartrainError, gtError } from '../../errors.js';
 import { explain, pathName } from '../../schema/check.js';
 
 interface Node {

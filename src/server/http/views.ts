@@ -5,7 +5,7 @@
 import Type, { type Static } from 'typebox';
 import { JOB_STATES, type JobRecord } from '../../store/types.js';
 import type { Connection } from '../connection.js';
-import { PRIORITY_NAMES, type Job, type JobRegistry } from '../registry.js';
+import { type Job, type JobRegistry, PRIORITY_NAMES } from '../registry.js';
 import { resultValue } from './json.js';
 import type { RunStepView, RunView } from './providers.js';
 

@@ -2,7 +2,6 @@
 // figures come from GET /api/v1/events (server-sent events, read with fetch so the bearer
 // token can go in a header); the job log, processes and runs are polled every 2 s.
 // Everything from the server is put in the page with textContent, never as HTML.
-'use strict';
 
 (() => {
   const API = '/api/v1';
@@ -52,7 +51,7 @@
     const body = await res.json().catch(() => null);
     if (res.status === 401 && !retried && (await askToken())) return api(path, opts, true);
     if (!res.ok) {
-      const e = body && body.error ? body.error : { code: `HTTP ${res.status}`, message: res.statusText };
+      const e = body?.error ? body.error : { code: `HTTP ${res.status}`, message: res.statusText };
       const err = new Error(`${e.code}: ${e.message}`);
       err.status = res.status;
       throw err;
@@ -214,11 +213,17 @@
     }
     ctx.fillText('-5 min', pad.l, h - 4);
     ctx.fillText('now', w - pad.r - 22, h - 4);
-    for (const [key, color] of [['done', '--done'], ['failed', '--failed']]) {
+    for (const [key, color] of [
+      ['done', '--done'],
+      ['failed', '--failed'],
+    ]) {
       ctx.strokeStyle = css.getPropertyValue(color);
       ctx.lineWidth = 2;
       ctx.beginPath();
-      r.forEach((p, i) => (i === 0 ? ctx.moveTo(x(p.t), y(p[key])) : ctx.lineTo(x(p.t), y(p[key]))));
+      r.forEach((p, i) => {
+        if (i === 0) ctx.moveTo(x(p.t), y(p[key]));
+        else ctx.lineTo(x(p.t), y(p[key]));
+      });
       ctx.stroke();
     }
   }
@@ -287,10 +292,21 @@
   /** One line for a result: `key: value` pairs of an object, `[n items]` for arrays, first line of text. */
   function summary(v) {
     const short = (x) =>
-      Array.isArray(x) ? (x.length ? `[${x.length} item${x.length === 1 ? '' : 's'}]` : '[]') : x !== null && typeof x === 'object' ? '{…}' : clip(String(x), 40);
+      Array.isArray(x)
+        ? x.length
+          ? `[${x.length} item${x.length === 1 ? '' : 's'}]`
+          : '[]'
+        : x !== null && typeof x === 'object'
+          ? '{…}'
+          : clip(String(x), 40);
     if (typeof v === 'string') return clip(v.split('\n', 1)[0], SUMMARY_MAX);
     if (Array.isArray(v) || v === null || typeof v !== 'object') return short(v);
-    return clip(Object.entries(v).map(([k, x]) => `${k}: ${short(x)}`).join(', '), SUMMARY_MAX);
+    return clip(
+      Object.entries(v)
+        .map(([k, x]) => `${k}: ${short(x)}`)
+        .join(', '),
+      SUMMARY_MAX,
+    );
   }
 
   /** The whole result or error: JSON indented, text as it is. */
@@ -333,8 +349,12 @@
           el(
             'td',
             {},
-            RETRYABLE.has(j.state) && j.payloadBytes > 0 ? el('button', { type: 'button', class: 'retry', 'data-id': j.id, onclick: () => jobAction(j, 'retry') }, 'Retry') : null,
-            CANCELLABLE.has(j.state) ? el('button', { type: 'button', class: 'cancel', 'data-id': j.id, onclick: () => jobAction(j, 'cancel') }, 'Cancel') : null,
+            RETRYABLE.has(j.state) && j.payloadBytes > 0
+              ? el('button', { type: 'button', class: 'retry', 'data-id': j.id, onclick: () => jobAction(j, 'retry') }, 'Retry')
+              : null,
+            CANCELLABLE.has(j.state)
+              ? el('button', { type: 'button', class: 'cancel', 'data-id': j.id, onclick: () => jobAction(j, 'cancel') }, 'Cancel')
+              : null,
           ),
         ),
       );
@@ -387,8 +407,23 @@
             el(
               'span',
               { class: 'scale' },
-              el('button', { type: 'button', class: 'scale-down', 'data-type': t.type, disabled: t.processes <= 0, title: 'one process fewer', onclick: () => scale(t.type, t.processes - 1) }, '−'),
-              el('button', { type: 'button', class: 'scale-up', 'data-type': t.type, title: 'one process more', onclick: () => scale(t.type, t.processes + 1) }, '+'),
+              el(
+                'button',
+                {
+                  type: 'button',
+                  class: 'scale-down',
+                  'data-type': t.type,
+                  disabled: t.processes <= 0,
+                  title: 'one process fewer',
+                  onclick: () => scale(t.type, t.processes - 1),
+                },
+                '−',
+              ),
+              el(
+                'button',
+                { type: 'button', class: 'scale-up', 'data-type': t.type, title: 'one process more', onclick: () => scale(t.type, t.processes + 1) },
+                '+',
+              ),
             ),
           ),
         ),
