@@ -6,28 +6,9 @@ import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gtError } from '../errors.js';
-import type { PipelineDef, SkippedInput } from './types.js';
+import type { InputFile, PipelineDef, SkippedInput } from './types.js';
 
-export interface InputFile {
-  /** Absolute path. */
-  path: string;
-  /** Path relative to the input folder (for a single file, its base name). */
-  rel: string;
-  /** Folder of `rel` ('' at the top), so outputs mirror the input's tree. */
-  dir: string;
-  /** Base name without extension. */
-  name: string;
-  /** Lower-case extension with the dot. */
-  ext: string;
-  /**
-   * The base of this file's output names: `name`, or the whole base name (`cover.jpg`) when
-   * another file in the same folder has the same name without extension, ignoring case
-   * (`cover.png`, `COVER.jpeg`), so their outputs never overwrite each other.
-   */
-  outputBase: string;
-  size: number;
-  mtimeMs: number;
-}
+export type { InputFile };
 
 /** The fields of an InputFile, for checking `item.…` and `input.…` in pipeline files. */
 export const INPUT_FILE_FIELDS = ['path', 'rel', 'dir', 'name', 'ext', 'outputBase', 'size', 'mtimeMs'] as const satisfies readonly (keyof InputFile)[];

@@ -5,7 +5,6 @@
 
 import type { TSchema } from 'typebox';
 import type { PriorityName } from '../client/types.js';
-import type { InputFile } from './input.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'partial' | 'failed' | 'skipped';
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
@@ -34,6 +33,28 @@ export interface FanOutStep<R = unknown> extends StepOutcome {
 }
 
 export type StepView = SingleStep | FanOutStep;
+
+/** One file of a run's input: what `item` is in a fan-out over `input.files`. */
+export interface InputFile {
+  /** Absolute path. */
+  path: string;
+  /** Path relative to the input folder (for a single file, its base name). */
+  rel: string;
+  /** Folder of `rel` ('' at the top), so outputs mirror the input's tree. */
+  dir: string;
+  /** Base name without extension. */
+  name: string;
+  /** Lower-case extension with the dot. */
+  ext: string;
+  /**
+   * The base of this file's output names: `name`, or the whole base name (`cover.jpg`) when
+   * another file in the same folder has the same name without extension, ignoring case
+   * (`cover.png`, `COVER.jpeg`), so their outputs never overwrite each other.
+   */
+  outputBase: string;
+  size: number;
+  mtimeMs: number;
+}
 
 export type InputKind = 'folder' | 'file' | 'json';
 

@@ -42,3 +42,21 @@ export function newest<T>(items: Iterable<T>, limit: number, at: (item: T) => nu
 export function matches(j: JobRecord, f: JobFilter): boolean {
   return (f.state === undefined || j.state === f.state) && (f.fn === undefined || j.fn === f.fn) && (f.since === undefined || j.updatedAt >= f.since);
 }
+
+/**
+ * The WHERE clause of `jobs list` for the SQL stores (empty when nothing filters) and its
+ * arguments; `arg` turns an argument's position (1-based) into the store's placeholder
+ * (`?` for SQLite and MySQL, `$1` for PostgreSQL).
+ */
+export function filterSql(f: JobFilter, arg: (position: number) => string): { where: string; args: (string | number)[] } {
+  const conds: string[] = [];
+  const args: (string | number)[] = [];
+  const add = (cond: string, v: string | number): void => {
+    args.push(v);
+    conds.push(`${cond} ${arg(args.length)}`);
+  };
+  if (f.state !== undefined) add('state =', f.state);
+  if (f.fn !== undefined) add('fn =', f.fn);
+  if (f.since !== undefined) add('updated_at >=', f.since);
+  return { where: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
+}

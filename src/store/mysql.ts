@@ -16,6 +16,7 @@ import mysql from 'mysql2/promise';
 import { gtError, invalidArgument } from '../errors.js';
 import { approxSize, chunk, planWrite } from './batch.js';
 import { COLUMNS, FIELDS, fromRow, PENDING_SQL, type Row } from './columns.js';
+import { filterSql } from './filter.js';
 import { byCreation, renewalDue } from './lease.js';
 import { type Failure, NoAnswer, NotConnected, PooledStore, refusedSqlState, withDeadline } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
@@ -313,21 +314,8 @@ export class MysqlStore extends PooledStore<mysql.Pool> implements JobStore {
   }
 
   async list(f: JobFilter): Promise<JobRecord[]> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (f.state !== undefined) {
-      where.push('state = ?');
-      args.push(f.state);
-    }
-    if (f.fn !== undefined) {
-      where.push('fn = ?');
-      args.push(f.fn);
-    }
-    if (f.since !== undefined) {
-      where.push('updated_at >= ?');
-      args.push(f.since);
-    }
-    const sql = `SELECT * FROM ${quote(this.table)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT ?`;
+    const { where, args } = filterSql(f, () => '?');
+    const sql = `SELECT * FROM ${quote(this.table)} ${where} ORDER BY updated_at DESC, id DESC LIMIT ?`;
     const [rows] = await this.run('list', false, (c) => c.query<mysql.RowDataPacket[]>(sql, [...args, f.limit ?? 100]));
     return rows.map((r) => fromRow(r as Row));
   }

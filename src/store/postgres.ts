@@ -15,6 +15,7 @@
 import pg from 'pg';
 import { approxSize, chunk, planWrite } from './batch.js';
 import { COLUMNS, FIELDS, fromRow, PENDING_SQL, type Row } from './columns.js';
+import { filterSql } from './filter.js';
 import { byCreation, renewalDue } from './lease.js';
 import { type Failure, NotConnected, PooledStore, refusedSqlState } from './pooled.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
@@ -315,14 +316,9 @@ export class PostgresStore extends PooledStore<pg.Pool> implements JobStore {
   }
 
   async list(f: JobFilter): Promise<JobRecord[]> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const arg = (v: string | number): string => `$${args.push(v)}`;
-    if (f.state !== undefined) where.push(`state = ${arg(f.state)}`);
-    if (f.fn !== undefined) where.push(`fn = ${arg(f.fn)}`);
-    if (f.since !== undefined) where.push(`updated_at >= ${arg(f.since)}`);
-    const sql =
-      `SELECT * FROM ${this.t.jobs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` + `ORDER BY updated_at DESC, id DESC LIMIT ${arg(f.limit ?? 100)}`;
+    const { where, args } = filterSql(f, (n) => `$${n}`);
+    const sql = `SELECT * FROM ${this.t.jobs} ${where} ORDER BY updated_at DESC, id DESC LIMIT $${args.length + 1}`;
+    args.push(f.limit ?? 100);
     const r = await this.run('list', false, (c) => c.query<Row>(sql, args));
     return r.rows.map(fromRow);
   }

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { GeartrainError } from '../errors.js';
 import { type JobFields, planWrite } from './batch.js';
 import { COLUMNS, FIELDS, fromRow, PENDING_SQL, type Row } from './columns.js';
-import { isPending } from './filter.js';
+import { filterSql, isPending } from './filter.js';
 import type { JobChange, JobFilter, JobRecord, JobStore } from './types.js';
 
 /** Each entry migrates the schema from version i to i + 1. */
@@ -359,21 +359,8 @@ export class SqliteStore implements JobStore {
   }
 
   async list(f: JobFilter): Promise<JobRecord[]> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (f.state !== undefined) {
-      where.push('state = ?');
-      args.push(f.state);
-    }
-    if (f.fn !== undefined) {
-      where.push('fn = ?');
-      args.push(f.fn);
-    }
-    if (f.since !== undefined) {
-      where.push('updated_at >= ?');
-      args.push(f.since);
-    }
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ?`;
+    const { where, args } = filterSql(f, () => '?');
+    const sql = `SELECT * FROM jobs ${where} ORDER BY updated_at DESC LIMIT ?`;
     return this.records(this.handle.prepare(sql).all(...args, f.limit ?? 100) as Row[]);
   }
 

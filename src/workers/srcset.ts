@@ -1,7 +1,7 @@
 // The `srcset` attribute for a thumbnail job's outputs: one string per format, widths ascending,
 // each file under a URL prefix.
 
-import type { ImageFormat } from './thumbnail.js';
+import type { ImageFormat } from '../schema/payloads/thumbnail.js';
 
 export interface SrcsetEntry {
   /** The output's file name. */
