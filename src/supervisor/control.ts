@@ -16,7 +16,7 @@ export const DEFAULT_SOCKET = '.geartrain/supervisor.sock';
 const MAX_SOCKET_PATH = 103;
 const MAX_REQUEST_BYTES = 64 * 1024;
 
-export type ControlRequest = { cmd: 'ps' } | { cmd: 'scale'; counts: Record<string, number>; wait?: boolean } | { cmd: 'reload' };
+export type ControlRequest = { cmd: 'pid' } | { cmd: 'ps' } | { cmd: 'scale'; counts: Record<string, number>; wait?: boolean } | { cmd: 'reload' };
 
 /** What the control channel drives: the Supervisor. */
 export interface ControlTarget {
@@ -98,7 +98,8 @@ export class ControlServer {
 
   /** GT_ALREADY_RUNNING naming the working folder, and the pid of the `pipeline up` there if it says. */
   private async alreadyRunning(): Promise<GeartrainError> {
-    const other = (await controlRequest(this.socketPath, { cmd: 'ps' }, 2000).catch(() => null)) as { pid?: number } | null;
+    // `pid` is answered without asking the supervisor anything, so a busy one still says who it is.
+    const other = (await controlRequest(this.socketPath, { cmd: 'pid' }, 5000).catch(() => null)) as { pid?: number } | null;
     const dir = await realpath(path.dirname(this.socketPath)).catch(() => path.resolve(path.dirname(this.socketPath)));
     const folder = path.basename(dir) === '.geartrain' ? path.dirname(dir) : dir;
     return gtError('GT_ALREADY_RUNNING', folder, `pid ${other?.pid ?? '?'}, control socket ${this.socketPath}`);
@@ -141,6 +142,8 @@ export class ControlServer {
       const req = JSON.parse(line) as Partial<ControlRequest> & Record<string, unknown>;
       this.log.debug({ cmd: req.cmd }, 'control request');
       switch (req.cmd) {
+        case 'pid':
+          return { ok: true, result: { pid: process.pid } };
         case 'ps':
           return { ok: true, result: await this.target.ps() };
         case 'scale':
@@ -148,7 +151,7 @@ export class ControlServer {
         case 'reload':
           return { ok: true, result: await this.target.reload() };
         default:
-          throw invalidArgument('ps, scale or reload', 'control command', req.cmd);
+          throw invalidArgument('pid, ps, scale or reload', 'control command', req.cmd);
       }
     } catch (err) {
       if (err instanceof GeartrainError) return { ok: false, error: { code: err.code, message: err.message } };
