@@ -182,16 +182,14 @@ export function explain(schema: TSchema, value: unknown, errors: readonly Schema
     };
   }
   if (e.keyword === 'additionalProperties') {
-    const extra = String((e.params.additionalProperties as string[] | undefined)?.[0] ?? '');
     // Keys such as `$schema` are for editors, not settings: the message leaves them out.
     const known = Object.keys(node.properties ?? {}).filter((k) => !k.startsWith('$'));
-    const pointer = `${e.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const pointer = pointerOf(e);
     return { expected: `one of the fields ${known.join(', ')}`, path: pointer, received: valueAt(value, pointer) };
   }
   if (e.keyword === 'required') {
     const missing = String((e.params.requiredProperties as string[] | undefined)?.[0] ?? '');
-    const pointer = `${e.instancePath}/${missing.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-    return { expected: describe(node.properties?.[missing] ?? {}), path: pointer, received: undefined };
+    return { expected: describe(node.properties?.[missing] ?? {}), path: pointerOf(e), received: undefined };
   }
   return { expected: describe(node), path: e.instancePath, received: valueAt(value, e.instancePath) };
 }
