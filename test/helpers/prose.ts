@@ -9,23 +9,23 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * Phrases that date a text. Each names history rather than the product: a numbered work period
- * ("session 7", "before session 5"), an issue number, "until" a point in the project's past, the
- * habitual "used to", or the machine a figure came from ("this machine", "the bench VM"). Code
- * identifiers (sessionStorage, WorkerSession, client-session.ts) and ordinary English ("wait
- * until the worker is ready", "the key is used to sign") pass.
+ * Phrases that date a text. Each names history rather than the product: a numbered work period,
+ * an issue number, "until" a point in the project's past, the habitual past tense, or the machine
+ * a figure came from. Code identifiers (sessionStorage, WorkerSession, client-session.ts) and
+ * ordinary English (waiting "until the worker is ready", a passive "is used for") pass; the
+ * matcher's tests (test/unit/prose.test.ts) show both kinds.
  */
 const DATED: readonly { what: string; re: RegExp }[] = [
   { what: 'a numbered work period', re: /\bsessions?\s+#?\d+/i },
   { what: 'a work period', re: /\b(?:this|last|previous|next|earlier|later|that)\s+session\b(?!\s*(?:storage|id|cookie|token))/i },
   { what: 'an issue number', re: /\b(?:issue|ticket)s?\s*#?\d+/i },
   { what: '"until" a point in the past', re: /\buntil\s+(?:session|issue|recently|now\b|today\b|commit|release|version|v?\d+\.\d+)/i },
-  { what: '"used to" (history)', re: /(?<!\b(?:is|are|was|were|be|been|being|gets?|got)\s+(?:\w+ly\s+|also\s+|not\s+)?)\bused\s+to\b/i },
+  { what: 'the habitual past tense', re: /(?<!\b(?:is|are|was|were|be|been|being|gets?|got)\s+(?:\w+ly\s+|also\s+|not\s+)?)\bused\s+to\b/i },
   { what: 'a machine diary', re: /\b(?:this|previous|last|the\s+bench|a\s+bench)\s+(?:[\w-]+\s+)?(?:machine|vm)\b/i },
   { what: 'a machine diary', re: /\bbench\s+vm\b/i },
   { what: 'a machine diary', re: /\bmachines?\s+before\b/i },
   { what: 'a machine diary', re: /\bsession\s+\d+'s\b/i },
-  { what: '"previously"', re: /\bpreviously\b/i },
+  { what: 'an earlier state of the project', re: /\bpreviously\b/i },
 ];
 
 export interface Aside {
@@ -102,7 +102,7 @@ const FILE_EXT = '(?:ts|mjs|js|md|json|ya?ml|sh|php)';
 
 /**
  * Repository files a comment names: a path under a top-level folder (`bench/lib/harness.ts`), a
- * Markdown file (`DESIGN.md`), or a bare source file name (`define.ts`). URLs and package
+ * Markdown file (`README.md`), or a bare source file name (`define.ts`). URLs and package
  * paths (`lovell/sharp#902`, `@ffmpeg-installer/ffmpeg`) are not files of this repository.
  */
 export function fileReferences(comment: string): string[] {
@@ -123,7 +123,7 @@ const GENERATED = new Set(['bench/results/latest.json', 'bench/results/latest.md
  * Whether a name a comment in `from` gives exists: a path with a folder is taken from the root
  * or from `from`'s folder; a bare file name from `from`'s folder, anywhere under its top-level
  * folder (a comment in src/server may name src/store's lease.ts) or under src/ (a test names the
- * module it tests), or docs/ for Markdown. `x.js` is also found as its source, `x.ts`.
+ * module it tests), or docs/ for Markdown. A name ending in .js is also found as its .ts source.
  */
 export function referenceExists(from: string, name: string): boolean {
   if (GENERATED.has(name)) return true;
