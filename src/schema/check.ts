@@ -9,7 +9,7 @@ import Value from 'typebox/value';
 import { describeValue, type ErrorCode, gtError } from '../errors.js';
 
 /** The JSON Schema keywords describe() reads; TypeBox schemas are plain JSON Schema objects. */
-interface SchemaNode {
+export interface SchemaNode {
   type?: string | string[];
   const?: unknown;
   enum?: unknown[];
@@ -33,7 +33,7 @@ interface SchemaNode {
 }
 
 /** The ajv-style error TypeBox reports. */
-interface SchemaError {
+export interface SchemaError {
   keyword: string;
   schemaPath: string;
   instancePath: string;

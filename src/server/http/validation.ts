@@ -10,20 +10,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { describeValue, type GeartrainError, gtError } from '../../errors.js';
-import { explain, pathName } from '../../schema/check.js';
-
-interface Node {
-  type?: string;
-  properties?: Record<string, Node>;
-}
-
-/** The ajv-style error a TypeBox check reports. */
-interface CheckError {
-  keyword: string;
-  schemaPath: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-}
+import { explain, pathName, type SchemaError, type SchemaNode } from '../../schema/check.js';
 
 /**
  * Query parameters and path parameters are text: a decimal integer or number where the schema
@@ -31,7 +18,7 @@ interface CheckError {
  * counts as absent (what a form sends for an empty field). Anything else stays text and fails
  * the check naming the text received.
  */
-export function fromText(schema: Node, value: unknown): unknown {
+export function fromText(schema: SchemaNode, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
@@ -51,7 +38,7 @@ export function fromText(schema: Node, value: unknown): unknown {
 const NOTHING: Record<string, string> = { body: 'no fields', query: 'no query parameters', params: 'no path parameters' };
 
 /** The one error for a request part that failed its schema. Fields are named by their path alone (`counts.thumbnail`); the part names the whole (`body`). */
-export function requestError(schema: TSchema, value: unknown, errors: readonly CheckError[], part: string): GeartrainError {
+export function requestError(schema: TSchema, value: unknown, errors: readonly SchemaError[], part: string): GeartrainError {
   const { expected, path, received } = explain(schema, value, errors);
   const words = expected === 'one of the fields ' ? (NOTHING[part] ?? expected) : expected;
   // fastify hands an absent body over as null; null and an empty body both mean "no body".
@@ -65,8 +52,8 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
   const check = Compile(schema);
   const text = part !== 'body';
   return (data: unknown) => {
-    const value = text ? fromText(schema as Node, data) : data;
+    const value = text ? fromText(schema as SchemaNode, data) : data;
     if (check.Check(value)) return { value };
-    return { error: requestError(schema, value, [...check.Errors(value)] as CheckError[], part) };
+    return { error: requestError(schema, value, [...check.Errors(value)] as SchemaError[], part) };
   };
 };
